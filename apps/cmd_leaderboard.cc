@@ -1,0 +1,170 @@
+// `ensweep top`, `ensweep show` and `ensweep studies`: read-only views of the store, safe to run
+// while a sweep is writing.
+#include <ctime>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "apps/leaderboard.h"
+#include "apps/study_locator.h"
+#include "apps/table.h"
+#include "core/error.h"
+
+namespace ensweep {
+namespace {
+
+std::string TimeText(double unix_seconds) {
+  if (unix_seconds <= 0) return "-";
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm local{};
+  localtime_r(&t, &local);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &local);
+  return text;
+}
+
+}  // namespace
+
+Command AddTopCommand(CLI::App& root) {
+  struct Options {
+    StudyLocator locator;
+    int k = 10;
+    std::string format = "table";
+    bool all = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("top", "Leaderboard: the best trials by the study's objective");
+  o->locator.AddOptions(app);
+  app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)");
+  app->add_option("-f,--format", o->format, "table, csv or json (default table)");
+  app->add_flag("-a,--all", o->all, "Also list trials that are not COMPLETE (running, failed, ...)");
+  return {app, [o] {
+            LeaderboardOptions options;
+            options.format = ParseOutputFormat(o->format);
+            options.limit = o->k;
+            options.all_states = o->all;
+            auto found = o->locator.Open();
+            PrintLeaderboard(std::cout, *found.store, found.study, options);
+            return 0;
+          }};
+}
+
+Command AddShowCommand(CLI::App& root) {
+  struct Options {
+    StudyLocator locator;
+    int64_t number = -1;
+    std::string format = "table";
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
+  o->locator.AddOptions(app);
+  app->add_option("trial,-n,--trial", o->number, "Trial number")->required();
+  app->add_option("-f,--format", o->format, "table or json (default table)");
+  return {app, [o] {
+            const OutputFormat format = ParseOutputFormat(o->format);
+            auto found = o->locator.Open();
+            auto trial = found.store->FindTrial(found.study.id, o->number);
+            if (!trial) {
+              throw UserError("study " + found.study.name + " has no trial " + std::to_string(o->number) +
+                              " (it has " + std::to_string(found.study.trial_count) + ")");
+            }
+            const auto epochs = found.store->Epochs(trial->id);
+            const auto artifacts = found.store->Artifacts(trial->id);
+            if (format == OutputFormat::kJson) {
+              nlohmann::json j = {{"trial", trial->number}, {"state", TrialStateName(trial->state)},
+                                  {"params", trial->params}, {"seed", std::to_string(trial->seed)},
+                                  {"value", trial->value ? nlohmann::json(*trial->value) : nlohmann::json()},
+                                  {"metrics", trial->metrics}, {"epochs_done", trial->epochs_done},
+                                  {"worker", trial->worker}, {"queued_at", trial->queued_at},
+                                  {"started_at", trial->started_at}, {"finished_at", trial->finished_at},
+                                  {"error", trial->error}, {"retries", trial->retries}};
+              j["epochs"] = nlohmann::json::array();
+              for (const auto& e : epochs) j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
+              j["artifacts"] = nlohmann::json::array();
+              for (const auto& a : artifacts) {
+                j["artifacts"].push_back({{"kind", a.kind}, {"path", a.path}, {"size_bytes", a.size_bytes},
+                                          {"checksum", a.checksum}});
+              }
+              std::cout << j.dump(2) << "\n";
+              return 0;
+            }
+            std::cout << "study " << found.study.name << ", trial " << trial->number << ": "
+                      << TrialStateName(trial->state);
+            if (trial->value) std::cout << ", " << found.study.metric << " = " << FormatFixed(*trial->value, 4);
+            std::cout << "\n  seed      " << trial->seed << "\n  worker    " << (trial->worker.empty() ? "-" : trial->worker)
+                      << "\n  started   " << TimeText(trial->started_at) << "\n  finished  "
+                      << TimeText(trial->finished_at);
+            if (trial->finished_at > 0 && trial->started_at > 0) {
+              std::cout << " (" << FormatSeconds(trial->finished_at - trial->started_at) << ")";
+            }
+            std::cout << "\n  retries   " << trial->retries << "\n";
+            if (!trial->error.empty()) std::cout << "  error     " << trial->error << "\n";
+            std::cout << "\nparameters\n";
+            for (const auto& item : trial->params.items()) {
+              std::cout << "  " << item.key() << " = " << ParamText(item.value()) << "\n";
+            }
+            if (!epochs.empty()) {
+              std::vector<std::string> header = {"epoch"};
+              for (const auto& [name, value] : epochs.front().metrics) header.push_back(name);
+              TextTable table(header);
+              for (const auto& e : epochs) {
+                std::vector<std::string> row = {std::to_string(e.epoch)};
+                for (size_t c = 1; c < header.size(); ++c) {
+                  auto it = e.metrics.find(header[c]);
+                  row.push_back(it == e.metrics.end() ? "" : FormatFixed(it->second, 4));
+                }
+                table.AddRow(row);
+              }
+              std::cout << "\nper-epoch metrics\n" << table.Render();
+            }
+            if (!artifacts.empty()) {
+              TextTable table({"kind", "bytes", "path"});
+              for (const auto& a : artifacts) table.AddRow({a.kind, std::to_string(a.size_bytes), a.path});
+              std::cout << "\nartifacts\n" << table.Render();
+            }
+            return 0;
+          }};
+}
+
+Command AddStudiesCommand(CLI::App& root) {
+  struct Options {
+    std::string study_file;
+    std::string db;
+    std::string format = "table";
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("studies", "The studies in a store, with their progress and best value");
+  app->add_option("study", o->study_file, "A study file whose storage to list");
+  app->add_option("--db", o->db, "SQLite store to list");
+  app->add_option("-f,--format", o->format, "table or json (default table)");
+  return {app, [o] {
+            const OutputFormat format = ParseOutputFormat(o->format);
+            std::string path = o->db;
+            if (path.empty() && !o->study_file.empty()) path = LoadStudyFile(o->study_file).storage;
+            if (path.empty()) throw UserError("name a study file, or a store with --db FILE");
+            auto store = Store::OpenReadOnly(path);
+            const auto studies = store->ListStudies();
+            if (format == OutputFormat::kJson) {
+              nlohmann::json list = nlohmann::json::array();
+              for (const auto& s : studies) {
+                list.push_back({{"name", s.name}, {"trials", s.trial_count}, {"complete", s.complete_count},
+                                {"running", s.running_count}, {"failed", s.failed_count},
+                                {"metric", s.metric}, {"direction", s.maximize ? "maximize" : "minimize"},
+                                {"best", s.best_value ? nlohmann::json(*s.best_value) : nlohmann::json()},
+                                {"created_at", s.created_at}});
+              }
+              std::cout << list.dump(2) << "\n";
+              return 0;
+            }
+            TextTable table({"study", "trials", "complete", "running", "failed", "objective", "best", "created"});
+            for (const auto& s : studies) {
+              table.AddRow({s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
+                            std::to_string(s.running_count), std::to_string(s.failed_count),
+                            s.metric + (s.maximize ? " (max)" : " (min)"),
+                            s.best_value ? FormatFixed(*s.best_value, 4) : "-", TimeText(s.created_at)});
+            }
+            std::cout << table.Render();
+            return 0;
+          }};
+}
+
+}  // namespace ensweep

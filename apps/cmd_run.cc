@@ -1,0 +1,217 @@
+// `ensweep run` (coordinator plus local or MPI workers) and `ensweep worker` (one worker).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "apps/commands.h"
+#include "apps/leaderboard.h"
+#include "apps/table.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/store.h"
+#include "core/study.h"
+#include "orchestrator/coordinator.h"
+#include "orchestrator/local_workers.h"
+#include "orchestrator/mpi_transport.h"
+#include "orchestrator/tcp_transport.h"
+#include "orchestrator/worker_loop.h"
+#include "worker/torch_trainer.h"
+
+namespace ensweep {
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+
+void RequestStop(int) { g_stop_requested = true; }
+
+void InstallStopHandlers() {
+  struct sigaction action {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// Torch threads per worker when not given: the machine's cores shared among its workers.
+int DefaultThreads(int workers_on_this_machine) {
+  return std::max(1, Cores() / std::max(1, workers_on_this_machine));
+}
+
+void CheckDataExists(const StudySpec& spec) {
+  namespace fs = std::filesystem;
+  const std::string where = spec.source_path.empty() ? spec.name : spec.source_path;
+  if (!fs::is_directory(spec.data.train)) {
+    throw UserError(where + ": 'data.train': folder " + spec.data.train +
+                    " does not exist (for synthetic data: ensweep datagen --out <folder>)");
+  }
+  if (spec.data.format == "mask" && !fs::is_regular_file(fs::path(spec.data.train) / "train.csv")) {
+    throw UserError(where + ": 'data.train': " + spec.data.train +
+                    " has no train.csv (expected the competition layout)");
+  }
+  if (!spec.data.eval.empty() && !fs::is_regular_file(fs::path(spec.data.eval) / "info.csv")) {
+    throw UserError(where + ": 'data.eval': " + spec.data.eval + " has no info.csv");
+  }
+}
+
+int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
+  std::cout << "\n"
+            << (summary.interrupted ? "stopped" : "finished") << ": " << summary.finished_this_run
+            << " trials ended in " << FormatSeconds(summary.seconds) << " (" << summary.stop_reason
+            << "); study has " << summary.trials << " trials: " << summary.complete << " complete, "
+            << summary.failed << " failed, " << summary.stale << " stale\n\n";
+  if (auto study = store.FindStudy(spec.name)) {
+    LeaderboardOptions options;
+    options.limit = 5;
+    PrintLeaderboard(std::cout, store, *study, options);
+  }
+  return summary.interrupted ? 130 : kExitOk;
+}
+
+struct RunOptions {
+  std::string study_file;
+  int workers = 0;
+  int threads = 0;
+  int64_t trials = 0;
+  std::string listen = "127.0.0.1:0";
+  bool quiet = false;
+};
+
+int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
+  const int workers = o.workers > 0 ? o.workers : std::max(1, Cores() / 2);
+  const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
+  auto store = Store::OpenForWriting(spec.storage);
+  const auto colon = o.listen.rfind(':');
+  if (colon == std::string::npos) throw UserError("--listen: expected HOST:PORT, got " + o.listen);
+  TcpCoordinatorTransport transport(o.listen.substr(0, colon), std::stoi(o.listen.substr(colon + 1)));
+  std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x " << spec.budget.epochs
+            << " epochs, sampler " << spec.sampler.type << " (seed " << spec.sampler.seed << "), "
+            << workers << " workers x " << threads << " threads, store " << spec.storage << "\n"
+            << "coordinator listening on " << transport.Endpoint()
+            << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")" << std::endl;
+  InstallStopHandlers();
+  LocalWorkers local;
+  for (int i = 0; i < workers; ++i) {
+    local.Start(SelfExecutable(), {"worker", "--connect", transport.Endpoint(), "--threads",
+                                   std::to_string(threads), "--name", "local-" + std::to_string(i + 1),
+                                   "--local"});
+  }
+  CoordinatorOptions options;
+  if (o.trials > 0) options.trials = o.trials;
+  options.stop_requested = [] { return g_stop_requested.load(); };
+  options.expected_workers = workers;
+  options.progress = o.quiet ? nullptr : &std::cout;
+  Coordinator coordinator(spec, *store, transport, options);
+  RunSummary summary;
+  try {
+    summary = coordinator.Run();
+  } catch (...) {
+    local.Stop(2000);
+    throw;
+  }
+  local.Stop(5000);
+  return FinishRun(spec, *store, summary);
+}
+
+int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
+  MpiSession mpi;
+  if (mpi.size() < 2) throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
+  if (mpi.rank() != 0) {
+    SetLogName("worker rank " + std::to_string(mpi.rank()));
+    signal(SIGINT, SIG_IGN);
+    const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    const int per_node = local_size ? std::max(1, std::atoi(local_size) - 1) : mpi.size() - 1;
+    const int threads = o.threads > 0 ? o.threads : DefaultThreads(per_node);
+    auto channel = MakeMpiWorkerChannel();
+    WorkerOptions options;
+    options.name = "rank-" + std::to_string(mpi.rank());
+    return RunWorker(*channel, [threads](const StudySpec& s) { return MakeTorchTrainer(s, threads); },
+                     options);
+  }
+  SetLogName("coordinator");
+  int status = kExitInternal;
+  try {
+    auto store = Store::OpenForWriting(spec.storage);
+    auto transport = MakeMpiCoordinatorTransport();
+    std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x " << spec.budget.epochs
+              << " epochs, sampler " << spec.sampler.type << ", " << mpi.size() - 1
+              << " MPI worker ranks, store " << spec.storage << std::endl;
+    InstallStopHandlers();
+    CoordinatorOptions options;
+    if (o.trials > 0) options.trials = o.trials;
+    options.stop_requested = [] { return g_stop_requested.load(); };
+    options.expected_workers = mpi.size() - 1;
+    options.progress = o.quiet ? nullptr : &std::cout;
+    Coordinator coordinator(spec, *store, *transport, options);
+    status = FinishRun(spec, *store, coordinator.Run());
+  } catch (const UserError& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    mpi.Abort(kExitBadInput);
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << std::endl;
+    mpi.Abort(kExitInternal);
+  }
+  return status;
+}
+
+}  // namespace
+
+Command AddRunCommand(CLI::App& root) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* app = root.add_subcommand(
+      "run",
+      "Run (or resume) a study: a coordinator plus worker processes on this machine, or, under\n"
+      "mpirun/srun, rank 0 as coordinator and every other rank as a worker. Running it again on the\n"
+      "same study resumes it: completed trials are kept, interrupted ones are retried.");
+  app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
+  app->add_option("-w,--workers", o->workers,
+                  "Local worker processes (default: one per 2 CPU cores); ignored under MPI");
+  app->add_option("-t,--threads", o->threads,
+                  "LibTorch threads per worker (default: CPU cores / workers on this machine)");
+  app->add_option("--trials", o->trials, "Trial budget for this run, overriding budget.trials");
+  app->add_option("--listen", o->listen, "Address for workers to connect to (default 127.0.0.1:0, a free port)");
+  app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
+  return {app, [o] {
+            const StudySpec spec = LoadStudyFile(o->study_file);
+            CheckDataExists(spec);
+            SetLogName("coordinator");
+            if (LaunchedByMpi()) return RunUnderMpi(*o, spec);
+            return RunCoordinatorLocal(*o, spec);
+          }};
+}
+
+Command AddWorkerCommand(CLI::App& root) {
+  struct Options {
+    std::string connect;
+    int threads = 0;
+    std::string name;
+    bool local = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand(
+      "worker", "Join a running study as a worker (e.g. from another machine or a Slurm array job)");
+  app->add_option("--connect", o->connect, "The coordinator's HOST:PORT, as `ensweep run` prints it")
+      ->required();
+  app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)");
+  app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
+  app->add_flag("--local", o->local, "Started by `ensweep run`: leave Ctrl-C to the coordinator")
+      ->group("");
+  return {app, [o] {
+            if (o->local) signal(SIGINT, SIG_IGN);
+            SetLogName("worker " + (o->name.empty() ? DefaultWorkerName() : o->name));
+            const int threads = o->threads > 0 ? o->threads : Cores();
+            auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
+            WorkerOptions options;
+            options.name = o->name;
+            return RunWorker(*channel,
+                             [threads](const StudySpec& s) { return MakeTorchTrainer(s, threads); },
+                             options);
+          }};
+}
+
+}  // namespace ensweep

@@ -1,0 +1,27 @@
+// The `ensweep` subcommands. Each Add*Command registers its options on the root app and returns
+// the action to run if that subcommand was chosen. Actions return the exit status (0 ok, 2 bad
+// input, 1 internal failure) and may throw UserError, which main() turns into status 2.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace ensweep {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command AddRunCommand(CLI::App& root);
+Command AddWorkerCommand(CLI::App& root);
+Command AddTopCommand(CLI::App& root);
+Command AddShowCommand(CLI::App& root);
+Command AddStudiesCommand(CLI::App& root);
+Command AddEnsembleCommand(CLI::App& root);
+Command AddScoreCommand(CLI::App& root);
+Command AddDatagenCommand(CLI::App& root);
+
+}  // namespace ensweep

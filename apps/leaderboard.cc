@@ -1,0 +1,117 @@
+#include "apps/leaderboard.h"
+
+#include <cstdio>
+#include <set>
+
+#include "apps/table.h"
+#include "core/error.h"
+
+namespace ensweep {
+namespace {
+
+std::string CsvCell(std::string text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+double Duration(const TrialRecord& t) {
+  return t.finished_at > 0 && t.started_at > 0 ? t.finished_at - t.started_at : 0.0;
+}
+
+}  // namespace
+
+OutputFormat ParseOutputFormat(const std::string& text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "csv") return OutputFormat::kCsv;
+  if (text == "json") return OutputFormat::kJson;
+  throw UserError("--format: expected table, csv or json, got '" + text + "'");
+}
+
+std::string ParamText(const nlohmann::json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.4g", value.get<double>());
+    return text;
+  }
+  return value.dump();
+}
+
+void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
+                      const LeaderboardOptions& options) {
+  std::vector<TrialRecord> rows = store.TopTrials(study.id, study.maximize, options.limit);
+  if (options.all_states) {
+    for (auto& t : store.Trials(study.id)) {
+      if (t.state != TrialState::kComplete || !t.value) rows.push_back(std::move(t));
+    }
+  }
+  std::set<std::string> param_names;
+  for (const auto& t : rows) {
+    for (const auto& item : t.params.items()) param_names.insert(item.key());
+  }
+
+  if (options.format == OutputFormat::kJson) {
+    nlohmann::json list = nlohmann::json::array();
+    int rank = 0;
+    for (const auto& t : rows) {
+      const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
+      list.push_back({{"rank", ranked ? nlohmann::json(++rank) : nlohmann::json(nullptr)},
+                      {"trial", t.number},
+                      {"state", TrialStateName(t.state)},
+                      {"value", t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr)},
+                      {"metric", study.metric},
+                      {"epochs", t.epochs_done},
+                      {"duration_s", Duration(t)},
+                      {"worker", t.worker},
+                      {"params", t.params},
+                      {"metrics", t.metrics},
+                      {"error", t.error}});
+    }
+    out << list.dump(2) << "\n";
+    return;
+  }
+  if (options.format == OutputFormat::kCsv) {
+    out << "rank,trial,state," << study.metric << ",epochs,duration_s,worker";
+    for (const auto& name : param_names) out << "," << CsvCell(name);
+    out << "\n";
+    int rank = 0;
+    for (const auto& t : rows) {
+      const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
+      out << (ranked ? std::to_string(++rank) : "") << "," << t.number << "," << TrialStateName(t.state)
+          << "," << (t.value ? FormatFixed(*t.value, 6) : "") << "," << t.epochs_done << ","
+          << FormatFixed(Duration(t), 1) << "," << CsvCell(t.worker);
+      for (const auto& name : param_names) {
+        out << "," << (t.params.contains(name) ? CsvCell(ParamText(t.params[name])) : "");
+      }
+      out << "\n";
+    }
+    return;
+  }
+  out << "study " << study.name << ": " << study.trial_count << " trials (" << study.complete_count
+      << " complete, " << study.running_count << " running, " << study.failed_count
+      << " failed); objective " << study.metric << " (" << (study.maximize ? "maximize" : "minimize")
+      << ")\n";
+  if (rows.empty()) {
+    out << "no completed trials yet\n";
+    return;
+  }
+  std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
+  header.insert(header.end(), param_names.begin(), param_names.end());
+  TextTable table(header);
+  int rank = 0;
+  for (const auto& t : rows) {
+    const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
+    std::vector<std::string> row = {ranked ? std::to_string(++rank) : "-", std::to_string(t.number),
+                                    TrialStateName(t.state), t.value ? FormatFixed(*t.value, 4) : "",
+                                    std::to_string(t.epochs_done), FormatFixed(Duration(t), 1)};
+    for (const auto& name : param_names) {
+      row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
+    }
+    table.AddRow(std::move(row));
+  }
+  out << table.Render();
+}
+
+}  // namespace ensweep

@@ -1,0 +1,28 @@
+// The leaderboard shared by `ensweep top` and the end of `ensweep run`.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "core/store.h"
+
+namespace ensweep {
+
+enum class OutputFormat { kTable, kCsv, kJson };
+
+// Parses "table", "csv" or "json"; throws UserError otherwise.
+OutputFormat ParseOutputFormat(const std::string& text);
+
+struct LeaderboardOptions {
+  int limit = 10;         // <= 0: every trial
+  bool all_states = false;  // also list trials that are not COMPLETE, after the ranked ones
+  OutputFormat format = OutputFormat::kTable;
+};
+
+void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
+                      const LeaderboardOptions& options);
+
+// One parameter value as a short string: 0.0123, 1.2e-05, 64, resnet18, true.
+std::string ParamText(const nlohmann::json& value);
+
+}  // namespace ensweep

@@ -1,0 +1,46 @@
+// ensweep: hyperparameter search and ensembling for image classifiers.
+#include <cstdio>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  using namespace ensweep;
+  CLI::App root{
+      "ensweep: hyperparameter sweeps of image classifiers across workers, recorded in SQLite,\n"
+      "ranked on a leaderboard and ensembled into a competition submission.\n\n"
+      "Typical use:\n"
+      "  ensweep datagen --out data/mask --people 200 --image-size 96x128\n"
+      "  ensweep run studies/quickstart.yaml --workers 2\n"
+      "  ensweep top studies/quickstart.yaml\n"
+      "  ensweep ensemble studies/quickstart.yaml\n\n"
+      "Exit status: 0 success, 2 bad input (the message names the file, key or line), 1 internal\n"
+      "failure, 130 a run stopped by Ctrl-C (resume it by running it again).",
+      "ensweep"};
+  root.require_subcommand(1);
+  root.set_version_flag("--version", "ensweep 0.1.0");
+  std::vector<Command> commands = {
+      AddRunCommand(root),      AddWorkerCommand(root),   AddTopCommand(root),
+      AddShowCommand(root),     AddStudiesCommand(root),  AddEnsembleCommand(root),
+      AddScoreCommand(root),    AddDatagenCommand(root),
+  };
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = root.exit(e);
+    return status == 0 ? 0 : kExitBadInput;
+  }
+  try {
+    for (const auto& command : commands) {
+      if (command.app->parsed()) return command.run();
+    }
+  } catch (const UserError& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << std::endl;
+    return kExitInternal;
+  }
+  return kExitInternal;
+}

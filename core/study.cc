@@ -1,0 +1,568 @@
+#include "core/study.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace ensweep {
+namespace {
+
+using LineMap = std::map<std::string, int>;
+
+std::string JoinPath(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+// YAML scalars carry no type; resolve them as YAML 1.2's core schema does. Quoted scalars
+// (tag "!") always stay strings.
+Json ScalarToJson(const YAML::Node& node) {
+  const std::string text = node.Scalar();
+  if (node.Tag() == "!") return text;
+  static const std::regex int_pattern(R"([-+]?[0-9]+)");
+  static const std::regex float_pattern(
+      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
+    return nullptr;
+  }
+  if (text == "true" || text == "True" || text == "TRUE") return true;
+  if (text == "false" || text == "False" || text == "FALSE") return false;
+  if (std::regex_match(text, int_pattern)) {
+    try {
+      return std::stoll(text);
+    } catch (const std::out_of_range&) {
+      return text;
+    }
+  }
+  if (std::regex_match(text, float_pattern)) return std::stod(text);
+  return text;
+}
+
+Json YamlToJson(const YAML::Node& node, const std::string& path, LineMap& lines) {
+  if (node.Mark().line >= 0) lines.emplace(path, node.Mark().line + 1);
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return ScalarToJson(node);
+    case YAML::NodeType::Sequence: {
+      Json array = Json::array();
+      for (size_t i = 0; i < node.size(); ++i) {
+        array.push_back(YamlToJson(node[i], path + "[" + std::to_string(i) + "]", lines));
+      }
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      Json object = Json::object();
+      for (const auto& item : node) {
+        const std::string key = item.first.as<std::string>();
+        const std::string child = JoinPath(path, key);
+        if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
+        object[key] = YamlToJson(item.second, child, lines);
+        if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
+      }
+      return object;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+std::string Describe(const Json& value) {
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+// Walks the document with the current key path, turning every violation into one UserError.
+class Checker {
+ public:
+  Checker(std::string origin, const LineMap* lines) : origin_(std::move(origin)), lines_(lines) {}
+
+  [[noreturn]] void Fail(const std::string& path, const std::string& message) const {
+    std::string where = origin_;
+    if (lines_ != nullptr) {
+      // The line of the key, or of its nearest parent that has one.
+      std::string probe = path;
+      while (!probe.empty()) {
+        auto it = lines_->find(probe);
+        if (it != lines_->end()) {
+          where += ":" + std::to_string(it->second);
+          break;
+        }
+        const size_t cut = probe.find_last_of(".[");
+        probe = cut == std::string::npos ? "" : probe.substr(0, cut);
+      }
+    }
+    throw UserError(where + ": " + (path.empty() ? "" : "'" + path + "': ") + message);
+  }
+
+  // Rejects keys not in `allowed`.
+  void OnlyKeys(const Json& object, const std::string& path,
+                const std::vector<std::string>& allowed) const {
+    for (const auto& item : object.items()) {
+      if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        Fail(JoinPath(path, item.key()), "unknown key; expected one of: " + list);
+      }
+    }
+  }
+
+  const Json& Object(const Json& parent, const std::string& key, const std::string& path) const {
+    const Json& value = parent.at(key);
+    if (!value.is_object()) Fail(path, "expected a mapping, got " + Describe(value));
+    return value;
+  }
+
+  std::string String(const Json& value, const std::string& path) const {
+    if (!value.is_string() || value.get<std::string>().empty()) {
+      Fail(path, "expected a non-empty string, got " + Describe(value));
+    }
+    return value.get<std::string>();
+  }
+
+  std::string Enum(const Json& value, const std::string& path,
+                   const std::vector<std::string>& options) const {
+    const std::string text = value.is_string() ? value.get<std::string>() : "";
+    if (std::find(options.begin(), options.end(), text) == options.end()) {
+      std::string list;
+      for (const auto& o : options) list += (list.empty() ? "" : " | ") + o;
+      Fail(path, "expected one of " + list + ", got " + Describe(value));
+    }
+    return text;
+  }
+
+  int64_t Integer(const Json& value, const std::string& path, int64_t min_value) const {
+    if (!value.is_number_integer()) Fail(path, "expected an integer, got " + Describe(value));
+    const int64_t v = value.get<int64_t>();
+    if (v < min_value) Fail(path, "expected an integer >= " + std::to_string(min_value) + ", got " + std::to_string(v));
+    return v;
+  }
+
+  double Number(const Json& value, const std::string& path) const {
+    if (!value.is_number()) Fail(path, "expected a number, got " + Describe(value));
+    const double v = value.get<double>();
+    if (!std::isfinite(v)) Fail(path, "expected a finite number");
+    return v;
+  }
+
+  bool Bool(const Json& value, const std::string& path) const {
+    if (!value.is_boolean()) Fail(path, "expected true or false, got " + Describe(value));
+    return value.get<bool>();
+  }
+
+ private:
+  std::string origin_;
+  const LineMap* lines_;
+};
+
+std::string ResolvePath(const std::string& base_dir, const std::string& path) {
+  fs::path p(path);
+  if (p.is_relative() && !base_dir.empty()) p = fs::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
+
+}  // namespace
+
+const char* ParamKindName(ParamKind kind) {
+  switch (kind) {
+    case ParamKind::kConstant: return "constant";
+    case ParamKind::kChoice: return "choice";
+    case ParamKind::kUniform: return "uniform";
+    case ParamKind::kLogUniform: return "log_uniform";
+    case ParamKind::kInt: return "int";
+  }
+  return "?";
+}
+
+const ParamSpec* SearchSpace::Find(const std::string& name) const {
+  for (const auto& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+double ParseDurationSeconds(const Json& value, const std::string& where) {
+  if (value.is_number()) {
+    if (value.get<double>() < 0) throw UserError(where + ": expected a duration >= 0");
+    return value.get<double>();
+  }
+  static const std::regex pattern(R"(^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$)");
+  std::smatch match;
+  const std::string text = value.is_string() ? value.get<std::string>() : "";
+  if (text.empty() || !std::regex_match(text, match, pattern) ||
+      (!match[1].matched && !match[2].matched && !match[3].matched)) {
+    throw UserError(where + ": expected a duration like 90s, 30m, 2h or 1h30m, got " +
+                    Describe(value));
+  }
+  double seconds = 0;
+  if (match[1].matched) seconds += 3600 * std::stod(match[1]);
+  if (match[2].matched) seconds += 60 * std::stod(match[2]);
+  if (match[3].matched) seconds += std::stod(match[3]);
+  return seconds;
+}
+
+namespace {
+
+ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec,
+                     const std::string& path) {
+  ParamSpec param;
+  param.name = name;
+  if (!spec.is_object()) {
+    if (spec.is_null()) c.Fail(path, "expected a value or a distribution such as {choice: [...]}");
+    param.kind = ParamKind::kConstant;
+    param.constant = spec;
+    return param;
+  }
+  c.OnlyKeys(spec, path, {"choice", "uniform", "log_uniform", "int", "value", "step", "log", "when"});
+  std::vector<std::string> kinds;
+  for (const char* k : {"choice", "uniform", "log_uniform", "int", "value"}) {
+    if (spec.contains(k)) kinds.push_back(k);
+  }
+  if (kinds.size() != 1) {
+    c.Fail(path, "expected exactly one of choice, uniform, log_uniform, int or value");
+  }
+  const std::string kind = kinds.front();
+  const std::string kind_path = JoinPath(path, kind);
+  const Json& body = spec.at(kind);
+  if ((spec.contains("step") || spec.contains("log")) && kind != "int") {
+    c.Fail(JoinPath(path, spec.contains("step") ? "step" : "log"), "only allowed with int");
+  }
+  if (kind == "value") {
+    param.kind = ParamKind::kConstant;
+    param.constant = body;
+  } else if (kind == "choice") {
+    param.kind = ParamKind::kChoice;
+    if (!body.is_array() || body.empty()) c.Fail(kind_path, "expected a non-empty list of values");
+    for (size_t i = 0; i < body.size(); ++i) {
+      if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
+        c.Fail(kind_path + "[" + std::to_string(i) + "]", "expected a plain value (string, number or bool)");
+      }
+      param.choices.push_back(body[i]);
+    }
+  } else {
+    if (!body.is_array() || body.size() != 2) c.Fail(kind_path, "expected [low, high]");
+    if (kind == "int") {
+      param.kind = ParamKind::kInt;
+      param.low = static_cast<double>(c.Integer(body[0], kind_path + "[0]", INT64_MIN));
+      param.high = static_cast<double>(c.Integer(body[1], kind_path + "[1]", INT64_MIN));
+      if (spec.contains("step")) param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1);
+      if (spec.contains("log")) param.log = c.Bool(spec["log"], JoinPath(path, "log"));
+      if (param.log && param.low < 1) c.Fail(kind_path, "a log-scale int needs low >= 1");
+    } else {
+      param.kind = kind == "uniform" ? ParamKind::kUniform : ParamKind::kLogUniform;
+      param.low = c.Number(body[0], kind_path + "[0]");
+      param.high = c.Number(body[1], kind_path + "[1]");
+      if (param.kind == ParamKind::kLogUniform && param.low <= 0) {
+        c.Fail(kind_path, "log_uniform needs low > 0, got " + Describe(body[0]));
+      }
+    }
+    if (param.low > param.high) {
+      c.Fail(kind_path, "low must be <= high, got [" + Describe(body[0]) + ", " + Describe(body[1]) + "]");
+    }
+  }
+  if (spec.contains("when")) {
+    const std::string when_path = JoinPath(path, "when");
+    const Json& when = spec["when"];
+    if (!when.is_object() || when.empty()) {
+      c.Fail(when_path, "expected a mapping of parameter: value (or [values])");
+    }
+    for (const auto& item : when.items()) {
+      Condition condition;
+      condition.param = item.key();
+      if (item.value().is_array()) {
+        if (item.value().empty()) c.Fail(JoinPath(when_path, item.key()), "expected at least one value");
+        for (const auto& v : item.value()) condition.values.push_back(v);
+      } else {
+        condition.values.push_back(item.value());
+      }
+      param.when.push_back(condition);
+    }
+  }
+  return param;
+}
+
+bool ValueInDomain(const ParamSpec& p, const Json& v) {
+  switch (p.kind) {
+    case ParamKind::kConstant: return v == p.constant;
+    case ParamKind::kChoice: return std::find(p.choices.begin(), p.choices.end(), v) != p.choices.end();
+    case ParamKind::kUniform:
+    case ParamKind::kLogUniform:
+      return v.is_number() && v.get<double>() >= p.low && v.get<double>() <= p.high;
+    case ParamKind::kInt:
+      return v.is_number_integer() && v.get<double>() >= p.low && v.get<double>() <= p.high;
+  }
+  return false;
+}
+
+// Orders parameters so that each follows every parameter its `when` names; rejects unknown names,
+// self-references, impossible values and cycles.
+std::vector<ParamSpec> OrderByConditions(const Checker& c, std::vector<ParamSpec> params) {
+  std::map<std::string, const ParamSpec*> by_name;
+  for (const auto& p : params) by_name[p.name] = &p;
+  for (const auto& p : params) {
+    for (const auto& condition : p.when) {
+      const std::string path = "space." + p.name + ".when." + condition.param;
+      auto it = by_name.find(condition.param);
+      if (it == by_name.end()) c.Fail(path, "names an unknown parameter '" + condition.param + "'");
+      if (condition.param == p.name) c.Fail(path, "a parameter cannot depend on itself");
+      for (const auto& v : condition.values) {
+        if (!ValueInDomain(*it->second, v)) {
+          c.Fail(path, Describe(v) + " is not a possible value of '" + condition.param + "'");
+        }
+      }
+    }
+  }
+  std::vector<ParamSpec> ordered;
+  std::set<std::string> placed;
+  while (ordered.size() < params.size()) {
+    bool progress = false;
+    for (const auto& p : params) {
+      if (placed.count(p.name)) continue;
+      const bool ready = std::all_of(p.when.begin(), p.when.end(),
+                                     [&](const Condition& k) { return placed.count(k.param) > 0; });
+      if (ready) {
+        ordered.push_back(p);
+        placed.insert(p.name);
+        progress = true;
+      }
+    }
+    if (!progress) {
+      for (const auto& p : params) {
+        if (!placed.count(p.name)) c.Fail("space." + p.name + ".when", "conditions form a cycle");
+      }
+    }
+  }
+  return ordered;
+}
+
+StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::string& base_dir,
+                         const LineMap* lines) {
+  const Checker c(origin, lines);
+  if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
+  c.OnlyKeys(doc, "", {"study", "storage", "artifacts", "data", "objective", "budget", "sampler",
+                       "pruner", "resources", "enqueue", "space", "ensemble"});
+  StudySpec s;
+  if (!doc.contains("study")) c.Fail("study", "missing; expected the study's name");
+  s.name = c.String(doc["study"], "study");
+  if (!std::regex_match(s.name, std::regex(R"([A-Za-z0-9][A-Za-z0-9_.-]*)"))) {
+    c.Fail("study", "expected a name of letters, digits, '_', '-' or '.', got " + Describe(doc["study"]));
+  }
+  s.storage = ResolvePath(base_dir, doc.contains("storage") ? c.String(doc["storage"], "storage")
+                                                            : "ensweep.sqlite");
+  s.artifacts = ResolvePath(base_dir, doc.contains("artifacts")
+                                          ? c.String(doc["artifacts"], "artifacts")
+                                          : "artifacts/" + s.name);
+
+  if (!doc.contains("data")) c.Fail("data", "missing; expected at least {train: <folder>}");
+  const Json& data = c.Object(doc, "data", "data");
+  c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
+  if (data.contains("format")) s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
+  if (!data.contains("train")) c.Fail("data.train", "missing; expected the training data folder");
+  s.data.train = ResolvePath(base_dir, c.String(data["train"], "data.train"));
+  if (data.contains("eval") && !data["eval"].is_null()) {
+    s.data.eval = ResolvePath(base_dir, c.String(data["eval"], "data.eval"));
+  }
+  if (data.contains("image_size")) {
+    const Json& size = data["image_size"];
+    if (!size.is_array() || size.size() != 2) c.Fail("data.image_size", "expected [width, height]");
+    s.data.width = static_cast<int>(c.Integer(size[0], "data.image_size[0]", 8));
+    s.data.height = static_cast<int>(c.Integer(size[1], "data.image_size[1]", 8));
+  }
+  if (data.contains("split")) {
+    const Json& split = c.Object(data, "split", "data.split");
+    c.OnlyKeys(split, "data.split", {"by", "val_fraction", "folds", "seed"});
+    if (split.contains("by")) s.data.split.by = c.Enum(split["by"], "data.split.by", {"person", "image"});
+    if (split.contains("val_fraction")) {
+      s.data.split.val_fraction = c.Number(split["val_fraction"], "data.split.val_fraction");
+      if (s.data.split.val_fraction <= 0 || s.data.split.val_fraction >= 1) {
+        c.Fail("data.split.val_fraction", "expected a fraction strictly between 0 and 1");
+      }
+    }
+    if (split.contains("folds")) s.data.split.folds = static_cast<int>(c.Integer(split["folds"], "data.split.folds", 1));
+    if (split.contains("seed")) s.data.split.seed = static_cast<uint64_t>(c.Integer(split["seed"], "data.split.seed", 0));
+  }
+
+  if (doc.contains("objective")) {
+    const Json& o = c.Object(doc, "objective", "objective");
+    c.OnlyKeys(o, "objective", {"metric", "direction"});
+    if (o.contains("metric")) s.objective.metric = c.String(o["metric"], "objective.metric");
+    if (o.contains("direction")) {
+      s.objective.maximize = c.Enum(o["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
+    }
+  }
+  if (doc.contains("budget")) {
+    const Json& b = c.Object(doc, "budget", "budget");
+    c.OnlyKeys(b, "budget", {"trials", "epochs", "time"});
+    if (b.contains("trials")) s.budget.trials = c.Integer(b["trials"], "budget.trials", 1);
+    if (b.contains("epochs")) s.budget.epochs = static_cast<int>(c.Integer(b["epochs"], "budget.epochs", 1));
+    if (b.contains("time") && !b["time"].is_null()) {
+      try {
+        s.budget.time_seconds = ParseDurationSeconds(b["time"], "budget.time");
+      } catch (const UserError&) {
+        c.Fail("budget.time", "expected a duration like 90s, 30m, 2h or 1h30m, got " + Describe(b["time"]));
+      }
+    }
+  }
+  if (doc.contains("sampler")) {
+    const Json& p = c.Object(doc, "sampler", "sampler");
+    c.OnlyKeys(p, "sampler", {"type", "startup_trials", "seed"});
+    if (p.contains("type")) s.sampler.type = c.Enum(p["type"], "sampler.type", {"random", "grid", "tpe"});
+    if (s.sampler.type == "tpe") {
+      c.Fail("sampler.type", "the tpe sampler is not available in this version; use random or grid");
+    }
+    if (p.contains("startup_trials")) s.sampler.startup_trials = static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0));
+    if (p.contains("seed")) s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0));
+  }
+  if (doc.contains("pruner")) {
+    const Json& p = c.Object(doc, "pruner", "pruner");
+    c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction"});
+    if (p.contains("type")) s.pruner.type = c.Enum(p["type"], "pruner.type", {"none", "median", "asha", "hyperband"});
+    if (s.pruner.type != "none") {
+      c.Fail("pruner.type", "pruner '" + s.pruner.type + "' is not available in this version; use none");
+    }
+    if (p.contains("min_epochs")) s.pruner.min_epochs = static_cast<int>(c.Integer(p["min_epochs"], "pruner.min_epochs", 1));
+    if (p.contains("reduction")) s.pruner.reduction = static_cast<int>(c.Integer(p["reduction"], "pruner.reduction", 2));
+  }
+  if (doc.contains("resources")) {
+    const Json& r = c.Object(doc, "resources", "resources");
+    c.OnlyKeys(r, "resources", {"gpus_per_trial", "max_retries", "heartbeat_timeout"});
+    if (r.contains("gpus_per_trial")) {
+      s.resources.gpus_per_trial = static_cast<int>(c.Integer(r["gpus_per_trial"], "resources.gpus_per_trial", 1));
+      if (s.resources.gpus_per_trial != 1) {
+        c.Fail("resources.gpus_per_trial", "multi-GPU trials are not available in this version; use 1");
+      }
+    }
+    if (r.contains("max_retries")) s.resources.max_retries = static_cast<int>(c.Integer(r["max_retries"], "resources.max_retries", 0));
+    if (r.contains("heartbeat_timeout")) {
+      try {
+        s.resources.heartbeat_timeout_s = ParseDurationSeconds(r["heartbeat_timeout"], "resources.heartbeat_timeout");
+      } catch (const UserError&) {
+        c.Fail("resources.heartbeat_timeout", "expected a duration like 90s or 5m");
+      }
+      if (s.resources.heartbeat_timeout_s < 1) c.Fail("resources.heartbeat_timeout", "expected at least 1s");
+    }
+  }
+  if (doc.contains("ensemble")) {
+    const Json& e = c.Object(doc, "ensemble", "ensemble");
+    c.OnlyKeys(e, "ensemble", {"candidates", "method", "size", "tta"});
+    if (e.contains("candidates")) s.ensemble.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
+    if (e.contains("method")) s.ensemble.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
+    if (s.ensemble.method != "uniform") {
+      c.Fail("ensemble.method", "method '" + s.ensemble.method + "' is not available in this version; use uniform");
+    }
+    if (e.contains("size")) s.ensemble.size = static_cast<int>(c.Integer(e["size"], "ensemble.size", 1));
+    if (e.contains("tta")) s.ensemble.tta = c.Enum(e["tta"], "ensemble.tta", {"none", "hflip"});
+  }
+
+  if (doc.contains("space") && !doc["space"].is_null()) {
+    const Json& space = c.Object(doc, "space", "space");
+    std::vector<ParamSpec> params;
+    for (const auto& item : space.items()) {
+      params.push_back(ParseParam(c, item.key(), item.value(), "space." + item.key()));
+    }
+    s.space.params = OrderByConditions(c, std::move(params));
+  }
+  if (doc.contains("enqueue") && !doc["enqueue"].is_null()) {
+    const Json& enqueue = doc["enqueue"];
+    if (!enqueue.is_array()) c.Fail("enqueue", "expected a list of {parameter: value} mappings");
+    for (size_t i = 0; i < enqueue.size(); ++i) {
+      const std::string path = "enqueue[" + std::to_string(i) + "]";
+      if (!enqueue[i].is_object()) c.Fail(path, "expected a mapping of parameter: value");
+      for (const auto& item : enqueue[i].items()) {
+        const ParamSpec* p = s.space.Find(item.key());
+        if (p == nullptr) c.Fail(JoinPath(path, item.key()), "not a parameter of space");
+        if (!ValueInDomain(*p, item.value())) {
+          c.Fail(JoinPath(path, item.key()), Describe(item.value()) + " is outside the parameter's " +
+                                                 ParamKindName(p->kind) + " domain");
+        }
+      }
+      s.enqueue.push_back(enqueue[i]);
+    }
+  }
+  return s;
+}
+
+Json ParamToJson(const ParamSpec& p) {
+  Json j;
+  switch (p.kind) {
+    case ParamKind::kConstant: j["value"] = p.constant; break;
+    case ParamKind::kChoice: j["choice"] = p.choices; break;
+    case ParamKind::kUniform: j["uniform"] = {p.low, p.high}; break;
+    case ParamKind::kLogUniform: j["log_uniform"] = {p.low, p.high}; break;
+    case ParamKind::kInt:
+      j["int"] = {static_cast<int64_t>(p.low), static_cast<int64_t>(p.high)};
+      j["step"] = p.step;
+      j["log"] = p.log;
+      break;
+  }
+  if (!p.when.empty()) {
+    for (const auto& condition : p.when) j["when"][condition.param] = condition.values;
+  }
+  return j;
+}
+
+}  // namespace
+
+Json StudySpec::ToJson() const {
+  Json j;
+  j["study"] = name;
+  j["storage"] = storage;
+  j["artifacts"] = artifacts;
+  j["data"] = {{"format", data.format}, {"train", data.train}, {"image_size", {data.width, data.height}},
+               {"split", {{"by", data.split.by}, {"val_fraction", data.split.val_fraction},
+                          {"folds", data.split.folds}, {"seed", data.split.seed}}}};
+  if (!data.eval.empty()) j["data"]["eval"] = data.eval;
+  j["objective"] = {{"metric", objective.metric}, {"direction", objective.maximize ? "maximize" : "minimize"}};
+  j["budget"] = {{"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_seconds}};
+  j["sampler"] = {{"type", sampler.type}, {"startup_trials", sampler.startup_trials}, {"seed", sampler.seed}};
+  j["pruner"] = {{"type", pruner.type}, {"min_epochs", pruner.min_epochs}, {"reduction", pruner.reduction}};
+  j["resources"] = {{"gpus_per_trial", resources.gpus_per_trial}, {"max_retries", resources.max_retries},
+                    {"heartbeat_timeout", resources.heartbeat_timeout_s}};
+  j["enqueue"] = enqueue;
+  j["space"] = Json::object();
+  for (const auto& p : space.params) j["space"][p.name] = ParamToJson(p);
+  j["ensemble"] = {{"candidates", ensemble.candidates}, {"method", ensemble.method},
+                   {"size", ensemble.size}, {"tta", ensemble.tta}};
+  return j;
+}
+
+StudySpec ParseStudy(const Json& document, const std::string& origin, const std::string& base_dir) {
+  return ParseStudyImpl(document, origin, base_dir, nullptr);
+}
+
+StudySpec StudyFromJson(const Json& normalised) {
+  StudySpec spec = ParseStudyImpl(normalised, "stored study", "", nullptr);
+  return spec;
+}
+
+StudySpec LoadStudyFile(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw UserError(path + ": study file not found");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw UserError(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML or JSON: " + e.msg);
+  }
+  LineMap lines;
+  const Json document = YamlToJson(root, "", lines);
+  const fs::path absolute = fs::absolute(path).lexically_normal();
+  StudySpec spec = ParseStudyImpl(document, path, absolute.parent_path().string(), &lines);
+  spec.source_path = absolute.string();
+  return spec;
+}
+
+}  // namespace ensweep

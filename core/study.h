@@ -1,0 +1,132 @@
+// The study file: YAML or JSON, loaded once and validated into StudySpec.
+//
+// Every key is checked on load. Unknown keys, wrong types and impossible ranges raise UserError
+// with one message that names the file, the line where known, the key path and what was expected.
+// Relative paths in the file (storage, artifacts, data folders) are resolved against the folder
+// that holds the study file. Defaults are the documented ones below; see studies/README.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ensweep {
+
+using Json = nlohmann::json;
+
+enum class ParamKind { kConstant, kChoice, kUniform, kLogUniform, kInt };
+
+// `when: {head: multitask}` or `when: {head: [single, multitask]}`: the parameter exists only in
+// trials where every named parameter is present and takes one of the listed values.
+struct Condition {
+  std::string param;
+  std::vector<Json> values;
+};
+
+struct ParamSpec {
+  std::string name;
+  ParamKind kind = ParamKind::kConstant;
+  Json constant;              // kConstant
+  std::vector<Json> choices;  // kChoice, non-empty
+  double low = 0, high = 0;   // kUniform, kLogUniform (low > 0), kInt (integers)
+  int64_t step = 1;           // kInt
+  bool log = false;           // kInt: sample on a log scale (low >= 1)
+  std::vector<Condition> when;
+};
+
+// Parameters in file order; a condition refers only to parameters declared before it is checked
+// (any order in the file is accepted: the order of evaluation is resolved at load).
+struct SearchSpace {
+  std::vector<ParamSpec> params;  // topologically ordered: a parameter follows those in its `when`
+  const ParamSpec* Find(const std::string& name) const;
+};
+
+struct SplitSpec {
+  std::string by = "person";  // person | image
+  double val_fraction = 0.2;
+  int folds = 1;
+  uint64_t seed = 0;
+};
+
+struct DataSpec {
+  std::string format = "mask";  // mask | imagefolder | csv
+  std::string train;            // absolute after load
+  std::string eval;             // optional; absolute after load, empty if absent
+  int width = 96, height = 128;
+  SplitSpec split;
+};
+
+struct ObjectiveSpec {
+  std::string metric = "val_macro_f1";
+  bool maximize = true;
+};
+
+struct BudgetSpec {
+  int64_t trials = 16;
+  int epochs = 3;
+  double time_seconds = 0;  // 0: no wall-time limit
+};
+
+struct SamplerSpec {
+  std::string type = "random";  // random | grid | tpe
+  int startup_trials = 10;
+  uint64_t seed = 0;
+};
+
+struct PrunerSpec {
+  std::string type = "none";  // none | median | asha | hyperband
+  int min_epochs = 1;
+  int reduction = 3;
+};
+
+struct ResourceSpec {
+  int gpus_per_trial = 1;
+  int max_retries = 2;             // a STALE trial is retried this many times
+  double heartbeat_timeout_s = 120;
+};
+
+struct EnsembleSpec {
+  int candidates = 20;
+  std::string method = "uniform";  // uniform | greedy | weights
+  int size = 5;
+  std::string tta = "none";        // none | hflip
+};
+
+struct StudySpec {
+  std::string name;
+  std::string source_path;  // the file it was loaded from (absolute), empty if built in code
+  std::string storage;      // absolute path of the SQLite file
+  std::string artifacts;    // absolute path of the artifact folder
+  DataSpec data;
+  ObjectiveSpec objective;
+  BudgetSpec budget;
+  SamplerSpec sampler;
+  PrunerSpec pruner;
+  ResourceSpec resources;
+  std::vector<Json> enqueue;  // each an object of fixed parameter values
+  SearchSpace space;
+  EnsembleSpec ensemble;
+
+  // The normalised spec (defaults filled, absolute paths); its hash identifies the study's content.
+  Json ToJson() const;
+};
+
+// Loads and validates a study file (YAML, or JSON which YAML reads too). Throws UserError.
+StudySpec LoadStudyFile(const std::string& path);
+
+// Validates an already parsed document. `origin` names it in messages; `base_dir` resolves
+// relative paths. `lines` optionally maps a key path ("space.lr") to its 1-based line number.
+StudySpec ParseStudy(const Json& document, const std::string& origin, const std::string& base_dir);
+
+// Rebuilds a StudySpec from ToJson() output (as sent to workers or stored); throws UserError.
+StudySpec StudyFromJson(const Json& normalised);
+
+// "2h", "90m", "45s", "1h30m", or a number of seconds. Throws UserError naming `where`.
+double ParseDurationSeconds(const Json& value, const std::string& where);
+
+const char* ParamKindName(ParamKind kind);
+
+}  // namespace ensweep

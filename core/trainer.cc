@@ -1,0 +1,29 @@
+#include "core/trainer.h"
+
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+namespace ensweep {
+
+ArtifactRecord DescribeArtifact(const std::string& kind, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read artifact " + path);
+  uint64_t hash = 0xcbf29ce484222325ull;
+  int64_t size = 0;
+  char buffer[1 << 16];
+  while (in) {
+    in.read(buffer, sizeof(buffer));
+    const std::streamsize n = in.gcount();
+    for (std::streamsize i = 0; i < n; ++i) {
+      hash ^= static_cast<unsigned char>(buffer[i]);
+      hash *= 0x100000001b3ull;
+    }
+    size += n;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(hash));
+  return ArtifactRecord{kind, path, size, std::string("fnv1a64:") + hex};
+}
+
+}  // namespace ensweep

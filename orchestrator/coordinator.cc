@@ -1,0 +1,408 @@
+#include "orchestrator/coordinator.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/log.h"
+
+namespace ensweep {
+
+using Clock = std::chrono::steady_clock;
+
+struct Coordinator::WorkerSlot {
+  int64_t store_id = 0;
+  std::string name;
+  std::string device;
+  bool ready = false;
+  std::optional<int64_t> trial;  // the trial it runs, if any
+  Clock::time_point last_seen;
+  Clock::time_point trial_started;
+};
+
+namespace {
+
+std::string FormatValue(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.4f", value);
+  return text;
+}
+
+// "backbone=resnet18 lr=0.0123 ..." with numbers shortened for one line of progress.
+std::string ShortParams(const Json& params) {
+  std::string out;
+  for (const auto& item : params.items()) {
+    std::string value;
+    if (item.value().is_number_float()) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.4g", item.value().get<double>());
+      value = text;
+    } else if (item.value().is_string()) {
+      value = item.value().get<std::string>();
+    } else {
+      value = item.value().dump();
+    }
+    out += (out.empty() ? "" : " ") + item.key() + "=" + value;
+  }
+  return out;
+}
+
+bool Better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
+
+}  // namespace
+
+Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTransport& transport,
+                         CoordinatorOptions options)
+    : spec_(spec),
+      store_(store),
+      transport_(transport),
+      options_(std::move(options)),
+      sampler_(MakeSampler(spec)),
+      budget_trials_(options_.trials.value_or(spec.budget.trials)) {}
+
+Coordinator::~Coordinator() = default;
+
+void Coordinator::Print(const std::string& line) const {
+  if (options_.progress != nullptr) *options_.progress << line << std::endl;
+}
+
+std::string Coordinator::ArtifactDir(int64_t number) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "trial-%05lld", static_cast<long long>(number));
+  return (std::filesystem::path(spec_.artifacts) / name).string();
+}
+
+std::vector<TrialRecord> Coordinator::History() const {
+  std::vector<TrialRecord> history;
+  history.reserve(trials_.size());
+  for (const auto& [number, trial] : trials_) history.push_back(trial);
+  return history;
+}
+
+void Coordinator::Resume() {
+  study_id_ = store_.CreateOrUpdateStudy(spec_);
+  const int stale = store_.MarkAllRunningStale(study_id_, "the previous run stopped while it ran");
+  for (auto& trial : store_.Trials(study_id_)) {
+    next_number_ = std::max(next_number_, trial.number + 1);
+    if (trial.state == TrialState::kComplete && trial.value &&
+        (!best_number_ || Better(*trial.value, *trials_[*best_number_].value, spec_.objective.maximize))) {
+      best_number_ = trial.number;
+    }
+    trials_[trial.number] = std::move(trial);
+  }
+  if (trials_.empty()) {
+    for (size_t i = 0; i < spec_.enqueue.size(); ++i) {
+      const auto number = static_cast<int64_t>(i);
+      TrialRecord trial;
+      trial.study_id = study_id_;
+      trial.number = number;
+      trial.params = spec_.enqueue[i];
+      trial.seed = TrialSeed(spec_, number);
+      trial.id = store_.AddTrial(study_id_, number, TrialState::kQueued, trial.params, trial.seed);
+      trials_[number] = trial;
+      next_number_ = number + 1;
+    }
+  }
+  int retry = 0;
+  for (const auto& [number, trial] : trials_) {
+    if (trial.state == TrialState::kQueued) pending_.push_back(number);
+  }
+  for (const auto& [number, trial] : trials_) {
+    if (trial.state == TrialState::kStale && trial.retries < spec_.resources.max_retries) {
+      pending_.push_back(number);
+      ++retry;
+    }
+  }
+  if (!trials_.empty()) {
+    int64_t complete = 0;
+    for (const auto& [number, trial] : trials_) complete += trial.state == TrialState::kComplete;
+    std::ostringstream line;
+    line << "study " << spec_.name << ": resuming with " << trials_.size() << " trials ("
+         << complete << " complete";
+    if (stale > 0) line << ", " << stale << " left running by the previous run";
+    if (retry > 0) line << ", " << retry << " to retry";
+    line << ")";
+    Print(line.str());
+  }
+}
+
+bool Coordinator::TimeBudgetSpent() const {
+  if (spec_.budget.time_seconds <= 0) return false;
+  return std::chrono::duration<double>(Clock::now() - started_).count() >= spec_.budget.time_seconds;
+}
+
+bool Coordinator::MayStartNewTrial() const {
+  if (next_number_ >= budget_trials_) return false;
+  const auto capacity = sampler_->Capacity();
+  if (capacity && next_number_ >= *capacity) return false;
+  return !TimeBudgetSpent();
+}
+
+bool Coordinator::Finished() const {
+  for (const auto& [peer, slot] : workers_) {
+    if (slot->trial) return false;
+  }
+  if (TimeBudgetSpent()) return true;
+  return pending_.empty() && !MayStartNewTrial();
+}
+
+void Coordinator::Dispatch() {
+  if (TimeBudgetSpent()) return;
+  for (auto& [peer, slot] : workers_) {
+    if (!slot->ready || slot->trial) continue;
+    int64_t number;
+    bool retry = false;
+    if (!pending_.empty()) {
+      number = pending_.front();
+      pending_.pop_front();
+      TrialRecord& trial = trials_.at(number);
+      retry = trial.state == TrialState::kStale;
+      if (!retry) trial.params = sampler_->Propose(number, trial.params, History());
+    } else if (MayStartNewTrial()) {
+      number = next_number_++;
+      TrialRecord trial;
+      trial.study_id = study_id_;
+      trial.number = number;
+      trial.seed = TrialSeed(spec_, number);
+      trial.params = sampler_->Propose(number, Json::object(), History());
+      trial.id = store_.AddTrial(study_id_, number, TrialState::kRunning, trial.params, trial.seed);
+      trials_[number] = trial;
+    } else {
+      return;
+    }
+    TrialRecord& trial = trials_.at(number);
+    if (retry) {
+      store_.MarkRetried(trial.id, slot->name);
+      ++trial.retries;
+    } else {
+      store_.MarkRunning(trial.id, slot->name, trial.params);
+    }
+    trial.state = TrialState::kRunning;
+    trial.worker = slot->name;
+    slot->trial = number;
+    slot->trial_started = Clock::now();
+    transport_.Send(peer, Message{msg::kRun,
+                                  {{"trial", number},
+                                   {"params", trial.params},
+                                   {"seed", trial.seed},
+                                   {"epochs", spec_.budget.epochs},
+                                   {"artifact_dir", ArtifactDir(number)},
+                                   {"attempt", trial.retries}}});
+    Log(LogLevel::kDebug, "trial ", number, " -> ", slot->name);
+  }
+}
+
+void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
+  const int64_t number = *slot.trial;
+  TrialRecord& trial = trials_.at(number);
+  const double seconds = std::chrono::duration<double>(Clock::now() - slot.trial_started).count();
+  slot.trial.reset();
+  ++finished_this_run_;
+  std::ostringstream line;
+  char head[64];
+  std::snprintf(head, sizeof(head), "[%4lld/%lld] trial %lld ", static_cast<long long>(finished_this_run_),
+                static_cast<long long>(budget_trials_), static_cast<long long>(number));
+  line << head;
+  if (message.type == msg::kFail) {
+    trial.state = TrialState::kFailed;
+    trial.error = message.body.value("error", std::string("unknown error"));
+    store_.MarkFailed(trial.id, trial.error, trial.epochs_done);
+    line << "FAILED    " << trial.error;
+    Print(line.str());
+    return;
+  }
+  MetricMap metrics;
+  for (const auto& item : message.body.value("metrics", Json::object()).items()) {
+    if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
+  }
+  std::vector<ArtifactRecord> artifacts;
+  for (const auto& a : message.body.value("artifacts", Json::array())) {
+    artifacts.push_back(ArtifactRecord{a.value("kind", ""), a.value("path", ""),
+                                       a.value("size_bytes", int64_t{0}), a.value("checksum", "")});
+  }
+  const int epochs = message.body.value("epochs", 0);
+  auto it = metrics.find(spec_.objective.metric);
+  if (it == metrics.end() || !std::isfinite(it->second)) {
+    trial.state = TrialState::kFailed;
+    trial.error = "the trainer did not report the objective metric '" + spec_.objective.metric + "'";
+    store_.MarkFailed(trial.id, trial.error, epochs);
+    line << "FAILED    " << trial.error;
+    Print(line.str());
+    return;
+  }
+  trial.state = TrialState::kComplete;
+  trial.value = it->second;
+  trial.epochs_done = epochs;
+  store_.MarkComplete(trial.id, trial.value, metrics, artifacts, epochs);
+  if (!best_number_ || Better(*trial.value, *trials_.at(*best_number_).value, spec_.objective.maximize)) {
+    best_number_ = number;
+  }
+  char tail[96];
+  std::snprintf(tail, sizeof(tail), "  best %s (trial %lld)  %.1fs  ",
+                FormatValue(*trials_.at(*best_number_).value).c_str(),
+                static_cast<long long>(*best_number_), seconds);
+  line << "COMPLETE  " << spec_.objective.metric << "=" << FormatValue(*trial.value) << tail
+       << ShortParams(trial.params);
+  Print(line.str());
+}
+
+void Coordinator::HandleMessage(int peer, const Message& message) {
+  if (message.type == msg::kHello) {
+    if (message.body.value("protocol", 0) != kProtocolVersion) {
+      Log(LogLevel::kWarn, "worker speaks protocol ", message.body.value("protocol", 0),
+          ", expected ", kProtocolVersion, "; disconnecting it");
+      transport_.Send(peer, Message{msg::kShutdown, {{"reason", "protocol version mismatch"}}});
+      transport_.Disconnect(peer);
+      return;
+    }
+    auto slot = std::make_unique<WorkerSlot>();
+    slot->name = message.body.value("name", "worker-" + std::to_string(peer));
+    slot->store_id = store_.RegisterWorker(study_id_, slot->name, message.body.value("host", ""),
+                                           message.body.value("pid", int64_t{0}), "");
+    slot->last_seen = Clock::now();
+    workers_[peer] = std::move(slot);
+    ++workers_seen_;
+    transport_.Send(peer, Message{msg::kWelcome, {{"worker_id", peer}, {"study", spec_.ToJson()}}});
+    return;
+  }
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) {
+    Log(LogLevel::kDebug, "ignoring ", message.type, " from an unknown or lost worker");
+    return;
+  }
+  WorkerSlot& slot = *it->second;
+  slot.last_seen = Clock::now();
+  if (message.type == msg::kReady) {
+    slot.ready = true;
+    slot.device = message.body.value("device", "");
+    Print("worker " + slot.name + " ready (" + slot.device + ")");
+  } else if (message.type == msg::kReport) {
+    const int64_t number = message.body.value("trial", int64_t{-1});
+    if (!slot.trial || *slot.trial != number) return;
+    const int epoch = message.body.value("epoch", 0);
+    MetricMap metrics;
+    for (const auto& item : message.body.value("metrics", Json::object()).items()) {
+      if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
+    }
+    TrialRecord& trial = trials_.at(number);
+    store_.RecordEpoch(trial.id, epoch, metrics);
+    trial.epochs_done = epoch;
+    std::ostringstream line;
+    line << "           trial " << number << " epoch " << epoch << "/" << spec_.budget.epochs;
+    for (const auto& [name, value] : metrics) line << "  " << name << "=" << FormatValue(value);
+    Print(line.str());
+    transport_.Send(peer, Message{msg::kContinue, {{"trial", number}}});
+  } else if (message.type == msg::kDone || message.type == msg::kFail) {
+    const int64_t number = message.body.value("trial", int64_t{-1});
+    if (!slot.trial || *slot.trial != number) return;
+    FinishTrial(slot, message);
+  } else if (message.type != msg::kHeartbeat) {
+    Log(LogLevel::kWarn, "ignoring unexpected ", message.type, " from ", slot.name);
+  }
+}
+
+void Coordinator::HandleEvent(const TransportEvent& event) {
+  if (event.kind == TransportEvent::Kind::kLost) {
+    HandleLost(event.peer, event.reason);
+  } else {
+    HandleMessage(event.peer, event.message);
+  }
+}
+
+void Coordinator::HandleLost(int peer, const std::string& reason) {
+  auto it = workers_.find(peer);
+  if (it == workers_.end()) return;
+  WorkerSlot& slot = *it->second;
+  Print("worker " + slot.name + " lost: " + reason);
+  if (slot.trial) {
+    TrialRecord& trial = trials_.at(*slot.trial);
+    trial.state = TrialState::kStale;
+    trial.error = "worker " + slot.name + " lost: " + reason;
+    store_.MarkStale(trial.id, trial.error);
+    if (trial.retries < spec_.resources.max_retries) {
+      pending_.push_front(trial.number);
+      Print("           trial " + std::to_string(trial.number) + " is STALE; it will be retried");
+    } else {
+      Print("           trial " + std::to_string(trial.number) + " is STALE; no retries left");
+    }
+  }
+  store_.MarkWorkerGone(slot.store_id, reason);
+  workers_.erase(it);
+}
+
+void Coordinator::CheckHeartbeats() {
+  const auto now = Clock::now();
+  std::vector<int> silent;
+  for (const auto& [peer, slot] : workers_) {
+    if (std::chrono::duration<double>(now - slot->last_seen).count() > spec_.resources.heartbeat_timeout_s) {
+      silent.push_back(peer);
+    }
+  }
+  for (int peer : silent) {
+    transport_.Disconnect(peer);
+    HandleLost(peer, "no message for " + std::to_string(static_cast<int>(spec_.resources.heartbeat_timeout_s)) + "s");
+  }
+}
+
+void Coordinator::StopAll(const std::string& reason) {
+  for (auto& [peer, slot] : workers_) {
+    if (slot->trial) {
+      TrialRecord& trial = trials_.at(*slot->trial);
+      trial.state = TrialState::kStale;
+      trial.error = "interrupted: " + reason;
+      store_.MarkStale(trial.id, trial.error);
+      slot->trial.reset();
+    }
+    transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
+  }
+}
+
+RunSummary Coordinator::Run() {
+  started_ = Clock::now();
+  Resume();
+  RunSummary summary;
+  summary.study_id = study_id_;
+  while (true) {
+    if (options_.stop_requested && options_.stop_requested()) {
+      summary.interrupted = true;
+      summary.stop_reason = "stopped by signal; running trials are STALE and resume on the next run";
+      StopAll("stopped by signal");
+      break;
+    }
+    Dispatch();
+    if (Finished()) {
+      summary.stop_reason = TimeBudgetSpent() ? "time budget spent" : "trial budget reached";
+      StopAll("study finished");
+      break;
+    }
+    if (auto event = transport_.Poll(options_.poll_interval)) {
+      HandleEvent(*event);
+      // Drain what else is waiting before dispatching again.
+      while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
+    }
+    CheckHeartbeats();
+    if (options_.expected_workers > 0 && workers_.empty()) {
+      const bool all_gone = workers_seen_ >= options_.expected_workers;
+      const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
+      if (all_gone || none_came) {
+        throw std::runtime_error(all_gone ? "every worker exited before the study finished; see their messages above"
+                                          : "no worker connected within the start timeout");
+      }
+    }
+  }
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  summary.finished_this_run = finished_this_run_;
+  for (const auto& [number, trial] : trials_) {
+    ++summary.trials;
+    summary.complete += trial.state == TrialState::kComplete;
+    summary.failed += trial.state == TrialState::kFailed;
+    summary.pruned += trial.state == TrialState::kPruned;
+    summary.stale += trial.state == TrialState::kStale;
+  }
+  return summary;
+}
+
+}  // namespace ensweep

@@ -1,0 +1,97 @@
+// The coordinator: the one place that decides what runs where, and the store's only writer.
+//
+// It registers workers, proposes trials with the study's sampler, sends them to idle workers,
+// records every report, result and failure in the store, retries trials whose worker was lost
+// (STALE) up to the study's limit, and stops at the budget (trials, wall time) or on request.
+// Resuming: on start, trials left RUNNING by a dead run become STALE and are retried; completed
+// trials are kept; numbering and sampling continue from the stored history.
+//
+// Run() is single-threaded and owns the loop; the transport may use threads inside. The time
+// budget stops new trials from starting; trials already running finish.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/store.h"
+#include "core/study.h"
+#include "orchestrator/transport.h"
+#include "search/sampler.h"
+
+namespace ensweep {
+
+struct CoordinatorOptions {
+  std::optional<int64_t> trials;  // overrides budget.trials (e.g. to extend a finished study)
+  // Polled between events; true ends the run cleanly (running trials become STALE, to be retried
+  // on resume; nothing completed is lost).
+  std::function<bool()> stop_requested;
+  // Local and MPI launches know how many workers to expect: if all of them are gone (or none
+  // connected within worker_start_timeout) the run fails instead of waiting. 0: elastic, wait.
+  int expected_workers = 0;
+  std::chrono::seconds worker_start_timeout{120};
+  std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
+  std::chrono::milliseconds poll_interval{100};
+};
+
+struct RunSummary {
+  int64_t study_id = 0;
+  int64_t trials = 0;  // trials in the study after the run
+  int64_t complete = 0, failed = 0, pruned = 0, stale = 0;
+  int64_t finished_this_run = 0;
+  bool interrupted = false;
+  std::string stop_reason;
+  double seconds = 0;
+};
+
+class Coordinator {
+ public:
+  // Throws UserError for a spec the sampler cannot serve. References must outlive the object.
+  Coordinator(const StudySpec& spec, Store& store, CoordinatorTransport& transport,
+              CoordinatorOptions options);
+  ~Coordinator();
+
+  // Runs until the study is done, stopped, or (with expected_workers) every worker is gone.
+  // Throws std::runtime_error in the last case.
+  RunSummary Run();
+
+ private:
+  struct WorkerSlot;
+  void Resume();
+  void HandleEvent(const TransportEvent& event);
+  void HandleMessage(int peer, const Message& message);
+  void HandleLost(int peer, const std::string& reason);
+  void CheckHeartbeats();
+  void Dispatch();
+  bool MayStartNewTrial() const;
+  bool TimeBudgetSpent() const;
+  bool Finished() const;
+  void FinishTrial(WorkerSlot& slot, const Message& message);
+  void StopAll(const std::string& reason);
+  void Print(const std::string& line) const;
+  std::vector<TrialRecord> History() const;
+  std::string ArtifactDir(int64_t number) const;
+
+  const StudySpec& spec_;
+  Store& store_;
+  CoordinatorTransport& transport_;
+  CoordinatorOptions options_;
+  std::unique_ptr<Sampler> sampler_;
+  int64_t budget_trials_;
+  int64_t study_id_ = 0;
+  std::map<int64_t, TrialRecord> trials_;  // by number: the in-memory copy of the stored history
+  std::deque<int64_t> pending_;             // QUEUED (enqueued) and STALE-to-retry trial numbers
+  std::map<int, std::unique_ptr<WorkerSlot>> workers_;  // by transport peer
+  int64_t next_number_ = 0;
+  int64_t finished_this_run_ = 0;
+  int workers_seen_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::optional<int64_t> best_number_;
+};
+
+}  // namespace ensweep

@@ -1,0 +1,63 @@
+#include "orchestrator/local_workers.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace ensweep {
+
+LocalWorkers::~LocalWorkers() { Stop(3000); }
+
+void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments) {
+  std::vector<std::string> storage;
+  storage.push_back(executable);
+  storage.insert(storage.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (auto& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int status = posix_spawn(&pid, executable.c_str(), nullptr, nullptr, argv.data(), environ);
+  if (status != 0) {
+    throw std::runtime_error("cannot start worker " + executable + ": " + std::strerror(status));
+  }
+  pids_.push_back(pid);
+}
+
+int LocalWorkers::Running() {
+  pids_.erase(std::remove_if(pids_.begin(), pids_.end(),
+                             [](pid_t pid) {
+                               int status = 0;
+                               return waitpid(pid, &status, WNOHANG) == pid;
+                             }),
+              pids_.end());
+  return static_cast<int>(pids_.size());
+}
+
+void LocalWorkers::Stop(int grace_ms) {
+  if (pids_.empty()) return;
+  for (pid_t pid : pids_) kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  while (Running() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (pid_t pid : pids_) {
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+  pids_.clear();
+}
+
+std::string SelfExecutable() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+}  // namespace ensweep

@@ -1,0 +1,35 @@
+// Worker processes on this machine, started by `ensweep run --workers N`.
+//
+// Each is this same executable run as `ensweep worker --connect <endpoint> ...`. The object owns
+// the processes: its destructor asks them to end (SIGTERM), waits briefly, then kills what is left.
+// Not thread-safe.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace ensweep {
+
+class LocalWorkers {
+ public:
+  LocalWorkers() = default;
+  ~LocalWorkers();
+  LocalWorkers(const LocalWorkers&) = delete;
+  LocalWorkers& operator=(const LocalWorkers&) = delete;
+
+  // Starts `executable` with `arguments` (argv[1..]). Throws std::runtime_error on failure.
+  void Start(const std::string& executable, const std::vector<std::string>& arguments);
+  // Reaps exited processes without blocking; returns how many are still running.
+  int Running();
+  // SIGTERM to all, up to `grace_ms` to exit, then SIGKILL; reaps them all.
+  void Stop(int grace_ms);
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+// The path of the running executable (/proc/self/exe).
+std::string SelfExecutable();
+
+}  // namespace ensweep

@@ -1,0 +1,109 @@
+#include "orchestrator/mpi_transport.h"
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include <mpi.h>
+
+namespace ensweep {
+namespace {
+
+constexpr auto kProbeSleep = std::chrono::microseconds(500);
+
+// Receives one pending message from `source` (or any) if there is one.
+std::optional<std::pair<int, std::string>> TryReceive(int source) {
+  int flag = 0;
+  MPI_Status status;
+  MPI_Iprobe(source, kMpiTag, MPI_COMM_WORLD, &flag, &status);
+  if (!flag) return std::nullopt;
+  int count = 0;
+  MPI_Get_count(&status, MPI_CHAR, &count);
+  std::string text(static_cast<size_t>(count), '\0');
+  MPI_Recv(text.data(), count, MPI_CHAR, status.MPI_SOURCE, kMpiTag, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
+  return std::make_pair(status.MPI_SOURCE, std::move(text));
+}
+
+void SendText(int destination, const std::string& text) {
+  MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, destination, kMpiTag,
+           MPI_COMM_WORLD);
+}
+
+class MpiCoordinatorTransport : public CoordinatorTransport {
+ public:
+  std::optional<TransportEvent> Poll(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      while (auto received = TryReceive(MPI_ANY_SOURCE)) {
+        if (dropped_.count(received->first)) continue;
+        try {
+          return TransportEvent{TransportEvent::Kind::kMessage, received->first,
+                                DecodeMessage(received->second), ""};
+        } catch (const ProtocolError& e) {
+          dropped_.insert(received->first);
+          return TransportEvent{TransportEvent::Kind::kLost, received->first, {}, e.what()};
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(kProbeSleep);
+    }
+  }
+
+  void Send(int peer, const Message& message) override {
+    if (dropped_.count(peer)) return;
+    SendText(peer, EncodeMessage(message));
+  }
+
+  void Disconnect(int peer) override { dropped_.insert(peer); }
+  std::string Endpoint() const override { return "mpi"; }
+
+ private:
+  std::set<int> dropped_;
+};
+
+class MpiWorkerChannel : public WorkerChannel {
+ public:
+  void Send(const Message& message) override { SendText(0, EncodeMessage(message)); }
+
+  Message Receive() override {
+    while (true) {
+      if (auto received = TryReceive(0)) return DecodeMessage(received->second);
+      std::this_thread::sleep_for(kProbeSleep);
+    }
+  }
+};
+
+}  // namespace
+
+bool LaunchedByMpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return std::getenv("SLURM_NTASKS") != nullptr && std::getenv("SLURM_PROCID") != nullptr &&
+         std::getenv("PMI_RANK") != nullptr;
+}
+
+MpiSession::MpiSession() {
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+void MpiSession::Abort(int status) {
+  MPI_Abort(MPI_COMM_WORLD, status);
+  std::exit(status);
+}
+
+std::unique_ptr<CoordinatorTransport> MakeMpiCoordinatorTransport() {
+  return std::make_unique<MpiCoordinatorTransport>();
+}
+
+std::unique_ptr<WorkerChannel> MakeMpiWorkerChannel() {
+  return std::make_unique<MpiWorkerChannel>();
+}
+
+}  // namespace ensweep

@@ -1,0 +1,33 @@
+// A worker's side of the protocol (message.h), independent of how trials are trained.
+//
+// RunWorker says HELLO, builds its trainer from the study the coordinator sends, and then runs
+// trials until SHUTDOWN or until the coordinator goes away. A trial that throws is reported as
+// FAIL with the exception's text; the worker stays up for the next one. Exceptions never cross
+// this function: it returns an exit status.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/study.h"
+#include "core/trainer.h"
+#include "orchestrator/transport.h"
+
+namespace ensweep {
+
+using TrainerFactory = std::function<std::unique_ptr<Trainer>(const StudySpec&)>;
+
+struct WorkerOptions {
+  std::string name;                // shown in the leaderboard's worker column
+  double heartbeat_interval_s = 5;
+};
+
+// Returns 0 after SHUTDOWN, 1 if the coordinator was lost or the trainer could not be built.
+int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
+              const WorkerOptions& options);
+
+// "<host>:<pid>" style default name for this process.
+std::string DefaultWorkerName();
+
+}  // namespace ensweep

@@ -1,0 +1,210 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/study.h"
+
+namespace fs = std::filesystem;
+using namespace ensweep;
+
+namespace {
+
+// Writes `text` as a study file in a fresh temporary folder and returns its path.
+std::string WriteStudy(const std::string& text, const std::string& name = "study.yaml") {
+  static int counter = 0;
+  const fs::path dir = fs::temp_directory_path() / ("ensweep_study_test_" + std::to_string(getpid()) + "_" +
+                                                    std::to_string(counter++));
+  fs::create_directories(dir);
+  const fs::path path = dir / name;
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const char* kMinimal = R"(study: demo
+data: {train: data/train}
+space:
+  lr: {log_uniform: [1.0e-4, 1.0e-1]}
+)";
+
+// The UserError message for a study with `text`; fails the test if loading succeeds.
+std::string LoadError(const std::string& text) {
+  const std::string path = WriteStudy(text);
+  try {
+    LoadStudyFile(path);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  FAIL("expected a UserError for:\n" << text);
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a minimal study loads with documented defaults and resolved paths", "[core][study]") {
+  const std::string path = WriteStudy(kMinimal);
+  const StudySpec spec = LoadStudyFile(path);
+  const fs::path dir = fs::path(path).parent_path();
+  CHECK(spec.name == "demo");
+  CHECK(spec.storage == (dir / "ensweep.sqlite").string());
+  CHECK(spec.data.train == (dir / "data/train").string());
+  CHECK(spec.data.eval.empty());
+  CHECK(spec.data.format == "mask");
+  CHECK(spec.data.split.by == "person");
+  CHECK(spec.data.split.val_fraction == Approx(0.2));
+  CHECK(spec.objective.metric == "val_macro_f1");
+  CHECK(spec.objective.maximize);
+  CHECK(spec.sampler.type == "random");
+  REQUIRE(spec.space.params.size() == 1);
+  CHECK(spec.space.params[0].kind == ParamKind::kLogUniform);
+  CHECK(spec.space.params[0].low == Approx(1e-4));
+}
+
+TEST_CASE("every parameter kind of the design document parses", "[core][study]") {
+  const StudySpec spec = LoadStudyFile(WriteStudy(R"(study: kinds
+data: {train: t, eval: e, image_size: [48, 64], split: {by: person, val_fraction: 0.25, folds: 1, seed: 3}}
+objective: {metric: val_accuracy, direction: maximize}
+budget: {trials: 8, epochs: 2, time: 1h30m}
+sampler: {type: grid, seed: 7}
+enqueue:
+  - {backbone: resnet18, lr: 0.01}
+space:
+  backbone: {choice: [custom_cnn, resnet18]}
+  momentum: 0.9
+  lr: {choice: [0.01, 0.1]}
+  batch_size: {int: [16, 64], step: 16}
+  head: {choice: [single, multitask]}
+  age_loss_weight: {choice: [1.0, 2.0], when: {head: multitask}}
+)"));
+  CHECK(spec.budget.time_seconds == Approx(5400));
+  CHECK(spec.data.width == 48);
+  CHECK(spec.data.height == 64);
+  CHECK(spec.enqueue.size() == 1);
+  const ParamSpec* momentum = spec.space.Find("momentum");
+  REQUIRE(momentum != nullptr);
+  CHECK(momentum->kind == ParamKind::kConstant);
+  CHECK(momentum->constant == 0.9);
+  const ParamSpec* batch = spec.space.Find("batch_size");
+  REQUIRE(batch != nullptr);
+  CHECK(batch->kind == ParamKind::kInt);
+  CHECK(batch->step == 16);
+  const ParamSpec* age = spec.space.Find("age_loss_weight");
+  REQUIRE(age != nullptr);
+  REQUIRE(age->when.size() == 1);
+  CHECK(age->when[0].param == "head");
+}
+
+TEST_CASE("a conditional parameter is ordered after the parameter it depends on", "[core][study]") {
+  const StudySpec spec = LoadStudyFile(WriteStudy(R"(study: order
+data: {train: t}
+space:
+  swa_lr: {log_uniform: [1.0e-4, 1.0e-2], when: {swa: true}}
+  swa: {choice: [false, true]}
+)"));
+  REQUIRE(spec.space.params.size() == 2);
+  CHECK(spec.space.params[0].name == "swa");
+  CHECK(spec.space.params[1].name == "swa_lr");
+}
+
+TEST_CASE("JSON study files are accepted", "[core][study]") {
+  const StudySpec spec = LoadStudyFile(WriteStudy(
+      R"({"study": "js", "data": {"train": "t"}, "space": {"lr": {"uniform": [0.1, 0.2]}}})", "s.json"));
+  CHECK(spec.name == "js");
+  CHECK(spec.space.Find("lr")->kind == ParamKind::kUniform);
+}
+
+TEST_CASE("an unknown key is an error that names the file, line and key path", "[core][study]") {
+  const std::string message = LoadError("study: x\ndata: {train: t}\nbudjet: {trials: 3}\n");
+  CHECK_THAT(message, Catch::Contains("study.yaml:3"));
+  CHECK_THAT(message, Catch::Contains("'budjet'"));
+  CHECK_THAT(message, Catch::Contains("unknown key"));
+}
+
+TEST_CASE("a nested unknown key names its full path", "[core][study]") {
+  const std::string message = LoadError("study: x\ndata:\n  train: t\n  split: {by: person, fold: 2}\n");
+  CHECK_THAT(message, Catch::Contains("'data.split.fold'"));
+  CHECK_THAT(message, Catch::Contains(":4"));
+}
+
+TEST_CASE("a wrong type is an error naming what was expected", "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nbudget: {trials: many}\n"),
+             Catch::Contains("'budget.trials': expected an integer"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [a, 1]}}\n"),
+             Catch::Contains("'space.lr.uniform[0]': expected a number"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t, image_size: 96}\n"),
+             Catch::Contains("'data.image_size': expected [width, height]"));
+}
+
+TEST_CASE("an empty choice list is an error", "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {backbone: {choice: []}}\n"),
+             Catch::Contains("'space.backbone.choice': expected a non-empty list"));
+}
+
+TEST_CASE("low greater than high is an error", "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {flip_p: {uniform: [0.8, 0.1]}}\n"),
+             Catch::Contains("low must be <= high"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {n: {int: [8, 2]}}\n"),
+             Catch::Contains("low must be <= high"));
+}
+
+TEST_CASE("log_uniform with a non-positive low is an error", "[core][study]") {
+  const std::string message = LoadError("study: x\ndata: {train: t}\nspace: {lr: {log_uniform: [0, 0.1]}}\n");
+  CHECK_THAT(message, Catch::Contains("'space.lr.log_uniform'"));
+  CHECK_THAT(message, Catch::Contains("low > 0"));
+}
+
+TEST_CASE("a when that names an unknown parameter is an error", "[core][study]") {
+  const std::string message = LoadError(
+      "study: x\ndata: {train: t}\nspace:\n  age_loss_weight: {uniform: [0.5, 3], when: {hed: multitask}}\n");
+  CHECK_THAT(message, Catch::Contains("'space.age_loss_weight.when.hed'"));
+  CHECK_THAT(message, Catch::Contains("unknown parameter 'hed'"));
+}
+
+TEST_CASE("a when with an impossible value and cyclic conditions are errors", "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace:\n  head: {choice: [single]}\n"
+                       "  w: {uniform: [0, 1], when: {head: multitask}}\n"),
+             Catch::Contains("not a possible value of 'head'"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace:\n  a: {choice: [1], when: {b: 1}}\n"
+                       "  b: {choice: [1], when: {a: 1}}\n"),
+             Catch::Contains("cycle"));
+}
+
+TEST_CASE("missing required keys and bad YAML are errors", "[core][study]") {
+  CHECK_THAT(LoadError("data: {train: t}\n"), Catch::Contains("'study': missing"));
+  CHECK_THAT(LoadError("study: x\n"), Catch::Contains("'data': missing"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: [unclosed\n"), Catch::Contains("not valid YAML"));
+  CHECK_THROWS_AS(LoadStudyFile("/nonexistent/study.yaml"), UserError);
+}
+
+TEST_CASE("enqueued trials must name parameters of the space with values in their domain", "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: [{lrr: 0.1}]\n"),
+             Catch::Contains("'enqueue[0].lrr': not a parameter of space"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: [{lr: 0.5}]\n"),
+             Catch::Contains("outside the parameter's uniform domain"));
+}
+
+TEST_CASE("a normalised spec survives a round trip through JSON", "[core][study]") {
+  const StudySpec spec = LoadStudyFile(WriteStudy(R"(study: rt
+data: {train: t, eval: e}
+budget: {trials: 5, epochs: 2, time: 90s}
+space:
+  backbone: {choice: [custom_cnn, resnet18]}
+  lr: {log_uniform: [1.0e-3, 1.0e-1]}
+  bs: {int: [8, 64], step: 8, log: true}
+  w: {uniform: [0, 1], when: {backbone: resnet18}}
+)"));
+  const StudySpec copy = StudyFromJson(spec.ToJson());
+  CHECK(copy.ToJson() == spec.ToJson());
+  CHECK(copy.budget.time_seconds == Approx(90));
+}
+
+TEST_CASE("durations accept h, m and s", "[core][study]") {
+  CHECK(ParseDurationSeconds("2h", "t") == Approx(7200));
+  CHECK(ParseDurationSeconds("1h30m", "t") == Approx(5400));
+  CHECK(ParseDurationSeconds("45s", "t") == Approx(45));
+  CHECK(ParseDurationSeconds(12, "t") == Approx(12));
+  CHECK_THROWS_AS(ParseDurationSeconds("soon", "t"), UserError);
+}
