@@ -1,0 +1,39 @@
+// Decoding JPEG and PNG files to 8-bit RGB at a fixed size, the form in which the worker keeps
+// every image in memory.
+//
+// The format comes from the file's first bytes, not its extension: competition data mixes .jpg,
+// .jpeg and .png, and a renamed file is common. JPEGs use TurboJPEG's scaled decoding (the smallest
+// DCT scaling factor whose output still covers the target), so a 384x512 photo fed to a 96x128
+// model never materialises at full size; the remaining resize is an area average when shrinking
+// (no aliasing) and bilinear when enlarging, per axis. PNG alpha is dropped, not composited, as
+// PIL's convert("RGB") does, so pixels match the usual Python pipeline.
+//
+// Thread-safe: every call uses its own decoder state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ensweep {
+
+struct RgbImage {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> pixels;  // height rows of width * 3 bytes, RGB
+};
+
+// Decodes `path` at its own size. Throws UserError naming the path if the file is missing,
+// unreadable, neither JPEG nor PNG, or corrupt (including a truncated JPEG).
+RgbImage DecodeImageFile(const std::string& path);
+
+// Decodes `path` and resizes it to exactly width x height (both > 0) into `out`, which must hold
+// width * height * 3 bytes. Throws like DecodeImageFile.
+void DecodeImageFileResized(const std::string& path, int width, int height, uint8_t* out);
+
+// Resizes RGB pixels: per axis an area average when shrinking, bilinear (half-pixel centres, as
+// OpenCV and torch's align_corners=false) when enlarging; a copy when the sizes are equal.
+void ResizeRgb(const uint8_t* src, int src_width, int src_height, uint8_t* dst, int dst_width,
+               int dst_height);
+
+}  // namespace ensweep

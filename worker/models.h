@@ -1,0 +1,63 @@
+// Image classifiers (backbone + head) built with LibTorch modules.
+//
+// ResNets reproduce torchvision's module tree exactly (conv1, bn1, layer1.0.conv1, ...,
+// layer2.0.downsample.0, fc), so every parameter and buffer has torchvision's name and shape and
+// weights exported from torchvision load by name. Blocks and stage depths are data (ResNetConfig),
+// so a new depth is one table entry; a new family (efficientnet_b0) is one more Impl registered in
+// MakeClassifier.
+//
+// Worker-internal: this header includes LibTorch; only worker/*.cc and worker tests include it.
+// LibTorch (built with glog) defines a CHECK macro that collides with Catch's: a test includes this
+// header before catch.hpp and #undef CHECK in between.
+#pragma once
+
+#include <torch/nn.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace ensweep {
+
+// What every classifier offers the trainer: normalised images (N, 3, H, W) float -> logits
+// (N, num_classes). Any H, W >= 32 works (global average pooling before the head).
+struct ClassifierImpl : torch::nn::Module {
+  virtual torch::Tensor forward(torch::Tensor images) = 0;
+};
+
+// A small network trained from scratch: four conv3x3-BN-ReLU-maxpool blocks (32, 64, 128, 256
+// channels), global average pooling, a linear head.
+struct CustomCnnImpl : ClassifierImpl {
+  explicit CustomCnnImpl(int num_classes);
+  torch::Tensor forward(torch::Tensor images) override;
+
+  torch::nn::Sequential features{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+
+// torchvision's BasicBlock (resnet18/34) and Bottleneck (resnet50/101/152, stride on the 3x3 conv
+// as in torchvision's "ResNet v1.5").
+enum class ResNetBlock { kBasic, kBottleneck };
+
+struct ResNetConfig {
+  ResNetBlock block = ResNetBlock::kBasic;
+  std::array<int, 4> blocks_per_stage = {2, 2, 2, 2};
+};
+
+struct ResNetImpl : ClassifierImpl {
+  ResNetImpl(const ResNetConfig& config, int num_classes);
+  torch::Tensor forward(torch::Tensor images) override;
+
+  torch::nn::Conv2d conv1{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
+  torch::nn::Linear fc{nullptr};
+};
+
+// Builds a freshly initialised classifier by backbone name (custom_cnn, resnet18, resnet34,
+// resnet50, resnet101, resnet152; the list in trial_params.h). Initialisation follows torchvision
+// (Kaiming-normal convolutions, BN weight 1 and bias 0) and draws from torch's global generator, so
+// seed it first (torch::manual_seed). Throws std::invalid_argument for an unknown name.
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes);
+
+}  // namespace ensweep

@@ -1,0 +1,326 @@
+#include "worker/torch_trainer.h"
+
+#include <torch/cuda.h>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/log.h"
+#include "core/mask_layout.h"
+#include "core/metrics.h"
+#include "core/npy.h"
+#include "core/rng.h"
+#include "worker/dataset.h"
+#include "worker/models.h"
+#include "worker/trial_params.h"
+
+namespace ensweep {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// uint8 -> normalised float per channel, as torchvision's ToTensor + Normalize(ImageNet mean/std).
+// A table turns the per-pixel work into one lookup.
+struct Normaliser {
+  float table[3][256];
+  Normaliser() {
+    const float mean[3] = {0.485f, 0.456f, 0.406f};
+    const float std[3] = {0.229f, 0.224f, 0.225f};
+    for (int c = 0; c < 3; ++c) {
+      for (int v = 0; v < 256; ++v) table[c][v] = (v / 255.0f - mean[c]) / std[c];
+    }
+  }
+};
+
+// Builds an (n, 3, H, W) float batch straight from the cached HWC bytes: one allocation per batch,
+// none per image. flips may be empty (no flipping).
+torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t n,
+                        const std::vector<uint8_t>& flips, const Normaliser& norm) {
+  const int w = cache.width(), h = cache.height();
+  const int64_t plane = static_cast<int64_t>(w) * h;
+  torch::Tensor batch = torch::empty({n, 3, h, w}, torch::kFloat32);
+  float* out = batch.data_ptr<float>();
+  for (int64_t b = 0; b < n; ++b) {
+    const uint8_t* src = cache.image(indices[b]);
+    const bool flip = !flips.empty() && flips[static_cast<size_t>(b)];
+    float* r = out + b * 3 * plane;
+    float* g = r + plane;
+    float* bl = g + plane;
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* row = src + static_cast<int64_t>(y) * w * 3;
+      const int64_t o = static_cast<int64_t>(y) * w;
+      for (int x = 0; x < w; ++x) {
+        const uint8_t* p = row + (flip ? w - 1 - x : x) * 3;
+        r[o + x] = norm.table[0][p[0]];
+        g[o + x] = norm.table[1][p[1]];
+        bl[o + x] = norm.table[2][p[2]];
+      }
+    }
+  }
+  return batch;
+}
+
+// Softmax probabilities (rows of kNumClasses) for the given images, in the given order.
+std::vector<float> Predict(ClassifierImpl& model, const ImageCache& cache,
+                           const std::vector<int64_t>& indices, int batch_size,
+                           const torch::Device& device, const Normaliser& norm,
+                           TrialContext& context) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<float> probs(indices.size() * kNumClasses);
+  const int64_t total = static_cast<int64_t>(indices.size());
+  for (int64_t start = 0; start < total; start += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, total - start);
+    torch::Tensor batch = MakeBatch(cache, indices.data() + start, n, {}, norm).to(device);
+    torch::Tensor p = torch::softmax(model.forward(batch), 1).to(torch::kCPU, torch::kFloat32);
+    p = p.contiguous();
+    std::copy(p.data_ptr<float>(), p.data_ptr<float>() + n * kNumClasses,
+              probs.begin() + start * kNumClasses);
+    context.KeepAlive();
+  }
+  return probs;
+}
+
+MetricMap ValidationMetrics(const std::vector<float>& probs, const std::vector<int>& truth) {
+  const int64_t rows = static_cast<int64_t>(truth.size());
+  const ConfusionMatrix confusion =
+      Confusion(truth, ArgmaxRows(probs, rows, kNumClasses), kNumClasses);
+  return {{"val_loss", LogLoss(probs, kNumClasses, truth)},
+          {"val_accuracy", confusion.Accuracy()},
+          {"val_macro_f1", confusion.MacroF1()}};
+}
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrialParams& params,
+                                                       ClassifierImpl& model) {
+  if (params.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        model.parameters(), torch::optim::AdamOptions(params.lr).weight_decay(params.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(model.parameters(),
+                                             torch::optim::SGDOptions(params.lr)
+                                                 .momentum(params.momentum)
+                                                 .weight_decay(params.weight_decay));
+}
+
+// Batch boundaries over n shuffled items. A last batch of one image is folded into the one before:
+// BatchNorm in training mode cannot normalise a single sample once the feature map is 1x1.
+std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (int64_t start = 0; start < n; start += batch_size) {
+    ranges.emplace_back(start, std::min<int64_t>(n, start + batch_size));
+  }
+  if (ranges.size() >= 2 && ranges.back().second - ranges.back().first == 1) {
+    ranges.pop_back();
+    ranges.back().second = n;
+  }
+  return ranges;
+}
+
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+void WriteValIndex(const std::string& path, const Dataset& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << "row,path,person,label\n";
+  for (size_t row = 0; row < data.split.val.size(); ++row) {
+    const LabeledImage& image = data.train_listing[static_cast<size_t>(data.split.val[row])];
+    out << row << ',' << CsvField(image.path) << ',' << CsvField(image.person) << ',' << image.label
+        << '\n';
+  }
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+void WriteProbs(const std::string& path, std::vector<float> probs) {
+  Matrix matrix;
+  matrix.cols = kNumClasses;
+  matrix.rows = static_cast<int64_t>(probs.size()) / kNumClasses;
+  matrix.values = std::move(probs);
+  WriteNpy(path, matrix);
+}
+
+// Written to a temporary name and renamed, so a reader never sees half a checkpoint.
+void WriteCheckpoint(const std::string& path, ClassifierImpl& model) {
+  model.to(torch::kCPU);  // loadable on a machine without a GPU
+  torch::serialize::OutputArchive archive;
+  model.save(archive);
+  const std::string temporary = path + ".tmp";
+  archive.save_to(temporary);
+  fs::rename(temporary, path);
+}
+
+class TorchTrainer : public Trainer {
+ public:
+  TorchTrainer(StudySpec study, int threads)
+      : study_(std::move(study)),
+        threads_(std::max(1, threads)),
+        device_(torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
+                                            : torch::Device(torch::kCPU)) {
+    torch::set_num_threads(threads_);
+  }
+
+  std::string Device() const override {
+    if (device_.is_cuda()) return "cuda:0";
+    return "cpu, " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads");
+  }
+
+  TrialResult Run(const TrialRequest& request, TrialContext& context) override;
+
+ private:
+  const Dataset& Data(TrialContext& context) {
+    // A failed load is remembered: the data does not change under a running study, and decoding
+    // a competition-sized set again for every trial only to fail again would waste minutes each.
+    if (data_error_) std::rethrow_exception(data_error_);
+    if (!data_) {
+      try {
+        data_ = std::make_unique<Dataset>(
+            LoadDataset(study_.data, threads_, [&context] { context.KeepAlive(); }));
+      } catch (...) {
+        data_error_ = std::current_exception();
+        throw;
+      }
+    }
+    return *data_;
+  }
+
+  // Trains one epoch and returns the mean training loss over its images.
+  double TrainEpoch(int epoch, const TrialParams& params, ClassifierImpl& model,
+                    torch::optim::Optimizer& optimizer, Rng& rng, std::vector<int64_t>& order,
+                    TrialContext& context) const;
+
+  const StudySpec study_;
+  const int threads_;
+  const torch::Device device_;
+  const Normaliser norm_;
+  std::unique_ptr<Dataset> data_;  // loaded by the first Run, then shared by every trial
+  std::exception_ptr data_error_;  // set if that load failed
+};
+
+double TorchTrainer::TrainEpoch(int epoch, const TrialParams& params, ClassifierImpl& model,
+                                torch::optim::Optimizer& optimizer, Rng& rng,
+                                std::vector<int64_t>& order, TrialContext& context) const {
+  model.train();
+  for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates with the trial's own Rng
+    std::swap(order[i - 1], order[rng.Below(i)]);
+  }
+  double loss_sum = 0;
+  std::vector<uint8_t> flips;
+  torch::Tensor labels_cpu = torch::empty({params.batch_size + 1}, torch::kInt64);
+  for (const auto& [start, end] :
+       BatchRanges(static_cast<int64_t>(order.size()), params.batch_size)) {
+    const int64_t n = end - start;
+    flips.resize(static_cast<size_t>(n));
+    for (uint8_t& flip : flips) flip = rng.Uniform() < params.flip_p;
+    torch::Tensor images =
+        MakeBatch(data_->train_images, order.data() + start, n, flips, norm_).to(device_);
+    int64_t* label = labels_cpu.data_ptr<int64_t>();
+    for (int64_t b = 0; b < n; ++b) {
+      label[b] = data_->train_listing[static_cast<size_t>(order[start + b])].label;
+    }
+    torch::Tensor labels = labels_cpu.narrow(0, 0, n).to(device_);
+
+    optimizer.zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model.forward(images), labels);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      throw std::runtime_error(std::string("loss became ") + (std::isnan(value) ? "NaN" : "inf") +
+                               " at epoch " + std::to_string(epoch) + " (lr " +
+                               std::to_string(params.lr) + ")");
+    }
+    loss.backward();
+    optimizer.step();
+    loss_sum += value * static_cast<double>(n);
+    context.KeepAlive();
+  }
+  return loss_sum / static_cast<double>(order.size());
+}
+
+TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context) {
+  const TrialParams params = ParseTrialParams(request.params, request.epochs);
+  torch::set_num_threads(threads_);  // process-wide; another trainer may have changed it
+  const Dataset& data = Data(context);
+
+  torch::manual_seed(request.seed);
+  std::shared_ptr<ClassifierImpl> model = MakeClassifier(params.backbone, kNumClasses);
+  model->to(device_);
+  std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(params, *model);
+  // Its own stream, so that changing how weights are initialised never changes the batch order.
+  Rng rng(DeriveSeed(request.seed, StableHash("worker.batches")));
+
+  std::vector<int> val_truth;
+  for (int64_t i : data.split.val) {
+    val_truth.push_back(data.train_listing[static_cast<size_t>(i)].label);
+  }
+  const int eval_batch = std::max(params.batch_size, 64);
+
+  TrialResult result;
+  std::vector<int64_t> order = data.split.train;
+  std::vector<float> val_probs;
+  for (int epoch = 1; epoch <= params.epochs; ++epoch) {
+    const auto start = Clock::now();
+    const double train_loss = TrainEpoch(epoch, params, *model, *optimizer, rng, order, context);
+    const auto trained = Clock::now();
+    val_probs =
+        Predict(*model, data.train_images, data.split.val, eval_batch, device_, norm_, context);
+    EpochReport report{epoch, ValidationMetrics(val_probs, val_truth)};
+    report.metrics["train_loss"] = train_loss;
+    const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
+    Log(LogLevel::kInfo, "trial ", request.trial_number, " epoch ", epoch, "/", params.epochs,
+        ": train_loss ", train_loss, " val_loss ", report.metrics["val_loss"], " val_macro_f1 ",
+        report.metrics["val_macro_f1"], " (train ", train_s, " s, ",
+        static_cast<int64_t>(static_cast<double>(order.size()) / std::max(train_s, 1e-6)),
+        " images/s; validation ", val_s, " s)");
+    result.metrics = report.metrics;
+    result.epochs_completed = epoch;
+    if (!context.ReportEpoch(report)) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+
+  const fs::path dir(request.artifact_dir);
+  fs::create_directories(dir);
+  const auto add = [&](const std::string& kind, const fs::path& path) {
+    result.artifacts.push_back(DescribeArtifact(kind, path.string()));
+  };
+  WriteProbs((dir / "val_probs.npy").string(), std::move(val_probs));
+  add("val_probs", dir / "val_probs.npy");
+  WriteValIndex((dir / "val_index.csv").string(), data);
+  add("val_index", dir / "val_index.csv");
+  if (!data.eval_listing.empty()) {
+    std::vector<int64_t> all(data.eval_listing.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    WriteProbs((dir / "eval_probs.npy").string(),
+               Predict(*model, data.eval_images, all, eval_batch, device_, norm_, context));
+    add("eval_probs", dir / "eval_probs.npy");
+  }
+  WriteCheckpoint((dir / "model.pt").string(), *model);
+  add("checkpoint", dir / "model.pt");
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads) {
+  return std::make_unique<TorchTrainer>(study, threads);
+}
+
+}  // namespace ensweep
