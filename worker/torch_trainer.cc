@@ -283,7 +283,7 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
     EpochReport report{epoch, ValidationMetrics(val_probs, val_truth)};
     report.metrics["train_loss"] = train_loss;
     const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
-    Log(LogLevel::kInfo, "trial ", request.trial_number, " epoch ", epoch, "/", params.epochs,
+    Log(LogLevel::kDebug, "trial ", request.trial_number, " epoch ", epoch, "/", params.epochs,
         ": train_loss ", train_loss, " val_loss ", report.metrics["val_loss"], " val_macro_f1 ",
         report.metrics["val_macro_f1"], " (train ", train_s, " s, ",
         static_cast<int64_t>(static_cast<double>(order.size()) / std::max(train_s, 1e-6)),

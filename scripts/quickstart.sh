@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's first command: set up, build, generate a small synthetic data set, run the
+# quickstart sweep with 2 workers, then show the leaderboard, the ensemble and its score.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+ensweep=build/apps/ensweep
+
+# Synthetic data in the competition layout (deterministic for the seed).
+$ensweep datagen --out data/quickstart --people 160 --image-size 96x128 --seed 0
+
+# A fresh sweep each time this script runs (run it by hand to resume instead).
+rm -rf runs/quickstart
+start=$(date +%s)
+$ensweep run studies/quickstart.yaml --workers 2
+echo "sweep took $(( $(date +%s) - start ))s"
+
+echo
+$ensweep top studies/quickstart.yaml -k 8
+echo
+$ensweep ensemble studies/quickstart.yaml

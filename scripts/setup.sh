@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ensweep needs, and nothing when they are all present.
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy files)
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config
+  libtorch-dev                       # LibTorch 1.13 (CPU), the worker's trainer
+  libopenmpi-dev openmpi-bin         # MPI launch: mpirun -np N+1 ensweep run ...
+  libsqlitecpp-dev libsqlite3-dev    # the store
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libboost-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image codecs
+  catch2
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

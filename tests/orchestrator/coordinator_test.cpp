@@ -1,0 +1,218 @@
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "fake_trainer.h"
+#include "core/store.h"
+#include "orchestrator/coordinator.h"
+#include "orchestrator/in_process_transport.h"
+#include "orchestrator/worker_loop.h"
+
+namespace fs = std::filesystem;
+using namespace ensweep;
+using ensweep::testing::FakeTrainer;
+
+namespace {
+
+StudySpec MakeSpec(const std::string& space_json, int64_t trials, int epochs = 2) {
+  static int counter = 0;
+  const fs::path dir = fs::temp_directory_path() /
+                       ("ensweep_coord_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  fs::remove_all(dir);
+  const Json doc = {{"study", "fake"},
+                    {"storage", (dir / "s.sqlite").string()},
+                    {"artifacts", (dir / "artifacts").string()},
+                    {"data", {{"train", "/unused"}}},
+                    {"budget", {{"trials", trials}, {"epochs", epochs}}},
+                    {"sampler", {{"seed", 11}}},
+                    {"resources", {{"heartbeat_timeout", 30}}},
+                    {"space", Json::parse(space_json)}};
+  return ParseStudy(doc, "test", "/");
+}
+
+// Runs a coordinator over in-process workers, each a thread running the real worker loop.
+class Harness {
+ public:
+  Harness(const StudySpec& spec, int workers, int epoch_ms = 0) : spec_(spec) {
+    store_ = Store::OpenForWriting(spec.storage);
+    for (int i = 0; i < workers; ++i) {
+      auto channel = hub_.Connect();
+      threads_.emplace_back([this, epoch_ms, i, ch = std::move(channel)]() mutable {
+        WorkerOptions options;
+        options.name = "w" + std::to_string(i + 1);
+        RunWorker(*ch, [this, epoch_ms](const StudySpec&) { return std::make_unique<FakeTrainer>(epoch_ms, &runs_); },
+                  options);
+        ch.reset();
+      });
+    }
+  }
+
+  ~Harness() {
+    for (auto& t : threads_) t.join();
+  }
+
+  RunSummary Run(CoordinatorOptions options = {}) {
+    Coordinator coordinator(spec_, *store_, hub_.coordinator(), options);
+    return coordinator.Run();
+  }
+
+  InProcessHub& hub() { return hub_; }
+  Store& store() { return *store_; }
+  int runs() const { return runs_; }
+
+ private:
+  StudySpec spec_;
+  InProcessHub hub_;
+  std::unique_ptr<Store> store_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> runs_{0};
+};
+
+}  // namespace
+
+TEST_CASE("a sweep runs its trial budget across workers and records every epoch", "[orchestrator][coordinator]") {
+  const StudySpec spec = MakeSpec(R"({"lr": {"log_uniform": [1e-3, 1e-1]}})", 8, 3);
+  Harness harness(spec, 2);
+  const RunSummary summary = harness.Run();
+  CHECK(summary.trials == 8);
+  CHECK(summary.complete == 8);
+  CHECK_FALSE(summary.interrupted);
+  const auto study = harness.store().FindStudy("fake");
+  REQUIRE(study);
+  const auto trials = harness.store().Trials(study->id);
+  REQUIRE(trials.size() == 8);
+  std::set<std::string> workers;
+  for (const auto& t : trials) {
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.epochs_done == 3);
+    REQUIRE(t.value);
+    CHECK(*t.value == Approx(1.0 - std::abs(t.params["lr"].get<double>() - 0.01)));
+    CHECK(harness.store().Epochs(t.id).size() == 3);
+    CHECK(t.seed == TrialSeed(spec, t.number));
+    workers.insert(t.worker);
+  }
+  CHECK(workers.size() == 2);  // both workers got trials
+}
+
+TEST_CASE("a trial that throws is FAILED with its error and the sweep goes on", "[orchestrator][coordinator]") {
+  const StudySpec spec = MakeSpec(R"({"backbone": {"choice": ["broken", "ok"]}, "lr": 0.01})", 10, 1);
+  Harness harness(spec, 2);
+  const RunSummary summary = harness.Run();
+  CHECK(summary.trials == 10);
+  CHECK(summary.failed > 0);
+  CHECK(summary.complete > 0);
+  CHECK(summary.failed + summary.complete == 10);
+  for (const auto& t : harness.store().Trials(summary.study_id)) {
+    if (t.params["backbone"] == "broken") {
+      CHECK(t.state == TrialState::kFailed);
+      CHECK(t.error == "unknown backbone 'broken'");
+    } else {
+      CHECK(t.state == TrialState::kComplete);
+    }
+  }
+}
+
+TEST_CASE("enqueued trials run first with their fixed values", "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"backbone": {"choice": ["a", "b"]}, "lr": {"uniform": [0.001, 0.1]}})", 3, 1);
+  spec.enqueue = {Json{{"backbone", "b"}, {"lr", 0.05}}};
+  Harness harness(spec, 1);
+  harness.Run();
+  const auto first = harness.store().FindTrial(1, 0);
+  REQUIRE(first);
+  CHECK(first->params["backbone"] == "b");
+  CHECK(first->params["lr"] == 0.05);
+  CHECK(first->state == TrialState::kComplete);
+}
+
+TEST_CASE("a resumed study proposes exactly what an uninterrupted one would", "[orchestrator][coordinator]") {
+  const std::string space = R"({"lr": {"log_uniform": [1e-3, 1e-1]}, "b": {"choice": [1, 2, 3]}})";
+  const StudySpec whole_spec = MakeSpec(space, 8, 1);
+  std::vector<Json> whole;
+  {
+    Harness harness(whole_spec, 2);
+    harness.Run();
+    for (const auto& t : harness.store().Trials(1)) whole.push_back(t.params);
+  }
+  const StudySpec split_spec = MakeSpec(space, 8, 1);
+  {
+    Harness first(split_spec, 2);
+    CoordinatorOptions options;
+    options.trials = 3;
+    CHECK(first.Run(options).trials == 3);
+  }
+  Harness second(split_spec, 1);
+  const RunSummary summary = second.Run();
+  CHECK(summary.trials == 8);
+  CHECK(summary.finished_this_run == 5);  // the first 3 were kept, not rerun
+  std::vector<Json> resumed;
+  for (const auto& t : second.store().Trials(1)) resumed.push_back(t.params);
+  CHECK(resumed == whole);
+}
+
+TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere", "[orchestrator][coordinator]") {
+  const StudySpec spec = MakeSpec(R"({"lr": 0.01})", 3, 4);
+  Harness harness(spec, 2, /*epoch_ms=*/60);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    harness.hub().Kill(1, "simulated crash");
+  });
+  const RunSummary summary = harness.Run();
+  killer.join();
+  CHECK(summary.complete == 3);
+  int retried = 0;
+  for (const auto& t : harness.store().Trials(summary.study_id)) {
+    CHECK(t.state == TrialState::kComplete);
+    retried += t.retries;
+  }
+  CHECK(retried == 1);
+}
+
+TEST_CASE("a stop request marks running trials STALE and a rerun completes them", "[orchestrator][coordinator]") {
+  const StudySpec spec = MakeSpec(R"({"lr": 0.02})", 4, 5);
+  std::atomic<bool> stop{false};
+  {
+    Harness harness(spec, 2, /*epoch_ms=*/40);
+    CoordinatorOptions options;
+    options.stop_requested = [&] { return stop.load(); };
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(120));
+      stop = true;
+    });
+    const RunSummary summary = harness.Run(options);
+    stopper.join();
+    CHECK(summary.interrupted);
+    CHECK(summary.stale == 2);
+    for (const auto& t : harness.store().Trials(summary.study_id)) {
+      CHECK(t.state == TrialState::kStale);
+      CHECK_THAT(t.error, Catch::Contains("interrupted"));
+    }
+  }
+  Harness again(spec, 2);
+  const RunSummary summary = again.Run();
+  CHECK(summary.complete == 4);
+  CHECK_FALSE(summary.interrupted);
+}
+
+TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": 0.01})", 1000, 1);
+  spec.budget.time_seconds = 0.3;
+  Harness harness(spec, 2, /*epoch_ms=*/50);
+  const RunSummary summary = harness.Run();
+  CHECK(summary.stop_reason == "time budget spent");
+  CHECK(summary.trials < 30);
+  CHECK(summary.complete == summary.trials);  // running trials finished, none left RUNNING
+}
+
+TEST_CASE("a grid study ends when the grid is exhausted", "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 100, 1);
+  spec.sampler.type = "grid";
+  Harness harness(spec, 2);
+  const RunSummary summary = harness.Run();
+  CHECK(summary.trials == 3);
+  CHECK(summary.complete == 3);
+}
