@@ -50,6 +50,16 @@ std::string ShortParams(const Json& params) {
   return out;
 }
 
+// The numeric entries of a message's "metrics" object.
+MetricMap NumericMetrics(const Json& body) {
+  MetricMap metrics;
+  const Json reported = body.value("metrics", Json::object());
+  for (const auto& item : reported.items()) {
+    if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
+  }
+  return metrics;
+}
+
 bool Better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
 
 }  // namespace
@@ -214,10 +224,7 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
     Print(line.str());
     return;
   }
-  MetricMap metrics;
-  for (const auto& item : message.body.value("metrics", Json::object()).items()) {
-    if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
-  }
+  const MetricMap metrics = NumericMetrics(message.body);
   std::vector<ArtifactRecord> artifacts;
   for (const auto& a : message.body.value("artifacts", Json::array())) {
     artifacts.push_back(ArtifactRecord{a.value("kind", ""), a.value("path", ""),
@@ -283,10 +290,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     const int64_t number = message.body.value("trial", int64_t{-1});
     if (!slot.trial || *slot.trial != number) return;
     const int epoch = message.body.value("epoch", 0);
-    MetricMap metrics;
-    for (const auto& item : message.body.value("metrics", Json::object()).items()) {
-      if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
-    }
+    const MetricMap metrics = NumericMetrics(message.body);
     TrialRecord& trial = trials_.at(number);
     store_.RecordEpoch(trial.id, epoch, metrics);
     trial.epochs_done = epoch;
