@@ -19,8 +19,8 @@ Command AddDatagenCommand(CLI::App& root) {
     std::string size = "384x512";
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand(
-      "datagen",
+  CLI::App* app = root.add_subcommand("datagen", "Generate synthetic data in the competition layout");
+  app->footer(
       "Generate synthetic face-mask data in the competition layout: train/ (train.csv, 7 photos a\n"
       "person), eval/ (info.csv, images), eval_labels.csv (hidden eval labels, for `ensweep score`)\n"
       "and train_label_noise.csv (deliberately wrong training labels). Same seed, same bytes.");

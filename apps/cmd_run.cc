@@ -163,11 +163,11 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
 
 Command AddRunCommand(CLI::App& root) {
   auto o = std::make_shared<RunOptions>();
-  CLI::App* app = root.add_subcommand(
-      "run",
-      "Run (or resume) a study: a coordinator plus worker processes on this machine, or, under\n"
-      "mpirun/srun, rank 0 as coordinator and every other rank as a worker. Running it again on the\n"
-      "same study resumes it: completed trials are kept, interrupted ones are retried.");
+  CLI::App* app = root.add_subcommand("run", "Run or resume a study (local workers, or MPI ranks)");
+  app->footer(
+      "Starts a coordinator plus worker processes on this machine; under mpirun/srun, rank 0 is the\n"
+      "coordinator and every other rank a worker. Running it again on the same study resumes it:\n"
+      "completed trials are kept, interrupted ones are retried. Ctrl-C stops cleanly (exit 130).");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
   app->add_option("-w,--workers", o->workers,
                   "Local worker processes (default: one per 2 CPU cores); ignored under MPI");

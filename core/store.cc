@@ -376,6 +376,11 @@ int Store::MarkAllRunningStale(int64_t study_id, const std::string& reason) {
 }
 
 void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
+  SQLite::Transaction transaction(impl_->db);
+  // The lost attempt's epochs would mix with the new attempt's.
+  SQLite::Statement clear(impl_->db, "DELETE FROM epoch_metrics WHERE trial_id = ?");
+  clear.bind(1, trial_id);
+  clear.exec();
   SQLite::Statement q(impl_->db,
                       "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
                       "started_at = ?, epochs_done = 0 WHERE id = ?");
@@ -383,6 +388,7 @@ void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
   q.bind(2, NowSeconds());
   q.bind(3, trial_id);
   q.exec();
+  transaction.commit();
 }
 
 std::vector<TrialRecord> Store::Trials(int64_t study_id) const {
