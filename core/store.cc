@@ -319,10 +319,22 @@ void Store::RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics) {
 
 void Store::MarkComplete(int64_t trial_id, std::optional<double> value, const MetricMap& metrics,
                          const std::vector<ArtifactRecord>& artifacts, int epochs_done) {
+  MarkEnded(trial_id, "COMPLETE", value, metrics, artifacts, epochs_done);
+}
+
+void Store::MarkPruned(int64_t trial_id, std::optional<double> value, const MetricMap& metrics,
+                       const std::vector<ArtifactRecord>& artifacts, int epochs_done) {
+  MarkEnded(trial_id, "PRUNED", value, metrics, artifacts, epochs_done);
+}
+
+void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double> value,
+                      const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
+                      int epochs_done) {
   SQLite::Transaction transaction(impl_->db);
   SQLite::Statement q(impl_->db,
-                      "UPDATE trials SET state = 'COMPLETE', value = ?, metrics = ?, epochs_done = ?, "
-                      "finished_at = ?, error = '' WHERE id = ?");
+                      std::string("UPDATE trials SET state = '") + state +
+                          "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
+                          "WHERE id = ?");
   if (value) {
     q.bind(1, *value);
   } else {

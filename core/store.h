@@ -47,6 +47,10 @@ class Store {
   void RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics);
   void MarkComplete(int64_t trial_id, std::optional<double> value, const MetricMap& metrics,
                     const std::vector<ArtifactRecord>& artifacts, int epochs_done);
+  // Stopped by the pruner after `epochs_done` epochs: like MarkComplete (value = the last reported
+  // objective, artifacts kept) but in state PRUNED, so it never ranks among complete trials.
+  void MarkPruned(int64_t trial_id, std::optional<double> value, const MetricMap& metrics,
+                  const std::vector<ArtifactRecord>& artifacts, int epochs_done);
   void MarkFailed(int64_t trial_id, const std::string& error, int epochs_done);
   // Worker lost or run interrupted; increments nothing (retries count when it runs again).
   void MarkStale(int64_t trial_id, const std::string& reason);
@@ -74,6 +78,9 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  void MarkEnded(int64_t trial_id, const char* state, std::optional<double> value,
+                 const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
+                 int epochs_done);
   std::unique_ptr<Impl> impl_;
 };
 

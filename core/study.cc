@@ -353,7 +353,7 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   const Checker c(origin, lines);
   if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
   c.OnlyKeys(doc, "", {"study", "storage", "artifacts", "data", "objective", "budget", "sampler",
-                       "pruner", "resources", "enqueue", "space", "ensemble"});
+                       "pruner", "resources", "enqueue", "space", "ensemble", "trainer"});
   StudySpec s;
   if (!doc.contains("study")) c.Fail("study", "missing; expected the study's name");
   s.name = c.String(doc["study"], "study");
@@ -366,8 +366,30 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
                                           ? c.String(doc["artifacts"], "artifacts")
                                           : "artifacts/" + s.name);
 
-  if (!doc.contains("data")) c.Fail("data", "missing; expected at least {train: <folder>}");
-  const Json& data = c.Object(doc, "data", "data");
+  if (doc.contains("trainer")) {
+    const Json& t = c.Object(doc, "trainer", "trainer");
+    c.OnlyKeys(t, "trainer", {"type", "epoch_time", "noise"});
+    if (t.contains("type")) {
+      s.trainer.type = c.Enum(t["type"], "trainer.type", {"torch", "branin", "hartmann6", "curve"});
+    }
+    if (t.contains("epoch_time")) {
+      try {
+        s.trainer.epoch_time_s = ParseDurationSeconds(t["epoch_time"], "trainer.epoch_time");
+      } catch (const UserError&) {
+        c.Fail("trainer.epoch_time", "expected a duration like 0.01 (seconds), 2s or 1m");
+      }
+    }
+    if (t.contains("noise")) {
+      s.trainer.noise = c.Number(t["noise"], "trainer.noise");
+      if (s.trainer.noise < 0) c.Fail("trainer.noise", "expected a number >= 0");
+    }
+  }
+  // Built-in objectives read no data, so they need no data block.
+  static const Json kNoData = {{"train", "-"}};
+  if (!doc.contains("data") && s.trainer.type == "torch") {
+    c.Fail("data", "missing; expected at least {train: <folder>}");
+  }
+  const Json& data = doc.contains("data") ? c.Object(doc, "data", "data") : kNoData;
   c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
   if (data.contains("format")) s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
   if (!data.contains("train")) c.Fail("data.train", "missing; expected the training data folder");
@@ -395,6 +417,7 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     if (split.contains("seed")) s.data.split.seed = static_cast<uint64_t>(c.Integer(split["seed"], "data.split.seed", 0));
   }
 
+  if (!doc.contains("data")) s.data = DataSpec{};  // no data: a built-in objective (see above)
   if (doc.contains("objective")) {
     const Json& o = c.Object(doc, "objective", "objective");
     c.OnlyKeys(o, "objective", {"metric", "direction"});
@@ -405,7 +428,10 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
   if (doc.contains("budget")) {
     const Json& b = c.Object(doc, "budget", "budget");
-    c.OnlyKeys(b, "budget", {"trials", "epochs", "time"});
+    c.OnlyKeys(b, "budget", {"trials", "epochs", "time", "target"});
+    if (b.contains("target") && !b["target"].is_null()) {
+      s.budget.target = c.Number(b["target"], "budget.target");
+    }
     if (b.contains("trials")) s.budget.trials = c.Integer(b["trials"], "budget.trials", 1);
     if (b.contains("epochs")) s.budget.epochs = static_cast<int>(c.Integer(b["epochs"], "budget.epochs", 1));
     if (b.contains("time") && !b["time"].is_null()) {
@@ -418,20 +444,37 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
   if (doc.contains("sampler")) {
     const Json& p = c.Object(doc, "sampler", "sampler");
-    c.OnlyKeys(p, "sampler", {"type", "startup_trials", "seed"});
+    c.OnlyKeys(p, "sampler", {"type", "startup_trials", "seed", "candidates", "gamma", "gamma_cap",
+                              "constant_liar", "multivariate"});
     if (p.contains("type")) s.sampler.type = c.Enum(p["type"], "sampler.type", {"random", "grid", "tpe"});
-    if (s.sampler.type == "tpe") {
-      c.Fail("sampler.type", "the tpe sampler is not available in this version; use random or grid");
+    if (p.contains("candidates")) {
+      s.sampler.candidates = static_cast<int>(c.Integer(p["candidates"], "sampler.candidates", 1));
+    }
+    if (p.contains("gamma")) {
+      s.sampler.gamma = c.Number(p["gamma"], "sampler.gamma");
+      if (s.sampler.gamma <= 0 || s.sampler.gamma >= 1) {
+        c.Fail("sampler.gamma", "expected a fraction strictly between 0 and 1");
+      }
+    }
+    if (p.contains("gamma_cap")) {
+      s.sampler.gamma_cap = static_cast<int>(c.Integer(p["gamma_cap"], "sampler.gamma_cap", 1));
+    }
+    if (p.contains("constant_liar")) {
+      s.sampler.constant_liar = c.Bool(p["constant_liar"], "sampler.constant_liar");
+    }
+    if (p.contains("multivariate")) {
+      s.sampler.multivariate = c.Bool(p["multivariate"], "sampler.multivariate");
     }
     if (p.contains("startup_trials")) s.sampler.startup_trials = static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0));
     if (p.contains("seed")) s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0));
   }
   if (doc.contains("pruner")) {
     const Json& p = c.Object(doc, "pruner", "pruner");
-    c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction"});
+    c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction", "startup_trials"});
     if (p.contains("type")) s.pruner.type = c.Enum(p["type"], "pruner.type", {"none", "median", "asha", "hyperband"});
-    if (s.pruner.type != "none") {
-      c.Fail("pruner.type", "pruner '" + s.pruner.type + "' is not available in this version; use none");
+    if (p.contains("startup_trials")) {
+      s.pruner.startup_trials =
+          static_cast<int>(c.Integer(p["startup_trials"], "pruner.startup_trials", 0));
     }
     if (p.contains("min_epochs")) s.pruner.min_epochs = static_cast<int>(c.Integer(p["min_epochs"], "pruner.min_epochs", 1));
     if (p.contains("reduction")) s.pruner.reduction = static_cast<int>(c.Integer(p["reduction"], "pruner.reduction", 2));
@@ -527,8 +570,15 @@ Json StudySpec::ToJson() const {
   if (!data.eval.empty()) j["data"]["eval"] = data.eval;
   j["objective"] = {{"metric", objective.metric}, {"direction", objective.maximize ? "maximize" : "minimize"}};
   j["budget"] = {{"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_seconds}};
-  j["sampler"] = {{"type", sampler.type}, {"startup_trials", sampler.startup_trials}, {"seed", sampler.seed}};
-  j["pruner"] = {{"type", pruner.type}, {"min_epochs", pruner.min_epochs}, {"reduction", pruner.reduction}};
+  if (budget.target) j["budget"]["target"] = *budget.target;
+  j["sampler"] = {{"type", sampler.type},          {"startup_trials", sampler.startup_trials},
+                  {"seed", sampler.seed},          {"candidates", sampler.candidates},
+                  {"gamma", sampler.gamma},        {"gamma_cap", sampler.gamma_cap},
+                  {"constant_liar", sampler.constant_liar}, {"multivariate", sampler.multivariate}};
+  j["pruner"] = {{"type", pruner.type}, {"min_epochs", pruner.min_epochs},
+                 {"reduction", pruner.reduction}, {"startup_trials", pruner.startup_trials}};
+  j["trainer"] = {{"type", trainer.type}, {"epoch_time", trainer.epoch_time_s}, {"noise", trainer.noise}};
+  if (trainer.type != "torch" && data.train.empty()) j.erase("data");
   j["resources"] = {{"gpus_per_trial", resources.gpus_per_trial}, {"max_retries", resources.max_retries},
                     {"heartbeat_timeout", resources.heartbeat_timeout_s}};
   j["enqueue"] = enqueue;

@@ -68,18 +68,38 @@ struct BudgetSpec {
   int64_t trials = 16;
   int epochs = 3;
   double time_seconds = 0;  // 0: no wall-time limit
+  // Stop starting trials once a COMPLETE trial's objective reaches this value (>= when
+  // maximising, <= when minimising); trials already running finish.
+  std::optional<double> target;
 };
 
+// TPE (search/tpe_sampler.h) reads every field; random and grid read only type and seed.
 struct SamplerSpec {
   std::string type = "random";  // random | grid | tpe
-  int startup_trials = 10;
+  int startup_trials = 10;      // tpe: random proposals until this many trials have a value
   uint64_t seed = 0;
+  int candidates = 24;          // tpe: candidates drawn from l(x) per proposal
+  double gamma = 0.10;          // tpe: fraction of trials in the good group ...
+  int gamma_cap = 25;           // ... at most this many
+  bool constant_liar = true;    // tpe: running trials count as bad, so parallel proposals spread
+  bool multivariate = false;    // tpe: one joint density over the unconditional parameters
 };
 
+// Pruners (search/pruner.h) decide at every per-epoch report.
 struct PrunerSpec {
   std::string type = "none";  // none | median | asha | hyperband
-  int min_epochs = 1;
-  int reduction = 3;
+  int min_epochs = 1;         // no trial is pruned before this epoch; asha's first rung
+  int reduction = 3;          // asha/hyperband: keep the best 1/reduction at each rung
+  int startup_trials = 5;     // median: prune only once this many trials are COMPLETE
+};
+
+// What trains a trial. "torch" is the LibTorch trainer (worker/); the others are built-in
+// objectives without training (objectives/): branin, hartmann6 (minimised; parameters x1..x6)
+// and curve (a simulated learning curve reported per epoch).
+struct TrainerSpec {
+  std::string type = "torch";  // torch | branin | hartmann6 | curve
+  double epoch_time_s = 0;     // objectives: wall time spent per epoch (simulated training)
+  double noise = 0.01;         // curve: standard deviation of per-epoch noise
 };
 
 struct ResourceSpec {
@@ -109,6 +129,7 @@ struct StudySpec {
   std::vector<Json> enqueue;  // each an object of fixed parameter values
   SearchSpace space;
   EnsembleSpec ensemble;
+  TrainerSpec trainer;
 
   // The normalised spec (defaults filled, absolute paths); its hash identifies the study's content.
   Json ToJson() const;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "search/space.h"
+#include "search/tpe_sampler.h"
 
 namespace ensweep {
 namespace {
@@ -61,6 +62,7 @@ class GridSampler : public Sampler {
 std::unique_ptr<Sampler> MakeSampler(const StudySpec& spec) {
   if (spec.sampler.type == "random") return std::make_unique<RandomSampler>(spec);
   if (spec.sampler.type == "grid") return std::make_unique<GridSampler>(spec);
+  if (spec.sampler.type == "tpe") return MakeTpeSampler(spec);
   throw UserError("sampler.type: '" + spec.sampler.type + "' is not available in this version");
 }
 

@@ -1,0 +1,290 @@
+#include "search/tpe_sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/rng.h"
+#include "search/parzen.h"
+#include "search/space.h"
+
+namespace ensweep {
+namespace {
+
+bool Scaled(const ParamSpec& p) { return p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log); }
+
+// The interval a numeric parameter is modelled on (log scale where the parameter is).
+void Bounds(const ParamSpec& p, double* low, double* high) {
+  if (p.kind == ParamKind::kInt) {
+    const double half = p.log ? 0.5 : 0.5 * static_cast<double>(p.step);
+    *low = p.low - half;
+    *high = p.high + half;
+  } else {
+    *low = p.low;
+    *high = p.high;
+  }
+  if (Scaled(p)) {
+    *low = std::log(std::max(*low, 1e-300));
+    *high = std::log(*high);
+  }
+}
+
+// A stored value in the modelling space; false if the value is not in the parameter's domain
+// (the space changed since that trial ran).
+bool Encode(const ParamSpec& p, const Json& value, double* out) {
+  if (p.kind == ParamKind::kChoice) {
+    const auto it = std::find(p.choices.begin(), p.choices.end(), value);
+    if (it == p.choices.end()) return false;
+    *out = static_cast<double>(it - p.choices.begin());
+    return true;
+  }
+  if (!value.is_number()) return false;
+  const double v = value.get<double>();
+  if (v < p.low || v > p.high) return false;
+  *out = Scaled(p) ? std::log(v) : v;
+  return true;
+}
+
+Json Decode(const ParamSpec& p, double x) {
+  switch (p.kind) {
+    case ParamKind::kChoice:
+      return p.choices[static_cast<size_t>(x)];
+    case ParamKind::kUniform:
+      return std::clamp(x, p.low, p.high);
+    case ParamKind::kLogUniform:
+      return std::clamp(std::exp(x), p.low, p.high);
+    case ParamKind::kInt: {
+      const double v = p.log ? std::exp(x) : x;
+      const auto low = static_cast<int64_t>(p.low);
+      const auto high = static_cast<int64_t>(p.high);
+      int64_t snapped = low + static_cast<int64_t>(std::llround((v - p.low) / p.step)) * p.step;
+      while (snapped > high) snapped -= p.step;
+      return std::max(snapped, low);
+    }
+    case ParamKind::kConstant:
+      break;
+  }
+  return p.constant;
+}
+
+// Observations of one parameter in one group: values and weights, oldest trial first.
+struct Observed {
+  std::vector<double> values;
+  std::vector<double> weights;
+};
+
+Observed Collect(const ParamSpec& p, const std::vector<const TrialRecord*>& group) {
+  Observed o;
+  for (const TrialRecord* t : group) {
+    const auto it = t->params.find(p.name);
+    double x;
+    if (it != t->params.end() && Encode(p, *it, &x)) o.values.push_back(x);
+  }
+  o.weights = ObservationWeights(o.values.size());
+  return o;
+}
+
+std::vector<size_t> AsIndices(const std::vector<double>& values) {
+  std::vector<size_t> indices;
+  for (double v : values) indices.push_back(static_cast<size_t>(v));
+  return indices;
+}
+
+// One parameter's l(x) and g(x), numeric or categorical.
+struct Densities {
+  const ParamSpec* param;
+  std::unique_ptr<NumericParzen> good_numeric, bad_numeric;
+  std::unique_ptr<CategoricalParzen> good_choice, bad_choice;
+
+  Densities(const ParamSpec& p, const Observed& good, const Observed& bad, double bandwidth_good = 0,
+            double bandwidth_bad = 0)
+      : param(&p) {
+    if (p.kind == ParamKind::kChoice) {
+      good_choice = std::make_unique<CategoricalParzen>(AsIndices(good.values), good.weights, p.choices.size());
+      bad_choice = std::make_unique<CategoricalParzen>(AsIndices(bad.values), bad.weights, p.choices.size());
+    } else {
+      double low, high;
+      Bounds(p, &low, &high);
+      good_numeric = std::make_unique<NumericParzen>(good.values, good.weights, low, high, 1.0,
+                                                     bandwidth_good * (high - low));
+      bad_numeric = std::make_unique<NumericParzen>(bad.values, bad.weights, low, high, 1.0,
+                                                    bandwidth_bad * (high - low));
+    }
+  }
+  double Sample(Rng& rng) const {
+    return good_choice ? static_cast<double>(good_choice->Sample(rng)) : good_numeric->Sample(rng);
+  }
+  double Score(double x) const {
+    if (good_choice) return good_choice->LogPdf(static_cast<size_t>(x)) - bad_choice->LogPdf(static_cast<size_t>(x));
+    return good_numeric->LogPdf(x) - bad_numeric->LogPdf(x);
+  }
+};
+
+// Scott's rule factor for d dimensions and n kernels, as a fraction of the interval's width.
+double ScottFactor(size_t n, size_t d) {
+  return 0.2 * std::pow(static_cast<double>(std::max<size_t>(n, 1)), -1.0 / (static_cast<double>(d) + 4.0));
+}
+
+class TpeSampler : public Sampler {
+ public:
+  explicit TpeSampler(const StudySpec& spec)
+      : space_(spec.space), options_(spec.sampler), maximize_(spec.objective.maximize) {}
+
+  Json Propose(int64_t number, const Json& fixed, const std::vector<TrialRecord>& history) override {
+    std::vector<const TrialRecord*> finished, running;
+    for (const auto& t : history) {
+      if (t.number == number) continue;
+      const bool has_value = t.value && std::isfinite(*t.value);
+      if ((t.state == TrialState::kComplete || t.state == TrialState::kPruned) && has_value) {
+        finished.push_back(&t);
+      } else if (t.state == TrialState::kRunning && options_.constant_liar) {
+        running.push_back(&t);
+      }
+    }
+    if (static_cast<int>(finished.size()) < options_.startup_trials || finished.empty()) {
+      Rng rng(DeriveSeed(DeriveSeed(options_.seed, StableHash("random_sampler")),
+                         static_cast<uint64_t>(number)));
+      return SampleParams(space_, rng, fixed);
+    }
+    Rng rng(DeriveSeed(DeriveSeed(options_.seed, StableHash("tpe_sampler")), static_cast<uint64_t>(number)));
+    std::vector<const TrialRecord*> ranked = finished;
+    std::stable_sort(ranked.begin(), ranked.end(), [this](const TrialRecord* a, const TrialRecord* b) {
+      const bool a_complete = a->state == TrialState::kComplete;
+      const bool b_complete = b->state == TrialState::kComplete;
+      if (a_complete != b_complete) return a_complete;
+      if (!a_complete && a->epochs_done != b->epochs_done) return a->epochs_done > b->epochs_done;
+      if (*a->value != *b->value) return maximize_ ? *a->value > *b->value : *a->value < *b->value;
+      return a->number < b->number;
+    });
+    const size_t n = ranked.size();
+    const size_t good_count = std::min<size_t>(
+        static_cast<size_t>(std::ceil(options_.gamma * static_cast<double>(n))),
+        static_cast<size_t>(options_.gamma_cap));
+    std::vector<const TrialRecord*> good(ranked.begin(), ranked.begin() + good_count);
+    std::vector<const TrialRecord*> bad(ranked.begin() + good_count, ranked.end());
+    bad.insert(bad.end(), running.begin(), running.end());
+    auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
+    std::sort(good.begin(), good.end(), by_number);  // oldest first, for observation weights
+    std::sort(bad.begin(), bad.end(), by_number);
+
+    Json params = Json::object();
+    if (options_.multivariate) ProposeJoint(good, bad, fixed, rng, params);
+    for (const auto& p : space_.params) {
+      if (params.contains(p.name) || !ConditionsHold(p, params)) continue;
+      const auto it = fixed.find(p.name);
+      if (it != fixed.end()) {
+        params[p.name] = *it;
+      } else if (p.kind == ParamKind::kConstant) {
+        params[p.name] = p.constant;
+      } else {
+        const Densities d(p, Collect(p, good), Collect(p, bad));
+        double best = 0, best_score = -std::numeric_limits<double>::infinity();
+        for (int c = 0; c < options_.candidates; ++c) {
+          const double x = d.Sample(rng);
+          const double score = d.Score(x);
+          if (score > best_score) best = x, best_score = score;
+        }
+        params[p.name] = Decode(p, best);
+      }
+    }
+    return params;
+  }
+
+ private:
+  // Joint proposal for the unconditional, non-constant parameters, scored on the product of
+  // per-dimension kernels. Trials lacking any of them (e.g. from an older space) are left out.
+  void ProposeJoint(const std::vector<const TrialRecord*>& good_trials,
+                    const std::vector<const TrialRecord*>& bad_trials, const Json& fixed, Rng& rng,
+                    Json& params) const {
+    std::vector<const ParamSpec*> dims;
+    for (const auto& p : space_.params) {
+      if (p.when.empty() && p.kind != ParamKind::kConstant) dims.push_back(&p);
+    }
+    if (dims.empty()) return;
+    auto complete = [&](const std::vector<const TrialRecord*>& group) {
+      std::vector<const TrialRecord*> kept;
+      for (const TrialRecord* t : group) {
+        double x;
+        bool all = true;
+        for (const ParamSpec* p : dims) {
+          const auto it = t->params.find(p->name);
+          all = all && it != t->params.end() && Encode(*p, *it, &x);
+        }
+        if (all) kept.push_back(t);
+      }
+      return kept;
+    };
+    const auto good = complete(good_trials);
+    const auto bad = complete(bad_trials);
+    std::vector<Densities> densities;
+    for (const ParamSpec* p : dims) {
+      densities.emplace_back(*p, Collect(*p, good), Collect(*p, bad), ScottFactor(good.size() + 1, dims.size()),
+                             ScottFactor(bad.size() + 1, dims.size()));
+    }
+    auto joint_log_pdf = [&](const std::vector<double>& x, bool use_good) {
+      const size_t kernels = use_good ? good.size() + 1 : bad.size() + 1;
+      std::vector<double> terms(kernels);
+      const std::vector<double> weights = ObservationWeights(kernels - 1);
+      double total = 1.0;
+      for (double w : weights) total += w;
+      for (size_t k = 0; k < kernels; ++k) {
+        double sum = std::log((k + 1 < kernels ? weights[k] : 1.0) / total);
+        for (size_t d = 0; d < dims.size(); ++d) {
+          const Densities& den = densities[d];
+          if (den.good_choice) {
+            const auto& cat = use_good ? *den.good_choice : *den.bad_choice;
+            sum += cat.KernelLogPdf(k, static_cast<size_t>(x[d]));
+          } else {
+            const auto& num = use_good ? *den.good_numeric : *den.bad_numeric;
+            sum += num.KernelLogPdf(k, x[d]);
+          }
+        }
+        terms[k] = sum;
+      }
+      return LogSumExp(terms);
+    };
+    std::vector<double> best;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < options_.candidates; ++c) {
+      // A kernel of l(x) (shared by every dimension), then each dimension from that kernel.
+      const size_t kernel = densities.front().good_numeric
+                                ? densities.front().good_numeric->SampleKernel(rng)
+                                : PickKernel(good.size() + 1, rng);
+      std::vector<double> x;
+      for (const Densities& den : densities) {
+        x.push_back(den.good_choice ? static_cast<double>(den.good_choice->SampleFromKernel(kernel, rng))
+                                    : den.good_numeric->SampleFromKernel(kernel, rng));
+      }
+      const double score = joint_log_pdf(x, true) - joint_log_pdf(x, false);
+      if (score > best_score) best = x, best_score = score;
+    }
+    for (size_t d = 0; d < dims.size(); ++d) {
+      const auto it = fixed.find(dims[d]->name);
+      params[dims[d]->name] = it != fixed.end() ? *it : Decode(*dims[d], best[d]);
+    }
+  }
+
+  // A kernel index drawn with the observation weights (the prior kernel last, weight 1).
+  static size_t PickKernel(size_t kernels, Rng& rng) {
+    std::vector<double> weights = ObservationWeights(kernels - 1);
+    weights.push_back(1.0);
+    double total = 0;
+    for (double w : weights) total += w;
+    double u = rng.Uniform() * total;
+    for (size_t k = 0; k < kernels; ++k) {
+      if (u < weights[k]) return k;
+      u -= weights[k];
+    }
+    return kernels - 1;
+  }
+
+  SearchSpace space_;
+  SamplerSpec options_;
+  bool maximize_;
+};
+
+}  // namespace
+
+std::unique_ptr<Sampler> MakeTpeSampler(const StudySpec& spec) { return std::make_unique<TpeSampler>(spec); }
+
+}  // namespace ensweep

@@ -1,0 +1,178 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "objectives/functions.h"
+#include "search/sampler.h"
+
+using namespace ensweep;
+
+namespace {
+
+StudySpec TpeSpec(const std::string& space_json, uint64_t seed, bool minimize = true,
+                  const std::string& type = "tpe") {
+  const Json doc = {{"study", "tpe"},
+                    {"trainer", {{"type", "branin"}}},
+                    {"objective", {{"metric", "value"}, {"direction", minimize ? "minimize" : "maximize"}}},
+                    {"sampler", {{"type", type}, {"seed", seed}}},
+                    {"space", Json::parse(space_json)}};
+  return ParseStudy(doc, "test", "/");
+}
+
+const char* kBraninSpace = R"({"x1": {"uniform": [-5, 10]}, "x2": {"uniform": [0, 15]}})";
+
+TrialRecord Finished(int64_t number, const Json& params, double value) {
+  TrialRecord t;
+  t.number = number;
+  t.params = params;
+  t.state = TrialState::kComplete;
+  t.value = value;
+  return t;
+}
+
+// Best Branin value after `trials` sequential proposals of the given sampler.
+double BestOnBranin(const StudySpec& spec, int trials) {
+  auto sampler = MakeSampler(spec);
+  std::vector<TrialRecord> history;
+  double best = INFINITY;
+  for (int n = 0; n < trials; ++n) {
+    const Json params = sampler->Propose(n, Json::object(), history);
+    const double value = Branin(params["x1"].get<double>(), params["x2"].get<double>());
+    best = std::min(best, value);
+    history.push_back(Finished(n, params, value));
+  }
+  return best;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+}  // namespace
+
+TEST_CASE("TPE beats random search on Branin over the median of several seeds", "[search][tpe]") {
+  std::vector<double> tpe, random;
+  for (uint64_t seed = 0; seed < 9; ++seed) {
+    tpe.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed), 60) - kBraninMinimum);
+    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 60) - kBraninMinimum);
+  }
+  INFO("median regret: tpe " << Median(tpe) << ", random " << Median(random));
+  CHECK(Median(tpe) < Median(random));
+  CHECK(Median(tpe) < 0.2);
+}
+
+TEST_CASE("TPE proposals are a deterministic function of seed, number and history", "[search][tpe]") {
+  const StudySpec spec = TpeSpec(kBraninSpace, 3);
+  std::vector<TrialRecord> history;
+  for (int n = 0; n < 15; ++n) {
+    const Json p = MakeSampler(spec)->Propose(n, Json::object(), history);
+    history.push_back(Finished(n, p, Branin(p["x1"].get<double>(), p["x2"].get<double>())));
+  }
+  CHECK(MakeSampler(spec)->Propose(15, Json::object(), history) ==
+        MakeSampler(spec)->Propose(15, Json::object(), history));
+  CHECK(MakeSampler(spec)->Propose(15, Json::object(), history) !=
+        MakeSampler(spec)->Propose(16, Json::object(), history));
+}
+
+TEST_CASE("TPE startup trials are exactly the random sampler's proposals", "[search][tpe]") {
+  const StudySpec tpe = TpeSpec(kBraninSpace, 4);
+  const StudySpec random = TpeSpec(kBraninSpace, 4, true, "random");
+  for (int n = 0; n < 10; ++n) {
+    CHECK(MakeSampler(tpe)->Propose(n, Json::object(), {}) == MakeSampler(random)->Propose(n, Json::object(), {}));
+  }
+}
+
+TEST_CASE("TPE samples conditional parameters only when their condition holds", "[search][tpe]") {
+  const StudySpec spec = TpeSpec(R"({
+    "head": {"choice": ["single", "multitask"]},
+    "weight": {"uniform": [0.5, 3.0], "when": {"head": "multitask"}},
+    "swa": {"choice": [false, true]},
+    "swa_start": {"int": [2, 8], "when": {"swa": true}},
+    "batch": {"int": [16, 256], "step": 16},
+    "width": {"int": [1, 1024], "log": true},
+    "lr": {"log_uniform": [1e-5, 1e-1]},
+    "momentum": 0.9})", 7, false);
+  auto sampler = MakeSampler(spec);
+  std::vector<TrialRecord> history;
+  std::set<Json> heads;
+  for (int n = 0; n < 60; ++n) {
+    const Json p = sampler->Propose(n, Json::object(), history);
+    CHECK(p.contains("weight") == (p["head"] == "multitask"));
+    CHECK(p.contains("swa_start") == (p["swa"] == true));
+    if (p.contains("weight")) CHECK((p["weight"] >= 0.5 && p["weight"] <= 3.0));
+    if (p.contains("swa_start")) CHECK((p["swa_start"] >= 2 && p["swa_start"] <= 8));
+    CHECK(p["batch"].is_number_integer());
+    CHECK(p["batch"].get<int64_t>() % 16 == 0);
+    CHECK((p["batch"] >= 16 && p["batch"] <= 256));
+    CHECK((p["width"] >= 1 && p["width"] <= 1024));
+    CHECK((p["lr"] >= 1e-5 && p["lr"] <= 1e-1));
+    CHECK(p["momentum"] == 0.9);
+    heads.insert(p["head"]);
+    // A score that prefers multitask heads with weight near 2 and a large lr.
+    double score = std::log10(p["lr"].get<double>());
+    if (p["head"] == "multitask") score += 3 - std::abs(p["weight"].get<double>() - 2.0);
+    history.push_back(Finished(n, p, score));
+  }
+  CHECK(heads.size() == 2);
+  // After the startup trials TPE favours the better branch.
+  int multitask_late = 0;
+  for (int n = 40; n < 60; ++n) multitask_late += history[static_cast<size_t>(n)].params["head"] == "multitask";
+  CHECK(multitask_late >= 14);
+}
+
+TEST_CASE("TPE keeps an enqueued trial's fixed values", "[search][tpe]") {
+  const StudySpec spec = TpeSpec(kBraninSpace, 1);
+  std::vector<TrialRecord> history;
+  for (int n = 0; n < 12; ++n) history.push_back(Finished(n, {{"x1", n * 0.5}, {"x2", n * 1.0}}, n));
+  const Json p = MakeSampler(spec)->Propose(12, {{"x1", 2.5}}, history);
+  CHECK(p["x1"] == 2.5);
+  CHECK((p["x2"] >= 0 && p["x2"] <= 15));
+}
+
+TEST_CASE("parallel TPE proposals are distinct and avoid running trials", "[search][tpe]") {
+  for (bool multivariate : {false, true}) {
+    StudySpec spec = TpeSpec(kBraninSpace, 9);
+    spec.sampler.multivariate = multivariate;
+    auto sampler = MakeSampler(spec);
+    std::vector<TrialRecord> history;
+    for (int n = 0; n < 30; ++n) {
+      const Json p = sampler->Propose(n, Json::object(), history);
+      history.push_back(Finished(n, p, Branin(p["x1"].get<double>(), p["x2"].get<double>())));
+    }
+    // Eight workers ask at once: each proposal sees the earlier ones as RUNNING.
+    std::vector<Json> proposals;
+    for (int n = 30; n < 38; ++n) {
+      TrialRecord running;
+      running.number = n;
+      running.state = TrialState::kRunning;
+      running.params = sampler->Propose(n, Json::object(), history);
+      proposals.push_back(running.params);
+      history.push_back(running);
+    }
+    double closest = INFINITY;
+    for (size_t i = 0; i < proposals.size(); ++i) {
+      for (size_t j = i + 1; j < proposals.size(); ++j) {
+        const double dx = (proposals[i]["x1"].get<double>() - proposals[j]["x1"].get<double>()) / 15;
+        const double dy = (proposals[i]["x2"].get<double>() - proposals[j]["x2"].get<double>()) / 15;
+        closest = std::min(closest, std::hypot(dx, dy));
+      }
+    }
+    INFO("multivariate " << multivariate << ": closest pair " << closest);
+    CHECK(closest > 1e-3);
+  }
+}
+
+TEST_CASE("multivariate TPE also beats random search on Branin", "[search][tpe]") {
+  std::vector<double> tpe, random;
+  for (uint64_t seed = 0; seed < 7; ++seed) {
+    StudySpec spec = TpeSpec(kBraninSpace, seed);
+    spec.sampler.multivariate = true;
+    tpe.push_back(BestOnBranin(spec, 50) - kBraninMinimum);
+    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 50) - kBraninMinimum);
+  }
+  INFO("median regret: tpe " << Median(tpe) << ", random " << Median(random));
+  CHECK(Median(tpe) < Median(random));
+}
