@@ -15,7 +15,7 @@ namespace {
 
 // Calls fn(begin, end) on `threads` contiguous chunks of [0, n); the first
 // chunk runs here.
-void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t)> &fn) {
+void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t parts = std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1));
   if (parts <= 1) {
     fn(0, n);
@@ -27,45 +27,50 @@ void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64
     pool.emplace_back(fn, begin, std::min(n, begin + chunk));
   }
   fn(0, std::min(n, chunk));
-  for (auto &t : pool) t.join();
+  for (auto& t : pool) t.join();
 }
 
 // Per (candidate, row) values that do not change during a selection.
 struct RowSummaries {
-  std::vector<float> max_prob;    // candidates x rows: max_k P_c[r][k]
   std::vector<float> truth_prob;  // candidates x rows: P_c[r][label of r]
 };
 
-RowSummaries Summarise(const CandidateStack &s, int threads) {
+// max_{k != top} row[k] - row[top]: how far the row could move a blend's top class away from top.
+float Headroom(const float* row, int64_t cols, int top) {
+  float other = -std::numeric_limits<float>::infinity();
+  for (int64_t k = 0; k < cols; ++k) {
+    if (k != top) other = std::max(other, row[k]);
+  }
+  return other - row[top];
+}
+
+RowSummaries Summarise(const CandidateStack& s, int threads) {
   RowSummaries out;
-  out.max_prob.resize(static_cast<size_t>(s.candidates * s.rows));
-  out.truth_prob.resize(out.max_prob.size());
+  out.truth_prob.resize(static_cast<size_t>(s.candidates * s.rows));
   ParallelFor(s.candidates, threads, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
-      const float *p = s.Candidate(c);
+      const float* p = s.Candidate(c);
       for (int64_t r = 0; r < s.rows; ++r) {
-        const float *row = p + r * s.cols;
-        out.max_prob[c * s.rows + r] = *std::max_element(row, row + s.cols);
-        out.truth_prob[c * s.rows + r] = row[s.labels[r]];
+        out.truth_prob[c * s.rows + r] = p[r * s.cols + s.labels[r]];
       }
     }
   });
   return out;
 }
 
-// One forward selection over a fixed set of allowed candidates. Holds the
-// running sum of the picked candidates' probabilities and, per row, its top
-// class and the two largest sums. Scores are "higher is better" (macro F1, or
-// minus the log-loss).
+// One forward selection over a fixed set of allowed candidates. Holds the running sum of the
+// picked candidates' probabilities and, per row, its top class and the gap to the second largest
+// sum. Scores are "higher is better" (macro F1, or minus the log-loss).
 //
-// Scoring a candidate for macro F1 only visits a row's 18 classes when the
-// candidate could move the row's prediction: adding P_c keeps the top class k1
-// if top2 + max_k P_c[r][k] < top1 + P_c[r][k1] (the same inequality holds
-// after float rounding, which is monotonic). P_c[r][k1] is cached per
-// (candidate, row) and refreshed only for rows whose top class changed.
+// Scoring a candidate for macro F1 only visits a row's classes when the candidate could move the
+// row's prediction: adding P_c keeps the top class k1 when max_{k != k1} P_c[r][k] - P_c[r][k1]
+// (the candidate's headroom, cached per (candidate, row)) is below top1 - top2 by more than a
+// float-rounding margin. Rows that fail this cheap, branch-free test, and rows whose top class
+// changed since the last scoring (their cached headroom is stale), are rescored exactly, and their
+// headroom refreshed while the row is in cache; so every score equals a full rescoring.
 class ForwardSelection {
  public:
-  ForwardSelection(const CandidateStack &stack, const RowSummaries &summaries,
+  ForwardSelection(const CandidateStack& stack, const RowSummaries& summaries,
                    std::vector<int64_t> allowed, SelectionMetric metric, int threads)
       : s_(stack),
         summaries_(summaries),
@@ -75,26 +80,24 @@ class ForwardSelection {
     const size_t rows = static_cast<size_t>(s_.rows);
     sum_.assign(rows * static_cast<size_t>(s_.cols), 0.0f);
     top_class_.assign(rows, 0);
-    top1_.assign(rows, 0.0f);
-    top2_.assign(rows, 0.0f);
+    gap_.assign(rows, -1.0f);  // nothing picked yet: every row is rescored
     sum_truth_.assign(rows, 0.0f);
-    at_top_.resize(allowed_.size() * rows);
-    for (size_t i = 0; i < allowed_.size(); ++i) {
-      const float *p = s_.Candidate(allowed_[i]);
-      for (size_t r = 0; r < rows; ++r) at_top_[i * rows + r] = p[r * s_.cols];
-    }
+    headroom_.resize(allowed_.size() * rows);
+    stale_.assign(rows, 1);
     RecountBase();
   }
 
-  const std::vector<int64_t> &allowed() const { return allowed_; }
+  const std::vector<int64_t>& allowed() const { return allowed_; }
 
   // Score of the current blend plus each allowed candidate, by position in
   // allowed().
-  std::vector<double> ScoreAll() const {
+  std::vector<double> ScoreAll() {
     std::vector<double> scores(allowed_.size());
     ParallelFor(static_cast<int64_t>(allowed_.size()), threads_, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) scores[i] = ScoreWith(static_cast<size_t>(i));
+      std::vector<int32_t> scratch(static_cast<size_t>(s_.rows));
+      for (int64_t i = begin; i < end; ++i) scores[i] = ScoreWith(static_cast<size_t>(i), &scratch);
     });
+    std::fill(stale_.begin(), stale_.end(), 0);
     return scores;
   }
 
@@ -105,12 +108,12 @@ class ForwardSelection {
 
   void Add(size_t position) {
     const int64_t c = allowed_[position];
-    const float *p = s_.Candidate(c);
+    const float* p = s_.Candidate(c);
     const int64_t k_count = s_.cols;
     std::vector<int64_t> changed;
     for (int64_t r = 0; r < s_.rows; ++r) {
-      float *row = &sum_[static_cast<size_t>(r * k_count)];
-      const float *add = p + r * k_count;
+      float* row = &sum_[static_cast<size_t>(r * k_count)];
+      const float* add = p + r * k_count;
       float best = -std::numeric_limits<float>::infinity(), second = best;
       int arg = 0;
       for (int64_t k = 0; k < k_count; ++k) {
@@ -126,24 +129,18 @@ class ForwardSelection {
       if (k_count == 1) second = best;
       if (arg != top_class_[r]) changed.push_back(r);
       top_class_[r] = arg;
-      top1_[r] = best;
-      top2_[r] = second;
+      // Float sums of a few hundred probabilities err by far less than this margin.
+      gap_[r] = best - second - 1e-5f * (1.0f + std::fabs(best));
       sum_truth_[r] += summaries_.truth_prob[static_cast<size_t>(c * s_.rows + r)];
     }
     ++picked_;
-    const size_t rows = static_cast<size_t>(s_.rows);
-    ParallelFor(static_cast<int64_t>(allowed_.size()), threads_, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float *q = s_.Candidate(allowed_[i]);
-        for (int64_t r : changed) at_top_[i * rows + r] = q[r * k_count + top_class_[r]];
-      }
-    });
+    for (int64_t r : changed) stale_[r] = 1;
     RecountBase();
   }
 
  private:
-  static double MacroF1(const std::vector<int64_t> &tp, const std::vector<int64_t> &fp,
-                        const std::vector<int64_t> &fn) {
+  static double MacroF1(const std::vector<int64_t>& tp, const std::vector<int64_t>& fp,
+                        const std::vector<int64_t>& fn) {
     double total = 0;
     for (size_t k = 0; k < tp.size(); ++k) {
       const int64_t denominator = 2 * tp[k] + fp[k] + fn[k];
@@ -168,7 +165,7 @@ class ForwardSelection {
 
   // Mean log-loss of (sum + P_c) / (picked + 1), or of sum / picked when
   // `extra` is null.
-  double LogLossOf(const float *extra) const {
+  double LogLossOf(const float* extra) const {
     const double scale = 1.0 / static_cast<double>(picked_ + (extra ? 1 : 0));
     double total = 0;
     for (int64_t r = 0; r < s_.rows; ++r) {
@@ -178,21 +175,27 @@ class ForwardSelection {
     return total / static_cast<double>(s_.rows);
   }
 
-  double ScoreWith(size_t position) const {
+  double ScoreWith(size_t position, std::vector<int32_t>* scratch) {
     const int64_t c = allowed_[position];
     const size_t rows = static_cast<size_t>(s_.rows);
     if (metric_ == SelectionMetric::kLogLoss) {
       return -LogLossOf(&summaries_.truth_prob[static_cast<size_t>(c) * rows]);
     }
-    std::vector<int64_t> tp = tp_, fp = fp_, fn = fn_;
-    const float *max_prob = &summaries_.max_prob[static_cast<size_t>(c) * rows];
-    const float *at_top = &at_top_[position * rows];
-    const float *p = s_.Candidate(c);
-    const int64_t k_count = s_.cols;
+    // A branch-free pass collects the rows whose prediction the candidate might move.
+    float* headroom = &headroom_[position * rows];
+    int32_t* movable = scratch->data();
+    size_t count = 0;
     for (size_t r = 0; r < rows; ++r) {
-      if (top2_[r] + max_prob[r] < top1_[r] + at_top[r]) continue;  // top class cannot move
-      const float *sum = &sum_[r * k_count];
-      const float *add = p + r * k_count;
+      movable[count] = static_cast<int32_t>(r);
+      count += (headroom[r] >= gap_[r]) | stale_[r];
+    }
+    std::vector<int64_t> tp = tp_, fp = fp_, fn = fn_;
+    const float* p = s_.Candidate(c);
+    const int64_t k_count = s_.cols;
+    for (size_t i = 0; i < count; ++i) {
+      const size_t r = static_cast<size_t>(movable[i]);
+      const float* sum = &sum_[r * k_count];
+      const float* add = p + r * k_count;
       float best = sum[0] + add[0];
       int arg = 0;
       for (int64_t k = 1; k < k_count; ++k) {
@@ -203,6 +206,7 @@ class ForwardSelection {
         }
       }
       const int old = top_class_[r];
+      if (stale_[r]) headroom[r] = Headroom(add, k_count, old);
       if (arg == old) continue;
       const int y = s_.labels[r];
       if (old == y) {
@@ -221,17 +225,18 @@ class ForwardSelection {
     return MacroF1(tp, fp, fn);
   }
 
-  const CandidateStack &s_;
-  const RowSummaries &summaries_;
+  const CandidateStack& s_;
+  const RowSummaries& summaries_;
   const std::vector<int64_t> allowed_;
   const SelectionMetric metric_;
   const int threads_;
   int64_t picked_ = 0;
-  std::vector<float> sum_;      // rows x cols: sum of picked candidates' probabilities
-  std::vector<int> top_class_;  // rows: argmax of sum_ (first on ties)
-  std::vector<float> top1_, top2_;
+  std::vector<float> sum_;        // rows x cols: sum of picked candidates' probabilities
+  std::vector<int> top_class_;    // rows: argmax of sum_ (first on ties)
+  std::vector<float> gap_;        // rows: top1 - top2 of sum_, less a rounding margin
   std::vector<float> sum_truth_;  // rows: sum_ at the true class
-  std::vector<float> at_top_;     // allowed x rows: P_c[r][top_class_[r]]
+  std::vector<float> headroom_;   // allowed x rows: Headroom(P_c[r], top_class_[r]) unless stale
+  std::vector<uint8_t> stale_;    // rows: top class changed since headroom_ was last refreshed
   std::vector<int64_t> tp_, fp_, fn_;
 };
 
@@ -241,10 +246,10 @@ struct OneSelection {
   std::vector<int64_t> all_picks;  // every pick
 };
 
-OneSelection SelectOnce(ForwardSelection &selection, const GreedyOptions &options, uint64_t seed) {
-  const auto &allowed = selection.allowed();
+OneSelection SelectOnce(ForwardSelection& selection, const GreedyOptions& options, uint64_t seed) {
+  const auto& allowed = selection.allowed();
   OneSelection out;
-  std::vector<int64_t> &all_picks = out.all_picks;
+  std::vector<int64_t>& all_picks = out.all_picks;
   const std::vector<double> single = selection.ScoreAll();
   std::vector<size_t> order(allowed.size());
   std::iota(order.begin(), order.end(), 0);
@@ -278,7 +283,7 @@ OneSelection SelectOnce(ForwardSelection &selection, const GreedyOptions &option
 
 }  // namespace
 
-GreedyResult GreedySelect(const CandidateStack &stack, const GreedyOptions &options) {
+GreedyResult GreedySelect(const CandidateStack& stack, const GreedyOptions& options) {
   if (stack.candidates < 1 || stack.rows < 1) throw std::invalid_argument("no candidates");
   if (options.rounds < 1 || options.init_size < 1 || options.bags < 1 ||
       !(options.bag_fraction > 0 && options.bag_fraction <= 1)) {
@@ -318,14 +323,14 @@ GreedyResult GreedySelect(const CandidateStack &stack, const GreedyOptions &opti
       result.trajectory = one.trajectory;
       result.all_picks = one.all_picks;
       if (options.metric == SelectionMetric::kLogLoss) {
-        for (double &v : result.trajectory) v = -v;
+        for (double& v : result.trajectory) v = -v;
       }
     }
   }
   return result;
 }
 
-double SelectionScore(const CandidateStack &stack, const std::vector<double> &weights,
+double SelectionScore(const CandidateStack& stack, const std::vector<double>& weights,
                       SelectionMetric metric) {
   const BlendScore score = ScoreBlend(stack, weights);
   return metric == SelectionMetric::kLogLoss ? score.log_loss : score.macro_f1;

@@ -48,11 +48,11 @@ struct GreedyResult {
 
 // Requires stack.candidates >= 1, rounds >= 1, init_size >= 1, bags >= 1,
 // 0 < bag_fraction <= 1; throws std::invalid_argument otherwise.
-GreedyResult GreedySelect(const CandidateStack &stack, const GreedyOptions &options);
+GreedyResult GreedySelect(const CandidateStack& stack, const GreedyOptions& options);
 
 // The score the selection optimises, of a blend of the given weights (for tests
 // and reports).
-double SelectionScore(const CandidateStack &stack, const std::vector<double> &weights,
+double SelectionScore(const CandidateStack& stack, const std::vector<double>& weights,
                       SelectionMetric metric);
 
 }  // namespace ensweep
