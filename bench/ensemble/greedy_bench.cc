@@ -116,9 +116,11 @@ int main(int argc, char** argv) {
                 cpu, members, score);
   }
   std::sort(seconds.begin(), seconds.end());
+  std::sort(cpu_seconds.begin(), cpu_seconds.end());
   std::printf(
-      "median %.3f s: %s, %lld candidates x %lld rows x %lld classes, %d rounds, %d threads\n",
-      seconds[seconds.size() / 2], metric.c_str(), static_cast<long long>(candidates),
+      "median %.3f s wall, %.3f s cpu: %s, %lld candidates x %lld rows x %lld classes, %d rounds, "
+      "%d threads\n",
+      seconds[seconds.size() / 2], cpu_seconds[cpu_seconds.size() / 2], metric.c_str(), static_cast<long long>(candidates),
       static_cast<long long>(rows), static_cast<long long>(classes), rounds, threads);
   return 0;
 }
