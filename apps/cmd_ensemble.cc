@@ -1,4 +1,7 @@
-// `ensweep ensemble` (blend the best trials into a submission) and `ensweep score`.
+// `ensweep ensemble` (choose and blend the best trials into a submission, list and show recorded
+// ensembles) and `ensweep score`.
+#include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -6,26 +9,18 @@
 #include "apps/study_locator.h"
 #include "apps/table.h"
 #include "core/error.h"
-#include "core/mask_layout.h"
-#include "core/metrics.h"
+#include "core/npy.h"
+#include "core/rng.h"
 #include "ensemble/blend.h"
-#include "ensemble/predictions.h"
+#include "ensemble/candidate_loading.h"
+#include "ensemble/candidate_pool.h"
+#include "ensemble/selection.h"
 #include "ensemble/submission.h"
 
 namespace fs = std::filesystem;
 
 namespace ensweep {
 namespace {
-
-struct Scores {
-  double accuracy = 0;
-  double macro_f1 = 0;
-};
-
-Scores ScoreProbs(const Matrix& probs, const std::vector<int>& labels) {
-  const auto confusion = Confusion(labels, ArgmaxRows(probs.values, probs.rows, probs.cols), kNumClasses);
-  return {confusion.Accuracy(), confusion.MacroF1()};
-}
 
 // Hidden eval labels for local scoring: --labels, else eval_labels.csv beside the eval folder
 // (where `ensweep datagen` writes it).
@@ -36,101 +31,327 @@ std::string FindLabels(const std::string& given, const std::string& eval_dir) {
   return fs::exists(beside) ? beside.string() : "";
 }
 
+std::string TimeText(double unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+  return text;
+}
+
+std::string MetricText(const Json& metrics, const std::string& key) {
+  return metrics.contains(key) && metrics[key].is_number()
+             ? FormatFixed(metrics[key].get<double>(), 4)
+             : "-";
+}
+
+struct EnsembleOptions {
+  StudyLocator locator;
+  std::string method, metric, out, labels, format = "csv";
+  int size = 0, candidates = 0, rounds = 0, init = 0, bags = 0, top_n = -1, threads = 0;
+  double bag_fraction = 0;
+  int64_t seed = -1;
+  bool include_pruned = false, one_per_backbone = false, skip_missing = false, list = false;
+  int64_t show = 0;
+};
+
+// The study's `ensemble:` block with the command line's options on top.
+EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions& o) {
+  if (!o.method.empty()) e.method = o.method;
+  if (!o.metric.empty()) e.metric = o.metric;
+  if (o.size > 0) e.size = o.size;
+  if (o.candidates > 0) e.candidates = o.candidates;
+  if (o.rounds > 0) e.rounds = o.rounds;
+  if (o.init > 0) e.init = o.init;
+  if (o.bags > 0) e.bags = o.bags;
+  if (o.bag_fraction > 0) e.bag_fraction = o.bag_fraction;
+  if (o.top_n >= 0) e.top_n = o.top_n;
+  if (o.seed >= 0) e.seed = static_cast<uint64_t>(o.seed);
+  e.include_pruned = e.include_pruned || o.include_pruned;
+  e.one_per_backbone = e.one_per_backbone || o.one_per_backbone;
+  if (e.bag_fraction <= 0 || e.bag_fraction > 1) throw UserError("--bag-fraction: expected (0, 1]");
+  return e;
+}
+
+SelectionOptions ToSelection(const EnsembleSpec& e, int threads) {
+  SelectionOptions s;
+  s.method = e.method;
+  s.size = e.size;
+  s.greedy.rounds = e.rounds;
+  s.greedy.init_size = e.init;
+  s.greedy.bags = e.bags;
+  s.greedy.bag_fraction = e.bag_fraction;
+  s.greedy.metric = e.metric == "log_loss" ? SelectionMetric::kLogLoss : SelectionMetric::kMacroF1;
+  s.greedy.seed = e.seed;
+  s.greedy.threads = threads;
+  s.weights.max_members = e.top_n;
+  return s;
+}
+
+Json SettingsJson(const EnsembleSpec& e) {
+  Json j = {{"method", e.method},
+            {"candidates", e.candidates},
+            {"metric", e.metric},
+            {"include_pruned", e.include_pruned},
+            {"one_per_backbone", e.one_per_backbone},
+            {"seed", e.seed}};
+  if (e.method == "uniform") j["size"] = e.size;
+  if (e.method == "greedy") {
+    j.update({{"rounds", e.rounds},
+              {"init", e.init},
+              {"bags", e.bags},
+              {"bag_fraction", e.bag_fraction}});
+  }
+  if (e.method == "weights") j["top_n"] = e.top_n;
+  return j;
+}
+
+int ListEnsembles(const StudyLocator::Found& found) {
+  TextTable table({"id", "method", "members", "val_macro_f1", "honest_macro_f1", "eval_macro_f1",
+                   "created", "submission"});
+  for (const auto& r : found.store->Ensembles(found.study.id)) {
+    table.AddRow({std::to_string(r.id), r.method, std::to_string(r.member_numbers.size()),
+                  MetricText(r.metrics, "val_macro_f1"), MetricText(r.metrics, "honest_macro_f1"),
+                  MetricText(r.metrics, "eval_macro_f1"), TimeText(r.created_at),
+                  r.submission_path.empty() ? "-" : r.submission_path});
+  }
+  std::cout << table.Render();
+  return 0;
+}
+
+int ShowEnsemble(const StudyLocator::Found& found, int64_t id) {
+  for (const auto& r : found.store->Ensembles(found.study.id)) {
+    if (r.id != id) continue;
+    std::cout << "ensemble " << r.id << " of study " << found.study.name << "\n  method      "
+              << r.method << "\n  created     " << TimeText(r.created_at) << "\n  submission  "
+              << (r.submission_path.empty() ? "-" : r.submission_path) << "\n  settings    "
+              << r.settings.dump() << "\n  metrics\n";
+    for (const auto& [name, value] : r.metrics.items()) {
+      std::cout << "    " << name << "  "
+                << (value.is_number_float() ? FormatFixed(value, 4) : value.dump()) << "\n";
+    }
+    TextTable members({"trial", "weight"});
+    for (size_t i = 0; i < r.member_numbers.size(); ++i) {
+      members.AddRow({std::to_string(r.member_numbers[i]), FormatFixed(r.weights[i], 4)});
+    }
+    std::cout << members.Render();
+    return 0;
+  }
+  throw UserError("study " + found.study.name + " has no ensemble " + std::to_string(id) +
+                  " (`ensweep ensemble --list` lists them)");
+}
+
+std::vector<double> OneHot(size_t size, size_t index) {
+  std::vector<double> w(size, 0.0);
+  w[index] = 1.0;
+  return w;
+}
+
+int BuildEnsemble(const EnsembleOptions& o);
+
 }  // namespace
 
 Command AddEnsembleCommand(CLI::App& root) {
-  struct Options {
-    StudyLocator locator;
-    int size = 0;
-    std::string out;
-    std::string labels;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<EnsembleOptions>();
   CLI::App* app = root.add_subcommand(
       "ensemble",
-      "Average the class probabilities of the best trials, record the ensemble in the store and\n"
-      "write a submission in the competition format (eval/info.csv with ans filled).");
+      "Choose an ensemble from the best trials' validation predictions (greedy selection with\n"
+      "replacement, simplex weights or a uniform top k), report its in-sample score and an honest\n"
+      "estimate (chosen on half of the validation persons, scored on the other half, both ways),\n"
+      "record it in the store and write a submission (eval/info.csv with ans filled). Defaults\n"
+      "come from the study's ensemble: block. --list and --show ID print recorded ensembles.");
   o->locator.AddOptions(app);
-  app->add_option("-k,--size", o->size, "Members: the top k COMPLETE trials (default: the study's ensemble.size)");
-  app->add_option("-o,--out", o->out, "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
-  app->add_option("--labels", o->labels,
-                  "Eval labels (ImageID,ans) to score the submission (default: eval_labels.csv beside "
-                  "the eval folder, if present)");
+  app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
+      ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
+  app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)");
+  app->add_option("-c,--candidates", o->candidates,
+                  "Candidate pool: the best n trials (ensemble.candidates)");
+  app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)");
+  app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)");
+  app->add_option("--bags", o->bags,
+                  "greedy: bagged selections, averaged (ensemble.bags, 1: none)");
+  app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)");
+  app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
+      ->check(CLI::IsMember({"macro_f1", "log_loss"}));
+  app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)");
+  app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)");
+  app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
+  app->add_flag("--one-per-backbone", o->one_per_backbone, "At most one candidate per backbone");
+  app->add_flag(
+      "--skip-missing", o->skip_missing,
+      "Leave out candidates whose prediction files are missing or corrupt (default: error)");
+  app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)");
+  app->add_option("-o,--out", o->out,
+                  "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
+  app->add_option("-f,--format", o->format,
+                  "csv: the submission; probs: also the blended probabilities beside it (.npy)")
+      ->check(CLI::IsMember({"csv", "probs"}));
+  app->add_option(
+      "--labels", o->labels,
+      "Eval labels (ImageID,ans) to score the submission (default: eval_labels.csv beside "
+      "the eval folder, if present)");
+  app->add_flag("--list", o->list, "List the study's recorded ensembles");
+  app->add_option("--show", o->show, "Show one recorded ensemble");
   return {app, [o] {
-            auto found = o->locator.Open(/*writable=*/true);
-            const StudySpec spec = StudyFromJson(found.study.spec);
-            const int k = o->size > 0 ? o->size : spec.ensemble.size;
-            const auto top = found.store->TopTrials(found.study.id, found.study.maximize, k);
-            if (top.empty()) throw UserError("study " + spec.name + " has no COMPLETE trial to ensemble yet");
-            std::vector<TrialPredictions> members;
-            for (const auto& trial : top) members.push_back(LoadTrialPredictions(*found.store, trial));
-            CheckSameValidationRows(members);
-
-            std::vector<const Matrix*> val, eval;
-            std::vector<double> weights(members.size(), 1.0 / static_cast<double>(members.size()));
-            for (const auto& m : members) {
-              val.push_back(&m.val_probs);
-              if (m.eval_probs) eval.push_back(&*m.eval_probs);
+            if (o->list || o->show > 0) {
+              const auto found = o->locator.Open(/*writable=*/false);
+              return o->list ? ListEnsembles(found) : ShowEnsemble(found, o->show);
             }
-            const Matrix blended_val = WeightedAverage(val, weights);
-            const Scores ensemble_val = ScoreProbs(blended_val, members[0].val_labels);
-
-            const std::string labels = FindLabels(o->labels, spec.data.eval);
-            TextTable table({"trial", "weight", "val_macro_f1", "val_accuracy"});
-            for (size_t i = 0; i < members.size(); ++i) {
-              const Scores s = ScoreProbs(members[i].val_probs, members[i].val_labels);
-              table.AddRow({std::to_string(members[i].number), FormatFixed(weights[i], 3),
-                            FormatFixed(s.macro_f1, 4), FormatFixed(s.accuracy, 4)});
-            }
-            table.AddRow({"ensemble", "", FormatFixed(ensemble_val.macro_f1, 4), FormatFixed(ensemble_val.accuracy, 4)});
-            std::cout << "ensemble of " << members.size() << " trials: uniform average of the top "
-                      << members.size() << " by " << found.study.metric << "\n"
-                      << table.Render();
-            std::cout << "(validation scores are in-sample: the members were chosen on this validation set)\n";
-
-            EnsembleRecord record;
-            record.study_id = found.study.id;
-            record.method = "uniform";
-            record.settings = {{"size", k}};
-            for (const auto& m : members) record.member_numbers.push_back(m.number);
-            record.weights = weights;
-            record.metrics = {{"val_macro_f1", ensemble_val.macro_f1}, {"val_accuracy", ensemble_val.accuracy}};
-
-            if (eval.size() == members.size() && !spec.data.eval.empty()) {
-              const Matrix blended_eval = WeightedAverage(eval, weights);
-              std::string out = o->out;
-              if (out.empty()) {
-                const size_t n = found.store->Ensembles(found.study.id).size() + 1;
-                out = (fs::path(spec.artifacts) / "submissions" / ("ensemble-" + std::to_string(n) + ".csv")).string();
-              }
-              WriteSubmission((fs::path(spec.data.eval) / "info.csv").string(), blended_eval, out);
-              record.submission_path = fs::absolute(out).string();
-              std::cout << "submission: " << record.submission_path << " (" << blended_eval.rows << " rows)\n";
-              if (!labels.empty()) {
-                const SubmissionScore score = ScoreSubmission(out, labels);
-                record.metrics["eval_macro_f1"] = score.macro_f1;
-                record.metrics["eval_accuracy"] = score.accuracy;
-                const fs::path best_dir = fs::path(out).parent_path() / "best-single.csv";
-                WriteSubmission((fs::path(spec.data.eval) / "info.csv").string(), *members[0].eval_probs,
-                                best_dir.string());
-                const SubmissionScore single = ScoreSubmission(best_dir.string(), labels);
-                fs::remove(best_dir);
-                std::cout << "eval score against " << labels << ":\n"
-                          << "  ensemble           macro F1 " << FormatFixed(score.macro_f1, 4) << "  accuracy "
-                          << FormatFixed(score.accuracy, 4) << "\n"
-                          << "  best single (" << members[0].number << ")  macro F1 "
-                          << FormatFixed(single.macro_f1, 4) << "  accuracy " << FormatFixed(single.accuracy, 4)
-                          << "\n";
-              }
-            } else {
-              std::cout << "no submission written: the study has no eval data (data.eval), or a member "
-                           "has no eval predictions\n";
-            }
-            const int64_t id = found.store->AddEnsemble(record);
-            std::cout << "recorded as ensemble " << id << " of study " << spec.name << "\n";
-            return 0;
+            return BuildEnsemble(*o);
           }};
 }
+
+namespace {
+
+int BuildEnsemble(const EnsembleOptions& o) {
+  auto found = o.locator.Open(/*writable=*/true);
+  const StudySpec spec = StudyFromJson(found.study.spec);
+  const EnsembleSpec e = Resolve(spec.ensemble, o);
+  const double started = NowSeconds();
+  const auto pool = ChooseCandidates(found.store->Trials(found.study.id), found.study.maximize,
+                                     {e.candidates, e.include_pruned, e.one_per_backbone});
+  if (pool.empty())
+    throw UserError("study " + spec.name + " has no COMPLETE trial to ensemble yet");
+  const bool has_eval = !spec.data.eval.empty();
+  const LoadedCandidates loaded = LoadCandidates(*found.store, pool, has_eval, o.skip_missing);
+  for (const auto& why : loaded.skipped) std::cout << "skipped " << why << "\n";
+  const auto& candidates = loaded.predictions;
+  std::vector<const Matrix*> val;
+  for (const auto& c : candidates) val.push_back(&c.val_probs);
+  const CandidateStack stack = StackCandidates(val, candidates[0].val_labels);
+
+  const SelectionOptions selection = ToSelection(e, o.threads);
+  const std::vector<double> weights = SelectEnsemble(stack, selection);
+  const BlendScore in_sample = ScoreBlend(stack, weights);
+  const BlendScore single = ScoreBlend(stack, OneHot(weights.size(), 0));
+
+  std::optional<HonestEstimate> honest, honest_single;
+  try {
+    const PersonHalves halves = SplitPersonsInHalves(
+        candidates[0].val_persons, DeriveSeed(e.seed, StableHash("honest-halves")));
+    honest = EstimateHonestly(stack, halves, selection);
+    SelectionOptions best_one = selection;
+    best_one.method = "uniform";
+    best_one.size = 1;
+    honest_single = EstimateHonestly(stack, halves, best_one);
+  } catch (const std::invalid_argument& error) {
+    std::cout << "no honest estimate: " << error.what() << "\n";
+  }
+
+  std::vector<size_t> members;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] > 0) members.push_back(i);
+  }
+  std::stable_sort(members.begin(), members.end(),
+                   [&](size_t a, size_t b) { return weights[a] > weights[b]; });
+  const std::vector<BlendScore> each = ScoreEachCandidate(stack);
+  TextTable table({"trial", "weight", "val_macro_f1", "val_log_loss", "backbone"});
+  for (size_t i : members) {
+    std::string backbone = "-";
+    for (const auto& t : pool) {
+      if (t.number == candidates[i].number && t.params.contains("backbone")) {
+        backbone = t.params["backbone"].is_string() ? t.params["backbone"].get<std::string>()
+                                                    : t.params["backbone"].dump();
+      }
+    }
+    table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
+                  FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
+  }
+  std::cout << "ensemble (" << e.method << ") of " << members.size() << " trials chosen from "
+            << candidates.size() << " candidates (the best by " << found.study.metric << ")\n"
+            << table.Render();
+  auto honest_text = [](const std::optional<HonestEstimate>& h) {
+    return h ? FormatFixed(h->mean.macro_f1, 4) : std::string("-");
+  };
+  TextTable scores({"", "val_macro_f1 (in-sample)", "honest_macro_f1", "val_log_loss"});
+  scores.AddRow({"ensemble", FormatFixed(in_sample.macro_f1, 4), honest_text(honest),
+                 FormatFixed(in_sample.log_loss, 4)});
+  scores.AddRow({"best single (trial " + std::to_string(candidates[0].number) + ")",
+                 FormatFixed(single.macro_f1, 4), honest_text(honest_single),
+                 FormatFixed(single.log_loss, 4)});
+  std::cout
+      << scores.Render()
+      << "(in-sample: chosen and scored on the same validation set; honest: chosen on one half "
+         "of the validation persons, scored on the other, both ways, averaged)\n";
+
+  EnsembleRecord record;
+  record.study_id = found.study.id;
+  record.method = e.method;
+  record.settings = SettingsJson(e);
+  for (size_t i : members) {
+    record.member_numbers.push_back(candidates[i].number);
+    record.weights.push_back(weights[i]);
+  }
+  Json candidate_numbers = Json::array();
+  for (const auto& c : candidates) candidate_numbers.push_back(c.number);
+  record.settings["candidate_trials"] = candidate_numbers;
+  if (!loaded.skipped.empty()) record.settings["skipped"] = loaded.skipped;
+  record.metrics = {{"val_macro_f1", in_sample.macro_f1},
+                    {"val_accuracy", in_sample.accuracy},
+                    {"val_log_loss", in_sample.log_loss},
+                    {"best_single_trial", candidates[0].number},
+                    {"best_single_val_macro_f1", single.macro_f1}};
+  if (honest) {
+    record.metrics["honest_macro_f1"] = honest->mean.macro_f1;
+    record.metrics["honest_accuracy"] = honest->mean.accuracy;
+    record.metrics["honest_log_loss"] = honest->mean.log_loss;
+    record.metrics["best_single_honest_macro_f1"] = honest_single->mean.macro_f1;
+  }
+
+  if (has_eval) {
+    std::vector<const Matrix*> eval;
+    std::vector<double> eval_weights;
+    for (size_t i : members) {
+      eval.push_back(&*candidates[i].eval_probs);
+      eval_weights.push_back(weights[i]);
+    }
+    const Matrix blended_eval = WeightedAverage(eval, eval_weights);
+    std::string out = o.out;
+    if (out.empty()) {
+      const size_t n = found.store->Ensembles(found.study.id).size() + 1;
+      out = (fs::path(spec.artifacts) / "submissions" / ("ensemble-" + std::to_string(n) + ".csv"))
+                .string();
+    }
+    const std::string info = (fs::path(spec.data.eval) / "info.csv").string();
+    WriteSubmission(info, blended_eval, out);
+    record.submission_path = fs::absolute(out).string();
+    std::cout << "submission: " << record.submission_path << " (" << blended_eval.rows
+              << " rows)\n";
+    if (o.format == "probs") {
+      const fs::path stem = fs::path(record.submission_path).replace_extension("");
+      WriteNpy(stem.string() + ".eval_probs.npy", blended_eval);
+      WriteNpy(stem.string() + ".val_probs.npy", Blend(stack, weights));
+      record.settings["probs"] = {stem.string() + ".eval_probs.npy",
+                                  stem.string() + ".val_probs.npy"};
+      std::cout << "blended probabilities: " << stem.string() << ".{eval,val}_probs.npy\n";
+    }
+    const std::string labels = FindLabels(o.labels, spec.data.eval);
+    if (!labels.empty()) {
+      const SubmissionScore score = ScoreSubmission(out, labels);
+      const fs::path single_path = fs::path(out).parent_path() / ".best-single.csv";
+      WriteSubmission(info, *candidates[0].eval_probs, single_path.string());
+      const SubmissionScore single_eval = ScoreSubmission(single_path.string(), labels);
+      fs::remove(single_path);
+      record.metrics["eval_macro_f1"] = score.macro_f1;
+      record.metrics["eval_accuracy"] = score.accuracy;
+      record.metrics["best_single_eval_macro_f1"] = single_eval.macro_f1;
+      std::cout << "eval score against " << labels << ":\n"
+                << "  ensemble                macro F1 " << FormatFixed(score.macro_f1, 4)
+                << "  accuracy " << FormatFixed(score.accuracy, 4) << "\n"
+                << "  best single (trial " << candidates[0].number << ")  macro F1 "
+                << FormatFixed(single_eval.macro_f1, 4) << "  accuracy "
+                << FormatFixed(single_eval.accuracy, 4) << "\n";
+    }
+  } else {
+    std::cout << "no submission written: the study has no eval data (data.eval)\n";
+  }
+  record.metrics["seconds"] = NowSeconds() - started;
+  const int64_t id = found.store->AddEnsemble(record);
+  std::cout << "recorded as ensemble " << id << " of study " << spec.name
+            << " (ensweep ensemble --show " << id << ")\n";
+  return 0;
+}
+
+}  // namespace
 
 Command AddScoreCommand(CLI::App& root) {
   struct Options {
@@ -139,19 +360,25 @@ Command AddScoreCommand(CLI::App& root) {
     std::string format = "table";
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("score", "Score a submission against a labels file (ImageID,ans)");
+  CLI::App* app =
+      root.add_subcommand("score", "Score a submission against a labels file (ImageID,ans)");
   app->add_option("submission", o->submission, "Submission CSV (ImageID,ans)")->required();
-  app->add_option("--labels", o->labels, "Labels CSV (ImageID,ans), e.g. eval_labels.csv from datagen")->required();
+  app->add_option("--labels", o->labels,
+                  "Labels CSV (ImageID,ans), e.g. eval_labels.csv from datagen")
+      ->required();
   app->add_option("-f,--format", o->format, "table or json (default table)");
   return {app, [o] {
             const SubmissionScore score = ScoreSubmission(o->submission, o->labels);
             if (o->format == "json") {
-              std::cout << nlohmann::json{{"rows", score.rows}, {"accuracy", score.accuracy},
-                                          {"macro_f1", score.macro_f1}}.dump(2)
+              std::cout << nlohmann::json{{"rows", score.rows},
+                                          {"accuracy", score.accuracy},
+                                          {"macro_f1", score.macro_f1}}
+                               .dump(2)
                         << "\n";
             } else {
-              std::cout << "rows      " << score.rows << "\naccuracy  " << FormatFixed(score.accuracy, 4)
-                        << "\nmacro F1  " << FormatFixed(score.macro_f1, 4) << "\n";
+              std::cout << "rows      " << score.rows << "\naccuracy  "
+                        << FormatFixed(score.accuracy, 4) << "\nmacro F1  "
+                        << FormatFixed(score.macro_f1, 4) << "\n";
             }
             return 0;
           }};

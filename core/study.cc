@@ -500,14 +500,26 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
   if (doc.contains("ensemble")) {
     const Json& e = c.Object(doc, "ensemble", "ensemble");
-    c.OnlyKeys(e, "ensemble", {"candidates", "method", "size", "tta"});
-    if (e.contains("candidates")) s.ensemble.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
-    if (e.contains("method")) s.ensemble.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
-    if (s.ensemble.method != "uniform") {
-      c.Fail("ensemble.method", "method '" + s.ensemble.method + "' is not available in this version; use uniform");
+    c.OnlyKeys(e, "ensemble", {"candidates", "method", "size", "tta", "rounds", "init", "bags",
+                               "bag_fraction", "metric", "top_n", "include_pruned",
+                               "one_per_backbone", "seed"});
+    EnsembleSpec& en = s.ensemble;
+    if (e.contains("candidates")) en.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
+    if (e.contains("method")) en.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
+    if (e.contains("size")) en.size = static_cast<int>(c.Integer(e["size"], "ensemble.size", 1));
+    if (e.contains("tta")) en.tta = c.Enum(e["tta"], "ensemble.tta", {"none", "hflip"});
+    if (e.contains("rounds")) en.rounds = static_cast<int>(c.Integer(e["rounds"], "ensemble.rounds", 1));
+    if (e.contains("init")) en.init = static_cast<int>(c.Integer(e["init"], "ensemble.init", 1));
+    if (e.contains("bags")) en.bags = static_cast<int>(c.Integer(e["bags"], "ensemble.bags", 1));
+    if (e.contains("bag_fraction")) {
+      en.bag_fraction = c.Number(e["bag_fraction"], "ensemble.bag_fraction");
+      if (en.bag_fraction <= 0 || en.bag_fraction > 1) c.Fail("ensemble.bag_fraction", "expected a number in (0, 1]");
     }
-    if (e.contains("size")) s.ensemble.size = static_cast<int>(c.Integer(e["size"], "ensemble.size", 1));
-    if (e.contains("tta")) s.ensemble.tta = c.Enum(e["tta"], "ensemble.tta", {"none", "hflip"});
+    if (e.contains("metric")) en.metric = c.Enum(e["metric"], "ensemble.metric", {"macro_f1", "log_loss"});
+    if (e.contains("top_n")) en.top_n = static_cast<int>(c.Integer(e["top_n"], "ensemble.top_n", 0));
+    if (e.contains("include_pruned")) en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
+    if (e.contains("one_per_backbone")) en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
+    if (e.contains("seed")) en.seed = static_cast<uint64_t>(c.Integer(e["seed"], "ensemble.seed", 0));
   }
 
   if (doc.contains("space") && !doc["space"].is_null()) {
@@ -585,7 +597,11 @@ Json StudySpec::ToJson() const {
   j["space"] = Json::object();
   for (const auto& p : space.params) j["space"][p.name] = ParamToJson(p);
   j["ensemble"] = {{"candidates", ensemble.candidates}, {"method", ensemble.method},
-                   {"size", ensemble.size}, {"tta", ensemble.tta}};
+                   {"size", ensemble.size}, {"tta", ensemble.tta}, {"rounds", ensemble.rounds},
+                   {"init", ensemble.init}, {"bags", ensemble.bags},
+                   {"bag_fraction", ensemble.bag_fraction}, {"metric", ensemble.metric},
+                   {"top_n", ensemble.top_n}, {"include_pruned", ensemble.include_pruned},
+                   {"one_per_backbone", ensemble.one_per_backbone}, {"seed", ensemble.seed}};
   return j;
 }
 
