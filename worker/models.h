@@ -23,6 +23,9 @@ namespace ensweep {
 // (N, num_classes). Any H, W >= 32 works (global average pooling before the head).
 struct ClassifierImpl : torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor images) = 0;
+  // Name prefix of the classifier head's parameters ("fc." for every model here): pretrained
+  // weights never load into it, and freeze_backbone trains only it.
+  virtual std::string head_prefix() const { return "fc."; }
 };
 
 // A small network trained from scratch: four conv3x3-BN-ReLU-maxpool blocks (32, 64, 128, 256

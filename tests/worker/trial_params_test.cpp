@@ -66,6 +66,43 @@ TEST_CASE("bad trial parameter values are rejected with what was expected", "[wo
   rejects(json{{"momentum", 1.0}}, "[0, 1)");
   rejects(json{{"epochs", 0}}, ">= 1");
   rejects(json::array({1, 2}), "JSON object");
+  rejects(json{{"head", "triple"}}, "single, multitask");
+  rejects(json{{"optimizer", "lamb"}}, "adamw");
+  rejects(json{{"schedule", "linear"}}, "constant, step, cosine");
+  rejects(json{{"swa", "yes"}}, "true or false");
+  rejects(json{{"label_smoothing", 1.0}}, "[0, 1)");
+  rejects(json{{"crop_scale", 0.0}}, "(0, 1]");
+  rejects(json{{"shift", 0.5}}, "[0, 0.5)");
+  rejects(json{{"tta", "ten_crop"}}, "hflip");
+  rejects(json{{"weights", ""}}, "weight file");
+}
+
+TEST_CASE("trial parameters that contradict each other are rejected", "[worker][params]") {
+  const auto rejects = [](const json& params, const std::string& text) {
+    INFO(params.dump());
+    REQUIRE_THROWS_WITH(ParseTrialParams(params, 4), Catch::Contains(text));
+  };
+  rejects(json{{"nesterov", true}, {"momentum", 0.0}}, "'momentum' > 0");
+  rejects(json{{"warmup_epochs", 4}}, "fewer than the trial's 4 epochs");
+  rejects(json{{"swa", true}, {"swa_start", 5}}, "at most the trial's 4 epochs");
+  rejects(json{{"pretrained", true}, {"backbone", "resnet18"}}, "needs 'weights'");
+  rejects(json{{"pretrained", true}, {"weights", "/w"}}, "custom_cnn has no pretrained");
+  rejects(json{{"freeze_backbone", true}}, "needs 'pretrained'");
+  const TrialParams p = ParseTrialParams(json{{"head", "multitask"},
+                                              {"optimizer", "adamw"},
+                                              {"swa", true},
+                                              {"swa_start", 3},
+                                              {"pretrained", true},
+                                              {"backbone", "resnet34"},
+                                              {"weights", "/w"},
+                                              {"freeze_backbone", true},
+                                              {"tta", "hflip"},
+                                              {"schedule", "cosine"},
+                                              {"warmup_epochs", 1}},
+                                         4);
+  CHECK(p.head == "multitask");
+  CHECK(p.swa_start == 3);
+  CHECK(p.weights == "/w");
 }
 
 }  // namespace ensweep

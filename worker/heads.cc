@@ -1,0 +1,73 @@
+#include "worker/heads.h"
+
+#include <stdexcept>
+
+namespace ensweep {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor Balanced(const std::vector<int>& labels, int classes, int (*task)(int)) {
+  std::vector<double> counts(static_cast<size_t>(classes), 0.0);
+  for (int label : labels) counts[static_cast<size_t>(task(label))] += 1;
+  torch::Tensor weights = torch::ones({classes}, torch::kFloat32);
+  for (int c = 0; c < classes; ++c) {
+    if (counts[static_cast<size_t>(c)] > 0) {
+      weights[c] = static_cast<double>(labels.size()) / (classes * counts[static_cast<size_t>(c)]);
+    }
+  }
+  return weights;
+}
+
+torch::Tensor CrossEntropy(const torch::Tensor& logits, const torch::Tensor& target,
+                           double smoothing, const torch::Tensor& weight) {
+  auto options = F::CrossEntropyFuncOptions().label_smoothing(smoothing);
+  if (weight.defined()) options = options.weight(weight);
+  return F::cross_entropy(logits, target, options);
+}
+
+}  // namespace
+
+int HeadOutputs(const std::string& head) {
+  if (head == "single") return 18;
+  if (head == "multitask") return 8;
+  throw std::invalid_argument("unknown head '" + head + "'; known: single, multitask");
+}
+
+ClassWeights MakeClassWeights(const std::string& class_weighting, const std::vector<int>& labels,
+                              const torch::Device& device) {
+  ClassWeights weights;
+  if (class_weighting != "balanced") return weights;
+  weights.single = Balanced(labels, 18, [](int c) { return c; }).to(device);
+  weights.mask = Balanced(labels, 3, [](int c) { return c / 6; }).to(device);
+  weights.gender = Balanced(labels, 2, [](int c) { return (c / 3) % 2; }).to(device);
+  weights.age = Balanced(labels, 3, [](int c) { return c % 3; }).to(device);
+  return weights;
+}
+
+torch::Tensor HeadLoss(const torch::Tensor& logits, const torch::Tensor& labels,
+                       const TrialParams& params, const ClassWeights& weights) {
+  if (params.head == "single") {
+    return CrossEntropy(logits, labels, params.label_smoothing, weights.single);
+  }
+  const torch::Tensor mask = torch::div(labels, 6, "floor");
+  const torch::Tensor gender = torch::remainder(torch::div(labels, 3, "floor"), 2);
+  const torch::Tensor age = torch::remainder(labels, 3);
+  return params.mask_loss_weight *
+             CrossEntropy(logits.narrow(1, 0, 3), mask, params.label_smoothing, weights.mask) +
+         params.gender_loss_weight *
+             CrossEntropy(logits.narrow(1, 3, 2), gender, params.label_smoothing, weights.gender) +
+         params.age_loss_weight *
+             CrossEntropy(logits.narrow(1, 5, 3), age, params.age_label_smoothing, weights.age);
+}
+
+torch::Tensor HeadProbabilities(const torch::Tensor& logits, const std::string& head) {
+  if (head == "single") return torch::softmax(logits, 1);
+  const int64_t n = logits.size(0);
+  const torch::Tensor mask = torch::softmax(logits.narrow(1, 0, 3), 1).view({n, 3, 1, 1});
+  const torch::Tensor gender = torch::softmax(logits.narrow(1, 3, 2), 1).view({n, 1, 2, 1});
+  const torch::Tensor age = torch::softmax(logits.narrow(1, 5, 3), 1).view({n, 1, 1, 3});
+  return (mask * gender * age).reshape({n, 18});
+}
+
+}  // namespace ensweep
