@@ -1,0 +1,120 @@
+// End to end through the real binary: a small seeded sweep on generated data, then
+// `ensweep ensemble` with each method, its records, and the policy for missing predictions.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "../e2e/e2e_util.h"
+#include "core/csv.h"
+#include "core/npy.h"
+#include "core/store.h"
+
+namespace fs = std::filesystem;
+using namespace ensweep;
+using namespace ensweep::testing;
+
+namespace {
+
+// 24 generated persons, 6 trials of 2 epochs on 32x40 images: a few seconds on 2 cores.
+fs::path SweptStudy() {
+  const fs::path dir = FreshDir("ensemble");
+  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
+                              " --people 24 --eval-people 6 --image-size 32x40 --seed 3");
+  REQUIRE(gen.status == 0);
+  std::ofstream(dir / "study.yaml") << R"(study: ens
+storage: runs/store.sqlite
+artifacts: runs/artifacts
+data: {train: data/train, eval: data/eval, image_size: [32, 40], split: {seed: 1}}
+budget: {trials: 6, epochs: 2}
+sampler: {type: random, seed: 4}
+space:
+  backbone: {choice: [custom_cnn, resnet18]}
+  lr: {log_uniform: [1.0e-3, 1.0e-1]}
+  batch_size: 16
+ensemble: {method: greedy, candidates: 10, seed: 5}
+)";
+  const auto run =
+      RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 2 --threads 1");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels as the best trial",
+          "[e2e][ensemble]") {
+  const fs::path dir = SweptStudy();
+  const std::string study = (dir / "study.yaml").string();
+  const fs::path submission = dir / "greedy.csv";
+  const auto greedy = RunCommand(Ensweep() + " ensemble " + study + " --out " +
+                                 submission.string() + " --format probs");
+  INFO(greedy.output);
+  REQUIRE(greedy.status == 0);
+  CHECK_THAT(greedy.output, Catch::Contains("ensemble (greedy)"));
+  CHECK_THAT(greedy.output, Catch::Contains("honest_macro_f1"));
+  CHECK_THAT(greedy.output, Catch::Contains("best single (trial"));
+  CHECK(fs::exists(dir / "greedy.eval_probs.npy"));
+  CHECK(fs::exists(dir / "greedy.val_probs.npy"));
+
+  // The submission follows info.csv row by row.
+  const CsvTable info = ReadCsv((dir / "data/eval/info.csv").string());
+  const CsvTable written = ReadCsv(submission.string());
+  REQUIRE(written.rows.size() == info.rows.size());
+  for (size_t r = 0; r < info.rows.size(); ++r) CHECK(written.rows[r][0] == info.rows[r][0]);
+  CHECK(ReadNpy((dir / "greedy.eval_probs.npy").string()).rows ==
+        static_cast<int64_t>(info.rows.size()));
+
+  auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
+  const auto id = store->FindStudy("ens")->id;
+  const auto ensembles = store->Ensembles(id);
+  REQUIRE(ensembles.size() == 1);
+  const auto& record = ensembles[0];
+  CHECK(record.method == "greedy");
+  CHECK(record.settings["rounds"] == 25);
+  CHECK(record.submission_path == fs::absolute(submission).string());
+  REQUIRE(!record.member_numbers.empty());
+  double total = 0;
+  for (double w : record.weights) total += w;
+  CHECK(total == Approx(1.0));
+  for (const char* key : {"val_macro_f1", "honest_macro_f1", "eval_macro_f1",
+                          "best_single_eval_macro_f1", "best_single_honest_macro_f1"}) {
+    INFO(key);
+    CHECK(record.metrics.contains(key));
+  }
+  CHECK(record.metrics["eval_macro_f1"].get<double>() >=
+        record.metrics["best_single_eval_macro_f1"].get<double>());
+  CHECK(record.metrics["val_macro_f1"].get<double>() >=
+        record.metrics["best_single_val_macro_f1"].get<double>());
+
+  // The other methods, and the records' list and detail views.
+  for (const std::string method : {"weights", "uniform"}) {
+    const auto other = RunCommand(Ensweep() + " ensemble " + study + " --method " + method);
+    INFO(other.output);
+    CHECK(other.status == 0);
+  }
+  const auto list = RunCommand(Ensweep() + " ensemble " + study + " --list");
+  REQUIRE(list.status == 0);
+  CHECK(Lines(list.output).size() == 4);
+  CHECK_THAT(list.output, Catch::Contains("weights"));
+  const auto show = RunCommand(Ensweep() + " ensemble " + study + " --show 1");
+  REQUIRE(show.status == 0);
+  CHECK_THAT(show.output, Catch::Contains("honest_macro_f1"));
+  CHECK_THAT(show.output, Catch::Contains(std::to_string(record.member_numbers[0])));
+  CHECK(RunCommand(Ensweep() + " ensemble " + study + " --show 99").status == 2);
+
+  // A candidate whose predictions are gone is an error naming it, unless --skip-missing.
+  const auto pool = store->TopTrials(id, true, 0);
+  const auto& last = pool.back();
+  for (const auto& a : store->Artifacts(last.id)) {
+    if (a.kind == "val_probs") std::ofstream(a.path, std::ios::trunc) << "not numpy";
+  }
+  const std::string who = "trial " + std::to_string(last.number);
+  const auto missing = RunCommand(Ensweep() + " ensemble " + study);
+  CHECK(missing.status == 2);
+  CHECK_THAT(missing.output, Catch::Contains(who));
+  const auto skipped = RunCommand(Ensweep() + " ensemble " + study + " --skip-missing");
+  INFO(skipped.output);
+  CHECK(skipped.status == 0);
+  CHECK_THAT(skipped.output, Catch::Contains("skipped " + who));
+}
