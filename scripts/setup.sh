@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ensweep needs, and nothing when they are all present.
 #   scripts/setup.sh          build and run dependencies
-#   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy files)
+#   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy
+#                             files; torchvision, for the backbone conformance tests)
 set -euo pipefail
 
 packages=(
@@ -14,7 +15,7 @@ packages=(
   catch2
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-numpy)
+  packages+=(python3-numpy python3-torchvision)
 fi
 
 missing=()
