@@ -19,6 +19,7 @@ struct Coordinator::WorkerSlot {
   std::string device;
   bool ready = false;
   std::optional<int64_t> trial;  // the trial it runs, if any
+  bool stop_sent = false;        // the pruner stopped that trial
   Clock::time_point last_seen;
   Clock::time_point trial_started;
 };
@@ -71,6 +72,7 @@ Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTranspo
       transport_(transport),
       options_(std::move(options)),
       sampler_(MakeSampler(spec)),
+      pruner_(MakePruner(spec)),
       budget_trials_(options_.trials.value_or(spec.budget.trials)) {}
 
 Coordinator::~Coordinator() = default;
@@ -97,11 +99,18 @@ void Coordinator::Resume() {
   const int stale = store_.MarkAllRunningStale(study_id_, "the previous run stopped while it ran");
   for (auto& trial : store_.Trials(study_id_)) {
     next_number_ = std::max(next_number_, trial.number + 1);
-    if (trial.state == TrialState::kComplete && trial.value &&
-        (!best_number_ || Better(*trial.value, *trials_[*best_number_].value, spec_.objective.maximize))) {
-      best_number_ = trial.number;
+    TrialCurve& curve = curves_[trial.number];
+    curve.state = trial.state;
+    // Only a pruner reads past epochs; without one, resuming a large study skips the queries.
+    if (trial.epochs_done > 0 && spec_.pruner.type != "none") {
+      for (const auto& epoch : store_.Epochs(trial.id)) {
+        const auto it = epoch.metrics.find(spec_.objective.metric);
+        if (it != epoch.metrics.end()) curve.values[epoch.epoch] = it->second;
+      }
     }
-    trials_[trial.number] = std::move(trial);
+    const int64_t number = trial.number;
+    trials_[number] = std::move(trial);
+    NoteBest(number);
   }
   if (trials_.empty()) {
     for (size_t i = 0; i < spec_.enqueue.size(); ++i) {
@@ -144,8 +153,23 @@ bool Coordinator::TimeBudgetSpent() const {
   return std::chrono::duration<double>(Clock::now() - started_).count() >= spec_.budget.time_seconds;
 }
 
+void Coordinator::NoteBest(int64_t number) {
+  const TrialRecord& trial = trials_.at(number);
+  if (trial.state != TrialState::kComplete || !trial.value || !std::isfinite(*trial.value)) return;
+  if (!best_number_ || Better(*trial.value, *trials_.at(*best_number_).value, spec_.objective.maximize)) {
+    best_number_ = number;
+  }
+}
+
+bool Coordinator::TargetReached() const {
+  if (!spec_.budget.target || !best_number_) return false;
+  const double best = *trials_.at(*best_number_).value;
+  return spec_.objective.maximize ? best >= *spec_.budget.target : best <= *spec_.budget.target;
+}
+
 bool Coordinator::MayStartNewTrial() const {
   if (next_number_ >= budget_trials_) return false;
+  if (TargetReached()) return false;
   const auto capacity = sampler_->Capacity();
   if (capacity && next_number_ >= *capacity) return false;
   return !TimeBudgetSpent();
@@ -155,12 +179,12 @@ bool Coordinator::Finished() const {
   for (const auto& [peer, slot] : workers_) {
     if (slot->trial) return false;
   }
-  if (TimeBudgetSpent()) return true;
+  if (TimeBudgetSpent() || TargetReached()) return true;
   return pending_.empty() && !MayStartNewTrial();
 }
 
 void Coordinator::Dispatch() {
-  if (TimeBudgetSpent()) return;
+  if (TimeBudgetSpent() || TargetReached()) return;
   for (auto& [peer, slot] : workers_) {
     if (!slot->ready || slot->trial) continue;
     int64_t number;
@@ -192,7 +216,9 @@ void Coordinator::Dispatch() {
     }
     trial.state = TrialState::kRunning;
     trial.worker = slot->name;
+    curves_[number] = TrialCurve{};  // a retry starts with no epochs from its lost attempt
     slot->trial = number;
+    slot->stop_sent = false;
     slot->trial_started = Clock::now();
     transport_.Send(peer, Message{msg::kRun,
                                   {{"trial", number},
@@ -209,7 +235,9 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   const int64_t number = *slot.trial;
   TrialRecord& trial = trials_.at(number);
   const double seconds = std::chrono::duration<double>(Clock::now() - slot.trial_started).count();
+  const bool pruned = slot.stop_sent || message.body.value("stopped_early", false);
   slot.trial.reset();
+  slot.stop_sent = false;
   ++finished_this_run_;
   std::ostringstream line;
   char head[64];
@@ -220,6 +248,7 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
     trial.state = TrialState::kFailed;
     trial.error = message.body.value("error", std::string("unknown error"));
     store_.MarkFailed(trial.id, trial.error, trial.epochs_done);
+    curves_[number].state = trial.state;
     line << "FAILED    " << trial.error;
     Print(line.str());
     return;
@@ -231,11 +260,29 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
                                        a.value("size_bytes", int64_t{0}), a.value("checksum", "")});
   }
   const int epochs = message.body.value("epochs", 0);
+  TrialCurve& curve = curves_[number];
+  if (pruned) {
+    // The last reported objective, at the epoch the trial reached; falls back to the final metrics.
+    trial.state = TrialState::kPruned;
+    trial.epochs_done = std::max(epochs, trial.epochs_done);
+    trial.value.reset();
+    if (!curve.values.empty()) trial.value = curve.values.rbegin()->second;
+    const auto final_value = metrics.find(spec_.objective.metric);
+    if (!trial.value && final_value != metrics.end()) trial.value = final_value->second;
+    store_.MarkPruned(trial.id, trial.value, metrics, artifacts, trial.epochs_done);
+    curve.state = trial.state;
+    line << "PRUNED    at epoch " << trial.epochs_done << "/" << spec_.budget.epochs;
+    if (trial.value) line << "  " << spec_.objective.metric << "=" << FormatValue(*trial.value);
+    line << "  " << ShortParams(trial.params);
+    Print(line.str());
+    return;
+  }
   auto it = metrics.find(spec_.objective.metric);
   if (it == metrics.end() || !std::isfinite(it->second)) {
     trial.state = TrialState::kFailed;
     trial.error = "the trainer did not report the objective metric '" + spec_.objective.metric + "'";
     store_.MarkFailed(trial.id, trial.error, epochs);
+    curve.state = trial.state;
     line << "FAILED    " << trial.error;
     Print(line.str());
     return;
@@ -244,9 +291,8 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   trial.value = it->second;
   trial.epochs_done = epochs;
   store_.MarkComplete(trial.id, trial.value, metrics, artifacts, epochs);
-  if (!best_number_ || Better(*trial.value, *trials_.at(*best_number_).value, spec_.objective.maximize)) {
-    best_number_ = number;
-  }
+  curve.state = trial.state;
+  NoteBest(number);
   char tail[96];
   std::snprintf(tail, sizeof(tail), "  best %s (trial %lld)  %.1fs  ",
                 FormatValue(*trials_.at(*best_number_).value).c_str(),
@@ -297,8 +343,17 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     std::ostringstream line;
     line << "           trial " << number << " epoch " << epoch << "/" << spec_.budget.epochs;
     for (const auto& [name, value] : metrics) line << "  " << name << "=" << FormatValue(value);
+    const auto objective = metrics.find(spec_.objective.metric);
+    if (objective != metrics.end()) curves_[number].values[epoch] = objective->second;
+    const bool prune = !slot.stop_sent && pruner_->ShouldPrune(number, epoch, curves_);
+    if (prune) line << "  -> pruned";
     Print(line.str());
-    transport_.Send(peer, Message{msg::kContinue, {{"trial", number}}});
+    if (prune || slot.stop_sent) {
+      slot.stop_sent = true;
+      transport_.Send(peer, Message{msg::kStop, {{"trial", number}}});
+    } else {
+      transport_.Send(peer, Message{msg::kContinue, {{"trial", number}}});
+    }
   } else if (message.type == msg::kDone || message.type == msg::kFail) {
     const int64_t number = message.body.value("trial", int64_t{-1});
     if (!slot.trial || *slot.trial != number) return;
@@ -326,6 +381,7 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
     trial.state = TrialState::kStale;
     trial.error = "worker " + slot.name + " lost: " + reason;
     store_.MarkStale(trial.id, trial.error);
+    curves_[trial.number].state = trial.state;
     if (trial.retries < spec_.resources.max_retries) {
       pending_.push_front(trial.number);
       Print("           trial " + std::to_string(trial.number) + " is STALE; it will be retried");
@@ -358,6 +414,7 @@ void Coordinator::StopAll(const std::string& reason) {
       trial.state = TrialState::kStale;
       trial.error = "interrupted: " + reason;
       store_.MarkStale(trial.id, trial.error);
+      curves_[trial.number].state = trial.state;
       slot->trial.reset();
     }
     transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
@@ -378,7 +435,9 @@ RunSummary Coordinator::Run() {
     }
     Dispatch();
     if (Finished()) {
-      summary.stop_reason = TimeBudgetSpent() ? "time budget spent" : "trial budget reached";
+      summary.stop_reason = TimeBudgetSpent()  ? "time budget spent"
+                            : TargetReached() ? "target value reached"
+                                              : "trial budget reached";
       StopAll("study finished");
       break;
     }

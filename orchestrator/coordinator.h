@@ -1,13 +1,18 @@
 // The coordinator: the one place that decides what runs where, and the store's only writer.
 //
 // It registers workers, proposes trials with the study's sampler, sends them to idle workers,
-// records every report, result and failure in the store, retries trials whose worker was lost
-// (STALE) up to the study's limit, and stops at the budget (trials, wall time) or on request.
+// records every report, result and failure in the store, asks the study's pruner at every report
+// (CONTINUE, or STOP: the trial ends PRUNED at the epoch it reached, its value the last reported
+// objective, its artifacts kept), retries trials whose worker was lost (STALE) up to the study's
+// limit, and stops at the budget (trials, wall time, target value) or on request.
 // Resuming: on start, trials left RUNNING by a dead run become STALE and are retried; completed
-// trials are kept; numbering and sampling continue from the stored history.
+// trials are kept; numbering, sampling and pruning continue from the stored history (per-epoch
+// values included), so with one worker a resumed study is identical to an uninterrupted one.
+// A larger trial budget (CoordinatorOptions::trials, `ensweep run --trials N`) extends a
+// finished study.
 //
 // Run() is single-threaded and owns the loop; the transport may use threads inside. The time
-// budget stops new trials from starting; trials already running finish.
+// and target budgets stop new trials from starting; trials already running finish.
 #pragma once
 
 #include <chrono>
@@ -22,6 +27,7 @@
 #include "core/store.h"
 #include "core/study.h"
 #include "orchestrator/transport.h"
+#include "search/pruner.h"
 #include "search/sampler.h"
 
 namespace ensweep {
@@ -70,6 +76,8 @@ class Coordinator {
   void Dispatch();
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
+  bool TargetReached() const;
+  void NoteBest(int64_t number);
   bool Finished() const;
   void FinishTrial(WorkerSlot& slot, const Message& message);
   void StopAll(const std::string& reason);
@@ -82,6 +90,8 @@ class Coordinator {
   CoordinatorTransport& transport_;
   CoordinatorOptions options_;
   std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Pruner> pruner_;
+  Curves curves_;  // per-epoch objective values of every trial, for the pruner
   int64_t budget_trials_;
   int64_t study_id_ = 0;
   std::map<int64_t, TrialRecord> trials_;  // by number: the in-memory copy of the stored history
