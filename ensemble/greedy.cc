@@ -31,8 +31,20 @@ void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64
 }
 
 // Per (candidate, row) values that do not change during a selection.
+// Macro F1 from per-class counts, as core/metrics.h computes it (an absent class scores 0).
+double MacroF1(const std::vector<int64_t>& tp, const std::vector<int64_t>& fp,
+               const std::vector<int64_t>& fn) {
+  double total = 0;
+  for (size_t k = 0; k < tp.size(); ++k) {
+    const int64_t denominator = 2 * tp[k] + fp[k] + fn[k];
+    if (denominator > 0) total += 2.0 * static_cast<double>(tp[k]) / denominator;
+  }
+  return total / static_cast<double>(tp.size());
+}
+
 struct RowSummaries {
   std::vector<float> truth_prob;  // candidates x rows: P_c[r][label of r]
+  std::vector<double> alone_f1;   // candidates: macro F1 of the candidate on its own
 };
 
 // max_{k != top} row[k] - row[top]: how far the row could move a blend's top class away from top.
@@ -47,12 +59,27 @@ float Headroom(const float* row, int64_t cols, int top) {
 RowSummaries Summarise(const CandidateStack& s, int threads) {
   RowSummaries out;
   out.truth_prob.resize(static_cast<size_t>(s.candidates * s.rows));
+  out.alone_f1.resize(static_cast<size_t>(s.candidates));
   ParallelFor(s.candidates, threads, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> tp(static_cast<size_t>(s.cols)), fp(tp.size()), fn(tp.size());
     for (int64_t c = begin; c < end; ++c) {
+      std::fill(tp.begin(), tp.end(), 0);
+      std::fill(fp.begin(), fp.end(), 0);
+      std::fill(fn.begin(), fn.end(), 0);
       const float* p = s.Candidate(c);
       for (int64_t r = 0; r < s.rows; ++r) {
-        out.truth_prob[c * s.rows + r] = p[r * s.cols + s.labels[r]];
+        const float* row = p + r * s.cols;
+        const int y = s.labels[r];
+        const int predicted = static_cast<int>(std::max_element(row, row + s.cols) - row);
+        out.truth_prob[c * s.rows + r] = row[y];
+        if (predicted == y) {
+          ++tp[y];
+        } else {
+          ++fp[predicted];
+          ++fn[y];
+        }
       }
+      out.alone_f1[c] = MacroF1(tp, fp, fn);
     }
   });
   return out;
@@ -93,6 +120,11 @@ class ForwardSelection {
   // allowed().
   std::vector<double> ScoreAll() {
     std::vector<double> scores(allowed_.size());
+    if (picked_ == 0 && metric_ == SelectionMetric::kMacroF1) {
+      // Each candidate alone, known from Summarise; headroom stays stale until the next scoring.
+      for (size_t i = 0; i < allowed_.size(); ++i) scores[i] = summaries_.alone_f1[allowed_[i]];
+      return scores;
+    }
     ParallelFor(static_cast<int64_t>(allowed_.size()), threads_, [&](int64_t begin, int64_t end) {
       std::vector<int32_t> scratch(static_cast<size_t>(s_.rows));
       for (int64_t i = begin; i < end; ++i) scores[i] = ScoreWith(static_cast<size_t>(i), &scratch);
@@ -139,16 +171,6 @@ class ForwardSelection {
   }
 
  private:
-  static double MacroF1(const std::vector<int64_t>& tp, const std::vector<int64_t>& fp,
-                        const std::vector<int64_t>& fn) {
-    double total = 0;
-    for (size_t k = 0; k < tp.size(); ++k) {
-      const int64_t denominator = 2 * tp[k] + fp[k] + fn[k];
-      if (denominator > 0) total += 2.0 * static_cast<double>(tp[k]) / denominator;
-    }
-    return total / static_cast<double>(tp.size());
-  }
-
   void RecountBase() {
     tp_.assign(static_cast<size_t>(s_.cols), 0);
     fp_ = fn_ = tp_;
