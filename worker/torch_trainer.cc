@@ -280,7 +280,12 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   torch::manual_seed(request.seed);
   std::shared_ptr<ClassifierImpl> model = MakeClassifier(params.backbone, HeadOutputs(params.head));
   if (params.pretrained) {
-    LoadWeights(*model, ResolveWeightFile(params.weights, params.backbone),
+    // A relative `weights` is relative to the study file, like every path in it.
+    fs::path weights(params.weights);
+    if (weights.is_relative() && !study_.source_path.empty()) {
+      weights = fs::path(study_.source_path).parent_path() / weights;
+    }
+    LoadWeights(*model, ResolveWeightFile(weights.string(), params.backbone),
                 /*include_head=*/false);
   }
   if (params.freeze_backbone) FreezeBackbone(*model);

@@ -19,7 +19,7 @@ struct TrialParams {
   std::string backbone = "custom_cnn";  // see KnownBackbones()
   std::string head = "single";          // single (18-way) | multitask (mask 3, gender 2, age 3)
   bool pretrained = false;              // load `weights` into the backbone (never the head)
-  std::string weights;                  // a weight file, or a folder holding <backbone>.pt
+  std::string weights;  // a weight file or a folder holding <backbone>.pt; relative: to the study file
   bool freeze_backbone = false;         // train the head only
 
   // Optimisation.

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -324,6 +325,27 @@ TEST_CASE("the same seed gives the same metrics with the full recipe", "[worker]
   const TrialResult first = RunTrial(params, 2, 7);
   const TrialResult second = RunTrial(params, 2, 7);
   CHECK(first.metrics == second.metrics);
+}
+
+TEST_CASE("a pretrained, frozen resnet18 trial loads exported weights", "[worker][recipe]") {
+  if (std::system("/usr/bin/python3 -c 'import torchvision' 2>/dev/null") != 0) {
+    WARN("skipped: /usr/bin/python3 cannot import torchvision");
+    return;
+  }
+  const fs::path dir = Data().root / "weights";
+  fs::create_directories(dir);
+  const std::string command = std::string("/usr/bin/python3 ") + ENSWEEP_SOURCE_DIR +
+                              "/tools/export_torchvision_weights.py --random --arch resnet18 "
+                              "--out " +
+                              dir.string() + "/ >/dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  RunTrial({{"backbone", "resnet18"}, {"pretrained", true}, {"weights", dir.string()},
+            {"freeze_backbone", true}, {"head", "multitask"}},
+           1);
+  REQUIRE_THROWS_WITH(RunTrial({{"backbone", "resnet34"}, {"pretrained", true},
+                                {"weights", dir.string()}},
+                               1),
+                      Catch::Contains("resnet34.pt"));
 }
 
 }  // namespace
