@@ -26,7 +26,9 @@ double LogSumExp(const std::vector<double>& values) {
   for (double v : values) top = std::max(top, v);
   if (!std::isfinite(top)) return top;
   double sum = 0;
-  for (double v : values) sum += std::exp(v - top);
+  for (double v : values) {
+    if (v - top > -40.0) sum += std::exp(v - top);  // smaller terms are below double precision
+  }
   return top + std::log(sum);
 }
 
@@ -102,12 +104,21 @@ double NumericParzen::KernelLogPdf(size_t k, double x) const {
 }
 
 double NumericParzen::LogPdf(double x) const {
-  // Inline log-sum-exp: this is the sampler's hot loop (candidates x observations).
-  double top = -std::numeric_limits<double>::infinity();
+  // Inline log-sum-exp: this is the sampler's hot loop (candidates x observations). Terms more
+  // than 40 nats below the largest add less than 1e-17 relative each and are skipped, which
+  // avoids most exp() calls once there are many narrow kernels.
   const size_t n = mus_.size();
-  for (size_t k = 0; k < n; ++k) top = std::max(top, log_weights_[k] + KernelLogPdf(k, x));
+  std::vector<double> terms(n);
+  double top = -std::numeric_limits<double>::infinity();
+  for (size_t k = 0; k < n; ++k) {
+    terms[k] = log_weights_[k] + KernelLogPdf(k, x);
+    top = std::max(top, terms[k]);
+  }
   double sum = 0;
-  for (size_t k = 0; k < n; ++k) sum += std::exp(log_weights_[k] + KernelLogPdf(k, x) - top);
+  for (size_t k = 0; k < n; ++k) {
+    const double d = terms[k] - top;
+    if (d > -40.0) sum += std::exp(d);
+  }
   return top + std::log(sum);
 }
 

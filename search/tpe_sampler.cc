@@ -147,21 +147,24 @@ class TpeSampler : public Sampler {
       return SampleParams(space_, rng, fixed);
     }
     Rng rng(DeriveSeed(DeriveSeed(options_.seed, StableHash("tpe_sampler")), static_cast<uint64_t>(number)));
-    std::vector<const TrialRecord*> ranked = finished;
-    std::stable_sort(ranked.begin(), ranked.end(), [this](const TrialRecord* a, const TrialRecord* b) {
+    // Best first: COMPLETE by value, then PRUNED by depth reached, then value; ties by number,
+    // so the order is total and the good group does not depend on the history's order.
+    auto better = [this](const TrialRecord* a, const TrialRecord* b) {
       const bool a_complete = a->state == TrialState::kComplete;
       const bool b_complete = b->state == TrialState::kComplete;
       if (a_complete != b_complete) return a_complete;
       if (!a_complete && a->epochs_done != b->epochs_done) return a->epochs_done > b->epochs_done;
       if (*a->value != *b->value) return maximize_ ? *a->value > *b->value : *a->value < *b->value;
       return a->number < b->number;
-    });
-    const size_t n = ranked.size();
+    };
+    const size_t n = finished.size();
     const size_t good_count = std::min<size_t>(
         static_cast<size_t>(std::ceil(options_.gamma * static_cast<double>(n))),
         static_cast<size_t>(options_.gamma_cap));
-    std::vector<const TrialRecord*> good(ranked.begin(), ranked.begin() + good_count);
-    std::vector<const TrialRecord*> bad(ranked.begin() + good_count, ranked.end());
+    std::vector<const TrialRecord*> ranked = finished;
+    std::nth_element(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count), ranked.end(), better);
+    std::vector<const TrialRecord*> good(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count));
+    std::vector<const TrialRecord*> bad(ranked.begin() + static_cast<std::ptrdiff_t>(good_count), ranked.end());
     bad.insert(bad.end(), running.begin(), running.end());
     auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
     std::sort(good.begin(), good.end(), by_number);  // oldest first, for observation weights
@@ -221,14 +224,23 @@ class TpeSampler : public Sampler {
       densities.emplace_back(*p, Collect(*p, good), Collect(*p, bad), ScottFactor(good.size() + 1, dims.size()),
                              ScottFactor(bad.size() + 1, dims.size()));
     }
-    auto joint_log_pdf = [&](const std::vector<double>& x, bool use_good) {
-      const size_t kernels = use_good ? good.size() + 1 : bad.size() + 1;
-      std::vector<double> terms(kernels);
-      const std::vector<double> weights = ObservationWeights(kernels - 1);
-      double total = 1.0;
+    // Log mixture weights of each kernel (observations oldest first, the prior last).
+    auto log_weights = [](size_t observations) {
+      std::vector<double> weights = ObservationWeights(observations);
+      weights.push_back(1.0);
+      double total = 0;
       for (double w : weights) total += w;
+      for (double& w : weights) w = std::log(w / total);
+      return weights;
+    };
+    const std::vector<double> good_log_weights = log_weights(good.size());
+    const std::vector<double> bad_log_weights = log_weights(bad.size());
+    auto joint_log_pdf = [&](const std::vector<double>& x, bool use_good) {
+      const std::vector<double>& weights = use_good ? good_log_weights : bad_log_weights;
+      const size_t kernels = weights.size();
+      std::vector<double> terms(kernels);
       for (size_t k = 0; k < kernels; ++k) {
-        double sum = std::log((k + 1 < kernels ? weights[k] : 1.0) / total);
+        double sum = weights[k];
         for (size_t d = 0; d < dims.size(); ++d) {
           const Densities& den = densities[d];
           if (den.good_choice) {

@@ -1,0 +1,117 @@
+// TPE quality and proposal latency, the sampler alone (no coordinator): see README.md.
+//   search_bench quality [trials] [seeds]   median regret (quartiles) on Branin and Hartmann6
+//   search_bench latency [history...]       TPE proposal time at the given history sizes
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "objectives/functions.h"
+#include "search/sampler.h"
+
+using namespace ensweep;
+
+namespace {
+
+StudySpec Spec(const std::string& problem, const std::string& type, uint64_t seed, bool multivariate) {
+  Json space = Json::object();
+  if (problem == "branin") {
+    space = {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}};
+  } else {
+    for (int i = 1; i <= 6; ++i) space["x" + std::to_string(i)] = {{"uniform", {0, 1}}};
+  }
+  const Json doc = {{"study", "bench"},
+                    {"trainer", {{"type", problem}}},
+                    {"objective", {{"metric", "value"}, {"direction", "minimize"}}},
+                    {"sampler", {{"type", type}, {"seed", seed}, {"multivariate", multivariate}}},
+                    {"space", space}};
+  return ParseStudy(doc, "bench", "/");
+}
+
+double Evaluate(const std::string& problem, const Json& p) {
+  if (problem == "branin") return Branin(p["x1"].get<double>(), p["x2"].get<double>());
+  std::array<double, 6> x;
+  for (size_t i = 0; i < 6; ++i) x[i] = p["x" + std::to_string(i + 1)].get<double>();
+  return Hartmann6(x);
+}
+
+std::vector<TrialRecord> Run(const StudySpec& spec, const std::string& problem, int trials) {
+  auto sampler = MakeSampler(spec);
+  std::vector<TrialRecord> history;
+  for (int n = 0; n < trials; ++n) {
+    TrialRecord t;
+    t.number = n;
+    t.params = sampler->Propose(n, Json::object(), history);
+    t.state = TrialState::kComplete;
+    t.value = Evaluate(problem, t.params);
+    history.push_back(t);
+  }
+  return history;
+}
+
+double Quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);  // linear interpolation
+  const auto lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+void Quality(int trials, int seeds) {
+  for (const std::string problem : {"branin", "hartmann6"}) {
+    const double minimum = problem == "branin" ? kBraninMinimum : kHartmann6Minimum;
+    for (const auto& [label, type, multivariate] :
+         std::vector<std::tuple<std::string, std::string, bool>>{
+             {"ensweep-tpe", "tpe", false}, {"ensweep-tpe-multivariate", "tpe", true},
+             {"ensweep-random", "random", false}}) {
+      std::vector<double> regrets;
+      for (int seed = 0; seed < seeds; ++seed) {
+        double best = 1e300;
+        for (const auto& t : Run(Spec(problem, type, static_cast<uint64_t>(seed), multivariate), problem, trials)) {
+          best = std::min(best, *t.value);
+        }
+        regrets.push_back(best - minimum);
+      }
+      std::printf("%-10s %-26s median regret %.4f  quartiles [%.4f, %.4f]\n", problem.c_str(), label.c_str(),
+                  Quantile(regrets, 0.5), Quantile(regrets, 0.25), Quantile(regrets, 0.75));
+      std::fflush(stdout);
+    }
+  }
+}
+
+void Latency(int history_size) {
+  for (bool multivariate : {false, true}) {
+    const StudySpec spec = Spec("branin", "random", 0, false);
+    std::vector<TrialRecord> history = Run(spec, "branin", history_size);
+    StudySpec tpe = Spec("branin", "tpe", 0, multivariate);
+    auto sampler = MakeSampler(tpe);
+    std::vector<double> ms;
+    for (int i = 0; i < 21; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      const Json p = sampler->Propose(history_size + i, Json::object(), history);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      if (p.empty()) std::abort();
+    }
+    std::printf("ensweep TPE%s proposal at %d trials of history (2 parameters): median %.3f ms\n",
+                multivariate ? " multivariate" : "", history_size, Quantile(ms, 0.5));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "quality";
+  if (mode == "quality") {
+    Quality(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 20);
+  } else if (mode == "latency") {
+    for (int i = 2; i < argc; ++i) Latency(std::atoi(argv[i]));
+    if (argc == 2) Latency(1000), Latency(10000);
+  } else {
+    std::fprintf(stderr, "usage: search_bench quality [trials] [seeds] | latency [history...]\n");
+    return 2;
+  }
+  return 0;
+}
