@@ -214,7 +214,15 @@ class ForwardSelection {
     std::vector<int64_t> tp = tp_, fp = fp_, fn = fn_;
     const float* p = s_.Candidate(c);
     const int64_t k_count = s_.cols;
+    // The rows are scattered through the candidate's block: fetch a few ahead (memory latency,
+    // not arithmetic, dominates this loop).
+    constexpr size_t kAhead = 16;
     for (size_t i = 0; i < count; ++i) {
+      if (i + kAhead < count) {
+        const float* next = p + static_cast<size_t>(movable[i + kAhead]) * k_count;
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + k_count - 1);
+      }
       const size_t r = static_cast<size_t>(movable[i]);
       const float* sum = &sum_[r * k_count];
       const float* add = p + r * k_count;

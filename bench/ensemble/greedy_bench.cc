@@ -2,6 +2,7 @@
 //
 //   greedy_bench [--candidates N] [--rows R] [--classes K] [--rounds n] [--threads t]
 //                [--metric macro_f1|log_loss|weights] [--repeats r] [--seed s]
+//                [--shared-noise x]   (default 1.5; smaller: easier data, fewer close calls)
 //
 // Candidates are softmaxes of seeded logits: a per-row noise shared by every candidate (real models
 // make correlated mistakes, so averaging cannot remove it), plus each candidate's own noise, plus
@@ -26,7 +27,8 @@ using namespace ensweep;
 
 namespace {
 
-CandidateStack MakeStack(int64_t candidates, int64_t rows, int64_t cols, uint64_t seed) {
+CandidateStack MakeStack(int64_t candidates, int64_t rows, int64_t cols, double shared_noise,
+                         uint64_t seed) {
   Rng rng(seed);
   CandidateStack s;
   s.candidates = candidates;
@@ -34,7 +36,7 @@ CandidateStack MakeStack(int64_t candidates, int64_t rows, int64_t cols, uint64_
   s.cols = cols;
   for (int64_t r = 0; r < rows; ++r) s.labels.push_back(static_cast<int>(rng.Below(cols)));
   std::vector<double> shared(static_cast<size_t>(rows * cols));
-  for (double& v : shared) v = 1.5 * rng.Normal();
+  for (double& v : shared) v = shared_noise * rng.Normal();
   s.probs.resize(static_cast<size_t>(candidates * rows * cols));
   std::vector<double> e(static_cast<size_t>(cols));
   for (int64_t c = 0; c < candidates; ++c) {
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
   int64_t candidates = 1000, rows = 4000, classes = 18;
   int rounds = 50, threads = 2, repeats = 5;
   uint64_t seed = 1;
+  double shared_noise = 1.5;
   std::string metric = "macro_f1";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
@@ -76,6 +79,8 @@ int main(int argc, char** argv) {
       repeats = std::atoi(value);
     else if (key == "--seed")
       seed = std::strtoull(value, nullptr, 10);
+    else if (key == "--shared-noise")
+      shared_noise = std::atof(value);
     else if (key == "--metric")
       metric = value;
     else {
@@ -83,7 +88,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const CandidateStack stack = MakeStack(candidates, rows, classes, seed);
+  const CandidateStack stack = MakeStack(candidates, rows, classes, shared_noise, seed);
   std::vector<double> seconds, cpu_seconds;  // cpu: all threads together
   for (int rep = 0; rep < repeats; ++rep) {
     const auto start = std::chrono::steady_clock::now();
@@ -120,7 +125,8 @@ int main(int argc, char** argv) {
   std::printf(
       "median %.3f s wall, %.3f s cpu: %s, %lld candidates x %lld rows x %lld classes, %d rounds, "
       "%d threads\n",
-      seconds[seconds.size() / 2], cpu_seconds[cpu_seconds.size() / 2], metric.c_str(), static_cast<long long>(candidates),
-      static_cast<long long>(rows), static_cast<long long>(classes), rounds, threads);
+      seconds[seconds.size() / 2], cpu_seconds[cpu_seconds.size() / 2], metric.c_str(),
+      static_cast<long long>(candidates), static_cast<long long>(rows),
+      static_cast<long long>(classes), rounds, threads);
   return 0;
 }
