@@ -19,7 +19,7 @@ struct PoolOptions {
 // `trials`: any order and states. Returns the chosen trials best first (ties:
 // lower number first); trials without a value, and states other than COMPLETE
 // (and PRUNED when included), never join.
-std::vector<TrialRecord> ChooseCandidates(const std::vector<TrialRecord> &trials, bool maximize,
-                                          const PoolOptions &options);
+std::vector<TrialRecord> ChooseCandidates(const std::vector<TrialRecord>& trials, bool maximize,
+                                          const PoolOptions& options);
 
 }  // namespace ensweep

@@ -8,7 +8,7 @@
 
 namespace ensweep {
 
-std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionOptions &options) {
+std::vector<double> SelectEnsemble(const CandidateStack& stack, const SelectionOptions& options) {
   if (options.method == "greedy") return GreedySelect(stack, options.greedy).weights;
   if (options.method == "weights") return OptimizeWeights(stack, options.weights).weights;
   if (options.method != "uniform") {
@@ -28,7 +28,7 @@ std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionO
   return weights;
 }
 
-PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint64_t seed) {
+PersonHalves SplitPersonsInHalves(const std::vector<std::string>& persons, uint64_t seed) {
   std::vector<std::string> unique(persons);
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
@@ -47,8 +47,8 @@ PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint6
   return halves;
 }
 
-HonestEstimate EstimateHonestly(const CandidateStack &stack, const PersonHalves &halves,
-                                const SelectionOptions &options) {
+HonestEstimate EstimateHonestly(const CandidateStack& stack, const PersonHalves& halves,
+                                const SelectionOptions& options) {
   HonestEstimate estimate;
   for (int h = 0; h < 2; ++h) {
     const CandidateStack select_on = TakeRows(stack, halves.rows[1 - h]);

@@ -28,7 +28,7 @@ struct SelectionOptions {
 
 // One weight per candidate, summing to one. Throws std::invalid_argument for an
 // unknown method.
-std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionOptions &options);
+std::vector<double> SelectEnsemble(const CandidateStack& stack, const SelectionOptions& options);
 
 // Row indices of the two halves: persons (one entry per row) are deduplicated,
 // sorted, shuffled with Rng(seed) and split, the first half getting the extra
@@ -37,7 +37,7 @@ std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionO
 struct PersonHalves {
   std::vector<int64_t> rows[2];
 };
-PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint64_t seed);
+PersonHalves SplitPersonsInHalves(const std::vector<std::string>& persons, uint64_t seed);
 
 struct HonestEstimate {
   BlendScore halves[2];  // halves[h]: selected on the other half, scored on half h
@@ -45,7 +45,7 @@ struct HonestEstimate {
 };
 
 // Selects with `options` on each half and scores the result on the other half.
-HonestEstimate EstimateHonestly(const CandidateStack &stack, const PersonHalves &halves,
-                                const SelectionOptions &options);
+HonestEstimate EstimateHonestly(const CandidateStack& stack, const PersonHalves& halves,
+                                const SelectionOptions& options);
 
 }  // namespace ensweep

@@ -16,11 +16,11 @@ struct TruthProbs {
   std::vector<double> values;
 };
 
-double Loss(const TruthProbs &t, const std::vector<double> &w, std::vector<double> *blend) {
+double Loss(const TruthProbs& t, const std::vector<double>& w, std::vector<double>* blend) {
   blend->assign(static_cast<size_t>(t.rows), 0.0);
   for (int64_t c = 0; c < t.candidates; ++c) {
     if (w[c] == 0) continue;
-    const double *p = &t.values[c * t.rows];
+    const double* p = &t.values[c * t.rows];
     for (int64_t r = 0; r < t.rows; ++r) (*blend)[r] += w[c] * p[r];
   }
   double total = 0;
@@ -30,8 +30,8 @@ double Loss(const TruthProbs &t, const std::vector<double> &w, std::vector<doubl
 
 // Exponentiated gradient over the candidates with w > 0; returns the accepted
 // steps.
-int Descend(const TruthProbs &t, const WeightOptions &options, std::vector<double> *w,
-            double *loss) {
+int Descend(const TruthProbs& t, const WeightOptions& options, std::vector<double>* w,
+            double* loss) {
   std::vector<double> blend, trial_blend, gradient(static_cast<size_t>(t.candidates));
   *loss = Loss(t, *w, &blend);
   double step = 1.0;
@@ -40,7 +40,7 @@ int Descend(const TruthProbs &t, const WeightOptions &options, std::vector<doubl
     double low = 0;
     for (int64_t c = 0; c < t.candidates; ++c) {
       double g = 0;
-      const double *p = &t.values[c * t.rows];
+      const double* p = &t.values[c * t.rows];
       for (int64_t r = 0; r < t.rows; ++r) g -= p[r] / std::max(blend[r], kClamp);
       gradient[c] = g / static_cast<double>(t.rows);
       if ((*w)[c] > 0) low = std::min(low, gradient[c]);
@@ -53,7 +53,7 @@ int Descend(const TruthProbs &t, const WeightOptions &options, std::vector<doubl
         if (next[c] > 0) next[c] *= std::exp(-step * (gradient[c] - low));
         total += next[c];
       }
-      for (double &v : next) v /= total;
+      for (double& v : next) v /= total;
       const double next_loss = Loss(t, next, &trial_blend);
       if (next_loss < *loss) {
         const bool small = *loss - next_loss < options.tolerance;
@@ -72,14 +72,14 @@ int Descend(const TruthProbs &t, const WeightOptions &options, std::vector<doubl
   return accepted;
 }
 
-void Normalise(std::vector<double> *w) {
+void Normalise(std::vector<double>* w) {
   const double total = std::accumulate(w->begin(), w->end(), 0.0);
-  for (double &v : *w) v /= total;
+  for (double& v : *w) v /= total;
 }
 
 }  // namespace
 
-WeightResult OptimizeWeights(const CandidateStack &stack, const WeightOptions &options) {
+WeightResult OptimizeWeights(const CandidateStack& stack, const WeightOptions& options) {
   if (stack.candidates < 1 || stack.rows < 1) throw std::invalid_argument("no candidates");
   TruthProbs t{stack.candidates, stack.rows, {}};
   t.values.resize(static_cast<size_t>(t.candidates * t.rows));

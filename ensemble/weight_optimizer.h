@@ -34,6 +34,6 @@ struct WeightResult {
 
 // Requires stack.candidates >= 1 and stack.rows >= 1; throws
 // std::invalid_argument otherwise.
-WeightResult OptimizeWeights(const CandidateStack &stack, const WeightOptions &options);
+WeightResult OptimizeWeights(const CandidateStack& stack, const WeightOptions& options);
 
 }  // namespace ensweep
