@@ -1,0 +1,45 @@
+#!/bin/sh
+# Early stopping on the learning-curve simulator: the same study (TPE, 60 trials x 27 epochs, 2
+# local workers) without pruning and with ASHA (min_epochs 1, reduction 3), for several sampler
+# seeds; prints epochs spent and the best COMPLETE value per run, then the medians.
+# Usage: bench/search/asha.sh [ENSWEEP_BINARY] [SEEDS] [PRUNER...]
+set -e
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-"$root/build/apps/ensweep"}
+seeds=${2:-5}
+shift 2 2>/dev/null || true
+pruners=${*:-"none asha hyperband median"}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for pruner in $pruners; do
+  seed=0
+  while [ "$seed" -lt "$seeds" ]; do
+    cat > "$dir/s.yaml" <<YAML
+study: curve-$pruner-$seed
+storage: $dir/$pruner-$seed.sqlite
+artifacts: $dir/artifacts
+trainer: {type: curve, noise: 0.01}
+objective: {metric: val_accuracy, direction: maximize}
+budget: {trials: 60, epochs: 27}
+sampler: {type: tpe, seed: $seed}
+pruner: {type: $pruner, min_epochs: 1, reduction: 3}
+space:
+  lr: {log_uniform: [1.0e-5, 1.0e-1]}
+  weight_decay: {log_uniform: [1.0e-6, 1.0e-2]}
+  batch_size: {int: [16, 256], step: 16}
+  optimizer: {choice: [sgd, adam, adamw]}
+  dropout: {uniform: [0.0, 0.5]}
+YAML
+    "$bin" run "$dir/s.yaml" --workers 2 -q > "$dir/log" 2>&1 || { cat "$dir/log"; exit 1; }
+    /usr/bin/python3 - "$dir/$pruner-$seed.sqlite" "$pruner" "$seed" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+epochs, = db.execute("SELECT SUM(epochs_done) FROM trials").fetchone()
+best, = db.execute("SELECT MAX(value) FROM trials WHERE state = 'COMPLETE'").fetchone()
+pruned, = db.execute("SELECT COUNT(*) FROM trials WHERE state = 'PRUNED'").fetchone()
+print(f"{sys.argv[2]:9s} seed {sys.argv[3]}: epochs {epochs:5d} ({epochs / (60 * 27):.0%} of 1620)  "
+      f"pruned {pruned:2d}  best {best:.4f}")
+PY
+    seed=$((seed + 1))
+  done
+done
