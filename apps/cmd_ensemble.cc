@@ -162,24 +162,32 @@ Command AddEnsembleCommand(CLI::App& root) {
   o->locator.AddOptions(app);
   app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
-  app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)");
+  app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)")
+      ->check(CLI::PositiveNumber);
   app->add_option("-c,--candidates", o->candidates,
-                  "Candidate pool: the best n trials (ensemble.candidates)");
-  app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)");
-  app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)");
-  app->add_option("--bags", o->bags,
-                  "greedy: bagged selections, averaged (ensemble.bags, 1: none)");
-  app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)");
+                  "Candidate pool: the best n trials (ensemble.candidates)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--bags", o->bags, "greedy: bagged selections, averaged (ensemble.bags, 1: none)")
+      ->check(CLI::PositiveNumber);
+  app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)")
+      ->check(CLI::Range(1e-9, 1.0));
   app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
       ->check(CLI::IsMember({"macro_f1", "log_loss"}));
-  app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)");
-  app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)");
+  app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
+      ->check(CLI::NonNegativeNumber);
   app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
   app->add_flag("--one-per-backbone", o->one_per_backbone, "At most one candidate per backbone");
   app->add_flag(
       "--skip-missing", o->skip_missing,
       "Leave out candidates whose prediction files are missing or corrupt (default: error)");
-  app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)");
+  app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)")
+      ->check(CLI::NonNegativeNumber);
   app->add_option("-o,--out", o->out,
                   "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
   app->add_option("-f,--format", o->format,
