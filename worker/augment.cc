@@ -50,8 +50,8 @@ void CopyExact(const uint8_t* src, int width, int height, bool flip, float* out)
   }
 }
 
-// Bilinear resampling of the plan's window into [0, 1] floats (torchvision's
-// align_corners=False convention); positions outside the image repeat the edge.
+// Bilinear resampling of the plan's window into [0, 1] floats (torchvision's align_corners=False
+// convention); positions outside the image repeat the edge.
 void Resample(const uint8_t* src, int width, int height, const ImagePlan& plan, float* out) {
   const int64_t plane = static_cast<int64_t>(width) * height;
   const double sx = plan.w / width, sy = plan.h / height;
@@ -77,8 +77,7 @@ void Resample(const uint8_t* src, int width, int height, const ImagePlan& plan, 
   }
 }
 
-// Brightness, contrast and saturation as torchvision's ColorJitter (fixed
-// order), on [0, 1] planes.
+// Brightness, contrast and saturation as torchvision's ColorJitter (fixed order), on [0, 1] planes.
 void Jitter(const ImagePlan& plan, int64_t plane, float* out) {
   float* r = out;
   float* g = r + plane;

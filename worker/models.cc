@@ -169,11 +169,12 @@ torch::Tensor ResNetImpl::forward(torch::Tensor images) {
 
 std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes) {
   if (backbone == "custom_cnn") return std::make_shared<CustomCnnImpl>(num_classes);
+  if (backbone == "efficientnet_b0") return std::make_shared<EfficientNetB0Impl>(num_classes);
   const auto it = ResNetConfigs().find(backbone);
   if (it != ResNetConfigs().end()) return std::make_shared<ResNetImpl>(it->second, num_classes);
   throw std::invalid_argument("unknown backbone '" + backbone +
                               "'; known: custom_cnn, resnet18, resnet34, resnet50, resnet101, "
-                              "resnet152");
+                              "resnet152, efficientnet_b0");
 }
 
 }  // namespace ensweep

@@ -57,10 +57,22 @@ struct ResNetImpl : ClassifierImpl {
   torch::nn::Linear fc{nullptr};
 };
 
+// torchvision's efficientnet_b0 (weights=None): features.0 (stem) ... features.8 (1x1 to 1280),
+// classifier.1 (the head, after dropout 0.2); worker/efficientnet.cc.
+struct EfficientNetB0Impl : ClassifierImpl {
+  explicit EfficientNetB0Impl(int num_classes);
+  torch::Tensor forward(torch::Tensor images) override;
+  std::string head_prefix() const override { return "classifier."; }
+
+  torch::nn::ModuleList features{nullptr};
+  torch::nn::Sequential classifier{nullptr};
+};
+
 // Builds a freshly initialised classifier by backbone name (custom_cnn, resnet18, resnet34,
-// resnet50, resnet101, resnet152; the list in trial_params.h). Initialisation follows torchvision
-// (Kaiming-normal convolutions, BN weight 1 and bias 0) and draws from torch's global generator, so
-// seed it first (torch::manual_seed). Throws std::invalid_argument for an unknown name.
+// resnet50, resnet101, resnet152, efficientnet_b0; the list in trial_params.h). Initialisation
+// follows torchvision (Kaiming-normal convolutions, BN weight 1 and bias 0) and draws from torch's
+// global generator, so seed it first (torch::manual_seed). Throws std::invalid_argument for an
+// unknown name.
 std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes);
 
 }  // namespace ensweep

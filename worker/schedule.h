@@ -1,6 +1,5 @@
-// The learning rate of a trial at a point in training: warm-up, then constant,
-// step or cosine, and SWA's constant rate from swa_start on. Pure arithmetic
-// (no LibTorch) so tests can check it.
+// The learning rate of a trial at a point in training: warm-up, then constant, step or cosine, and
+// SWA's constant rate from swa_start on. Pure arithmetic (no LibTorch) so tests can check it.
 #pragma once
 
 #include <algorithm>
@@ -10,16 +9,12 @@
 
 namespace ensweep {
 
-// `epoch` is 1-based; `fraction` in [0, 1) is how far through that epoch the
-// batch is. The rate is applied per batch:
-//   - warm-up (epoch <= warmup_epochs): lr * t / warmup_epochs, t = epochs done
-//   so far including
-//     the fraction (never 0: the first batch gets lr * fraction_of_one_batch >
-//     0);
-//   - then constant: lr; step: lr * step_gamma ^ floor((epoch - 1 - warmup) /
-//   step_size);
-//     cosine: lr * (1 + cos(pi * t / T)) / 2 over the T = epochs - warmup
-//     epochs after warm-up;
+// `epoch` is 1-based; `fraction` in [0, 1) is how far through that epoch the batch is. The rate is
+// applied per batch:
+//   - warm-up (epoch <= warmup_epochs): lr * t / warmup_epochs, t = epochs done so far including
+//     the fraction, at least 0.001 (so the first batch trains too);
+//   - then constant: lr; step: lr * step_gamma ^ floor((epoch - 1 - warmup) / step_size); cosine:
+//     lr * (1 + cos(pi * t / T)) / 2 over the T = epochs - warmup epochs after warm-up;
 //   - with swa, from epoch swa_start on: swa_lr.
 inline double LearningRate(const TrialParams& p, int epoch, double fraction) {
   if (p.swa && epoch >= p.swa_start) return p.swa_lr;

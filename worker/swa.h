@@ -1,6 +1,6 @@
-// Stochastic weight averaging (Izmailov et al. 2018, torch.optim.swa_utils): an
-// equal-weight running mean of a model's parameters over snapshots, then
-// BatchNorm statistics recomputed for the averaged weights.
+// Stochastic weight averaging (Izmailov et al. 2018, torch.optim.swa_utils): an equal-weight
+// running mean of a model's parameters over snapshots, then BatchNorm statistics recomputed for the
+// averaged weights.
 //
 // Worker-internal (includes LibTorch).
 #pragma once
@@ -14,13 +14,11 @@ namespace ensweep {
 
 class SwaAverager {
  public:
-  // Adds the model's current parameters: mean <- mean + (p - mean) / (count +
-  // 1).
+  // Adds the model's current parameters: mean <- mean + (p - mean) / (count + 1).
   void Add(torch::nn::Module& model);
   int count() const { return count_; }
-  // Writes the mean into the model's parameters (same module tree as the
-  // snapshots). Buffers (BatchNorm statistics) are untouched: call
-  // RecomputeBatchNorm next.
+  // Writes the mean into the model's parameters (same module tree as the snapshots). Buffers
+  // (BatchNorm statistics) are untouched: call RecomputeBatchNorm next.
   void CopyTo(torch::nn::Module& model) const;
 
  private:
@@ -28,11 +26,10 @@ class SwaAverager {
   int count_ = 0;
 };
 
-// Resets every BatchNorm's running mean and variance and recomputes them as the
-// plain average over all batches from next_batch (an undefined tensor ends the
-// pass), as swa_utils.update_bn: training mode, momentum None, no gradients.
-// Restores each layer's momentum and the model's mode. Returns the number of
-// batches seen; with none, the statistics are left reset.
+// Resets every BatchNorm's running mean and variance and recomputes them as the plain average over
+// all batches from next_batch (an undefined tensor ends the pass), as swa_utils.update_bn: training
+// mode, momentum None, no gradients. Restores each layer's momentum and the model's mode. Returns
+// the number of batches seen; with none, the statistics are left reset.
 int RecomputeBatchNorm(torch::nn::Module& model, const std::function<torch::Tensor()>& next_batch,
                        const std::function<torch::Tensor(const torch::Tensor&)>& forward);
 

@@ -11,6 +11,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -38,8 +39,8 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Builds an (n, 3, H, W) float batch straight from the cached HWC bytes, one
-// plan per image (worker/augment.h): one allocation per batch, none per image.
+// Builds an (n, 3, H, W) float batch straight from the cached HWC bytes, one plan per image
+// (worker/augment.h): one allocation per batch, none per image.
 torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t n,
                         const std::vector<ImagePlan>& plans) {
   const int w = cache.width(), h = cache.height();
@@ -52,8 +53,8 @@ torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t
   return batch;
 }
 
-// 18-class probabilities (row-major) for the given images, in the given order;
-// with tta hflip the mean of the image's and its mirror's.
+// 18-class probabilities (row-major) for the given images, in the given order; with tta hflip the
+// mean of the image's and its mirror's.
 std::vector<float> Predict(ClassifierImpl& model, const ImageCache& cache,
                            const std::vector<int64_t>& indices, const TrialParams& params,
                            const torch::Device& device, TrialContext& context) {
@@ -101,9 +102,8 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrialParams& params
                                                             .weight_decay(params.weight_decay));
 }
 
-// Batch boundaries over n shuffled items. A last batch of one image is folded
-// into the one before: BatchNorm in training mode cannot normalise a single
-// sample once the feature map is 1x1.
+// Batch boundaries over n shuffled items. A last batch of one image is folded into the one before:
+// BatchNorm in training mode cannot normalise a single sample once the feature map is 1x1.
 std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
   for (int64_t start = 0; start < n; start += batch_size) {
@@ -143,8 +143,7 @@ void WriteProbs(const std::string& path, std::vector<float> probs) {
   WriteNpy(path, matrix);
 }
 
-// Written to a temporary name and renamed, so a reader never sees half a
-// checkpoint.
+// Written to a temporary name and renamed, so a reader never sees half a checkpoint.
 void WriteCheckpoint(const std::string& path, ClassifierImpl& model) {
   model.to(torch::kCPU);  // loadable on a machine without a GPU
   torch::serialize::OutputArchive archive;
@@ -173,9 +172,8 @@ class TorchTrainer : public Trainer {
 
  private:
   const Dataset& Data(TrialContext& context) {
-    // A failed load is remembered: the data does not change under a running
-    // study, and decoding a competition-sized set again for every trial only to
-    // fail again would waste minutes each.
+    // A failed load is remembered: the data does not change under a running study, and decoding a
+    // competition-sized set again for every trial only to fail again would waste minutes each.
     if (data_error_) std::rethrow_exception(data_error_);
     if (!data_) {
       try {
@@ -194,8 +192,8 @@ class TorchTrainer : public Trainer {
                     torch::optim::Optimizer& optimizer, const ClassWeights& weights, Rng& rng,
                     std::vector<int64_t>& order, TrialContext& context) const;
 
-  // Writes the SWA mean into the model and recomputes BatchNorm statistics over
-  // the training images (evaluation view: no random augmentation).
+  // Writes the SWA mean into the model and recomputes BatchNorm statistics over the training images
+  // (evaluation view: no random augmentation).
   void FinishSwa(const SwaAverager& swa, const TrialParams& params, ClassifierImpl& model) const;
 
   const StudySpec study_;
@@ -215,17 +213,27 @@ double TorchTrainer::TrainEpoch(int epoch, const TrialParams& params, Classifier
   }
   const ImageCache& cache = data_->train_images;
   double loss_sum = 0;
-  std::vector<ImagePlan> plans;
   torch::Tensor labels_cpu = torch::empty({2 * params.batch_size}, torch::kInt64);
   const auto ranges = BatchRanges(static_cast<int64_t>(order.size()), params.batch_size);
+  // Every batch's augmentation is drawn here, in order, so the Rng stream does not depend on
+  // timing; each batch is then assembled on a helper thread while the model trains on the one
+  // before it.
+  std::vector<std::vector<ImagePlan>> plans(ranges.size());
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    for (int64_t b = ranges[r].first; b < ranges[r].second; ++b) {
+      plans[r].push_back(DrawPlan(params, cache.width(), cache.height(), /*train=*/true, rng));
+    }
+  }
+  const auto assemble = [&](size_t r) {
+    return MakeBatch(cache, order.data() + ranges[r].first, ranges[r].second - ranges[r].first,
+                     plans[r]);
+  };
+  std::future<torch::Tensor> next = std::async(std::launch::async, assemble, size_t{0});
   for (size_t r = 0; r < ranges.size(); ++r) {
     const auto [start, end] = ranges[r];
     const int64_t n = end - start;
-    plans.clear();
-    for (int64_t b = 0; b < n; ++b) {
-      plans.push_back(DrawPlan(params, cache.width(), cache.height(), /*train=*/true, rng));
-    }
-    torch::Tensor images = MakeBatch(cache, order.data() + start, n, plans).to(device_);
+    torch::Tensor images = next.get().to(device_);
+    if (r + 1 < ranges.size()) next = std::async(std::launch::async, assemble, r + 1);
     int64_t* label = labels_cpu.data_ptr<int64_t>();
     for (int64_t b = 0; b < n; ++b) {
       label[b] = data_->train_listing[static_cast<size_t>(order[start + b])].label;
@@ -291,8 +299,7 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   if (params.freeze_backbone) FreezeBackbone(*model);
   model->to(device_);
   std::unique_ptr<torch::optim::Optimizer> optimizer = MakeOptimizer(params, *model);
-  // Its own stream, so that changing how weights are initialised never changes
-  // the batch order.
+  // Its own stream, so that changing how weights are initialised never changes the batch order.
   Rng rng(DeriveSeed(request.seed, StableHash("worker.batches")));
 
   std::vector<int> val_truth, train_labels;

@@ -53,8 +53,7 @@ std::string OneOf(const std::string& name, const json& value,
   return text;
 }
 
-// Number checked against a range; `closed_low`/`closed_high` say whether the
-// ends are allowed.
+// Number checked against a range; `closed_low`/`closed_high` say whether the ends are allowed.
 struct Range {
   double low, high;
   bool closed_low, closed_high;
@@ -282,8 +281,9 @@ void CheckCombination(const TrialParams& p) {
 }  // namespace
 
 const std::vector<std::string>& KnownBackbones() {
-  static const std::vector<std::string> names = {"custom_cnn", "resnet18",  "resnet34",
-                                                 "resnet50",   "resnet101", "resnet152"};
+  static const std::vector<std::string> names = {"custom_cnn",     "resnet18",  "resnet34",
+                                                 "resnet50",       "resnet101", "resnet152",
+                                                 "efficientnet_b0"};
   return names;
 }
 

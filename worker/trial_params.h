@@ -1,10 +1,9 @@
 // The parameters a trial may set, validated once before any training starts.
 //
-// A study's search space produces a JSON object of name -> value per trial. The
-// worker accepts exactly the names below; any other name fails the trial with a
-// message listing the known ones (a typo in a study must not silently train
-// with a default). Every value is checked here, so the trainer can trust a
-// TrialParams: a bad value throws std::invalid_argument naming the parameter
+// A study's search space produces a JSON object of name -> value per trial. The worker accepts
+// exactly the names below; any other name fails the trial with a message listing the known ones (a
+// typo in a study must not silently train with a default). Every value is checked here, so the
+// trainer can trust a TrialParams: a bad value throws std::invalid_argument naming the parameter
 // and what was expected.
 #pragma once
 
@@ -19,8 +18,9 @@ struct TrialParams {
   std::string backbone = "custom_cnn";  // see KnownBackbones()
   std::string head = "single";          // single (18-way) | multitask (mask 3, gender 2, age 3)
   bool pretrained = false;              // load `weights` into the backbone (never the head)
-  std::string weights;  // a weight file or a folder holding <backbone>.pt; relative: to the study file
-  bool freeze_backbone = false;         // train the head only
+  // A weight file, or a folder holding <backbone>.pt; a relative path is relative to the study file.
+  std::string weights;
+  bool freeze_backbone = false;  // train the head only
 
   // Optimisation.
   std::string optimizer = "sgd";      // sgd | adam | adamw
@@ -70,9 +70,8 @@ const std::vector<std::string>& KnownBackbones();
 // Known parameter names, sorted.
 const std::vector<std::string>& KnownTrialParams();
 
-// Parses `params` (an object, or null for all defaults). `default_epochs` is
-// the request's epoch budget. Throws std::invalid_argument naming the parameter
-// and what was expected.
+// Parses `params` (an object, or null for all defaults). `default_epochs` is the request's epoch
+// budget. Throws std::invalid_argument naming the parameter and what was expected.
 TrialParams ParseTrialParams(const nlohmann::json& params, int default_epochs);
 
 }  // namespace ensweep

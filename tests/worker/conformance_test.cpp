@@ -1,8 +1,7 @@
-// torchvision conformance: weights written by
-// tools/export_torchvision_weights.py (random torchvision models) load by name
-// into ensweep's backbones and give torchvision's logits. Needs
-// /usr/bin/python3 with torchvision (scripts/setup.sh --test installs
-// python3-torchvision); without it the checks are skipped with a warning.
+// torchvision conformance: weights written by tools/export_torchvision_weights.py (random
+// torchvision models) load by name into ensweep's backbones and give torchvision's logits. Needs
+// /usr/bin/python3 with torchvision (scripts/setup.sh --test installs python3-torchvision); without
+// it the checks are skipped with a warning.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -35,8 +34,7 @@ struct Export {
   fs::path weights, input, logits;
 };
 
-// Runs the tool for `arch` with random weights (seed 0) and a 96x128 check
-// batch.
+// Runs the tool for `arch` with random weights (seed 0) and a 96x128 check batch.
 Export RunExport(const std::string& arch) {
   const fs::path dir =
       fs::temp_directory_path() / ("ensweep_conformance_" + std::to_string(::getpid()));
@@ -86,6 +84,11 @@ TEST_CASE("torchvision resnet34 weights give torchvision's logits", "[worker][co
   CheckSameLogits("resnet34");
 }
 
+TEST_CASE("torchvision efficientnet_b0 weights give torchvision's logits",
+          "[worker][conformance]") {
+  CheckSameLogits("efficientnet_b0");
+}
+
 TEST_CASE("a weight file that does not fit the backbone is a clear error",
           "[worker][conformance]") {
   if (!HaveTorchvision()) {
@@ -106,8 +109,7 @@ TEST_CASE("a weight file that does not fit the backbone is a clear error",
   REQUIRE_THROWS_WITH(LoadWeights(*small, files.weights.string(), false),
                       Catch::Contains("unexpected") && Catch::Contains("conv1.weight"));
 
-  // The same file fits an 18-class resnet18 when the head is left out; freezing
-  // keeps the head.
+  // The same file fits an 18-class resnet18 when the head is left out; freezing keeps the head.
   std::shared_ptr<ClassifierImpl> model = MakeClassifier("resnet18", 18);
   LoadWeights(*model, files.weights.string(), false);
   FreezeBackbone(*model);

@@ -1,5 +1,5 @@
-// The seed's training recipe, piece by piece: augmentation, heads, SWA,
-// schedules, and a tiny trial per option family.
+// The seed's training recipe, piece by piece: augmentation, heads, SWA, schedules, and a tiny trial
+// per option family.
 #include <unistd.h>
 
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-// LibTorch defines a glog-style CHECK macro; include it first and drop that
-// macro so that Catch's CHECK is the one in force.
+// LibTorch defines a glog-style CHECK macro; include it first and drop that macro so that Catch's
+// CHECK is the one in force.
 #include "worker/heads.h"
 #include "worker/models.h"
 #include "worker/swa.h"
@@ -297,6 +297,7 @@ TEST_CASE("a tiny trial completes for every option family", "[worker][recipe]") 
        {"saturation", 0.2},
        {"center_crop", 0.9},
        {"tta", "hflip"}},
+      {{"backbone", "efficientnet_b0"}, {"optimizer", "adam"}, {"lr", 0.001}},
   };
   for (const json& family : families) {
     INFO(family.dump());
@@ -339,13 +340,15 @@ TEST_CASE("a pretrained, frozen resnet18 trial loads exported weights", "[worker
                               "--out " +
                               dir.string() + "/ >/dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
-  RunTrial({{"backbone", "resnet18"}, {"pretrained", true}, {"weights", dir.string()},
-            {"freeze_backbone", true}, {"head", "multitask"}},
+  RunTrial({{"backbone", "resnet18"},
+            {"pretrained", true},
+            {"weights", dir.string()},
+            {"freeze_backbone", true},
+            {"head", "multitask"}},
            1);
-  REQUIRE_THROWS_WITH(RunTrial({{"backbone", "resnet34"}, {"pretrained", true},
-                                {"weights", dir.string()}},
-                               1),
-                      Catch::Contains("resnet34.pt"));
+  REQUIRE_THROWS_WITH(
+      RunTrial({{"backbone", "resnet34"}, {"pretrained", true}, {"weights", dir.string()}}, 1),
+      Catch::Contains("resnet34.pt"));
 }
 
 }  // namespace
