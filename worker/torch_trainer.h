@@ -30,7 +30,7 @@
 //   - Artifacts in request.artifact_dir: model.pt (checkpoint; torch::load into the same backbone
 //     and head), val_probs.npy (18-class probabilities, one row per validation image in ascending
 //     listing order, float32), val_index.csv (row,path,person,label for those rows),
-//     confusion.csv (kind confusion_matrix: 18 x 18 validation counts, one row per true class)
+//     confusion.csv (18 x 18 validation counts, one row per true class; written, not recorded)
 //     and, with eval data, eval_probs.npy (rows in info.csv order). They are written for stopped
 //     trials too.
 //
