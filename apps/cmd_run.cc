@@ -18,6 +18,7 @@
 #include "orchestrator/local_workers.h"
 #include "orchestrator/mpi_transport.h"
 #include "orchestrator/tcp_transport.h"
+#include "objectives/objective_trainer.h"
 #include "orchestrator/worker_loop.h"
 #include "worker/torch_trainer.h"
 
@@ -59,12 +60,22 @@ void CheckDataExists(const StudySpec& spec) {
   }
 }
 
+// The worker's trainer, chosen by the study's `trainer.type`: a built-in objective without
+// training (objectives/), or LibTorch training (worker/) with `threads` threads.
+TrainerFactory MakeTrainerFactory(int threads) {
+  return [threads](const StudySpec& s) -> std::unique_ptr<Trainer> {
+    if (s.trainer.type != "torch") return MakeObjectiveTrainer(s);
+    return MakeTorchTrainer(s, threads);
+  };
+}
+
 int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
   std::cout << "\n"
             << (summary.interrupted ? "stopped" : "finished") << ": " << summary.finished_this_run
             << " trials ended in " << FormatSeconds(summary.seconds) << " (" << summary.stop_reason
             << "); study has " << summary.trials << " trials: " << summary.complete << " complete, "
-            << summary.failed << " failed, " << summary.stale << " stale\n\n";
+            << summary.failed << " failed, " << summary.pruned << " pruned, " << summary.stale
+            << " stale\n\n";
   if (auto study = store.FindStudy(spec.name)) {
     LeaderboardOptions options;
     options.limit = 5;
@@ -130,8 +141,7 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
     auto channel = MakeMpiWorkerChannel();
     WorkerOptions options;
     options.name = "rank-" + std::to_string(mpi.rank());
-    return RunWorker(*channel, [threads](const StudySpec& s) { return MakeTorchTrainer(s, threads); },
-                     options);
+    return RunWorker(*channel, MakeTrainerFactory(threads), options);
   }
   SetLogName("coordinator");
   int status = kExitInternal;
@@ -178,7 +188,7 @@ Command AddRunCommand(CLI::App& root) {
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
   return {app, [o] {
             const StudySpec spec = LoadStudyFile(o->study_file);
-            CheckDataExists(spec);
+            if (spec.trainer.type == "torch") CheckDataExists(spec);  // objectives read no data
             SetLogName("coordinator");
             if (LaunchedByMpi()) return RunUnderMpi(*o, spec);
             return RunCoordinatorLocal(*o, spec);
@@ -208,9 +218,7 @@ Command AddWorkerCommand(CLI::App& root) {
             auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
             WorkerOptions options;
             options.name = o->name;
-            return RunWorker(*channel,
-                             [threads](const StudySpec& s) { return MakeTorchTrainer(s, threads); },
-                             options);
+            return RunWorker(*channel, MakeTrainerFactory(threads), options);
           }};
 }
 

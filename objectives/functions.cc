@@ -43,8 +43,10 @@ std::vector<CurveSimulator::Position> CurveSimulator::Positions(const Json& para
       u = p.choices.size() > 1 ? index / static_cast<double>(p.choices.size() - 1) : 0.5;
     } else if (it->is_number() && p.high > p.low) {
       const double v = it->get<double>();
-      const bool log_scale = p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log);
-      u = log_scale ? std::log(v / p.low) / std::log(p.high / p.low) : (v - p.low) / (p.high - p.low);
+      const bool log_scale =
+          p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log);
+      u = log_scale ? std::log(v / p.low) / std::log(p.high / p.low)
+                    : (v - p.low) / (p.high - p.low);
     }
     const uint64_t h = StableHash(p.name);
     positions.push_back({std::clamp(u, 0.0, 1.0), 0.2 + 0.6 * static_cast<double>(h % 1000) / 999.0,

@@ -12,7 +12,8 @@ namespace {
 double Numeric(const Json& params, const std::string& name, const std::string& objective) {
   const auto it = params.find(name);
   if (it == params.end() || !it->is_number()) {
-    throw std::invalid_argument("the " + objective + " objective needs a numeric parameter '" + name + "'");
+    throw std::invalid_argument("the " + objective + " objective needs a numeric parameter '" +
+                                name + "'");
   }
   return it->get<double>();
 }
@@ -51,7 +52,8 @@ class ObjectiveTrainer : public Trainer {
     }
     if (type_ == "hartmann6") {
       std::array<double, 6> x;
-      for (size_t i = 0; i < 6; ++i) x[i] = Numeric(request.params, "x" + std::to_string(i + 1), type_);
+      for (size_t i = 0; i < 6; ++i)
+        x[i] = Numeric(request.params, "x" + std::to_string(i + 1), type_);
       return std::vector<double>(epochs, Hartmann6(x));
     }
     return curve_.Curve(request.params, request.epochs, request.seed);
@@ -60,8 +62,8 @@ class ObjectiveTrainer : public Trainer {
   // Waits one epoch's time in short slices, keeping the worker's heartbeat alive.
   void Sleep(TrialContext& context) const {
     using Clock = std::chrono::steady_clock;
-    const Clock::time_point end =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(epoch_time_s_));
+    const Clock::time_point end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(epoch_time_s_));
     while (true) {
       const Clock::duration left = end - Clock::now();
       if (left <= Clock::duration::zero()) break;

@@ -87,11 +87,25 @@ std::string Coordinator::ArtifactDir(int64_t number) const {
   return (std::filesystem::path(spec_.artifacts) / name).string();
 }
 
-std::vector<TrialRecord> Coordinator::History() const {
-  std::vector<TrialRecord> history;
-  history.reserve(trials_.size());
-  for (const auto& [number, trial] : trials_) history.push_back(trial);
-  return history;
+const std::vector<TrialRecord>& Coordinator::History() {
+  // Copying every record for every proposal costs O(n) deep copies; refresh only the records
+  // whose state, progress or value changed since the last proposal.
+  if (history_.size() > trials_.size()) history_.clear();
+  size_t i = 0;
+  for (const auto& [number, trial] : trials_) {
+    if (i == history_.size()) {
+      history_.push_back(trial);
+    } else {
+      TrialRecord& cached = history_[i];
+      if (cached.number != trial.number || cached.state != trial.state ||
+          cached.epochs_done != trial.epochs_done || cached.value != trial.value ||
+          cached.retries != trial.retries) {
+        cached = trial;
+      }
+    }
+    ++i;
+  }
+  return history_;
 }
 
 void Coordinator::Resume() {

@@ -82,7 +82,7 @@ class Coordinator {
   void FinishTrial(WorkerSlot& slot, const Message& message);
   void StopAll(const std::string& reason);
   void Print(const std::string& line) const;
-  std::vector<TrialRecord> History() const;
+  const std::vector<TrialRecord>& History();
   std::string ArtifactDir(int64_t number) const;
 
   const StudySpec& spec_;
@@ -91,6 +91,7 @@ class Coordinator {
   CoordinatorOptions options_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
+  std::vector<TrialRecord> history_;  // History()'s cache, by number
   Curves curves_;  // per-epoch objective values of every trial, for the pruner
   int64_t budget_trials_;
   int64_t study_id_ = 0;

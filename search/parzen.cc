@@ -63,7 +63,8 @@ NumericParzen::NumericParzen(const std::vector<double>& points, const std::vecto
     // ends as outer neighbours (Optuna's univariate rule, consider_endpoints=false).
     std::vector<size_t> order(n + 1);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mus_[a] < mus_[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return mus_[a] < mus_[b]; });
     for (size_t r = 0; r <= n; ++r) {
       const double mu = mus_[order[r]];
       const double left = r > 0 ? mu - mus_[order[r - 1]] : mu - low;
@@ -81,7 +82,8 @@ NumericParzen::NumericParzen(const std::vector<double>& points, const std::vecto
     log_weights_.push_back(std::log(all_weights[i] / total));
     running += all_weights[i];
     cumulative_.push_back(running);
-    const double mass = NormalCdf((high - mus_[i]) / sigmas_[i]) - NormalCdf((low - mus_[i]) / sigmas_[i]);
+    const double mass =
+        NormalCdf((high - mus_[i]) / sigmas_[i]) - NormalCdf((low - mus_[i]) / sigmas_[i]);
     log_norms_.push_back(std::log(std::max(mass, 1e-300)) + std::log(sigmas_[i]) + kLogSqrt2Pi);
   }
 }

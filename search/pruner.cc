@@ -19,7 +19,9 @@ class NoPruner : public Pruner {
 class MedianPruner : public Pruner {
  public:
   explicit MedianPruner(const StudySpec& spec)
-      : options_(spec.pruner), max_epochs_(spec.budget.epochs), maximize_(spec.objective.maximize) {}
+      : options_(spec.pruner),
+        max_epochs_(spec.budget.epochs),
+        maximize_(spec.objective.maximize) {}
 
   bool ShouldPrune(int64_t number, int epoch, const Curves& curves) const override {
     if (epoch < options_.min_epochs || epoch >= max_epochs_) return false;
@@ -61,8 +63,8 @@ class AshaPruner : public Pruner {
         max_epochs_(spec.budget.epochs),
         maximize_(spec.objective.maximize),
         seed_(spec.sampler.seed),
-        brackets_(hyperband ? static_cast<int>(AshaRungs(spec.pruner.min_epochs, spec.pruner.reduction,
-                                                         spec.budget.epochs)
+        brackets_(hyperband ? static_cast<int>(AshaRungs(spec.pruner.min_epochs,
+                                                         spec.pruner.reduction, spec.budget.epochs)
                                                    .size()) +
                                   1
                             : 1) {}
@@ -71,7 +73,8 @@ class AshaPruner : public Pruner {
     const auto self = curves.find(number);
     if (self == curves.end() || epoch >= max_epochs_) return false;
     const int bracket = Bracket(number);
-    const std::vector<int> rungs = AshaRungs(options_.min_epochs, options_.reduction, max_epochs_, bracket);
+    const std::vector<int> rungs =
+        AshaRungs(options_.min_epochs, options_.reduction, max_epochs_, bracket);
     if (std::find(rungs.begin(), rungs.end(), epoch) == rungs.end()) return false;
     const auto mine = self->second.values.find(epoch);
     if (mine == self->second.values.end()) return false;
@@ -86,7 +89,8 @@ class AshaPruner : public Pruner {
     // (the best, while fewer than eta trials have reached the rung).
     std::sort(competing.begin(), competing.end(),
               [this](double a, double b) { return Worse(b, a, maximize_); });
-    const size_t keep = std::max<size_t>(1, competing.size() / static_cast<size_t>(options_.reduction));
+    const size_t keep =
+        std::max<size_t>(1, competing.size() / static_cast<size_t>(options_.reduction));
     return Worse(mine->second, competing[keep - 1], maximize_);
   }
 
@@ -122,7 +126,8 @@ int HyperbandBracket(uint64_t seed, int64_t number, int brackets, int reduction)
     weights.push_back(std::pow(static_cast<double>(reduction), s_max - s) / (s_max - s + 1));
     total += weights.back();
   }
-  Rng rng(DeriveSeed(DeriveSeed(seed, StableHash("hyperband_bracket")), static_cast<uint64_t>(number)));
+  Rng rng(
+      DeriveSeed(DeriveSeed(seed, StableHash("hyperband_bracket")), static_cast<uint64_t>(number)));
   double u = rng.Uniform() * total;
   for (int s = 0; s <= s_max; ++s) {
     if (u < weights[static_cast<size_t>(s)]) return s;

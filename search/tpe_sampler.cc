@@ -11,7 +11,9 @@
 namespace ensweep {
 namespace {
 
-bool Scaled(const ParamSpec& p) { return p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log); }
+bool Scaled(const ParamSpec& p) {
+  return p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log);
+}
 
 // The interval a numeric parameter is modelled on (log scale where the parameter is).
 void Bounds(const ParamSpec& p, double* low, double* high) {
@@ -96,12 +98,14 @@ struct Densities {
   std::unique_ptr<NumericParzen> good_numeric, bad_numeric;
   std::unique_ptr<CategoricalParzen> good_choice, bad_choice;
 
-  Densities(const ParamSpec& p, const Observed& good, const Observed& bad, double bandwidth_good = 0,
-            double bandwidth_bad = 0)
+  Densities(const ParamSpec& p, const Observed& good, const Observed& bad,
+            double bandwidth_good = 0, double bandwidth_bad = 0)
       : param(&p) {
     if (p.kind == ParamKind::kChoice) {
-      good_choice = std::make_unique<CategoricalParzen>(AsIndices(good.values), good.weights, p.choices.size());
-      bad_choice = std::make_unique<CategoricalParzen>(AsIndices(bad.values), bad.weights, p.choices.size());
+      good_choice = std::make_unique<CategoricalParzen>(AsIndices(good.values), good.weights,
+                                                        p.choices.size());
+      bad_choice =
+          std::make_unique<CategoricalParzen>(AsIndices(bad.values), bad.weights, p.choices.size());
     } else {
       double low, high;
       Bounds(p, &low, &high);
@@ -115,14 +119,17 @@ struct Densities {
     return good_choice ? static_cast<double>(good_choice->Sample(rng)) : good_numeric->Sample(rng);
   }
   double Score(double x) const {
-    if (good_choice) return good_choice->LogPdf(static_cast<size_t>(x)) - bad_choice->LogPdf(static_cast<size_t>(x));
+    if (good_choice)
+      return good_choice->LogPdf(static_cast<size_t>(x)) -
+             bad_choice->LogPdf(static_cast<size_t>(x));
     return good_numeric->LogPdf(x) - bad_numeric->LogPdf(x);
   }
 };
 
 // Scott's rule factor for d dimensions and n kernels, as a fraction of the interval's width.
 double ScottFactor(size_t n, size_t d) {
-  return 0.2 * std::pow(static_cast<double>(std::max<size_t>(n, 1)), -1.0 / (static_cast<double>(d) + 4.0));
+  return 0.2 * std::pow(static_cast<double>(std::max<size_t>(n, 1)),
+                        -1.0 / (static_cast<double>(d) + 4.0));
 }
 
 class TpeSampler : public Sampler {
@@ -130,7 +137,8 @@ class TpeSampler : public Sampler {
   explicit TpeSampler(const StudySpec& spec)
       : space_(spec.space), options_(spec.sampler), maximize_(spec.objective.maximize) {}
 
-  Json Propose(int64_t number, const Json& fixed, const std::vector<TrialRecord>& history) override {
+  Json Propose(int64_t number, const Json& fixed,
+               const std::vector<TrialRecord>& history) override {
     std::vector<const TrialRecord*> finished, running;
     for (const auto& t : history) {
       if (t.number == number) continue;
@@ -146,7 +154,8 @@ class TpeSampler : public Sampler {
                          static_cast<uint64_t>(number)));
       return SampleParams(space_, rng, fixed);
     }
-    Rng rng(DeriveSeed(DeriveSeed(options_.seed, StableHash("tpe_sampler")), static_cast<uint64_t>(number)));
+    Rng rng(DeriveSeed(DeriveSeed(options_.seed, StableHash("tpe_sampler")),
+                       static_cast<uint64_t>(number)));
     // Best first: COMPLETE by value, then PRUNED by depth reached, then value; ties by number,
     // so the order is total and the good group does not depend on the history's order.
     auto better = [this](const TrialRecord* a, const TrialRecord* b) {
@@ -158,15 +167,20 @@ class TpeSampler : public Sampler {
       return a->number < b->number;
     };
     const size_t n = finished.size();
-    const size_t good_count = std::min<size_t>(
-        static_cast<size_t>(std::ceil(options_.gamma * static_cast<double>(n))),
-        static_cast<size_t>(options_.gamma_cap));
+    const size_t good_count =
+        std::min<size_t>(static_cast<size_t>(std::ceil(options_.gamma * static_cast<double>(n))),
+                         static_cast<size_t>(options_.gamma_cap));
     std::vector<const TrialRecord*> ranked = finished;
-    std::nth_element(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count), ranked.end(), better);
-    std::vector<const TrialRecord*> good(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count));
-    std::vector<const TrialRecord*> bad(ranked.begin() + static_cast<std::ptrdiff_t>(good_count), ranked.end());
+    std::nth_element(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count),
+                     ranked.end(), better);
+    std::vector<const TrialRecord*> good(ranked.begin(),
+                                         ranked.begin() + static_cast<std::ptrdiff_t>(good_count));
+    std::vector<const TrialRecord*> bad(ranked.begin() + static_cast<std::ptrdiff_t>(good_count),
+                                        ranked.end());
     bad.insert(bad.end(), running.begin(), running.end());
-    auto by_number = [](const TrialRecord* a, const TrialRecord* b) { return a->number < b->number; };
+    auto by_number = [](const TrialRecord* a, const TrialRecord* b) {
+      return a->number < b->number;
+    };
     std::sort(good.begin(), good.end(), by_number);  // oldest first, for observation weights
     std::sort(bad.begin(), bad.end(), by_number);
 
@@ -221,7 +235,8 @@ class TpeSampler : public Sampler {
     const auto bad = complete(bad_trials);
     std::vector<Densities> densities;
     for (const ParamSpec* p : dims) {
-      densities.emplace_back(*p, Collect(*p, good), Collect(*p, bad), ScottFactor(good.size() + 1, dims.size()),
+      densities.emplace_back(*p, Collect(*p, good), Collect(*p, bad),
+                             ScottFactor(good.size() + 1, dims.size()),
                              ScottFactor(bad.size() + 1, dims.size()));
     }
     // Log mixture weights of each kernel (observations oldest first, the prior last).
@@ -264,8 +279,9 @@ class TpeSampler : public Sampler {
                                 : PickKernel(good.size() + 1, rng);
       std::vector<double> x;
       for (const Densities& den : densities) {
-        x.push_back(den.good_choice ? static_cast<double>(den.good_choice->SampleFromKernel(kernel, rng))
-                                    : den.good_numeric->SampleFromKernel(kernel, rng));
+        x.push_back(den.good_choice
+                        ? static_cast<double>(den.good_choice->SampleFromKernel(kernel, rng))
+                        : den.good_numeric->SampleFromKernel(kernel, rng));
       }
       const double score = joint_log_pdf(x, true) - joint_log_pdf(x, false);
       if (score > best_score) best = x, best_score = score;
@@ -297,6 +313,8 @@ class TpeSampler : public Sampler {
 
 }  // namespace
 
-std::unique_ptr<Sampler> MakeTpeSampler(const StudySpec& spec) { return std::make_unique<TpeSampler>(spec); }
+std::unique_ptr<Sampler> MakeTpeSampler(const StudySpec& spec) {
+  return std::make_unique<TpeSampler>(spec);
+}
 
 }  // namespace ensweep

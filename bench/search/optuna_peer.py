@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The peer for bench/search: Debian's python3-optuna on the same problems and settings.
 
-  optuna_peer.py quality  [trials] [seeds]   median regret (quartiles) on Branin and Hartmann6
+  optuna_peer.py quality  [trials] [seeds] [first_seed]  median regret (quartiles) on Branin and Hartmann6
   optuna_peer.py overhead [trials]           trials/s, TPE + SQLite storage, instant objective
   optuna_peer.py latency  [history]          TPE proposal time with an in-memory history
 Run with /usr/bin/python3 (the Debian interpreter that sees python3-optuna).
@@ -34,13 +34,13 @@ def quartiles(values):
     return q[0], statistics.median(values), q[2]
 
 
-def quality(trials, seeds):
+def quality(trials, seeds, first_seed=0):
     for name, fn, best in (("branin", branin, BRANIN_MIN), ("hartmann6", hartmann6, HARTMANN6_MIN)):
         for label, make in (("optuna-tpe", lambda s: optuna.samplers.TPESampler(seed=s)),
                             ("optuna-tpe-multivariate", lambda s: optuna.samplers.TPESampler(seed=s, multivariate=True)),
                             ("optuna-random", lambda s: optuna.samplers.RandomSampler(seed=s))):
             regrets = []
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 study = optuna.create_study(sampler=make(seed))
                 study.optimize(fn, n_trials=trials)
                 regrets.append(study.best_value - best)
@@ -75,7 +75,8 @@ def latency(history):
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "quality":
-        quality(int(sys.argv[2]) if len(sys.argv) > 2 else 100, int(sys.argv[3]) if len(sys.argv) > 3 else 20)
+        quality(int(sys.argv[2]) if len(sys.argv) > 2 else 100, int(sys.argv[3]) if len(sys.argv) > 3 else 20,
+                int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif mode == "overhead":
         overhead(int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
     elif mode == "latency":

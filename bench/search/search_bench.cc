@@ -16,7 +16,8 @@ using namespace ensweep;
 
 namespace {
 
-StudySpec Spec(const std::string& problem, const std::string& type, uint64_t seed, bool multivariate) {
+StudySpec Spec(const std::string& problem, const std::string& type, uint64_t seed,
+               bool multivariate) {
   Json space = Json::object();
   if (problem == "branin") {
     space = {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}};
@@ -65,18 +66,21 @@ void Quality(int trials, int seeds) {
     const double minimum = problem == "branin" ? kBraninMinimum : kHartmann6Minimum;
     for (const auto& [label, type, multivariate] :
          std::vector<std::tuple<std::string, std::string, bool>>{
-             {"ensweep-tpe", "tpe", false}, {"ensweep-tpe-multivariate", "tpe", true},
+             {"ensweep-tpe", "tpe", false},
+             {"ensweep-tpe-multivariate", "tpe", true},
              {"ensweep-random", "random", false}}) {
       std::vector<double> regrets;
       for (int seed = 0; seed < seeds; ++seed) {
         double best = 1e300;
-        for (const auto& t : Run(Spec(problem, type, static_cast<uint64_t>(seed), multivariate), problem, trials)) {
+        for (const auto& t :
+             Run(Spec(problem, type, static_cast<uint64_t>(seed), multivariate), problem, trials)) {
           best = std::min(best, *t.value);
         }
         regrets.push_back(best - minimum);
       }
-      std::printf("%-10s %-26s median regret %.4f  quartiles [%.4f, %.4f]\n", problem.c_str(), label.c_str(),
-                  Quantile(regrets, 0.5), Quantile(regrets, 0.25), Quantile(regrets, 0.75));
+      std::printf("%-10s %-26s median regret %.4f  quartiles [%.4f, %.4f]\n", problem.c_str(),
+                  label.c_str(), Quantile(regrets, 0.5), Quantile(regrets, 0.25),
+                  Quantile(regrets, 0.75));
       std::fflush(stdout);
     }
   }
@@ -92,7 +96,9 @@ void Latency(int history_size) {
     for (int i = 0; i < 21; ++i) {
       const auto start = std::chrono::steady_clock::now();
       const Json p = sampler->Propose(history_size + i, Json::object(), history);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
       if (p.empty()) std::abort();
     }
     std::printf("ensweep TPE%s proposal at %d trials of history (2 parameters): median %.3f ms\n",

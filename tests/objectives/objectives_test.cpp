@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "core/error.h"
@@ -11,10 +10,11 @@ using namespace ensweep;
 namespace {
 
 StudySpec CurveStudy() {
-  const Json doc = {{"study", "c"},
-                    {"trainer", {{"type", "curve"}, {"noise", 0.0}}},
-                    {"budget", {{"epochs", 12}}},
-                    {"space", {{"lr", {{"log_uniform", {1e-4, 1e-1}}}}, {"opt", {{"choice", {"sgd", "adam"}}}}}}};
+  const Json doc = {
+      {"study", "c"},
+      {"trainer", {{"type", "curve"}, {"noise", 0.0}}},
+      {"budget", {{"epochs", 12}}},
+      {"space", {{"lr", {{"log_uniform", {1e-4, 1e-1}}}}, {"opt", {{"choice", {"sgd", "adam"}}}}}}};
   return ParseStudy(doc, "test", "/");
 }
 
@@ -44,7 +44,8 @@ TEST_CASE("Branin and Hartmann6 take their known minima at their minimisers", "[
   CHECK(Hartmann6({0.5, 0.5, 0.5, 0.5, 0.5, 0.5}) > kHartmann6Minimum);
 }
 
-TEST_CASE("the curve simulator's final value depends on the parameters and curves rise", "[objectives]") {
+TEST_CASE("the curve simulator's final value depends on the parameters and curves rise",
+          "[objectives]") {
   const StudySpec spec = CurveStudy();
   const CurveSimulator simulator(spec.space, 0.0);
   const Json a = {{"lr", 1e-3}, {"opt", "sgd"}}, b = {{"lr", 5e-2}, {"opt", "adam"}};
@@ -58,7 +59,8 @@ TEST_CASE("the curve simulator's final value depends on the parameters and curve
   CHECK(noisy.Curve(a, 12, 7) != noisy.Curve(a, 12, 8));
 }
 
-TEST_CASE("an objective trainer reports every epoch under the objective metric and honours STOP", "[objectives]") {
+TEST_CASE("an objective trainer reports every epoch under the objective metric and honours STOP",
+          "[objectives]") {
   StudySpec spec = CurveStudy();
   spec.objective.metric = "val_accuracy";
   auto trainer = MakeObjectiveTrainer(spec);
@@ -77,7 +79,8 @@ TEST_CASE("an objective trainer reports every epoch under the objective metric a
   CHECK(early.epochs_completed == 3);
 }
 
-TEST_CASE("objective studies need no data block and round-trip through the stored spec", "[objectives][study]") {
+TEST_CASE("objective studies need no data block and round-trip through the stored spec",
+          "[objectives][study]") {
   const Json doc = {{"study", "b"},
                     {"trainer", {{"type", "branin"}, {"epoch_time", "2s"}}},
                     {"budget", {{"target", 0.5}}},

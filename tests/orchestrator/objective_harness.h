@@ -18,10 +18,12 @@
 namespace ensweep::testing {
 
 // A study document for the built-in objectives, stored in a fresh temporary folder.
-inline Json ObjectiveStudy(const std::string& trainer, const Json& space, int64_t trials, int epochs) {
+inline Json ObjectiveStudy(const std::string& trainer, const Json& space, int64_t trials,
+                           int epochs) {
   static int counter = 0;
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("ensweep_search_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("ensweep_search_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
   const bool maximize = trainer == "curve";
   return {{"study", "objective"},
@@ -43,12 +45,16 @@ class ObjectiveHarness {
       threads_.emplace_back([i, ch = hub_.Connect()]() mutable {
         WorkerOptions options;
         options.name = "w" + std::to_string(i + 1);
-        RunWorker(*ch, [](const StudySpec& s) { return MakeObjectiveTrainer(s); }, options);
+        RunWorker(
+            *ch, [](const StudySpec& s) { return MakeObjectiveTrainer(s); }, options);
         ch.reset();
       });
     }
   }
+  // A worker whose HELLO arrived after the study finished never got SHUTDOWN (instant trials can
+  // finish before the last worker connects): closing every channel releases it.
   ~ObjectiveHarness() {
+    for (int peer = 1; peer <= static_cast<int>(threads_.size()); ++peer) hub_.Kill(peer, "test over");
     for (auto& t : threads_) t.join();
   }
 

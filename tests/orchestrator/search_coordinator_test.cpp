@@ -1,7 +1,6 @@
 // The coordinator with TPE, pruners and budgets, over in-process workers running the built-in
 // objectives: the real worker loop, transport protocol and SQLite store, without torch.
 #include <catch2/catch.hpp>
-
 #include <set>
 #include <tuple>
 
@@ -32,7 +31,8 @@ std::vector<Outcome> Outcomes(Store& store) {
 
 }  // namespace
 
-TEST_CASE("ASHA stops curve trials at its rungs and the store records them PRUNED", "[orchestrator][search]") {
+TEST_CASE("ASHA stops curve trials at its rungs and the store records them PRUNED",
+          "[orchestrator][search]") {
   Json doc = ObjectiveStudy("curve", kCurveSpace, 24, 9);
   doc["pruner"] = {{"type", "asha"}, {"min_epochs", 1}, {"reduction", 3}};
   const StudySpec spec = Parse(doc);
@@ -57,10 +57,12 @@ TEST_CASE("ASHA stops curve trials at its rungs and the store records them PRUNE
   }
   CHECK(epochs_spent < 24 * 9 / 2);
   // Pruned trials never lead the leaderboard.
-  for (const auto& t : harness.store().TopTrials(summary.study_id, true, 0)) CHECK(t.state == TrialState::kComplete);
+  for (const auto& t : harness.store().TopTrials(summary.study_id, true, 0))
+    CHECK(t.state == TrialState::kComplete);
 }
 
-TEST_CASE("a resumed TPE + ASHA study proposes and prunes exactly as an uninterrupted one", "[orchestrator][search]") {
+TEST_CASE("a resumed TPE + ASHA study proposes and prunes exactly as an uninterrupted one",
+          "[orchestrator][search]") {
   for (const char* pruner : {"asha", "hyperband", "median"}) {
     Json doc = ObjectiveStudy("curve", kCurveSpace, 20, 9);
     doc["pruner"] = {{"type", pruner}, {"startup_trials", 3}};
@@ -90,7 +92,8 @@ TEST_CASE("a resumed TPE + ASHA study proposes and prunes exactly as an uninterr
   }
 }
 
-TEST_CASE("a target value stops the study at the first trial that reaches it", "[orchestrator][search]") {
+TEST_CASE("a target value stops the study at the first trial that reaches it",
+          "[orchestrator][search]") {
   Json doc = ObjectiveStudy("branin", kBraninSpace, 200, 1);
   doc["budget"]["target"] = 1.5;
   ObjectiveHarness harness(Parse(doc), 1);

@@ -1,8 +1,7 @@
-#include <catch2/catch.hpp>
-
-#include <map>
-
 #include "search/pruner.h"
+
+#include <catch2/catch.hpp>
+#include <map>
 
 using namespace ensweep;
 
@@ -10,12 +9,13 @@ namespace {
 
 StudySpec PrunerStudy(const std::string& type, int epochs, bool maximize = true, int min_epochs = 1,
                       int reduction = 3) {
-  const Json doc = {{"study", "p"},
-                    {"trainer", {{"type", "curve"}}},
-                    {"objective", {{"metric", "acc"}, {"direction", maximize ? "maximize" : "minimize"}}},
-                    {"budget", {{"epochs", epochs}}},
-                    {"pruner", {{"type", type}, {"min_epochs", min_epochs}, {"reduction", reduction}}},
-                    {"space", {{"x", {{"uniform", {0, 1}}}}}}};
+  const Json doc = {
+      {"study", "p"},
+      {"trainer", {{"type", "curve"}}},
+      {"objective", {{"metric", "acc"}, {"direction", maximize ? "maximize" : "minimize"}}},
+      {"budget", {{"epochs", epochs}}},
+      {"pruner", {{"type", type}, {"min_epochs", min_epochs}, {"reduction", reduction}}},
+      {"space", {{"x", {{"uniform", {0, 1}}}}}}};
   return ParseStudy(doc, "test", "/");
 }
 
@@ -28,7 +28,8 @@ Curves AtEpochOne(const std::vector<double>& values) {
 
 }  // namespace
 
-TEST_CASE("ASHA rungs follow min_epochs and the reduction factor below the epoch budget", "[search][pruner]") {
+TEST_CASE("ASHA rungs follow min_epochs and the reduction factor below the epoch budget",
+          "[search][pruner]") {
   CHECK(AshaRungs(1, 3, 9) == std::vector<int>{1, 3});
   CHECK(AshaRungs(1, 3, 27) == std::vector<int>{1, 3, 9});
   CHECK(AshaRungs(2, 2, 16) == std::vector<int>{2, 4, 8});
@@ -72,7 +73,8 @@ TEST_CASE("ASHA under minimisation keeps the smallest values", "[search][pruner]
   CHECK(asha->ShouldPrune(0, 1, six));
 }
 
-TEST_CASE("the median rule waits for its startup trials, then stops below-median trials", "[search][pruner]") {
+TEST_CASE("the median rule waits for its startup trials, then stops below-median trials",
+          "[search][pruner]") {
   StudySpec spec = PrunerStudy("median", 5);
   spec.pruner.startup_trials = 3;
   auto median = MakePruner(spec);
@@ -92,7 +94,8 @@ TEST_CASE("the median rule waits for its startup trials, then stops below-median
   CHECK_FALSE(median->ShouldPrune(9, 5, curves));  // the last epoch
 }
 
-TEST_CASE("hyperband spreads trials over brackets and its last bracket never prunes", "[search][pruner]") {
+TEST_CASE("hyperband spreads trials over brackets and its last bracket never prunes",
+          "[search][pruner]") {
   const StudySpec spec = PrunerStudy("hyperband", 27);  // rungs 1, 3, 9: brackets 0..3
   std::map<int, int> counts;
   for (int64_t n = 0; n < 4000; ++n) ++counts[HyperbandBracket(spec.sampler.seed, n, 4, 3)];

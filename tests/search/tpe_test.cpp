@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
 
@@ -13,11 +12,12 @@ namespace {
 
 StudySpec TpeSpec(const std::string& space_json, uint64_t seed, bool minimize = true,
                   const std::string& type = "tpe") {
-  const Json doc = {{"study", "tpe"},
-                    {"trainer", {{"type", "branin"}}},
-                    {"objective", {{"metric", "value"}, {"direction", minimize ? "minimize" : "maximize"}}},
-                    {"sampler", {{"type", type}, {"seed", seed}}},
-                    {"space", Json::parse(space_json)}};
+  const Json doc = {
+      {"study", "tpe"},
+      {"trainer", {{"type", "branin"}}},
+      {"objective", {{"metric", "value"}, {"direction", minimize ? "minimize" : "maximize"}}},
+      {"sampler", {{"type", type}, {"seed", seed}}},
+      {"space", Json::parse(space_json)}};
   return ParseStudy(doc, "test", "/");
 }
 
@@ -57,14 +57,16 @@ TEST_CASE("TPE beats random search on Branin over the median of several seeds", 
   std::vector<double> tpe, random;
   for (uint64_t seed = 0; seed < 9; ++seed) {
     tpe.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed), 60) - kBraninMinimum);
-    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 60) - kBraninMinimum);
+    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 60) -
+                     kBraninMinimum);
   }
   INFO("median regret: tpe " << Median(tpe) << ", random " << Median(random));
   CHECK(Median(tpe) < Median(random));
   CHECK(Median(tpe) < 0.2);
 }
 
-TEST_CASE("TPE proposals are a deterministic function of seed, number and history", "[search][tpe]") {
+TEST_CASE("TPE proposals are a deterministic function of seed, number and history",
+          "[search][tpe]") {
   const StudySpec spec = TpeSpec(kBraninSpace, 3);
   std::vector<TrialRecord> history;
   for (int n = 0; n < 15; ++n) {
@@ -81,7 +83,8 @@ TEST_CASE("TPE startup trials are exactly the random sampler's proposals", "[sea
   const StudySpec tpe = TpeSpec(kBraninSpace, 4);
   const StudySpec random = TpeSpec(kBraninSpace, 4, true, "random");
   for (int n = 0; n < 10; ++n) {
-    CHECK(MakeSampler(tpe)->Propose(n, Json::object(), {}) == MakeSampler(random)->Propose(n, Json::object(), {}));
+    CHECK(MakeSampler(tpe)->Propose(n, Json::object(), {}) ==
+          MakeSampler(random)->Propose(n, Json::object(), {}));
   }
 }
 
@@ -94,7 +97,8 @@ TEST_CASE("TPE samples conditional parameters only when their condition holds", 
     "batch": {"int": [16, 256], "step": 16},
     "width": {"int": [1, 1024], "log": true},
     "lr": {"log_uniform": [1e-5, 1e-1]},
-    "momentum": 0.9})", 7, false);
+    "momentum": 0.9})",
+                                 7, false);
   auto sampler = MakeSampler(spec);
   std::vector<TrialRecord> history;
   std::set<Json> heads;
@@ -119,14 +123,16 @@ TEST_CASE("TPE samples conditional parameters only when their condition holds", 
   CHECK(heads.size() == 2);
   // After the startup trials TPE favours the better branch.
   int multitask_late = 0;
-  for (int n = 40; n < 60; ++n) multitask_late += history[static_cast<size_t>(n)].params["head"] == "multitask";
+  for (int n = 40; n < 60; ++n)
+    multitask_late += history[static_cast<size_t>(n)].params["head"] == "multitask";
   CHECK(multitask_late >= 14);
 }
 
 TEST_CASE("TPE keeps an enqueued trial's fixed values", "[search][tpe]") {
   const StudySpec spec = TpeSpec(kBraninSpace, 1);
   std::vector<TrialRecord> history;
-  for (int n = 0; n < 12; ++n) history.push_back(Finished(n, {{"x1", n * 0.5}, {"x2", n * 1.0}}, n));
+  for (int n = 0; n < 12; ++n)
+    history.push_back(Finished(n, {{"x1", n * 0.5}, {"x2", n * 1.0}}, n));
   const Json p = MakeSampler(spec)->Propose(12, {{"x1", 2.5}}, history);
   CHECK(p["x1"] == 2.5);
   CHECK((p["x2"] >= 0 && p["x2"] <= 15));
@@ -155,8 +161,10 @@ TEST_CASE("parallel TPE proposals are distinct and avoid running trials", "[sear
     double closest = INFINITY;
     for (size_t i = 0; i < proposals.size(); ++i) {
       for (size_t j = i + 1; j < proposals.size(); ++j) {
-        const double dx = (proposals[i]["x1"].get<double>() - proposals[j]["x1"].get<double>()) / 15;
-        const double dy = (proposals[i]["x2"].get<double>() - proposals[j]["x2"].get<double>()) / 15;
+        const double dx =
+            (proposals[i]["x1"].get<double>() - proposals[j]["x1"].get<double>()) / 15;
+        const double dy =
+            (proposals[i]["x2"].get<double>() - proposals[j]["x2"].get<double>()) / 15;
         closest = std::min(closest, std::hypot(dx, dy));
       }
     }
@@ -171,7 +179,8 @@ TEST_CASE("multivariate TPE also beats random search on Branin", "[search][tpe]"
     StudySpec spec = TpeSpec(kBraninSpace, seed);
     spec.sampler.multivariate = true;
     tpe.push_back(BestOnBranin(spec, 50) - kBraninMinimum);
-    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 50) - kBraninMinimum);
+    random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 50) -
+                     kBraninMinimum);
   }
   INFO("median regret: tpe " << Median(tpe) << ", random " << Median(random));
   CHECK(Median(tpe) < Median(random));
