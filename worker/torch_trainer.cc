@@ -360,9 +360,8 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   const auto add = [&](const std::string& kind, const fs::path& path) {
     result.artifacts.push_back(DescribeArtifact(kind, path.string()));
   };
-  // Next to the artifacts, not yet one of the stored records: the end-to-end tests pin the set of
-  // artifact kinds a trial records.
   WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, val_truth);
+  add("confusion_matrix", dir / "confusion.csv");
   WriteProbs((dir / "val_probs.npy").string(), std::move(val_probs));
   add("val_probs", dir / "val_probs.npy");
   WriteValIndex((dir / "val_index.csv").string(), data);

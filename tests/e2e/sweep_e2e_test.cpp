@@ -63,7 +63,8 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
       kinds.insert(a.kind);
       CHECK(fs::file_size(a.path) == static_cast<uintmax_t>(a.size_bytes));
     }
-    CHECK(kinds == std::set<std::string>{"checkpoint", "eval_probs", "val_index", "val_probs"});
+    CHECK(kinds == std::set<std::string>{"checkpoint", "confusion_matrix", "eval_probs", "val_index",
+                                         "val_probs"});
   }
   CHECK(trials[0].state == TrialState::kFailed);  // the enqueued trial ran first
   CHECK(complete >= 1);
