@@ -52,7 +52,10 @@ class Harness {
     }
   }
 
+  // A worker whose HELLO arrived after the study finished never got SHUTDOWN: closing every
+  // channel releases it.
   ~Harness() {
+    for (int peer = 1; peer <= static_cast<int>(threads_.size()); ++peer) hub_.Kill(peer, "test over");
     for (auto& t : threads_) t.join();
   }
 
