@@ -335,10 +335,7 @@ int BuildEnsemble(const EnsembleOptions& o) {
     const std::string labels = FindLabels(o.labels, spec.data.eval);
     if (!labels.empty()) {
       const SubmissionScore score = ScoreSubmission(out, labels);
-      const fs::path single_path = fs::path(out).parent_path() / ".best-single.csv";
-      WriteSubmission(info, *candidates[0].eval_probs, single_path.string());
-      const SubmissionScore single_eval = ScoreSubmission(single_path.string(), labels);
-      fs::remove(single_path);
+      const SubmissionScore single_eval = ScorePredictions(info, *candidates[0].eval_probs, labels);
       record.metrics["eval_macro_f1"] = score.macro_f1;
       record.metrics["eval_accuracy"] = score.accuracy;
       record.metrics["best_single_eval_macro_f1"] = single_eval.macro_f1;

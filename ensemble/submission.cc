@@ -52,11 +52,34 @@ void WriteSubmission(const std::string& info_csv, const Matrix& probs, const std
   std::filesystem::rename(temporary, out_path);
 }
 
+namespace {
+
+// Scores ImageID -> predicted class against labels_csv; `source` names the predictions in errors.
+SubmissionScore ScoreAgainstLabels(const std::map<std::string, int>& predicted,
+                                   const std::string& source, const std::string& labels_csv) {
+  const CsvTable labels = ReadCsv(labels_csv);
+  const size_t lab_id = labels.Column("ImageID"), lab_ans = labels.Column("ans");
+  std::vector<int> truth, guess;
+  for (size_t r = 0; r < labels.rows.size(); ++r) {
+    const std::string where = labels_csv + ":" + std::to_string(labels.lines[r]);
+    auto it = predicted.find(labels.rows[r][lab_id]);
+    if (it == predicted.end()) {
+      throw UserError(source + ": no prediction for ImageID " + labels.rows[r][lab_id] +
+                      " (labelled at " + where + ")");
+    }
+    truth.push_back(ParseClass(labels.rows[r][lab_ans], where));
+    guess.push_back(it->second);
+  }
+  const ConfusionMatrix confusion = Confusion(truth, guess, kNumClasses);
+  return SubmissionScore{static_cast<int64_t>(truth.size()), confusion.Accuracy(),
+                         confusion.MacroF1()};
+}
+
+}  // namespace
+
 SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::string& labels_csv) {
   const CsvTable submission = ReadCsv(submission_csv);
-  const CsvTable labels = ReadCsv(labels_csv);
   const size_t sub_id = submission.Column("ImageID"), sub_ans = submission.Column("ans");
-  const size_t lab_id = labels.Column("ImageID"), lab_ans = labels.Column("ans");
   std::map<std::string, int> predicted;
   for (size_t r = 0; r < submission.rows.size(); ++r) {
     const std::string where = submission_csv + ":" + std::to_string(submission.lines[r]);
@@ -64,19 +87,21 @@ SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::st
         predicted.emplace(submission.rows[r][sub_id], ParseClass(submission.rows[r][sub_ans], where));
     if (!inserted) throw UserError(where + ": ImageID " + it->first + " appears twice");
   }
-  std::vector<int> truth, guess;
-  for (size_t r = 0; r < labels.rows.size(); ++r) {
-    const std::string where = labels_csv + ":" + std::to_string(labels.lines[r]);
-    auto it = predicted.find(labels.rows[r][lab_id]);
-    if (it == predicted.end()) {
-      throw UserError(submission_csv + ": no prediction for ImageID " + labels.rows[r][lab_id] +
-                      " (labelled at " + where + ")");
-    }
-    truth.push_back(ParseClass(labels.rows[r][lab_ans], where));
-    guess.push_back(it->second);
+  return ScoreAgainstLabels(predicted, submission_csv, labels_csv);
+}
+
+SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& probs,
+                                 const std::string& labels_csv) {
+  const CsvTable info = ReadCsv(info_csv);
+  const size_t id_col = info.Column("ImageID");
+  if (static_cast<int64_t>(info.rows.size()) != probs.rows) {
+    throw UserError(info_csv + ": has " + std::to_string(info.rows.size()) +
+                    " rows but the predictions have " + std::to_string(probs.rows));
   }
-  const ConfusionMatrix confusion = Confusion(truth, guess, kNumClasses);
-  return SubmissionScore{static_cast<int64_t>(truth.size()), confusion.Accuracy(), confusion.MacroF1()};
+  const std::vector<int> classes = ArgmaxRows(probs.values, probs.rows, probs.cols);
+  std::map<std::string, int> predicted;
+  for (size_t r = 0; r < info.rows.size(); ++r) predicted[info.rows[r][id_col]] = classes[r];
+  return ScoreAgainstLabels(predicted, info_csv + " predictions", labels_csv);
 }
 
 }  // namespace ensweep

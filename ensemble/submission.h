@@ -25,4 +25,9 @@ struct SubmissionScore {
 // the submission exactly once; throws UserError naming the file and line otherwise.
 SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::string& labels_csv);
 
+// Scores class probabilities whose rows follow `info_csv` (as a submission would be written from
+// them) against a labels file, without writing a submission. Same errors as ScoreSubmission.
+SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& probs,
+                                 const std::string& labels_csv);
+
 }  // namespace ensweep

@@ -83,3 +83,23 @@ TEST_CASE("a weighted average blends probabilities row by row", "[ensemble][blen
   Matrix c = OneHot({0});
   CHECK_THROWS(WeightedAverage({&a, &c}, {1.0, 1.0}));
 }
+
+TEST_CASE("scoring predictions in memory equals scoring the submission written from them",
+          "[ensemble][score]") {
+  const fs::path dir = Dir();
+  std::ofstream(dir / "info.csv") << "ImageID,ans\nb,0\na,0\nc,0\n";
+  std::ofstream(dir / "labels.csv") << "ImageID,ans\na,0\nb,17\nc,5\n";
+  const Matrix probs = OneHot({17, 0, 6});
+  WriteSubmission((dir / "info.csv").string(), probs, (dir / "from_probs.csv").string());
+  const SubmissionScore written =
+      ScoreSubmission((dir / "from_probs.csv").string(), (dir / "labels.csv").string());
+  const SubmissionScore direct =
+      ScorePredictions((dir / "info.csv").string(), probs, (dir / "labels.csv").string());
+  CHECK(direct.rows == 3);
+  CHECK(direct.accuracy == Approx(2.0 / 3.0));
+  CHECK(direct.accuracy == Approx(written.accuracy));
+  CHECK(direct.macro_f1 == Approx(written.macro_f1));
+  CHECK_THROWS_AS(ScorePredictions((dir / "info.csv").string(), OneHot({1}),
+                                   (dir / "labels.csv").string()),
+                  UserError);
+}
