@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fake_trainer.h"
+#include "worker_harness.h"
 #include "core/store.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/in_process_transport.h"
@@ -35,45 +36,13 @@ StudySpec MakeSpec(const std::string& space_json, int64_t trials, int epochs = 2
   return ParseStudy(doc, "test", "/");
 }
 
-// Runs a coordinator over in-process workers, each a thread running the real worker loop.
-class Harness {
+// Workers with the fake trainer; `epoch_ms` slows each epoch so a test can act mid-trial.
+class Harness : public ensweep::testing::WorkerHarness {
  public:
-  Harness(const StudySpec& spec, int workers, int epoch_ms = 0) : spec_(spec) {
-    store_ = Store::OpenForWriting(spec.storage);
-    for (int i = 0; i < workers; ++i) {
-      auto channel = hub_.Connect();
-      threads_.emplace_back([this, epoch_ms, i, ch = std::move(channel)]() mutable {
-        WorkerOptions options;
-        options.name = "w" + std::to_string(i + 1);
-        RunWorker(*ch, [this, epoch_ms](const StudySpec&) { return std::make_unique<FakeTrainer>(epoch_ms, &runs_); },
-                  options);
-        ch.reset();
-      });
-    }
-  }
-
-  // A worker whose HELLO arrived after the study finished never got SHUTDOWN: closing every
-  // channel releases it.
-  ~Harness() {
-    for (int peer = 1; peer <= static_cast<int>(threads_.size()); ++peer) hub_.Kill(peer, "test over");
-    for (auto& t : threads_) t.join();
-  }
-
-  RunSummary Run(CoordinatorOptions options = {}) {
-    Coordinator coordinator(spec_, *store_, hub_.coordinator(), options);
-    return coordinator.Run();
-  }
-
-  InProcessHub& hub() { return hub_; }
-  Store& store() { return *store_; }
-  int runs() const { return runs_; }
-
- private:
-  StudySpec spec_;
-  InProcessHub hub_;
-  std::unique_ptr<Store> store_;
-  std::vector<std::thread> threads_;
-  std::atomic<int> runs_{0};
+  Harness(const StudySpec& spec, int workers, int epoch_ms = 0)
+      : WorkerHarness(spec, workers, [epoch_ms](const StudySpec&) {
+          return std::make_unique<FakeTrainer>(epoch_ms);
+        }) {}
 };
 
 }  // namespace

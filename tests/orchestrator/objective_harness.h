@@ -5,15 +5,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <memory>
-#include <thread>
-#include <vector>
-
-#include "core/store.h"
 #include "objectives/objective_trainer.h"
-#include "orchestrator/coordinator.h"
-#include "orchestrator/in_process_transport.h"
-#include "orchestrator/worker_loop.h"
+#include "worker_harness.h"
 
 namespace ensweep::testing {
 
@@ -37,38 +30,11 @@ inline Json ObjectiveStudy(const std::string& trainer, const Json& space, int64_
           {"space", space}};
 }
 
-class ObjectiveHarness {
+// Workers that train with the built-in objectives.
+class ObjectiveHarness : public WorkerHarness {
  public:
-  ObjectiveHarness(const StudySpec& spec, int workers) : spec_(spec) {
-    store_ = Store::OpenForWriting(spec.storage);
-    for (int i = 0; i < workers; ++i) {
-      threads_.emplace_back([i, ch = hub_.Connect()]() mutable {
-        WorkerOptions options;
-        options.name = "w" + std::to_string(i + 1);
-        RunWorker(
-            *ch, [](const StudySpec& s) { return MakeObjectiveTrainer(s); }, options);
-        ch.reset();
-      });
-    }
-  }
-  // A worker whose HELLO arrived after the study finished never got SHUTDOWN (instant trials can
-  // finish before the last worker connects): closing every channel releases it.
-  ~ObjectiveHarness() {
-    for (int peer = 1; peer <= static_cast<int>(threads_.size()); ++peer) hub_.Kill(peer, "test over");
-    for (auto& t : threads_) t.join();
-  }
-
-  RunSummary Run(CoordinatorOptions options = {}) {
-    Coordinator coordinator(spec_, *store_, hub_.coordinator(), options);
-    return coordinator.Run();
-  }
-  Store& store() { return *store_; }
-
- private:
-  StudySpec spec_;
-  InProcessHub hub_;
-  std::unique_ptr<Store> store_;
-  std::vector<std::thread> threads_;
+  ObjectiveHarness(const StudySpec& spec, int workers)
+      : WorkerHarness(spec, workers, [](const StudySpec& s) { return MakeObjectiveTrainer(s); }) {}
 };
 
 }  // namespace ensweep::testing
