@@ -10,6 +10,7 @@
 #include "apps/commands.h"
 #include "apps/leaderboard.h"
 #include "apps/table.h"
+#include "apps/torch_plugin.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/store.h"
@@ -20,7 +21,6 @@
 #include "orchestrator/tcp_transport.h"
 #include "objectives/objective_trainer.h"
 #include "orchestrator/worker_loop.h"
-#include "worker/torch_trainer.h"
 
 namespace ensweep {
 namespace {
@@ -61,11 +61,12 @@ void CheckDataExists(const StudySpec& spec) {
 }
 
 // The worker's trainer, chosen by the study's `trainer.type`: a built-in objective without
-// training (objectives/), or LibTorch training (worker/) with `threads` threads.
-TrainerFactory MakeTrainerFactory(int threads) {
-  return [threads](const StudySpec& s) -> std::unique_ptr<Trainer> {
+// training (objectives/), or LibTorch training (worker/, its module loaded only then) with
+// `threads` threads; `log_name` prefixes the module's log lines.
+TrainerFactory MakeTrainerFactory(int threads, const std::string& log_name) {
+  return [threads, log_name](const StudySpec& s) -> std::unique_ptr<Trainer> {
     if (s.trainer.type != "torch") return MakeObjectiveTrainer(s);
-    return MakeTorchTrainer(s, threads);
+    return MakeTorchTrainerFromPlugin(s, threads, log_name);
   };
 }
 
@@ -133,7 +134,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   MpiSession mpi;
   if (mpi.size() < 2) throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
   if (mpi.rank() != 0) {
-    SetLogName("worker rank " + std::to_string(mpi.rank()));
+    const std::string log_name = "worker rank " + std::to_string(mpi.rank());
+    SetLogName(log_name);
     signal(SIGINT, SIG_IGN);
     const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     const int per_node = local_size ? std::max(1, std::atoi(local_size) - 1) : mpi.size() - 1;
@@ -141,7 +143,7 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
     auto channel = MakeMpiWorkerChannel();
     WorkerOptions options;
     options.name = "rank-" + std::to_string(mpi.rank());
-    return RunWorker(*channel, MakeTrainerFactory(threads), options);
+    return RunWorker(*channel, MakeTrainerFactory(threads, log_name), options);
   }
   SetLogName("coordinator");
   int status = kExitInternal;
@@ -188,7 +190,10 @@ Command AddRunCommand(CLI::App& root) {
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
   return {app, [o] {
             const StudySpec spec = LoadStudyFile(o->study_file);
-            if (spec.trainer.type == "torch") CheckDataExists(spec);  // objectives read no data
+            if (spec.trainer.type == "torch") {  // objectives read no data and need no LibTorch
+              FindTorchPlugin();  // a missing module stops here, not in every worker
+              CheckDataExists(spec);
+            }
             SetLogName("coordinator");
             if (LaunchedByMpi()) return RunUnderMpi(*o, spec);
             return RunCoordinatorLocal(*o, spec);
@@ -213,12 +218,13 @@ Command AddWorkerCommand(CLI::App& root) {
       ->group("");
   return {app, [o] {
             if (o->local) signal(SIGINT, SIG_IGN);
-            SetLogName("worker " + (o->name.empty() ? DefaultWorkerName() : o->name));
+            const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
+            SetLogName(log_name);
             const int threads = o->threads > 0 ? o->threads : Cores();
             auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
             WorkerOptions options;
             options.name = o->name;
-            return RunWorker(*channel, MakeTrainerFactory(threads), options);
+            return RunWorker(*channel, MakeTrainerFactory(threads, log_name), options);
           }};
 }
 

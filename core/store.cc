@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -106,7 +108,22 @@ double NowSeconds() {
 struct Store::Impl {
   std::string path;
   SQLite::Database db;
+  // The writer's statements, prepared once and reused (a sweep runs the same few per trial).
+  // Declared after `db` so that they are finalised before it closes.
+  std::map<std::string, std::unique_ptr<SQLite::Statement>> statements;
   Impl(const std::string& p, int flags) : path(p), db(p, flags) {}
+
+  // The prepared statement for `sql`, reset and with no bindings.
+  SQLite::Statement& Prepared(const std::string& sql) {
+    auto& statement = statements[sql];
+    if (!statement) {
+      statement = std::make_unique<SQLite::Statement>(db, sql);
+    } else {
+      statement->tryReset();  // a failed last use must not throw here
+      statement->clearBindings();
+    }
+    return *statement;
+  }
 };
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -271,9 +288,9 @@ std::vector<StudyRecord> Store::ListStudies() const {
 
 int64_t Store::AddTrial(int64_t study_id, int64_t number, TrialState state, const Json& params,
                         uint64_t seed) {
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO trials (study_id, number, state, params, seed, queued_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
+  SQLite::Statement& q = impl_->Prepared(
+      "INSERT INTO trials (study_id, number, state, params, seed, queued_at) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
   q.bind(1, study_id);
   q.bind(2, number);
   q.bind(3, TrialStateName(state));
@@ -285,9 +302,9 @@ int64_t Store::AddTrial(int64_t study_id, int64_t number, TrialState state, cons
 }
 
 void Store::MarkRunning(int64_t trial_id, const std::string& worker, const Json& params) {
-  SQLite::Statement q(impl_->db,
-                      "UPDATE trials SET state = 'RUNNING', worker = ?, params = ?, started_at = ? "
-                      "WHERE id = ?");
+  SQLite::Statement& q = impl_->Prepared(
+      "UPDATE trials SET state = 'RUNNING', worker = ?, params = ?, started_at = ? "
+      "WHERE id = ?");
   q.bind(1, worker);
   q.bind(2, params.dump());
   q.bind(3, NowSeconds());
@@ -297,9 +314,9 @@ void Store::MarkRunning(int64_t trial_id, const std::string& worker, const Json&
 
 void Store::RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics) {
   SQLite::Transaction transaction(impl_->db);
-  SQLite::Statement q(impl_->db,
-                      "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value, at) "
-                      "VALUES (?, ?, ?, ?, ?)");
+  SQLite::Statement& q = impl_->Prepared(
+      "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value, at) "
+      "VALUES (?, ?, ?, ?, ?)");
   const double now = NowSeconds();
   for (const auto& [name, value] : metrics) {
     q.bind(1, trial_id);
@@ -310,7 +327,7 @@ void Store::RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics) {
     q.exec();
     q.reset();
   }
-  SQLite::Statement progress(impl_->db, "UPDATE trials SET epochs_done = ? WHERE id = ?");
+  SQLite::Statement& progress = impl_->Prepared("UPDATE trials SET epochs_done = ? WHERE id = ?");
   progress.bind(1, epoch);
   progress.bind(2, trial_id);
   progress.exec();
@@ -331,10 +348,10 @@ void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double>
                       const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
                       int epochs_done) {
   SQLite::Transaction transaction(impl_->db);
-  SQLite::Statement q(impl_->db,
-                      std::string("UPDATE trials SET state = '") + state +
-                          "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
-                          "WHERE id = ?");
+  SQLite::Statement& q = impl_->Prepared(
+      std::string("UPDATE trials SET state = '") + state +
+          "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
+          "WHERE id = ?");
   if (value) {
     q.bind(1, *value);
   } else {
@@ -345,9 +362,9 @@ void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double>
   q.bind(4, NowSeconds());
   q.bind(5, trial_id);
   q.exec();
-  SQLite::Statement a(impl_->db,
-                      "INSERT OR REPLACE INTO artifacts (trial_id, kind, path, size_bytes, checksum) "
-                      "VALUES (?, ?, ?, ?, ?)");
+  SQLite::Statement& a = impl_->Prepared(
+      "INSERT OR REPLACE INTO artifacts (trial_id, kind, path, size_bytes, checksum) "
+      "VALUES (?, ?, ?, ?, ?)");
   for (const auto& artifact : artifacts) {
     a.bind(1, trial_id);
     a.bind(2, artifact.kind);
@@ -361,9 +378,9 @@ void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double>
 }
 
 void Store::MarkFailed(int64_t trial_id, const std::string& error, int epochs_done) {
-  SQLite::Statement q(impl_->db,
-                      "UPDATE trials SET state = 'FAILED', error = ?, epochs_done = MAX(epochs_done, ?), "
-                      "finished_at = ? WHERE id = ?");
+  SQLite::Statement& q = impl_->Prepared(
+      "UPDATE trials SET state = 'FAILED', error = ?, epochs_done = MAX(epochs_done, ?), "
+      "finished_at = ? WHERE id = ?");
   q.bind(1, error);
   q.bind(2, epochs_done);
   q.bind(3, NowSeconds());
@@ -372,7 +389,7 @@ void Store::MarkFailed(int64_t trial_id, const std::string& error, int epochs_do
 }
 
 void Store::MarkStale(int64_t trial_id, const std::string& reason) {
-  SQLite::Statement q(impl_->db, "UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
+  SQLite::Statement& q = impl_->Prepared("UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
   q.bind(1, reason);
   q.bind(2, trial_id);
   q.exec();
@@ -390,12 +407,12 @@ int Store::MarkAllRunningStale(int64_t study_id, const std::string& reason) {
 void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
   SQLite::Transaction transaction(impl_->db);
   // The lost attempt's epochs would mix with the new attempt's.
-  SQLite::Statement clear(impl_->db, "DELETE FROM epoch_metrics WHERE trial_id = ?");
+  SQLite::Statement& clear = impl_->Prepared("DELETE FROM epoch_metrics WHERE trial_id = ?");
   clear.bind(1, trial_id);
   clear.exec();
-  SQLite::Statement q(impl_->db,
-                      "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
-                      "started_at = ?, epochs_done = 0 WHERE id = ?");
+  SQLite::Statement& q = impl_->Prepared(
+      "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
+      "started_at = ?, epochs_done = 0 WHERE id = ?");
   q.bind(1, worker);
   q.bind(2, NowSeconds());
   q.bind(3, trial_id);

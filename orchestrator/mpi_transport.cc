@@ -1,5 +1,7 @@
 #include "orchestrator/mpi_transport.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <set>
 #include <thread>
@@ -9,7 +11,31 @@
 namespace ensweep {
 namespace {
 
-constexpr auto kProbeSleep = std::chrono::microseconds(500);
+// Waiting for a message: MPI_Iprobe in a tight loop (yielding the core) for the first
+// kSpinProbes tries, so that a reply already on its way is taken within microseconds, then
+// sleeps from kMinSleep doubling up to kMaxSleep, so that an idle rank (a worker training for
+// minutes, a coordinator between long trials) costs at most a few thousand probes a second.
+// Every wait starts spinning again.
+constexpr int kSpinProbes = 200;
+constexpr auto kMinSleep = std::chrono::microseconds(5);
+constexpr auto kMaxSleep = std::chrono::microseconds(500);
+
+class ProbeBackoff {
+ public:
+  void Wait() {
+    if (spins_ < kSpinProbes) {
+      ++spins_;
+      std::this_thread::yield();
+      return;
+    }
+    std::this_thread::sleep_for(sleep_);
+    sleep_ = std::min(kMaxSleep, sleep_ * 2);
+  }
+
+ private:
+  int spins_ = 0;
+  std::chrono::microseconds sleep_ = kMinSleep;
+};
 
 // Receives one pending message from `source` (or any) if there is one.
 std::optional<std::pair<int, std::string>> TryReceive(int source) {
@@ -34,6 +60,7 @@ class MpiCoordinatorTransport : public CoordinatorTransport {
  public:
   std::optional<TransportEvent> Poll(std::chrono::milliseconds timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    ProbeBackoff backoff;
     while (true) {
       while (auto received = TryReceive(MPI_ANY_SOURCE)) {
         if (dropped_.count(received->first)) continue;
@@ -46,7 +73,7 @@ class MpiCoordinatorTransport : public CoordinatorTransport {
         }
       }
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(kProbeSleep);
+      backoff.Wait();
     }
   }
 
@@ -67,9 +94,10 @@ class MpiWorkerChannel : public WorkerChannel {
   void Send(const Message& message) override { SendText(0, EncodeMessage(message)); }
 
   Message Receive() override {
+    ProbeBackoff backoff;
     while (true) {
       if (auto received = TryReceive(0)) return DecodeMessage(received->second);
-      std::this_thread::sleep_for(kProbeSleep);
+      backoff.Wait();
     }
   }
 };
