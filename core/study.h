@@ -78,7 +78,7 @@ struct SamplerSpec {
   std::string type = "random";  // random | grid | tpe
   int startup_trials = 10;      // tpe: random proposals until this many trials have a value
   uint64_t seed = 0;
-  int candidates = 24;          // tpe: candidates drawn from l(x) per proposal
+  int candidates = 6;           // tpe: candidates drawn from l(x) per proposal
   double gamma = 0.10;          // tpe: fraction of trials in the good group ...
   int gamma_cap = 25;           // ... at most this many
   bool constant_liar = true;    // tpe: running trials count as bad, so parallel proposals spread

@@ -46,7 +46,7 @@ std::vector<double> ObservationWeights(size_t count) {
 
 NumericParzen::NumericParzen(const std::vector<double>& points, const std::vector<double>& weights,
                              double low, double high, double prior_weight,
-                             double bandwidth_override)
+                             double bandwidth_override, bool weight_by_bandwidth)
     : low_(low), high_(high) {
   const double width = std::max(high - low, 1e-12);
   const size_t n = points.size();
@@ -84,7 +84,10 @@ NumericParzen::NumericParzen(const std::vector<double>& points, const std::vecto
     cumulative_.push_back(running);
     const double mass =
         NormalCdf((high - mus_[i]) / sigmas_[i]) - NormalCdf((low - mus_[i]) / sigmas_[i]);
-    log_norms_.push_back(std::log(std::max(mass, 1e-300)) + std::log(sigmas_[i]) + kLogSqrt2Pi);
+    // The truncated Gaussian's normaliser: mass inside [low, high] times sigma sqrt(2 pi); the
+    // sigma factor is left out when scoring with bandwidth-weighted kernels.
+    const double log_scale = weight_by_bandwidth ? 0.0 : std::log(sigmas_[i]);
+    log_norms_.push_back(std::log(std::max(mass, 1e-300)) + log_scale + kLogSqrt2Pi);
   }
 }
 

@@ -109,10 +109,11 @@ struct Densities {
     } else {
       double low, high;
       Bounds(p, &low, &high);
+      // Candidates are scored with bandwidth-weighted kernels (search/parzen.h says why).
       good_numeric = std::make_unique<NumericParzen>(good.values, good.weights, low, high, 1.0,
-                                                     bandwidth_good * (high - low));
+                                                     bandwidth_good * (high - low), true);
       bad_numeric = std::make_unique<NumericParzen>(bad.values, bad.weights, low, high, 1.0,
-                                                    bandwidth_bad * (high - low));
+                                                    bandwidth_bad * (high - low), true);
     }
   }
   double Sample(Rng& rng) const {
@@ -126,7 +127,7 @@ struct Densities {
   }
 };
 
-// Scott's rule factor for d dimensions and n kernels, as a fraction of the interval's width.
+// Scott's rule factor for d dimensions and n observations, as a fraction of the interval's width.
 double ScottFactor(size_t n, size_t d) {
   return 0.2 * std::pow(static_cast<double>(std::max<size_t>(n, 1)),
                         -1.0 / (static_cast<double>(d) + 4.0));
@@ -236,8 +237,8 @@ class TpeSampler : public Sampler {
     std::vector<Densities> densities;
     for (const ParamSpec* p : dims) {
       densities.emplace_back(*p, Collect(*p, good), Collect(*p, bad),
-                             ScottFactor(good.size() + 1, dims.size()),
-                             ScottFactor(bad.size() + 1, dims.size()));
+                             ScottFactor(good.size(), dims.size()),
+                             ScottFactor(bad.size(), dims.size()));
     }
     // Log mixture weights of each kernel (observations oldest first, the prior last).
     auto log_weights = [](size_t observations) {

@@ -1,5 +1,6 @@
 // TPE quality and proposal latency, the sampler alone (no coordinator): see README.md.
-//   search_bench quality [trials] [seeds]   median regret (quartiles) on Branin and Hartmann6
+//   search_bench quality [trials] [seeds] [first_seed]   median regret (quartiles) on Branin and
+//                                                        Hartmann6, seeds first_seed.. (default 0)
 //   search_bench latency [history...]       TPE proposal time at the given history sizes
 #include <algorithm>
 #include <array>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "objectives/functions.h"
@@ -17,7 +19,7 @@ using namespace ensweep;
 namespace {
 
 StudySpec Spec(const std::string& problem, const std::string& type, uint64_t seed,
-               bool multivariate) {
+               bool multivariate, int candidates = 0) {
   Json space = Json::object();
   if (problem == "branin") {
     space = {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}};
@@ -29,7 +31,9 @@ StudySpec Spec(const std::string& problem, const std::string& type, uint64_t see
                     {"objective", {{"metric", "value"}, {"direction", "minimize"}}},
                     {"sampler", {{"type", type}, {"seed", seed}, {"multivariate", multivariate}}},
                     {"space", space}};
-  return ParseStudy(doc, "bench", "/");
+  StudySpec spec = ParseStudy(doc, "bench", "/");
+  if (candidates > 0) spec.sampler.candidates = candidates;
+  return spec;
 }
 
 double Evaluate(const std::string& problem, const Json& p) {
@@ -61,19 +65,21 @@ double Quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
-void Quality(int trials, int seeds) {
+void Quality(int trials, int seeds, int first_seed) {
   for (const std::string problem : {"branin", "hartmann6"}) {
     const double minimum = problem == "branin" ? kBraninMinimum : kHartmann6Minimum;
-    for (const auto& [label, type, multivariate] :
-         std::vector<std::tuple<std::string, std::string, bool>>{
-             {"ensweep-tpe", "tpe", false},
-             {"ensweep-tpe-multivariate", "tpe", true},
-             {"ensweep-random", "random", false}}) {
+    for (const auto& [label, type, multivariate, candidates] :
+         std::vector<std::tuple<std::string, std::string, bool, int>>{
+             {"ensweep-tpe", "tpe", false, 0},
+             {"ensweep-tpe-24-candidates", "tpe", false, 24},
+             {"ensweep-tpe-multivariate", "tpe", true, 0},
+             {"ensweep-random", "random", false, 0}}) {
       std::vector<double> regrets;
-      for (int seed = 0; seed < seeds; ++seed) {
+      for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
         double best = 1e300;
-        for (const auto& t :
-             Run(Spec(problem, type, static_cast<uint64_t>(seed), multivariate), problem, trials)) {
+        const StudySpec spec =
+            Spec(problem, type, static_cast<uint64_t>(seed), multivariate, candidates);
+        for (const auto& t : Run(spec, problem, trials)) {
           best = std::min(best, *t.value);
         }
         regrets.push_back(best - minimum);
@@ -111,12 +117,15 @@ void Latency(int history_size) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "quality";
   if (mode == "quality") {
-    Quality(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 20);
+    Quality(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 20,
+            argc > 4 ? std::atoi(argv[4]) : 0);
   } else if (mode == "latency") {
     for (int i = 2; i < argc; ++i) Latency(std::atoi(argv[i]));
     if (argc == 2) Latency(1000), Latency(10000);
   } else {
-    std::fprintf(stderr, "usage: search_bench quality [trials] [seeds] | latency [history...]\n");
+    std::fprintf(
+        stderr,
+        "usage: search_bench quality [trials] [seeds] [first_seed] | latency [history...]\n");
     return 2;
   }
   return 0;

@@ -1,9 +1,11 @@
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
 
 #include "objectives/functions.h"
+#include "search/parzen.h"
 #include "search/sampler.h"
 
 using namespace ensweep;
@@ -40,6 +42,22 @@ double BestOnBranin(const StudySpec& spec, int trials) {
   for (int n = 0; n < trials; ++n) {
     const Json params = sampler->Propose(n, Json::object(), history);
     const double value = Branin(params["x1"].get<double>(), params["x2"].get<double>());
+    best = std::min(best, value);
+    history.push_back(Finished(n, params, value));
+  }
+  return best;
+}
+
+// Best Hartmann6 value after `trials` sequential proposals (parameters x1..x6 in [0, 1]).
+double BestOnHartmann6(const StudySpec& spec, int trials) {
+  auto sampler = MakeSampler(spec);
+  std::vector<TrialRecord> history;
+  double best = INFINITY;
+  for (int n = 0; n < trials; ++n) {
+    const Json params = sampler->Propose(n, Json::object(), history);
+    std::array<double, 6> x;
+    for (size_t i = 0; i < 6; ++i) x[i] = params["x" + std::to_string(i + 1)].get<double>();
+    const double value = Hartmann6(x);
     best = std::min(best, value);
     history.push_back(Finished(n, params, value));
   }
@@ -184,4 +202,50 @@ TEST_CASE("multivariate TPE also beats random search on Branin", "[search][tpe]"
   }
   INFO("median regret: tpe " << Median(tpe) << ", random " << Median(random));
   CHECK(Median(tpe) < Median(random));
+}
+
+TEST_CASE("Parzen kernels are normalised, or weighted by bandwidth when scoring", "[search][tpe]") {
+  const std::vector<double> points = {0.3, -2.0, 7.5, 7.9, 1.0};
+  const NumericParzen density(points, ObservationWeights(points.size()), -5, 10);
+  const NumericParzen score(points, ObservationWeights(points.size()), -5, 10, 1.0, 0, true);
+  // The normalised mixture integrates to 1 over [low, high] (midpoint rule).
+  double integral = 0;
+  const int steps = 20000;
+  for (int i = 0; i < steps; ++i)
+    integral += std::exp(density.LogPdf(-5 + 15.0 * (i + 0.5) / steps));
+  CHECK(integral * 15.0 / steps == Approx(1.0).epsilon(1e-4));
+  // Each kernel's score is its log density plus log(sigma), and the mixture's score is the log of
+  // the mixture with weights proportional to weight * sigma.
+  const std::vector<double> weights = {1, 1, 1, 1, 1, 1};  // five observations and the prior
+  for (double x : {-4.9, 0.0, 2.5, 7.7, 9.99}) {
+    double mixed = 0, total = 0;
+    for (size_t k = 0; k < density.kernels(); ++k) {
+      CHECK(score.KernelLogPdf(k, x) ==
+            Approx(density.KernelLogPdf(k, x) + std::log(density.Sigma(k))).margin(1e-12));
+      mixed += weights[k] * density.Sigma(k) * std::exp(density.KernelLogPdf(k, x));
+      total += weights[k];
+    }
+    CHECK(score.LogPdf(x) == Approx(std::log(mixed / total)).margin(1e-9));
+  }
+  // The prior kernel alone: bandwidth = width, so the score is the density times 15.
+  const NumericParzen prior_only({}, {}, -5, 10, 1.0, 0, true);
+  const NumericParzen prior_density({}, {}, -5, 10);
+  CHECK(prior_only.LogPdf(1.0) == Approx(prior_density.LogPdf(1.0) + std::log(15.0)));
+}
+
+TEST_CASE("TPE's median regret after 100 trials on Branin and Hartmann6 over 21 seeds",
+          "[search][tpe]") {
+  // Deterministic: these are fixed numbers for this sampler. With normalised kernels and 24
+  // candidates (the previous defaults) the medians were 0.054 and 0.405; now 0.026 and 0.209.
+  const char* hartmann_space = R"({"x1": {"uniform": [0, 1]}, "x2": {"uniform": [0, 1]},
+      "x3": {"uniform": [0, 1]}, "x4": {"uniform": [0, 1]}, "x5": {"uniform": [0, 1]},
+      "x6": {"uniform": [0, 1]}})";
+  std::vector<double> branin, hartmann;
+  for (uint64_t seed = 0; seed < 21; ++seed) {
+    branin.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed), 100) - kBraninMinimum);
+    hartmann.push_back(BestOnHartmann6(TpeSpec(hartmann_space, seed), 100) - kHartmann6Minimum);
+  }
+  INFO("median regret: Branin " << Median(branin) << ", Hartmann6 " << Median(hartmann));
+  CHECK(Median(branin) < 0.04);
+  CHECK(Median(hartmann) < 0.3);
 }
