@@ -46,7 +46,8 @@ std::string MetricText(const Json& metrics, const std::string& key) {
 
 struct EnsembleOptions {
   StudyLocator locator;
-  std::string method, metric, out, labels, format = "csv";
+  std::string method, metric, out, labels, tta, format = "csv";
+  std::vector<std::string> one_per;
   int size = 0, candidates = 0, rounds = 0, init = 0, bags = 0, top_n = -1, threads = 0;
   double bag_fraction = 0;
   int64_t seed = -1;
@@ -68,6 +69,11 @@ EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions& o) {
   if (o.seed >= 0) e.seed = static_cast<uint64_t>(o.seed);
   e.include_pruned = e.include_pruned || o.include_pruned;
   e.one_per_backbone = e.one_per_backbone || o.one_per_backbone;
+  if (!o.one_per.empty()) e.one_per = o.one_per;
+  for (const auto& key : e.one_per) {
+    if (key.empty()) throw UserError("--one-per: expected parameter names, e.g. backbone,head");
+  }
+  if (!o.tta.empty()) e.tta = o.tta;
   if (e.bag_fraction <= 0 || e.bag_fraction > 1) throw UserError("--bag-fraction: expected (0, 1]");
   return e;
 }
@@ -92,7 +98,8 @@ Json SettingsJson(const EnsembleSpec& e) {
             {"candidates", e.candidates},
             {"metric", e.metric},
             {"include_pruned", e.include_pruned},
-            {"one_per_backbone", e.one_per_backbone},
+            {"one_per", FamilyKeys(e)},
+            {"tta", e.tta},
             {"seed", e.seed}};
   if (e.method == "uniform") j["size"] = e.size;
   if (e.method == "greedy") {
@@ -182,7 +189,17 @@ Command AddEnsembleCommand(CLI::App& root) {
   app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
       ->check(CLI::NonNegativeNumber);
   app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
-  app->add_flag("--one-per-backbone", o->one_per_backbone, "At most one candidate per backbone");
+  app->add_option("--one-per", o->one_per,
+                  "At most one candidate (the best) per family: the trials with the same values of "
+                  "these parameters, e.g. backbone,head (ensemble.one_per)")
+      ->delimiter(',');
+  app->add_flag("--one-per-backbone", o->one_per_backbone,
+                "At most one candidate per backbone (the same as --one-per backbone)");
+  app->add_option(
+         "--tta", o->tta,
+         "hflip: average each candidate's predictions with its horizontally flipped view "
+         "(as stored when the trial itself used tta: hflip); none: as stored (ensemble.tta)")
+      ->check(CLI::IsMember({"none", "hflip"}));
   app->add_flag(
       "--skip-missing", o->skip_missing,
       "Leave out candidates whose prediction files are missing or corrupt (default: error)");
@@ -215,17 +232,50 @@ int BuildEnsemble(const EnsembleOptions& o) {
   const StudySpec spec = StudyFromJson(found.study.spec);
   const EnsembleSpec e = Resolve(spec.ensemble, o);
   const double started = NowSeconds();
-  const auto pool = ChooseCandidates(found.store->Trials(found.study.id), found.study.maximize,
-                                     {e.candidates, e.include_pruned, e.one_per_backbone});
+  const std::vector<std::string> family_keys = FamilyKeys(e);
+  const std::vector<TrialRecord> trials = found.store->Trials(found.study.id);
+  const auto pool =
+      ChooseCandidates(trials, found.study.maximize, {e.candidates, e.include_pruned, family_keys});
   if (pool.empty())
     throw UserError("study " + spec.name + " has no COMPLETE trial to ensemble yet");
   const bool has_eval = !spec.data.eval.empty();
-  const LoadedCandidates loaded = LoadCandidates(*found.store, pool, has_eval, o.skip_missing);
+  const LoadedCandidates loaded =
+      LoadCandidates(*found.store, pool, has_eval, o.skip_missing, e.tta);
   for (const auto& why : loaded.skipped) std::cout << "skipped " << why << "\n";
   const auto& candidates = loaded.predictions;
   std::vector<const Matrix*> val;
   for (const auto& c : candidates) val.push_back(&c.val_probs);
   const CandidateStack stack = StackCandidates(val, candidates[0].val_labels);
+
+  // The honest estimate re-chooses the pool on each selection half, from a wider set: the pool
+  // plus the best 4 x candidates eligible trials by the objective (any family).
+  std::vector<TrialRecord> wider;
+  {
+    const auto ranked = RankEligible(trials, found.study.maximize, e.include_pruned);
+    const size_t limit = static_cast<size_t>(e.candidates) * 4;
+    for (size_t i = 0; i < ranked.size() && i < limit; ++i) {
+      bool in_pool = false;
+      for (const auto& t : pool) in_pool = in_pool || t.number == ranked[i].number;
+      if (!in_pool) wider.push_back(ranked[i]);
+    }
+  }
+  const std::vector<TrialPredictions> extra =
+      LoadCompatible(*found.store, wider, candidates[0], has_eval, e.tta);
+  std::vector<const Matrix*> honest_val = val;
+  for (const auto& c : extra) honest_val.push_back(&c.val_probs);
+  const CandidateStack honest_stack = StackCandidates(honest_val, candidates[0].val_labels);
+  HalfPool half_pool;
+  half_pool.size = e.candidates;
+  if (!family_keys.empty()) {
+    auto family_of = [&](int64_t number) {
+      for (const auto& t : trials) {
+        if (t.number == number) return FamilyOf(t, family_keys);
+      }
+      return std::string();
+    };
+    for (const auto& c : candidates) half_pool.families.push_back(family_of(c.number));
+    for (const auto& c : extra) half_pool.families.push_back(family_of(c.number));
+  }
 
   const SelectionOptions selection = ToSelection(e, o.threads);
   const std::vector<double> weights = SelectEnsemble(stack, selection);
@@ -236,11 +286,11 @@ int BuildEnsemble(const EnsembleOptions& o) {
   try {
     const PersonHalves halves = SplitPersonsInHalves(
         candidates[0].val_persons, DeriveSeed(e.seed, StableHash("honest-halves")));
-    honest = EstimateHonestly(stack, halves, selection);
+    honest = EstimateHonestly(honest_stack, halves, selection, half_pool);
     SelectionOptions best_one = selection;
     best_one.method = "uniform";
     best_one.size = 1;
-    honest_single = EstimateHonestly(stack, halves, best_one);
+    honest_single = EstimateHonestly(honest_stack, halves, best_one, half_pool);
   } catch (const std::invalid_argument& error) {
     std::cout << "no honest estimate: " << error.what() << "\n";
   }
@@ -265,8 +315,13 @@ int BuildEnsemble(const EnsembleOptions& o) {
                   FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }
   std::cout << "ensemble (" << e.method << ") of " << members.size() << " trials chosen from "
-            << candidates.size() << " candidates (the best by " << found.study.metric << ")\n"
-            << table.Render();
+            << candidates.size() << " candidates (the best by " << found.study.metric;
+  if (!family_keys.empty()) {
+    std::string keys;
+    for (const auto& k : family_keys) keys += (keys.empty() ? "" : ",") + k;
+    std::cout << ", one per " << keys;
+  }
+  std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
   auto honest_text = [](const std::optional<HonestEstimate>& h) {
     return h ? FormatFixed(h->mean.macro_f1, 4) : std::string("-");
   };
@@ -279,7 +334,9 @@ int BuildEnsemble(const EnsembleOptions& o) {
   std::cout
       << scores.Render()
       << "(in-sample: chosen and scored on the same validation set; honest: chosen on one half "
-         "of the validation persons, scored on the other, both ways, averaged)\n";
+         "of the validation persons, scored on the other, both ways, averaged; on each half the "
+         "pool is re-chosen from "
+      << honest_stack.candidates << " trials by their scores on the selection half alone)\n";
 
   EnsembleRecord record;
   record.study_id = found.study.id;
@@ -293,6 +350,7 @@ int BuildEnsemble(const EnsembleOptions& o) {
   for (const auto& c : candidates) candidate_numbers.push_back(c.number);
   record.settings["candidate_trials"] = candidate_numbers;
   if (!loaded.skipped.empty()) record.settings["skipped"] = loaded.skipped;
+  record.settings["honest_pool_trials"] = honest_stack.candidates;
   record.metrics = {{"val_macro_f1", in_sample.macro_f1},
                     {"val_accuracy", in_sample.accuracy},
                     {"val_log_loss", in_sample.log_loss},

@@ -502,7 +502,7 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     const Json& e = c.Object(doc, "ensemble", "ensemble");
     c.OnlyKeys(e, "ensemble", {"candidates", "method", "size", "tta", "rounds", "init", "bags",
                                "bag_fraction", "metric", "top_n", "include_pruned",
-                               "one_per_backbone", "seed"});
+                               "one_per_backbone", "one_per", "seed"});
     EnsembleSpec& en = s.ensemble;
     if (e.contains("candidates")) en.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
     if (e.contains("method")) en.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
@@ -519,6 +519,20 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     if (e.contains("top_n")) en.top_n = static_cast<int>(c.Integer(e["top_n"], "ensemble.top_n", 0));
     if (e.contains("include_pruned")) en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
     if (e.contains("one_per_backbone")) en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
+    if (e.contains("one_per")) {
+      const Json& keys = e["one_per"];
+      if (!keys.is_array() || keys.empty()) {
+        c.Fail("ensemble.one_per", "expected a non-empty list of parameter names, got " + Describe(keys));
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        const std::string path = "ensemble.one_per[" + std::to_string(i) + "]";
+        const std::string key = c.String(keys[i], path);
+        if (std::find(en.one_per.begin(), en.one_per.end(), key) != en.one_per.end()) {
+          c.Fail(path, "'" + key + "' is listed twice");
+        }
+        en.one_per.push_back(key);
+      }
+    }
     if (e.contains("seed")) en.seed = static_cast<uint64_t>(c.Integer(e["seed"], "ensemble.seed", 0));
   }
 
@@ -602,6 +616,7 @@ Json StudySpec::ToJson() const {
                    {"bag_fraction", ensemble.bag_fraction}, {"metric", ensemble.metric},
                    {"top_n", ensemble.top_n}, {"include_pruned", ensemble.include_pruned},
                    {"one_per_backbone", ensemble.one_per_backbone}, {"seed", ensemble.seed}};
+  if (!ensemble.one_per.empty()) j["ensemble"]["one_per"] = ensemble.one_per;
   return j;
 }
 

@@ -110,19 +110,20 @@ struct ResourceSpec {
 
 // `ensweep ensemble` defaults (ensemble/selection.h); its command-line options override them.
 struct EnsembleSpec {
-  int candidates = 20;             // the best COMPLETE trials by the objective
-  std::string method = "uniform";  // uniform | greedy | weights
-  int size = 5;                    // uniform: members (the best k candidates)
-  std::string tta = "none";        // none | hflip
-  int rounds = 25;                 // greedy: picks in all, with replacement
-  int init = 1;                    // greedy: sorted initialisation with the best n
-  int bags = 1;                    // greedy: 1 = no bagging
-  double bag_fraction = 0.5;       // greedy: share of the candidates each bag may pick from
-  std::string metric = "macro_f1";  // greedy and uniform select on: macro_f1 | log_loss
-  int top_n = 0;                   // weights: keep at most n members (0: no limit)
-  bool include_pruned = false;     // PRUNED trials join the candidates
-  bool one_per_backbone = false;   // at most one candidate per backbone
-  uint64_t seed = 0;               // ties, bags and the honest estimate's person halves
+  int candidates = 20;               // the best COMPLETE trials by the objective
+  std::string method = "uniform";    // uniform | greedy | weights
+  int size = 5;                      // uniform: members (the best k candidates)
+  std::string tta = "none";          // none | hflip
+  int rounds = 25;                   // greedy: picks in all, with replacement
+  int init = 1;                      // greedy: sorted initialisation with the best n
+  int bags = 1;                      // greedy: 1 = no bagging
+  double bag_fraction = 0.5;         // greedy: share of the candidates each bag may pick from
+  std::string metric = "macro_f1";   // greedy and uniform select on: macro_f1 | log_loss
+  int top_n = 0;                     // weights: keep at most n members (0: no limit)
+  bool include_pruned = false;       // PRUNED trials join the candidates
+  bool one_per_backbone = false;     // at most one candidate per backbone (one_per: [backbone])
+  std::vector<std::string> one_per;  // at most one candidate per tuple of these parameters' values
+  uint64_t seed = 0;                 // ties, bags and the honest estimate's person halves
 };
 
 struct StudySpec {

@@ -16,18 +16,18 @@ using namespace ensweep;
 namespace {
 
 // Candidates given as per-row probability rows; labels per row.
-CandidateStack Stack(const std::vector<std::vector<std::vector<float>>>& candidates,
-                     const std::vector<int>& labels) {
+CandidateStack Stack(const std::vector<std::vector<std::vector<float>>> &candidates,
+                     const std::vector<int> &labels) {
   std::vector<Matrix> matrices;
-  for (const auto& rows : candidates) {
+  for (const auto &rows : candidates) {
     Matrix m;
     m.rows = static_cast<int64_t>(rows.size());
     m.cols = static_cast<int64_t>(rows[0].size());
-    for (const auto& row : rows) m.values.insert(m.values.end(), row.begin(), row.end());
+    for (const auto &row : rows) m.values.insert(m.values.end(), row.begin(), row.end());
     matrices.push_back(m);
   }
-  std::vector<const Matrix*> pointers;
-  for (const auto& m : matrices) pointers.push_back(&m);
+  std::vector<const Matrix *> pointers;
+  for (const auto &m : matrices) pointers.push_back(&m);
   return StackCandidates(pointers, labels);
 }
 
@@ -55,7 +55,7 @@ CandidateStack RandomStack(int64_t candidates, int64_t rows, int64_t cols, uint6
   return s;
 }
 
-std::vector<double> WeightsOf(const std::vector<int64_t>& picks, int64_t candidates) {
+std::vector<double> WeightsOf(const std::vector<int64_t> &picks, int64_t candidates) {
   std::vector<double> w(static_cast<size_t>(candidates), 0.0);
   for (int64_t c : picks) w[c] += 1.0 / static_cast<double>(picks.size());
   return w;
@@ -241,7 +241,7 @@ TEST_CASE("the honest estimate selects and scores on disjoint halves of the pers
   for (int64_t r : halves.rows[1]) second.insert(persons[r]);
   CHECK(first.size() == 6);
   CHECK(second.size() == 5);
-  for (const auto& p : first) CHECK(second.count(p) == 0);
+  for (const auto &p : first) CHECK(second.count(p) == 0);
   CHECK(halves.rows[0].size() + halves.rows[1].size() == persons.size());
   CHECK(SplitPersonsInHalves(persons, 7).rows[0] == halves.rows[0]);
   bool differs = false;
@@ -264,7 +264,7 @@ TEST_CASE(
     "and one per backbone",
     "[ensemble][pool]") {
   auto trial = [](int64_t number, TrialState state, std::optional<double> value,
-                  const std::string& backbone) {
+                  const std::string &backbone) {
     TrialRecord t;
     t.number = number;
     t.state = state;
@@ -276,9 +276,9 @@ TEST_CASE(
       trial(0, TrialState::kComplete, 0.5, "resnet18"), trial(1, TrialState::kPruned, 0.9, "cnn"),
       trial(2, TrialState::kComplete, 0.7, "resnet18"), trial(3, TrialState::kFailed, 0.99, "cnn"),
       trial(4, TrialState::kComplete, 0.6, "cnn"),      trial(5, TrialState::kComplete, {}, "cnn")};
-  auto numbers = [](const std::vector<TrialRecord>& chosen) {
+  auto numbers = [](const std::vector<TrialRecord> &chosen) {
     std::vector<int64_t> n;
-    for (const auto& t : chosen) n.push_back(t.number);
+    for (const auto &t : chosen) n.push_back(t.number);
     return n;
   };
   PoolOptions options;
@@ -288,7 +288,117 @@ TEST_CASE(
   CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{2, 4});
   options.include_pruned = true;
   CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{1, 2});
-  options.one_per_backbone = true;
+  options.one_per = {"backbone"};
   options.candidates = 0;
   CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{1, 2});
+}
+
+TEST_CASE("a configuration family is the tuple of the one_per parameters' values",
+          "[ensemble][pool]") {
+  auto trial = [](int64_t number, double value, const Json &params) {
+    TrialRecord t;
+    t.number = number;
+    t.state = TrialState::kComplete;
+    t.value = value;
+    t.params = params;
+    return t;
+  };
+  const std::vector<TrialRecord> trials = {
+      trial(0, 0.9, {{"backbone", "resnet18"}, {"head", "single"}, {"lr", 0.1}}),
+      trial(1, 0.8, {{"backbone", "resnet18"}, {"head", "single"}, {"lr", 0.2}}),
+      trial(2, 0.7, {{"backbone", "resnet18"}, {"head", "multitask"}, {"lr", 0.1}}),
+      trial(3, 0.6, {{"backbone", "cnn"}, {"head", "single"}, {"lr", 0.1}}),
+      trial(4, 0.5, {{"backbone", "cnn"}, {"lr", 0.1}}),  // no head: null in its family
+      trial(5, 0.4, {{"backbone", "cnn"}, {"lr", 0.3}})};
+  auto numbers = [](const std::vector<TrialRecord> &chosen) {
+    std::vector<int64_t> n;
+    for (const auto &t : chosen) n.push_back(t.number);
+    return n;
+  };
+  PoolOptions options;
+  options.one_per = {"backbone", "head"};
+  CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{0, 2, 3, 4});
+  options.one_per = {"lr"};  // numbers compare by value
+  CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{0, 1, 5});
+  options.candidates = 2;
+  CHECK(numbers(ChooseCandidates(trials, true, options)) == std::vector<int64_t>{0, 1});
+  CHECK(FamilyOf(trials[4], {"backbone", "head"}) == R"(["cnn",null])");
+  CHECK(FamilyOf(trials[3], {"backbone", "head"}) != FamilyOf(trials[4], {"backbone", "head"}));
+
+  EnsembleSpec spec;
+  CHECK(FamilyKeys(spec).empty());
+  spec.one_per_backbone = true;  // the shorthand for one_per: [backbone]
+  CHECK(FamilyKeys(spec) == std::vector<std::string>{"backbone"});
+  spec.one_per = {"head"};
+  CHECK(FamilyKeys(spec) == std::vector<std::string>{"backbone", "head"});
+  spec.one_per = {"head", "backbone"};
+  CHECK(FamilyKeys(spec) == std::vector<std::string>{"head", "backbone"});
+}
+
+TEST_CASE(
+    "the honest estimate chooses the pool per half on the selection "
+    "half's rows",
+    "[ensemble][honest]") {
+  // Four persons, one row each; halves {0, 1} and {2, 3}. Candidate 0 is right
+  // on the first half only, 1 on the second only, 2 on one row of each: on the
+  // whole set they tie.
+  const CandidateStack stack = Stack({{{0.9f, 0.1f}, {0.1f, 0.9f}, {0.1f, 0.9f}, {0.9f, 0.1f}},
+                                      {{0.1f, 0.9f}, {0.9f, 0.1f}, {0.9f, 0.1f}, {0.1f, 0.9f}},
+                                      {{0.9f, 0.1f}, {0.9f, 0.1f}, {0.9f, 0.1f}, {0.9f, 0.1f}}},
+                                     {0, 1, 0, 1});
+  PersonHalves halves;
+  halves.rows[0] = {0, 1};
+  halves.rows[1] = {2, 3};
+  SelectionOptions options;
+  options.method = "uniform";
+  options.size = 1;
+  HalfPool pool;
+  pool.size = 1;
+  const HonestEstimate estimate = EstimateHonestly(stack, halves, options, pool);
+  // Half 0 is scored with what is best on half 1 (candidate 1), and the other
+  // way round.
+  CHECK(estimate.pool[0] == std::vector<int64_t>{1});
+  CHECK(estimate.pool[1] == std::vector<int64_t>{0});
+  CHECK(estimate.weights[0] == std::vector<double>{0.0, 1.0, 0.0});
+  CHECK(estimate.weights[1] == std::vector<double>{1.0, 0.0, 0.0});
+  CHECK(estimate.mean.accuracy == 0.0);  // the honest truth: neither generalises
+  pool.families = {"a", "a", "b"};       // candidates 0 and 1 are one family
+  CHECK(ChoosePoolOnRows(TakeRows(stack, halves.rows[1]), {2, pool.families},
+                         SelectionMetric::kMacroF1) == std::vector<int64_t>{1, 2});
+
+  // On random data, with families, a pool limit and greedy: changing the rows a
+  // half is scored on never changes what was chosen for it.
+  const CandidateStack random = RandomStack(10, 80, 6, 21);
+  std::vector<std::string> persons;
+  for (int r = 0; r < 80; ++r) persons.push_back("p" + std::to_string(r / 4));
+  const PersonHalves random_halves = SplitPersonsInHalves(persons, 3);
+  SelectionOptions greedy;
+  greedy.greedy.rounds = 6;
+  HalfPool limited;
+  limited.size = 4;
+  limited.families = {"x", "y", "z", "x", "y", "z", "w", "w", "v", "v"};
+  const HonestEstimate before = EstimateHonestly(random, random_halves, greedy, limited);
+  for (int h = 0; h < 2; ++h) {
+    INFO("half " << h);
+    CandidateStack changed = random;
+    Rng rng(99 + h);
+    for (int64_t r : random_halves.rows[h]) {
+      for (int64_t c = 0; c < changed.candidates; ++c) {
+        for (int64_t k = 0; k < changed.cols; ++k) {
+          changed.probs[(c * changed.rows + r) * changed.cols + k] =
+              static_cast<float>(rng.Uniform());
+        }
+      }
+    }
+    const HonestEstimate after = EstimateHonestly(changed, random_halves, greedy, limited);
+    CHECK(after.pool[h] == before.pool[h]);
+    CHECK(after.weights[h] == before.weights[h]);
+    CHECK(before.pool[h].size() == 4);
+    std::set<std::string> families;
+    for (int64_t c : before.pool[h]) families.insert(limited.families[c]);
+    CHECK(families.size() == 4);
+    // ... and is exactly the pool ranked on the selection half alone.
+    CHECK(before.pool[h] == ChoosePoolOnRows(TakeRows(random, random_halves.rows[1 - h]), limited,
+                                             SelectionMetric::kMacroF1));
+  }
 }
