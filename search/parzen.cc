@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 namespace ensweep {
 namespace {
@@ -61,10 +62,13 @@ NumericParzen::NumericParzen(const std::vector<double>& points, const std::vecto
   } else if (n > 0) {
     // Neighbour distances over the sorted observations and the prior's centre, with the interval's
     // ends as outer neighbours (Optuna's univariate rule, consider_endpoints=false).
+    // Sorted by (centre, index): the same order as a stable sort on the centre, but sorting the
+    // pairs themselves is several times faster than sorting indices through the centres.
+    std::vector<std::pair<double, size_t>> keyed(n + 1);
+    for (size_t i = 0; i <= n; ++i) keyed[i] = {mus_[i], i};
+    std::sort(keyed.begin(), keyed.end());
     std::vector<size_t> order(n + 1);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return mus_[a] < mus_[b]; });
+    for (size_t i = 0; i <= n; ++i) order[i] = keyed[i].second;
     for (size_t r = 0; r <= n; ++r) {
       const double mu = mus_[order[r]];
       const double left = r > 0 ? mu - mus_[order[r - 1]] : mu - low;

@@ -174,16 +174,29 @@ class TpeSampler : public Sampler {
     std::vector<const TrialRecord*> ranked = finished;
     std::nth_element(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(good_count),
                      ranked.end(), better);
-    std::vector<const TrialRecord*> good(ranked.begin(),
-                                         ranked.begin() + static_cast<std::ptrdiff_t>(good_count));
-    std::vector<const TrialRecord*> bad(ranked.begin() + static_cast<std::ptrdiff_t>(good_count),
-                                        ranked.end());
+    // The good group is every trial at least as good as the worst of the first good_count.
+    // `better` is a strict total order, so this is exactly those good_count trials. Each group is
+    // kept oldest first (for observation weights): a stored history is already in number order,
+    // so the groups are collected in `finished`'s order and sorted only when that is not so.
+    const TrialRecord* worst_good =
+        good_count > 0
+            ? *std::max_element(ranked.begin(),
+                                ranked.begin() + static_cast<std::ptrdiff_t>(good_count), better)
+            : nullptr;
+    std::vector<const TrialRecord*> good, bad;
+    for (const TrialRecord* t : finished) {
+      (worst_good && !better(worst_good, t) ? good : bad).push_back(t);
+    }
     bad.insert(bad.end(), running.begin(), running.end());
     auto by_number = [](const TrialRecord* a, const TrialRecord* b) {
       return a->number < b->number;
     };
-    std::sort(good.begin(), good.end(), by_number);  // oldest first, for observation weights
-    std::sort(bad.begin(), bad.end(), by_number);
+    if (!std::is_sorted(good.begin(), good.end(), by_number)) {
+      std::sort(good.begin(), good.end(), by_number);
+    }
+    if (!std::is_sorted(bad.begin(), bad.end(), by_number)) {
+      std::sort(bad.begin(), bad.end(), by_number);
+    }
 
     Json params = Json::object();
     if (options_.multivariate) ProposeJoint(good, bad, fixed, rng, params);

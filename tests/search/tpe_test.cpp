@@ -97,6 +97,22 @@ TEST_CASE("TPE proposals are a deterministic function of seed, number and histor
         MakeSampler(spec)->Propose(16, Json::object(), history));
 }
 
+TEST_CASE("TPE proposals do not depend on the order of the history", "[search][tpe]") {
+  const StudySpec spec = TpeSpec(kBraninSpace, 5);
+  std::vector<TrialRecord> history;
+  for (int n = 0; n < 40; ++n) {
+    const Json p = MakeSampler(spec)->Propose(n, Json::object(), history);
+    history.push_back(Finished(n, p, Branin(p["x1"].get<double>(), p["x2"].get<double>())));
+  }
+  const Json in_order = MakeSampler(spec)->Propose(40, Json::object(), history);
+  std::vector<TrialRecord> reversed(history.rbegin(), history.rend());
+  CHECK(MakeSampler(spec)->Propose(40, Json::object(), reversed) == in_order);
+  std::vector<TrialRecord> interleaved;
+  for (size_t i = 0; i < history.size(); i += 2) interleaved.push_back(history[i]);
+  for (size_t i = 1; i < history.size(); i += 2) interleaved.push_back(history[i]);
+  CHECK(MakeSampler(spec)->Propose(40, Json::object(), interleaved) == in_order);
+}
+
 TEST_CASE("TPE startup trials are exactly the random sampler's proposals", "[search][tpe]") {
   const StudySpec tpe = TpeSpec(kBraninSpace, 4);
   const StudySpec random = TpeSpec(kBraninSpace, 4, true, "random");
