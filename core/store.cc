@@ -7,6 +7,7 @@
 #include <memory>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -125,6 +126,47 @@ struct Store::Impl {
     return *statement;
   }
 };
+
+namespace {
+
+// A transaction for one write method: BEGIN/COMMIT of its own, or nothing inside a Batch (whose
+// commit then covers it). Rolls back if destroyed uncommitted, as SQLite::Transaction does.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(SQLite::Database& db) : db_(db) {
+    if (sqlite3_get_autocommit(db_.getHandle()) != 0) {
+      db_.exec("BEGIN");
+      own_ = true;
+    }
+  }
+  ~WriteTransaction() {
+    if (own_ && !committed_) db_.tryExec("ROLLBACK");
+  }
+  void commit() {
+    if (own_) db_.exec("COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  SQLite::Database& db_;
+  bool own_ = false;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Store::Batch::Batch(Store& store) : store_(store) {
+  if (sqlite3_get_autocommit(store_.impl_->db.getHandle()) != 0) {
+    store_.impl_->db.exec("BEGIN");
+    outermost_ = true;
+  }
+}
+
+Store::Batch::~Batch() {
+  if (!outermost_) return;
+  // Commit what the batch wrote even when leaving by an exception: completed trials are kept.
+  if (store_.impl_->db.tryExec("COMMIT") != SQLITE_OK) store_.impl_->db.tryExec("ROLLBACK");
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
@@ -313,7 +355,7 @@ void Store::MarkRunning(int64_t trial_id, const std::string& worker, const Json&
 }
 
 void Store::RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics) {
-  SQLite::Transaction transaction(impl_->db);
+  WriteTransaction transaction(impl_->db);
   SQLite::Statement& q = impl_->Prepared(
       "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value, at) "
       "VALUES (?, ?, ?, ?, ?)");
@@ -347,7 +389,7 @@ void Store::MarkPruned(int64_t trial_id, std::optional<double> value, const Metr
 void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double> value,
                       const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
                       int epochs_done) {
-  SQLite::Transaction transaction(impl_->db);
+  WriteTransaction transaction(impl_->db);
   SQLite::Statement& q = impl_->Prepared(
       std::string("UPDATE trials SET state = '") + state +
           "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
@@ -405,7 +447,7 @@ int Store::MarkAllRunningStale(int64_t study_id, const std::string& reason) {
 }
 
 void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
-  SQLite::Transaction transaction(impl_->db);
+  WriteTransaction transaction(impl_->db);
   // The lost attempt's epochs would mix with the new attempt's.
   SQLite::Statement& clear = impl_->Prepared("DELETE FROM epoch_metrics WHERE trial_id = ?");
   clear.bind(1, trial_id);
@@ -501,7 +543,7 @@ void Store::MarkWorkerGone(int64_t worker_id, const std::string& reason) {
 }
 
 int64_t Store::AddEnsemble(const EnsembleRecord& record) {
-  SQLite::Transaction transaction(impl_->db);
+  WriteTransaction transaction(impl_->db);
   SQLite::Statement q(impl_->db,
                       "INSERT INTO ensembles (study_id, method, settings, metrics, submission_path, "
                       "created_at) VALUES (?, ?, ?, ?, ?, ?)");

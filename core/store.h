@@ -34,6 +34,24 @@ class Store {
 
   const std::string& path() const;
 
+  // Groups every write made while it lives into one transaction: one commit instead of one per
+  // write (a sweep of instant trials commits per coordinator round, not four times per trial).
+  // Readers see the writes when it ends. Nested batches join the outermost one. The destructor
+  // commits; if the process dies first, that batch's writes are lost, so hold one only across
+  // work that does not wait (the coordinator holds one per round of events, never while it
+  // waits for a message).
+  class Batch {
+   public:
+    explicit Batch(Store& store);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    Store& store_;
+    bool outermost_ = false;
+  };
+
   // Studies. CreateOrUpdateStudy stores the spec on first use and keeps the newest spec after
   // (a resumed run may extend the budget); returns the study id.
   int64_t CreateOrUpdateStudy(const StudySpec& spec);

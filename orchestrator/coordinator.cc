@@ -440,35 +440,44 @@ RunSummary Coordinator::Run() {
   Resume();
   RunSummary summary;
   summary.study_id = study_id_;
+  std::optional<TransportEvent> event;
   while (true) {
-    if (options_.stop_requested && options_.stop_requested()) {
-      summary.interrupted = true;
-      summary.stop_reason = "stopped by signal; running trials are STALE and resume on the next run";
-      StopAll("stopped by signal");
-      break;
-    }
-    Dispatch();
-    if (Finished()) {
-      summary.stop_reason = TimeBudgetSpent()  ? "time budget spent"
-                            : TargetReached() ? "target value reached"
-                                              : "trial budget reached";
-      StopAll("study finished");
-      break;
-    }
-    if (auto event = transport_.Poll(options_.poll_interval)) {
-      HandleEvent(*event);
-      // Drain what else is waiting before dispatching again.
-      while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
-    }
-    CheckHeartbeats();
-    if (options_.expected_workers > 0 && workers_.empty()) {
-      const bool all_gone = workers_seen_ >= options_.expected_workers;
-      const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
-      if (all_gone || none_came) {
-        throw std::runtime_error(all_gone ? "every worker exited before the study finished; see their messages above"
-                                          : "no worker connected within the start timeout");
+    {
+      // One round: the events that arrived, then new work. Everything the round writes is one
+      // store transaction, committed before the coordinator waits again (never held while it
+      // waits), so a crash loses at most the round in progress.
+      Store::Batch batch(store_);
+      if (event) {
+        HandleEvent(*event);
+        // Drain what else is waiting before dispatching again.
+        while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
+        event.reset();
+      }
+      CheckHeartbeats();
+      if (options_.expected_workers > 0 && workers_.empty()) {
+        const bool all_gone = workers_seen_ >= options_.expected_workers;
+        const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
+        if (all_gone || none_came) {
+          throw std::runtime_error(all_gone ? "every worker exited before the study finished; see their messages above"
+                                            : "no worker connected within the start timeout");
+        }
+      }
+      if (options_.stop_requested && options_.stop_requested()) {
+        summary.interrupted = true;
+        summary.stop_reason = "stopped by signal; running trials are STALE and resume on the next run";
+        StopAll("stopped by signal");
+        break;
+      }
+      Dispatch();
+      if (Finished()) {
+        summary.stop_reason = TimeBudgetSpent()  ? "time budget spent"
+                              : TargetReached() ? "target value reached"
+                                                : "trial budget reached";
+        StopAll("study finished");
+        break;
       }
     }
+    event = transport_.Poll(options_.poll_interval);
   }
   summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   summary.finished_this_run = finished_this_run_;

@@ -11,6 +11,11 @@
 // A larger trial budget (CoordinatorOptions::trials, `ensweep run --trials N`) extends a
 // finished study.
 //
+// Store writes are grouped per round (the events that arrived, then new work) into one
+// transaction committed before the coordinator waits again; if the process is killed mid-round,
+// that round's writes are lost: a trial it finished is retried on resume (as STALE), one it
+// created is proposed again.
+//
 // Run() is single-threaded and owns the loop; the transport may use threads inside. The time
 // and target budgets stop new trials from starting; trials already running finish.
 #pragma once
