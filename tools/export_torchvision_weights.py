@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes a torchvision backbone's weights to a file ensweep's worker loads (pretrained: true).
+"""Writes a torchvision backbone's weights to a file ensweep's worker loads (pretrained: true),
+or with --torchscript the backbone itself as TorchScript (backbone: torchscript:<file>).
 
 The file is torch.save of a plain dict {state-dict name: tensor} (zip format), which LibTorch
 reads with torch::pickle_load; names and shapes are torchvision's. Run it with a Python that
@@ -11,7 +12,13 @@ has torchvision (on Debian: /usr/bin/python3 with python3-torchvision):
         --out /tmp/resnet18.pt --check-input /tmp/x.npy --check-logits /tmp/logits.npy
         # random weights, plus an input batch and the model's logits for a conformance check
 
+    /usr/bin/python3 tools/export_torchvision_weights.py --arch convnext_tiny --torchscript \\
+        --out backbones/convnext_tiny.ts.pt
+        # any torchvision model, classifier removed, scripted: a trial with
+        # backbone: torchscript:backbones/convnext_tiny.ts.pt trains it with a fresh head
+
 --out may be a folder: the file is then <folder>/<arch>.pt, the name `weights: <folder>` finds.
+With --torchscript, --check-logits receives the scripted backbone's output (its features).
 """
 import argparse
 import os
@@ -31,6 +38,15 @@ def build(arch, random_weights):
     return constructor(weights="DEFAULT")
 
 
+def strip_classifier(model):
+    """Replaces the model's final classifier with Identity, so that it returns features."""
+    for name in ("fc", "classifier", "head", "heads"):
+        if hasattr(model, name):
+            setattr(model, name, torch.nn.Identity())
+            return
+    sys.exit("cannot find the classifier (fc, classifier, head or heads) to remove")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,6 +57,8 @@ def main():
     parser.add_argument("--check-input", help="write a random input: 2 rows of flattened (3, H, W) float32 (.npy)")
     parser.add_argument("--check-logits", help="write the model's eval-mode logits for it (.npy)")
     parser.add_argument("--size", default="96x128", help="check input WIDTHxHEIGHT")
+    parser.add_argument("--torchscript", action="store_true",
+                        help="write the backbone (classifier replaced by Identity) as TorchScript")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -60,10 +78,16 @@ def main():
     if os.path.isdir(out) or out.endswith(os.sep):
         os.makedirs(out, exist_ok=True)
         out = os.path.join(out, args.arch + ".pt")
-    state = {name: tensor.detach().clone().contiguous() for name, tensor in
-             model.state_dict().items()}
-    torch.save(state, out)
-    print(f"wrote {len(state)} tensors of {args.arch} to {out}")
+    if args.torchscript:
+        strip_classifier(model)
+        scripted = torch.jit.script(model)
+        scripted.save(out)
+        print(f"wrote {args.arch} without its classifier as TorchScript to {out}")
+    else:
+        state = {name: tensor.detach().clone().contiguous() for name, tensor in
+                 model.state_dict().items()}
+        torch.save(state, out)
+        print(f"wrote {len(state)} tensors of {args.arch} to {out}")
 
     if args.check_input:
         width, height = (int(v) for v in args.size.split("x"))
