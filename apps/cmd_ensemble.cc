@@ -377,8 +377,8 @@ int BuildEnsemble(const EnsembleOptions& o) {
       out = (fs::path(spec.artifacts) / "submissions" / ("ensemble-" + std::to_string(n) + ".csv"))
                 .string();
     }
-    const std::string info = (fs::path(spec.data.eval) / "info.csv").string();
-    WriteSubmission(info, blended_eval, out);
+    const SubmissionTarget target = SubmissionTargetFor(spec.data);
+    WriteSubmission(target, blended_eval, out);
     record.submission_path = fs::absolute(out).string();
     std::cout << "submission: " << record.submission_path << " (" << blended_eval.rows
               << " rows)\n";
@@ -393,7 +393,8 @@ int BuildEnsemble(const EnsembleOptions& o) {
     const std::string labels = FindLabels(o.labels, spec.data.eval);
     if (!labels.empty()) {
       const SubmissionScore score = ScoreSubmission(out, labels);
-      const SubmissionScore single_eval = ScorePredictions(info, *candidates[0].eval_probs, labels);
+      const SubmissionScore single_eval =
+          ScorePredictions(target, *candidates[0].eval_probs, labels);
       record.metrics["eval_macro_f1"] = score.macro_f1;
       record.metrics["eval_accuracy"] = score.accuracy;
       record.metrics["best_single_eval_macro_f1"] = single_eval.macro_f1;

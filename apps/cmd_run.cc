@@ -12,6 +12,7 @@
 #include "apps/table.h"
 #include "apps/torch_plugin.h"
 #include "core/error.h"
+#include "core/listing.h"
 #include "core/log.h"
 #include "core/store.h"
 #include "core/study.h"
@@ -45,19 +46,7 @@ int DefaultThreads(int workers_on_this_machine) {
 }
 
 void CheckDataExists(const StudySpec& spec) {
-  namespace fs = std::filesystem;
-  const std::string where = spec.source_path.empty() ? spec.name : spec.source_path;
-  if (!fs::is_directory(spec.data.train)) {
-    throw UserError(where + ": 'data.train': folder " + spec.data.train +
-                    " does not exist (for synthetic data: ensweep datagen --out <folder>)");
-  }
-  if (spec.data.format == "mask" && !fs::is_regular_file(fs::path(spec.data.train) / "train.csv")) {
-    throw UserError(where + ": 'data.train': " + spec.data.train +
-                    " has no train.csv (expected the competition layout)");
-  }
-  if (!spec.data.eval.empty() && !fs::is_regular_file(fs::path(spec.data.eval) / "info.csv")) {
-    throw UserError(where + ": 'data.eval': " + spec.data.eval + " has no info.csv");
-  }
+  CheckDataPaths(spec.data, spec.source_path.empty() ? spec.name : spec.source_path);
 }
 
 // The worker's trainer, chosen by the study's `trainer.type`: a built-in objective without

@@ -392,10 +392,29 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   const Json& data = doc.contains("data") ? c.Object(doc, "data", "data") : kNoData;
   c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
   if (data.contains("format")) s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
-  if (!data.contains("train")) c.Fail("data.train", "missing; expected the training data folder");
+  // csv reads CSV files; mask and imagefolder read folders. A path that does not exist yet is
+  // accepted here (the study may be read where the data is not) and reported when a run starts.
+  const bool csv = s.data.format == "csv";
+  const std::string expected_train =
+      csv ? "a CSV file with the columns path,label (and optionally group)"
+          : (s.data.format == "imagefolder" ? "a folder with one sub-folder of images per class"
+                                            : "the training data folder");
+  const auto check_kind = [&](const std::string& key, const std::string& path,
+                              const std::string& expected) {
+    if ((csv && fs::is_directory(path)) || (!csv && fs::is_regular_file(path))) {
+      c.Fail(key, path + " is a " + (csv ? "folder" : "file") + " but data.format " +
+                      s.data.format + " expects " + expected);
+    }
+  };
+  if (!data.contains("train")) c.Fail("data.train", "missing; expected " + expected_train);
   s.data.train = ResolvePath(base_dir, c.String(data["train"], "data.train"));
+  check_kind("data.train", s.data.train, expected_train);
   if (data.contains("eval") && !data["eval"].is_null()) {
     s.data.eval = ResolvePath(base_dir, c.String(data["eval"], "data.eval"));
+    check_kind("data.eval", s.data.eval,
+               csv ? "a CSV file with a path column"
+                   : (s.data.format == "imagefolder" ? "a folder of eval images"
+                                                     : "the eval folder (info.csv and images/)"));
   }
   if (data.contains("image_size")) {
     const Json& size = data["image_size"];

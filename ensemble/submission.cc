@@ -1,11 +1,14 @@
 #include "ensemble/submission.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/listing.h"
 #include "core/mask_layout.h"
 #include "core/metrics.h"
 
@@ -22,9 +25,67 @@ int ParseClass(const std::string& text, const std::string& where) {
   throw UserError(where + ": ans must be a class 0..17, got '" + text + "'");
 }
 
+void CheckRows(const std::string& what, size_t rows, const Matrix& probs) {
+  if (static_cast<int64_t>(rows) != probs.rows) {
+    throw UserError(what + ": has " + std::to_string(rows) + " rows but the predictions have " +
+                    std::to_string(probs.rows));
+  }
+}
+
+void CheckClasses(const SubmissionTarget& target, const Matrix& probs) {
+  if (probs.cols != static_cast<int64_t>(target.class_names.size())) {
+    throw UserError("the predictions have " + std::to_string(probs.cols) +
+                    " classes but the data has " + std::to_string(target.class_names.size()));
+  }
+}
+
+// Scores image id -> predicted class name against a path,label file, with the macro F1 over the
+// names that occur in either.
+SubmissionScore ScoreNamed(const std::map<std::string, std::string>& predicted,
+                           const std::string& source, const std::string& labels_csv) {
+  const CsvTable labels = ReadCsv(labels_csv);
+  const size_t lab_path = labels.Column("path"), lab_label = labels.Column("label");
+  std::vector<std::string> truth_names, guess_names;
+  std::set<std::string> names;
+  std::map<std::string, int> seen;
+  for (size_t r = 0; r < labels.rows.size(); ++r) {
+    const std::string where = labels_csv + ":" + std::to_string(labels.lines[r]);
+    const std::string& id = labels.rows[r][lab_path];
+    const auto [first, inserted] = seen.emplace(id, labels.lines[r]);
+    if (!inserted) {
+      throw UserError(where + ": path " + id + " is already labelled at line " +
+                      std::to_string(first->second));
+    }
+    if (labels.rows[r][lab_label].empty()) throw UserError(where + ": empty label");
+    auto it = predicted.find(id);
+    if (it == predicted.end()) {
+      throw UserError(source + ": no prediction for path " + id + " (labelled at " + where + ")");
+    }
+    truth_names.push_back(labels.rows[r][lab_label]);
+    guess_names.push_back(it->second);
+    names.insert(truth_names.back());
+    names.insert(guess_names.back());
+  }
+  const std::vector<std::string> classes(names.begin(), names.end());
+  const auto index = [&](const std::string& name) {
+    return static_cast<int>(std::lower_bound(classes.begin(), classes.end(), name) -
+                            classes.begin());
+  };
+  std::vector<int> truth, guess;
+  for (size_t i = 0; i < truth_names.size(); ++i) {
+    truth.push_back(index(truth_names[i]));
+    guess.push_back(index(guess_names[i]));
+  }
+  if (truth.empty()) throw UserError(labels_csv + ": no labelled rows");
+  const ConfusionMatrix confusion = Confusion(truth, guess, static_cast<int>(classes.size()));
+  return SubmissionScore{static_cast<int64_t>(truth.size()), confusion.Accuracy(),
+                         confusion.MacroF1()};
+}
+
 }  // namespace
 
-void WriteSubmission(const std::string& info_csv, const Matrix& probs, const std::string& out_path) {
+void WriteSubmission(const std::string& info_csv, const Matrix& probs,
+                     const std::string& out_path) {
   const CsvTable info = ReadCsv(info_csv);
   info.Column("ImageID");
   const size_t ans_col = info.Column("ans");
@@ -79,12 +140,26 @@ SubmissionScore ScoreAgainstLabels(const std::map<std::string, int>& predicted,
 
 SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::string& labels_csv) {
   const CsvTable submission = ReadCsv(submission_csv);
+  const auto& h = submission.header;
+  if (std::find(h.begin(), h.end(), "ImageID") == h.end() &&
+      std::find(h.begin(), h.end(), "path") != h.end()) {
+    const size_t sub_path = submission.Column("path"), sub_label = submission.Column("label");
+    std::map<std::string, std::string> predicted;
+    for (size_t r = 0; r < submission.rows.size(); ++r) {
+      const std::string where = submission_csv + ":" + std::to_string(submission.lines[r]);
+      const auto [it, inserted] =
+          predicted.emplace(submission.rows[r][sub_path], submission.rows[r][sub_label]);
+      if (!inserted) throw UserError(where + ": path " + it->first + " appears twice");
+      if (it->second.empty()) throw UserError(where + ": empty label");
+    }
+    return ScoreNamed(predicted, submission_csv, labels_csv);
+  }
   const size_t sub_id = submission.Column("ImageID"), sub_ans = submission.Column("ans");
   std::map<std::string, int> predicted;
   for (size_t r = 0; r < submission.rows.size(); ++r) {
     const std::string where = submission_csv + ":" + std::to_string(submission.lines[r]);
-    const auto [it, inserted] =
-        predicted.emplace(submission.rows[r][sub_id], ParseClass(submission.rows[r][sub_ans], where));
+    const auto [it, inserted] = predicted.emplace(submission.rows[r][sub_id],
+                                                  ParseClass(submission.rows[r][sub_ans], where));
     if (!inserted) throw UserError(where + ": ImageID " + it->first + " appears twice");
   }
   return ScoreAgainstLabels(predicted, submission_csv, labels_csv);
@@ -102,6 +177,56 @@ SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& prob
   std::map<std::string, int> predicted;
   for (size_t r = 0; r < info.rows.size(); ++r) predicted[info.rows[r][id_col]] = classes[r];
   return ScoreAgainstLabels(predicted, info_csv + " predictions", labels_csv);
+}
+
+SubmissionTarget SubmissionTargetFor(const DataSpec& data) {
+  if (data.eval.empty()) throw UserError("the study has no eval data (data.eval)");
+  SubmissionTarget target;
+  if (data.format == "mask") {
+    target.info_csv = (std::filesystem::path(data.eval) / "info.csv").string();
+    return target;
+  }
+  for (const EvalImage& image : ListEvalImages(data)) target.image_ids.push_back(image.image_id);
+  target.class_names = ListClassNames(data);
+  return target;
+}
+
+void WriteSubmission(const SubmissionTarget& target, const Matrix& probs,
+                     const std::string& out_path) {
+  if (!target.info_csv.empty()) {
+    WriteSubmission(target.info_csv, probs, out_path);
+    return;
+  }
+  CheckRows("the eval listing", target.image_ids.size(), probs);
+  CheckClasses(target, probs);
+  const std::vector<int> predicted = ArgmaxRows(probs.values, probs.rows, probs.cols);
+  const auto parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const std::string temporary = out_path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    if (!out) throw UserError(out_path + ": cannot write");
+    out << "path,label\n";
+    for (size_t r = 0; r < target.image_ids.size(); ++r) {
+      out << target.image_ids[r] << ',' << target.class_names[static_cast<size_t>(predicted[r])]
+          << '\n';
+    }
+    if (!out) throw UserError(out_path + ": write failed");
+  }
+  std::filesystem::rename(temporary, out_path);
+}
+
+SubmissionScore ScorePredictions(const SubmissionTarget& target, const Matrix& probs,
+                                 const std::string& labels_csv) {
+  if (!target.info_csv.empty()) return ScorePredictions(target.info_csv, probs, labels_csv);
+  CheckRows("the eval listing", target.image_ids.size(), probs);
+  CheckClasses(target, probs);
+  const std::vector<int> classes = ArgmaxRows(probs.values, probs.rows, probs.cols);
+  std::map<std::string, std::string> predicted;
+  for (size_t r = 0; r < target.image_ids.size(); ++r) {
+    predicted[target.image_ids[r]] = target.class_names[static_cast<size_t>(classes[r])];
+  }
+  return ScoreNamed(predicted, "the eval predictions", labels_csv);
 }
 
 }  // namespace ensweep

@@ -1,15 +1,36 @@
-// The competition's submission file and local scoring.
+// Submission files and local scoring.
 //
-// A submission is eval/info.csv with `ans` filled: same columns, same rows, same order; `ans` is
-// the class 0..17 (core/mask_layout.h).
+// mask data: a submission is eval/info.csv with `ans` filled: same columns, same rows, same order;
+// `ans` is the class 0..17 (core/mask_layout.h).
+// imagefolder and csv data: a CSV `path,label` with one row per eval image in eval order
+// (core/listing.h): path is the eval image id (its path relative to the eval folder or as written
+// in the eval CSV), label the predicted class name.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "core/npy.h"
+#include "core/study.h"
 
 namespace ensweep {
+
+// What a study's submission is written for.
+struct SubmissionTarget {
+  std::string info_csv;                  // mask: eval/info.csv; empty for the other formats
+  std::vector<std::string> image_ids;    // other formats: the eval image ids, in eval order
+  std::vector<std::string> class_names;  // other formats: probability column c is class_names[c]
+};
+
+// From the study's data (data.eval must be set): info.csv for mask; otherwise the core listing's
+// eval image ids and class names. Throws UserError for unreadable data.
+SubmissionTarget SubmissionTargetFor(const DataSpec& data);
+
+// Writes the submission for `target` from `probs` (eval rows x classes): info.csv's rows with ans
+// filled, or path,label rows. Throws UserError if the row counts differ, the column count is not
+// the number of class names, or info.csv has no ImageID/ans columns.
+void WriteSubmission(const SubmissionTarget& target, const Matrix& probs,
+                     const std::string& out_path);
 
 // Writes `out_path` from `info_csv` (its header and rows kept) with ans = argmax of each row of
 // `probs`. Throws UserError if the row counts differ or info.csv has no ImageID/ans columns.
@@ -21,13 +42,20 @@ struct SubmissionScore {
   double macro_f1 = 0;
 };
 
-// Scores a submission against a labels file (ImageID,ans). Every labelled image must appear in
-// the submission exactly once; throws UserError naming the file and line otherwise.
+// Scores a submission against a labels file: ImageID,ans (mask) or path,label (class names; the
+// format is told by the submission's header). Every labelled image must appear in the submission
+// exactly once; throws UserError naming the file and line otherwise. For path,label files the
+// macro F1 is over the class names that occur in the labels or the predictions.
 SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::string& labels_csv);
 
 // Scores class probabilities whose rows follow `info_csv` (as a submission would be written from
 // them) against a labels file, without writing a submission. Same errors as ScoreSubmission.
 SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& probs,
+                                 const std::string& labels_csv);
+
+// The same for any target: rows follow target's eval order; labels ImageID,ans (mask) or
+// path,label (other formats).
+SubmissionScore ScorePredictions(const SubmissionTarget& target, const Matrix& probs,
                                  const std::string& labels_csv);
 
 }  // namespace ensweep

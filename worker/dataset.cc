@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/listing.h"
 #include "core/log.h"
 
 namespace ensweep {
@@ -24,40 +25,43 @@ ImageCache DecodeAll(const std::vector<std::string>& paths, const DataSpec& data
 }  // namespace
 
 Dataset LoadDataset(const DataSpec& data, int threads, const std::function<void()>& keep_alive) {
-  if (data.format != "mask") {
-    throw std::runtime_error("data format " + data.format + " is not supported yet");
-  }
-  if (data.split.folds != 1) {
-    throw std::runtime_error("split.folds = " + std::to_string(data.split.folds) +
-                             " is not supported yet (only a single train/validation split)");
-  }
-  Dataset dataset;
-  dataset.train_listing = ReadMaskTrain(data.train);
-  if (dataset.train_listing.empty()) {
-    throw UserError("no training images found under " + data.train);
-  }
-  if (data.split.by == "image") {
-    dataset.split = ItemSplit(static_cast<int64_t>(dataset.train_listing.size()),
-                              data.split.val_fraction, data.split.seed);
-  } else if (data.split.by == "person") {
-    std::vector<std::string> persons;
-    std::vector<int> strata;
-    persons.reserve(dataset.train_listing.size());
-    strata.reserve(dataset.train_listing.size());
-    for (const LabeledImage& image : dataset.train_listing) {
-      persons.push_back(image.person);
-      strata.push_back(PersonStratum(image.label));
-    }
-    dataset.split = GroupSplit(persons, strata, data.split.val_fraction, data.split.seed);
-  } else {
+  if (data.split.by != "image" && data.split.by != "person") {
     throw std::runtime_error("split by " + data.split.by + " is not supported");
   }
-  if (dataset.split.train.empty() || dataset.split.val.empty()) {
-    throw UserError("the split of " + data.train + " left " +
-                    std::to_string(dataset.split.train.size()) + " training and " +
-                    std::to_string(dataset.split.val.size()) +
-                    " validation images; both must be non-empty (more persons or another "
-                    "val_fraction)");
+  Dataset dataset;
+  DataListing listing = ListData(data);
+  dataset.train_listing = std::move(listing.train);
+  dataset.class_names = std::move(listing.class_names);
+  dataset.num_classes = static_cast<int>(dataset.class_names.size());
+  dataset.eval_listing = std::move(listing.eval);
+  const bool mask = data.format == "mask";
+  std::vector<std::string> groups;
+  std::vector<int> strata;
+  groups.reserve(dataset.train_listing.size());
+  strata.reserve(dataset.train_listing.size());
+  for (size_t i = 0; i < dataset.train_listing.size(); ++i) {
+    const LabeledImage& image = dataset.train_listing[i];
+    // by: image makes every image its own group.
+    groups.push_back(data.split.by == "image" ? std::to_string(i) : image.person);
+    strata.push_back(mask ? PersonStratum(image.label) : image.label);
+  }
+  const int k = data.split.folds;
+  if (k > 1) {
+    dataset.folds = GroupKFold(groups, strata, k, data.split.seed);
+  } else if (data.split.by == "image") {
+    dataset.split = ItemSplit(static_cast<int64_t>(dataset.train_listing.size()),
+                              data.split.val_fraction, data.split.seed);
+  } else {
+    dataset.split = GroupSplit(groups, strata, data.split.val_fraction, data.split.seed);
+  }
+  for (const SplitIndices& s : k > 1 ? dataset.folds : std::vector<SplitIndices>{dataset.split}) {
+    if (s.train.empty() || s.val.empty()) {
+      throw UserError("the split of " + data.train + " left " + std::to_string(s.train.size()) +
+                      " training and " + std::to_string(s.val.size()) +
+                      " validation images; both must be non-empty (more " +
+                      (mask ? "persons" : "images or groups") +
+                      ", another val_fraction or fewer folds)");
+    }
   }
 
   std::vector<std::string> paths;
@@ -65,8 +69,7 @@ Dataset LoadDataset(const DataSpec& data, int threads, const std::function<void(
   for (const LabeledImage& image : dataset.train_listing) paths.push_back(image.path);
   dataset.train_images = DecodeAll(paths, data, threads, keep_alive, "training");
 
-  if (!data.eval.empty()) {
-    dataset.eval_listing = ReadMaskEval(data.eval);
+  if (!dataset.eval_listing.empty()) {
     paths.clear();
     for (const EvalImage& image : dataset.eval_listing) paths.push_back(image.path);
     dataset.eval_images = DecodeAll(paths, data, threads, keep_alive, "eval");

@@ -17,17 +17,28 @@
 namespace ensweep {
 
 struct Dataset {
-  std::vector<LabeledImage> train_listing;  // every labelled image, sorted by person then file
-  SplitIndices split;                       // indices into train_listing
-  ImageCache train_images;                  // image i is train_listing[i]
-  std::vector<EvalImage> eval_listing;      // info.csv order; empty without data.eval
-  ImageCache eval_images;                   // image i is eval_listing[i]
+  // Every labelled image (core/listing.h): mask sorted by person then file, imagefolder by class
+  // then relative path, csv in file order. LabeledImage::person is the image's group.
+  std::vector<LabeledImage> train_listing;
+  int num_classes = kNumClasses;         // labels are 0 .. num_classes - 1
+  std::vector<std::string> class_names;  // one per class (mask: "0" .. "17")
+  // split.folds == 1: one train/validation split. split.folds == k > 1: `folds` holds k splits
+  // whose validation parts partition the listing (each image is validated by exactly one fold),
+  // and `split` is empty.
+  SplitIndices split;  // indices into train_listing
+  std::vector<SplitIndices> folds;
+  ImageCache train_images;              // image i is train_listing[i]
+  std::vector<EvalImage> eval_listing;  // eval order (core/listing.h); empty without data.eval
+  ImageCache eval_images;               // image i is eval_listing[i]
 };
 
-// Lists, splits and decodes `data` (format "mask"; folds == 1). by: person splits with GroupSplit
-// on the person folder, stratified on gender and age band; by: image with ItemSplit. Decoding uses
-// `threads` threads and calls keep_alive periodically. Throws std::runtime_error for a format or
-// fold count not supported yet, UserError for unreadable data (naming the file).
+// Lists (core/listing.h), splits and decodes `data`, any format. by: person splits with GroupSplit
+// (GroupKFold for folds > 1) on the group: the person folder for mask, stratified on gender and age
+// band; the `group` column for csv (each image its own group without one) and the image itself for
+// imagefolder, stratified on the class. by: image splits images with ItemSplit (or k image-level
+// folds, stratified on the same key). Decoding uses `threads` threads and calls keep_alive
+// periodically. Throws std::runtime_error for an unknown split, UserError for unreadable data
+// (naming the file) or a split that leaves a side empty.
 Dataset LoadDataset(const DataSpec& data, int threads, const std::function<void()>& keep_alive);
 
 // The stratum of a label for person-level splits: gender * 3 + age band (mask state varies within

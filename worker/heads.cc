@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "core/mask_layout.h"
+
 namespace ensweep {
 namespace {
 
@@ -28,20 +30,41 @@ torch::Tensor CrossEntropy(const torch::Tensor& logits, const torch::Tensor& tar
 
 }  // namespace
 
-int HeadOutputs(const std::string& head) {
-  if (head == "single") return 18;
-  if (head == "multitask") return 8;
+int HeadOutputs(const std::string& head, const std::string& data_format, int num_classes) {
+  if (head == "single") {
+    if (num_classes < 2) {
+      throw std::invalid_argument("the data has " + std::to_string(num_classes) +
+                                  " class; a classifier needs at least 2");
+    }
+    return num_classes;
+  }
+  if (head == "multitask") {
+    if (data_format != "mask") {
+      throw std::invalid_argument(
+          "head 'multitask' (mask, gender and age heads) needs data.format mask; this study's "
+          "data is " +
+          data_format + " with " + std::to_string(num_classes) + " classes: use head: single");
+    }
+    return 8;
+  }
   throw std::invalid_argument("unknown head '" + head + "'; known: single, multitask");
 }
 
 ClassWeights MakeClassWeights(const std::string& class_weighting, const std::vector<int>& labels,
-                              const torch::Device& device) {
+                              int num_classes, const torch::Device& device) {
   ClassWeights weights;
   if (class_weighting != "balanced") return weights;
-  weights.single = Balanced(labels, 18, [](int c) { return c; }).to(device);
-  weights.mask = Balanced(labels, 3, [](int c) { return c / 6; }).to(device);
-  weights.gender = Balanced(labels, 2, [](int c) { return (c / 3) % 2; }).to(device);
-  weights.age = Balanced(labels, 3, [](int c) { return c % 3; }).to(device);
+  for (int label : labels) {
+    if (label < 0 || label >= num_classes) {
+      throw std::invalid_argument("label " + std::to_string(label) + " outside 0.." +
+                                  std::to_string(num_classes - 1));
+    }
+  }
+  weights.single = Balanced(labels, num_classes, [](int c) { return c; }).to(device);
+  if (num_classes != kNumClasses) return weights;
+  weights.mask = Balanced(labels, 3, MaskOf).to(device);
+  weights.gender = Balanced(labels, 2, GenderOf).to(device);
+  weights.age = Balanced(labels, 3, AgeBandOf).to(device);
   return weights;
 }
 
@@ -67,7 +90,7 @@ torch::Tensor HeadProbabilities(const torch::Tensor& logits, const std::string& 
   const torch::Tensor mask = torch::softmax(logits.narrow(1, 0, 3), 1).view({n, 3, 1, 1});
   const torch::Tensor gender = torch::softmax(logits.narrow(1, 3, 2), 1).view({n, 1, 2, 1});
   const torch::Tensor age = torch::softmax(logits.narrow(1, 5, 3), 1).view({n, 1, 1, 3});
-  return (mask * gender * age).reshape({n, 18});
+  return (mask * gender * age).reshape({n, kNumClasses});
 }
 
 }  // namespace ensweep

@@ -1,6 +1,7 @@
-// Classifier heads and their losses: `single` (18 logits, one softmax) or `multitask` (8 logits:
-// mask 3, gender 2, age band 3; three softmaxes whose product is the 18-class probability, class
-// EncodeClass(mask, gender, age) = mask * 6 + gender * 3 + age).
+// Classifier heads and their losses: `single` (one logit per class of the data, one softmax) or,
+// for the mask format only, `multitask` (8 logits: mask 3, gender 2, age band 3; three softmaxes
+// whose product is the 18-class probability, class EncodeClass(mask, gender, age) =
+// mask * 6 + gender * 3 + age).
 //
 // Worker-internal (includes LibTorch).
 #pragma once
@@ -14,27 +15,32 @@
 
 namespace ensweep {
 
-// Logits the backbone must produce for a head: 18 (single) or 8 (multitask).
-int HeadOutputs(const std::string& head);
+// Logits the backbone must produce for a head on data of `data_format` with `num_classes` classes:
+// num_classes (single) or 8 (multitask). Throws std::invalid_argument for an unknown head, and for
+// multitask on any format but mask (its tasks are the competition's mask, gender and age).
+int HeadOutputs(const std::string& head, const std::string& data_format, int num_classes);
 
 // Per-class loss weights, or undefined tensors for unweighted losses.
 struct ClassWeights {
-  torch::Tensor single;             // (18)
+  torch::Tensor single;             // (num_classes)
   torch::Tensor mask, gender, age;  // (3), (2), (3)
 };
 
-// class_weighting "balanced": n / (k * count_c) per class of each task from the training labels
-// (18-class labels); a class without images gets weight 1. "none": all undefined.
+// class_weighting "balanced": n / (k * count_c) per class from the training labels (0 ..
+// num_classes - 1), and, when num_classes is the mask format's 18, per class of each multitask task
+// (mask, gender, age stay undefined otherwise); a class without images gets weight 1. "none": all
+// undefined.
 ClassWeights MakeClassWeights(const std::string& class_weighting, const std::vector<int>& labels,
-                              const torch::Device& device);
+                              int num_classes, const torch::Device& device);
 
 // Mean training loss over the batch. single: cross-entropy with label_smoothing. multitask:
 // mask_loss_weight * CE(mask; label_smoothing) + gender_loss_weight * CE(gender; label_smoothing) +
-// age_loss_weight * CE(age; age_label_smoothing). `labels` are 18-class (int64).
+// age_loss_weight * CE(age; age_label_smoothing). `labels` are class indices (int64; 18-class for
+// multitask).
 torch::Tensor HeadLoss(const torch::Tensor& logits, const torch::Tensor& labels,
                        const TrialParams& params, const ClassWeights& weights);
 
-// (N, 18) probabilities; each row sums to 1.
+// (N, C) probabilities, C the number of single-head logits (18 for multitask); rows sum to 1.
 torch::Tensor HeadProbabilities(const torch::Tensor& logits, const std::string& head);
 
 }  // namespace ensweep

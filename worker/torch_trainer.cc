@@ -286,7 +286,8 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   const Dataset& data = Data(context);
 
   torch::manual_seed(request.seed);
-  std::shared_ptr<ClassifierImpl> model = MakeClassifier(params.backbone, HeadOutputs(params.head));
+  std::shared_ptr<ClassifierImpl> model = MakeClassifier(
+      params.backbone, HeadOutputs(params.head, study_.data.format, data.num_classes));
   if (params.pretrained) {
     // A relative `weights` is relative to the study file, like every path in it.
     fs::path weights(params.weights);
@@ -309,7 +310,8 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   for (int64_t i : data.split.train) {
     train_labels.push_back(data.train_listing[static_cast<size_t>(i)].label);
   }
-  const ClassWeights weights = MakeClassWeights(params.class_weighting, train_labels, device_);
+  const ClassWeights weights =
+      MakeClassWeights(params.class_weighting, train_labels, data.num_classes, device_);
 
   TrialResult result;
   std::vector<int64_t> order = data.split.train;
@@ -330,7 +332,8 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
     }
     const auto trained = Clock::now();
     val_probs = Predict(*model, data.train_images, data.split.val, params, device_, context);
-    EpochReport report{epoch, ValidationMetrics(val_probs, val_truth)};
+    EpochReport report{epoch, ValidationMetrics(val_probs, val_truth, data.num_classes,
+                                                study_.data.format == "mask")};
     report.metrics["train_loss"] = train_loss;
     report.metrics["lr"] = LearningRate(params, epoch, 0.999);
     const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
@@ -350,7 +353,8 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
     FinishSwa(swa, params, *model);
     val_probs = Predict(*model, data.train_images, data.split.val, params, device_, context);
     const double train_loss = result.metrics["train_loss"];
-    result.metrics = ValidationMetrics(val_probs, val_truth);
+    result.metrics =
+        ValidationMetrics(val_probs, val_truth, data.num_classes, study_.data.format == "mask");
     result.metrics["train_loss"] = train_loss;
   }
   if (params.swa) result.metrics["swa_snapshots"] = swa.count();
@@ -360,7 +364,7 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   const auto add = [&](const std::string& kind, const fs::path& path) {
     result.artifacts.push_back(DescribeArtifact(kind, path.string()));
   };
-  WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, val_truth);
+  WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, val_truth, data.class_names);
   add("confusion_matrix", dir / "confusion.csv");
   WriteProbs((dir / "val_probs.npy").string(), std::move(val_probs));
   add("val_probs", dir / "val_probs.npy");
