@@ -46,8 +46,7 @@ std::string MetricText(const Json& metrics, const std::string& key) {
 
 struct EnsembleOptions {
   StudyLocator locator;
-  std::string method, metric, out, labels, tta, format = "csv";
-  std::vector<std::string> one_per;
+  std::string method, metric, out, labels, tta, one_per, format = "csv";
   int size = 0, candidates = 0, rounds = 0, init = 0, bags = 0, top_n = -1, threads = 0;
   double bag_fraction = 0;
   int64_t seed = -1;
@@ -69,9 +68,19 @@ EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions& o) {
   if (o.seed >= 0) e.seed = static_cast<uint64_t>(o.seed);
   e.include_pruned = e.include_pruned || o.include_pruned;
   e.one_per_backbone = e.one_per_backbone || o.one_per_backbone;
-  if (!o.one_per.empty()) e.one_per = o.one_per;
-  for (const auto& key : e.one_per) {
-    if (key.empty()) throw UserError("--one-per: expected parameter names, e.g. backbone,head");
+  if (!o.one_per.empty()) {
+    e.one_per.clear();
+    size_t start = 0;
+    while (true) {
+      const size_t comma = o.one_per.find(',', start);
+      const std::string key = o.one_per.substr(start, comma - start);
+      if (key.empty()) throw UserError("--one-per: expected parameter names, e.g. backbone,head");
+      if (std::find(e.one_per.begin(), e.one_per.end(), key) == e.one_per.end()) {
+        e.one_per.push_back(key);
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
   }
   if (!o.tta.empty()) e.tta = o.tta;
   if (e.bag_fraction <= 0 || e.bag_fraction > 1) throw UserError("--bag-fraction: expected (0, 1]");
@@ -163,9 +172,10 @@ Command AddEnsembleCommand(CLI::App& root) {
       "ensemble",
       "Choose an ensemble from the best trials' validation predictions (greedy selection with\n"
       "replacement, simplex weights or a uniform top k), report its in-sample score and an honest\n"
-      "estimate (chosen on half of the validation persons, scored on the other half, both ways),\n"
-      "record it in the store and write a submission (eval/info.csv with ans filled). Defaults\n"
-      "come from the study's ensemble: block. --list and --show ID print recorded ensembles.");
+      "estimate (pool and ensemble chosen on half of the validation persons, scored on the other\n"
+      "half, both ways), record it in the store and write a submission (eval/info.csv with ans\n"
+      "filled). Defaults come from the study's ensemble: block. --list and --show ID print\n"
+      "recorded ensembles.");
   o->locator.AddOptions(app);
   app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
@@ -190,15 +200,13 @@ Command AddEnsembleCommand(CLI::App& root) {
       ->check(CLI::NonNegativeNumber);
   app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
   app->add_option("--one-per", o->one_per,
-                  "At most one candidate (the best) per family: the trials with the same values of "
-                  "these parameters, e.g. backbone,head (ensemble.one_per)")
-      ->delimiter(',');
-  app->add_flag("--one-per-backbone", o->one_per_backbone,
-                "At most one candidate per backbone (the same as --one-per backbone)");
-  app->add_option(
-         "--tta", o->tta,
-         "hflip: average each candidate's predictions with its horizontally flipped view "
-         "(as stored when the trial itself used tta: hflip); none: as stored (ensemble.tta)")
+                  "Only the best candidate per family: trials with equal values of these\n"
+                  "parameters, e.g. backbone,head (ensemble.one_per)")
+      ->type_name("PARAM,...");
+  app->add_flag("--one-per-backbone", o->one_per_backbone, "Shorthand for --one-per backbone");
+  app->add_option("--tta", o->tta,
+                  "hflip: average each trial's predictions with its flipped view (used as\n"
+                  "stored if the trial itself had tta hflip); none: as stored (ensemble.tta)")
       ->check(CLI::IsMember({"none", "hflip"}));
   app->add_flag(
       "--skip-missing", o->skip_missing,

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "../e2e/e2e_util.h"
 #include "core/csv.h"
@@ -93,15 +94,39 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
     INFO(other.output);
     CHECK(other.status == 0);
   }
+  // One candidate per configuration family (here: per backbone), recorded with the ensemble.
+  const auto family = RunCommand(Ensweep() + " ensemble " + study + " --one-per backbone");
+  INFO(family.output);
+  REQUIRE(family.status == 0);
+  CHECK_THAT(family.output, Catch::Contains("one per backbone"));
+  const auto by_family = store->Ensembles(id).back();
+  CHECK(by_family.settings["one_per"] == Json::array({"backbone"}));
+  CHECK(by_family.settings["tta"] == "none");
+  std::set<std::string> backbones;
+  for (const auto& number : by_family.settings["candidate_trials"]) {
+    backbones.insert(store->FindTrial(id, number.get<int64_t>())->params["backbone"]);
+  }
+  CHECK(backbones.size() == by_family.settings["candidate_trials"].size());
+  CHECK(by_family.settings["honest_pool_trials"].get<int64_t>() >=
+        static_cast<int64_t>(backbones.size()));
+
   const auto list = RunCommand(Ensweep() + " ensemble " + study + " --list");
   REQUIRE(list.status == 0);
-  CHECK(Lines(list.output).size() == 4);
+  CHECK(Lines(list.output).size() == 5);
   CHECK_THAT(list.output, Catch::Contains("weights"));
   const auto show = RunCommand(Ensweep() + " ensemble " + study + " --show 1");
   REQUIRE(show.status == 0);
   CHECK_THAT(show.output, Catch::Contains("honest_macro_f1"));
   CHECK_THAT(show.output, Catch::Contains(std::to_string(record.member_numbers[0])));
   CHECK(RunCommand(Ensweep() + " ensemble " + study + " --show 99").status == 2);
+
+  // A bad family list in the study file: file, line and key path, exit status 2.
+  std::ofstream(dir / "bad.yaml") << "study: ens\nstorage: runs/store.sqlite\n"
+                                     "data: {train: data/train}\n"
+                                     "ensemble:\n  one_per: backbone\n";
+  const auto bad = RunCommand(Ensweep() + " ensemble " + (dir / "bad.yaml").string());
+  CHECK(bad.status == 2);
+  CHECK_THAT(bad.output, Catch::Contains("bad.yaml:5: 'ensemble.one_per'"));
 
   // A candidate whose predictions are gone is an error naming it, unless --skip-missing.
   const auto pool = store->TopTrials(id, true, 0);
