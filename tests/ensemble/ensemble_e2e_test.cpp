@@ -120,6 +120,26 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   CHECK_THAT(show.output, Catch::Contains(std::to_string(record.member_numbers[0])));
   CHECK(RunCommand(Ensweep() + " ensemble " + study + " --show 99").status == 2);
 
+  // hflip TTA: every candidate combined with its flipped view when the trials recorded one, and
+  // otherwise an error naming a trial and the missing view.
+  bool has_views = true;
+  for (const auto& t : store->TopTrials(id, true, 0)) {
+    bool found = false;
+    for (const auto& a : store->Artifacts(t.id)) found = found || a.kind == "val_probs_hflip";
+    has_views = has_views && found;
+  }
+  const auto tta = RunCommand(Ensweep() + " ensemble " + study + " --tta hflip");
+  INFO(tta.output);
+  if (has_views) {
+    REQUIRE(tta.status == 0);
+    CHECK_THAT(tta.output, Catch::Contains("hflip TTA"));
+    CHECK(store->Ensembles(id).back().settings["tta"] == "hflip");
+  } else {
+    CHECK(tta.status == 2);
+    CHECK_THAT(tta.output, Catch::Contains("val_probs_hflip"));
+    CHECK_THAT(tta.output, Catch::Contains("trial "));
+  }
+
   // A bad family list in the study file: file, line and key path, exit status 2.
   std::ofstream(dir / "bad.yaml") << "study: ens\nstorage: runs/store.sqlite\n"
                                      "data: {train: data/train}\n"
