@@ -188,3 +188,33 @@ TEST_CASE("a grid study ends when the grid is exhausted", "[orchestrator][coordi
   CHECK(summary.trials == 3);
   CHECK(summary.complete == 3);
 }
+
+TEST_CASE("a store batch, as the coordinator holds per round, is one transaction readers see whole",
+          "[coordinator][store]") {
+  const StudySpec spec = MakeSpec(R"({"x": {"uniform": [0, 1]}})", 2);
+  auto store = Store::OpenForWriting(spec.storage);
+  const int64_t study = store->CreateOrUpdateStudy(spec);
+  auto reader = Store::OpenReadOnly(spec.storage);
+  int64_t id = 0;
+  {
+    Store::Batch batch(*store);
+    id = store->AddTrial(study, 0, TrialState::kRunning, Json{{"x", 0.5}}, 1);
+    store->MarkRunning(id, "w", Json{{"x", 0.5}});
+    {
+      Store::Batch nested(*store);  // joins the outer batch
+      store->RecordEpoch(id, 1, {{"value", 0.25}});  // its own transaction joins too
+    }
+    CHECK(reader->Trials(study).empty());  // nothing visible before the outermost batch ends
+    store->MarkComplete(id, 0.25, {{"value", 0.25}}, {}, 1);
+    CHECK(reader->Trials(study).empty());
+  }
+  const auto trials = reader->Trials(study);
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].state == TrialState::kComplete);
+  CHECK(trials[0].value == 0.25);
+  CHECK(reader->Epochs(id).size() == 1);
+
+  // Without a batch every write commits at once.
+  store->MarkStale(id, "lost");
+  CHECK(reader->FindTrial(study, 0)->state == TrialState::kStale);
+}
