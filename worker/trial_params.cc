@@ -108,7 +108,13 @@ const std::map<std::string, Setter>& Setters() {
                    }},
                   {"backbone",
                    [](TrialParams &p, const std::string &n, const json &v) {
-                     p.backbone = OneOf(n, v, KnownBackbones());
+                     // "torchscript:<path>" names any backbone exported to TorchScript.
+                     if (v.is_string() && v.get<std::string>().rfind("torchscript:", 0) == 0 &&
+                         v.get<std::string>().size() > 12) {
+                       p.backbone = v.get<std::string>();
+                     } else {
+                       p.backbone = OneOf(n, v, KnownBackbones());
+                     }
                    }},
                   {"batch_size",
                    [](TrialParams &p, const std::string &n, const json &v) {
@@ -218,6 +224,14 @@ const std::map<std::string, Setter>& Setters() {
                    [](TrialParams &p, const std::string &n, const json &v) {
                      p.swa_start = AtLeast(n, v, 1);
                    }},
+                  {"precision",
+                   [](TrialParams &p, const std::string &n, const json &v) {
+                     p.precision = OneOf(n, v, {"auto", "fp32", "bf16", "fp16"});
+                   }},
+                  {"memory_format",
+                   [](TrialParams &p, const std::string &n, const json &v) {
+                     p.memory_format = OneOf(n, v, {"auto", "channels_last", "contiguous"});
+                   }},
                   {"tta",
                    [](TrialParams &p, const std::string &n, const json &v) {
                      p.tta = OneOf(n, v, {"none", "hflip"});
@@ -265,12 +279,16 @@ void CheckCombination(const TrialParams& p) {
         "tools/export_torchvision_weights.py, or a folder holding "
         "<backbone>.pt");
   }
+  if (p.pretrained && p.backbone.rfind("torchscript:", 0) == 0) {
+    fail("trial parameter 'pretrained' = true: a torchscript backbone starts from the weights "
+         "saved in its file; leave 'pretrained' out");
+  }
   if (p.pretrained && p.backbone == "custom_cnn") {
     fail(
         "trial parameter 'pretrained' = true: backbone custom_cnn has no "
         "pretrained weights");
   }
-  if (p.freeze_backbone && !p.pretrained) {
+  if (p.freeze_backbone && !p.pretrained && p.backbone.rfind("torchscript:", 0) != 0) {
     fail(
         "trial parameter 'freeze_backbone' = true needs 'pretrained' = true "
         "(a frozen random "

@@ -63,8 +63,9 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
       kinds.insert(a.kind);
       CHECK(fs::file_size(a.path) == static_cast<uintmax_t>(a.size_bytes));
     }
-    CHECK(kinds == std::set<std::string>{"checkpoint", "confusion_matrix", "eval_probs", "val_index",
-                                         "val_probs"});
+    CHECK(kinds == std::set<std::string>{"checkpoint", "confusion_matrix", "eval_probs",
+                                         "eval_probs_hflip", "val_index", "val_probs",
+                                         "val_probs_hflip"});
   }
   CHECK(trials[0].state == TrialState::kFailed);  // the enqueued trial ran first
   CHECK(complete >= 1);
