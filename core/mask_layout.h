@@ -27,14 +27,15 @@ inline int AgeBand(int age_years) { return age_years < 30 ? 0 : (age_years < 60 
 // mask1..mask5 -> 0, incorrect_mask -> 1, normal -> 2; -1 for any other stem.
 int MaskStateFromStem(const std::string& stem);
 
+// A labelled image of any data format (core/listing.h); for mask data as described here.
 struct LabeledImage {
   std::string path;    // absolute
-  std::string person;  // the person's folder name, e.g. 000001_female_Asian_45
-  int label = 0;       // 0..17
+  std::string person;  // the group: for mask the person's folder name, e.g. 000001_female_Asian_45
+  int label = 0;       // 0 .. classes - 1 (mask: 0..17)
 };
 
 struct EvalImage {
-  std::string image_id;  // as in info.csv
+  std::string image_id;  // mask: as in info.csv; other formats: the path (core/listing.h)
   std::string path;      // absolute
 };
 
