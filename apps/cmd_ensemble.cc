@@ -25,10 +25,8 @@ namespace {
 // Hidden eval labels for local scoring: --labels, else eval_labels.csv beside
 // the eval folder (where `ensweep datagen` writes it).
 std::string FindLabels(const std::string &given, const std::string &eval_dir) {
-  if (!given.empty())
-    return given;
-  if (eval_dir.empty())
-    return "";
+  if (!given.empty()) return given;
+  if (eval_dir.empty()) return "";
   const fs::path beside = fs::path(eval_dir).parent_path() / "eval_labels.csv";
   return fs::exists(beside) ? beside.string() : "";
 }
@@ -49,37 +47,25 @@ std::string MetricText(const Json &metrics, const std::string &key) {
 struct EnsembleOptions {
   StudyLocator locator;
   std::string method, metric, out, labels, tta, one_per, format = "csv";
-  int size = 0, candidates = 0, rounds = 0, init = 0, bags = 0, top_n = -1,
-      threads = 0;
+  int size = 0, candidates = 0, rounds = 0, init = 0, bags = 0, top_n = -1, threads = 0;
   double bag_fraction = 0;
   int64_t seed = -1;
-  bool include_pruned = false, one_per_backbone = false, skip_missing = false,
-       list = false;
+  bool include_pruned = false, one_per_backbone = false, skip_missing = false, list = false;
   int64_t show = 0;
 };
 
 // The study's `ensemble:` block with the command line's options on top.
 EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions &o) {
-  if (!o.method.empty())
-    e.method = o.method;
-  if (!o.metric.empty())
-    e.metric = o.metric;
-  if (o.size > 0)
-    e.size = o.size;
-  if (o.candidates > 0)
-    e.candidates = o.candidates;
-  if (o.rounds > 0)
-    e.rounds = o.rounds;
-  if (o.init > 0)
-    e.init = o.init;
-  if (o.bags > 0)
-    e.bags = o.bags;
-  if (o.bag_fraction > 0)
-    e.bag_fraction = o.bag_fraction;
-  if (o.top_n >= 0)
-    e.top_n = o.top_n;
-  if (o.seed >= 0)
-    e.seed = static_cast<uint64_t>(o.seed);
+  if (!o.method.empty()) e.method = o.method;
+  if (!o.metric.empty()) e.metric = o.metric;
+  if (o.size > 0) e.size = o.size;
+  if (o.candidates > 0) e.candidates = o.candidates;
+  if (o.rounds > 0) e.rounds = o.rounds;
+  if (o.init > 0) e.init = o.init;
+  if (o.bags > 0) e.bags = o.bags;
+  if (o.bag_fraction > 0) e.bag_fraction = o.bag_fraction;
+  if (o.top_n >= 0) e.top_n = o.top_n;
+  if (o.seed >= 0) e.seed = static_cast<uint64_t>(o.seed);
   e.include_pruned = e.include_pruned || o.include_pruned;
   e.one_per_backbone = e.one_per_backbone || o.one_per_backbone;
   if (!o.one_per.empty()) {
@@ -88,22 +74,16 @@ EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions &o) {
     while (true) {
       const size_t comma = o.one_per.find(',', start);
       const std::string key = o.one_per.substr(start, comma - start);
-      if (key.empty())
-        throw UserError(
-            "--one-per: expected parameter names, e.g. backbone,head");
-      if (std::find(e.one_per.begin(), e.one_per.end(), key) ==
-          e.one_per.end()) {
+      if (key.empty()) throw UserError("--one-per: expected parameter names, e.g. backbone,head");
+      if (std::find(e.one_per.begin(), e.one_per.end(), key) == e.one_per.end()) {
         e.one_per.push_back(key);
       }
-      if (comma == std::string::npos)
-        break;
+      if (comma == std::string::npos) break;
       start = comma + 1;
     }
   }
-  if (!o.tta.empty())
-    e.tta = o.tta;
-  if (e.bag_fraction <= 0 || e.bag_fraction > 1)
-    throw UserError("--bag-fraction: expected (0, 1]");
+  if (!o.tta.empty()) e.tta = o.tta;
+  if (e.bag_fraction <= 0 || e.bag_fraction > 1) throw UserError("--bag-fraction: expected (0, 1]");
   return e;
 }
 
@@ -115,8 +95,7 @@ SelectionOptions ToSelection(const EnsembleSpec &e, int threads) {
   s.greedy.init_size = e.init;
   s.greedy.bags = e.bags;
   s.greedy.bag_fraction = e.bag_fraction;
-  s.greedy.metric = e.metric == "log_loss" ? SelectionMetric::kLogLoss
-                                           : SelectionMetric::kMacroF1;
+  s.greedy.metric = e.metric == "log_loss" ? SelectionMetric::kLogLoss : SelectionMetric::kMacroF1;
   s.greedy.seed = e.seed;
   s.greedy.threads = threads;
   s.weights.max_members = e.top_n;
@@ -131,29 +110,24 @@ Json SettingsJson(const EnsembleSpec &e) {
             {"one_per", FamilyKeys(e)},
             {"tta", e.tta},
             {"seed", e.seed}};
-  if (e.method == "uniform")
-    j["size"] = e.size;
+  if (e.method == "uniform") j["size"] = e.size;
   if (e.method == "greedy") {
     j.update({{"rounds", e.rounds},
               {"init", e.init},
               {"bags", e.bags},
               {"bag_fraction", e.bag_fraction}});
   }
-  if (e.method == "weights")
-    j["top_n"] = e.top_n;
+  if (e.method == "weights") j["top_n"] = e.top_n;
   return j;
 }
 
 int ListEnsembles(const StudyLocator::Found &found) {
-  TextTable table({"id", "method", "members", "val_macro_f1", "honest_macro_f1",
-                   "eval_macro_f1", "created", "submission"});
+  TextTable table({"id", "method", "members", "val_macro_f1", "honest_macro_f1", "eval_macro_f1",
+                   "created", "submission"});
   for (const auto &r : found.store->Ensembles(found.study.id)) {
-    table.AddRow({std::to_string(r.id), r.method,
-                  std::to_string(r.member_numbers.size()),
-                  MetricText(r.metrics, "val_macro_f1"),
-                  MetricText(r.metrics, "honest_macro_f1"),
-                  MetricText(r.metrics, "eval_macro_f1"),
-                  TimeText(r.created_at),
+    table.AddRow({std::to_string(r.id), r.method, std::to_string(r.member_numbers.size()),
+                  MetricText(r.metrics, "val_macro_f1"), MetricText(r.metrics, "honest_macro_f1"),
+                  MetricText(r.metrics, "eval_macro_f1"), TimeText(r.created_at),
                   r.submission_path.empty() ? "-" : r.submission_path});
   }
   std::cout << table.Render();
@@ -162,29 +136,23 @@ int ListEnsembles(const StudyLocator::Found &found) {
 
 int ShowEnsemble(const StudyLocator::Found &found, int64_t id) {
   for (const auto &r : found.store->Ensembles(found.study.id)) {
-    if (r.id != id)
-      continue;
-    std::cout << "ensemble " << r.id << " of study " << found.study.name
-              << "\n  method      " << r.method << "\n  created     "
-              << TimeText(r.created_at) << "\n  submission  "
-              << (r.submission_path.empty() ? "-" : r.submission_path)
-              << "\n  settings    " << r.settings.dump() << "\n  metrics\n";
+    if (r.id != id) continue;
+    std::cout << "ensemble " << r.id << " of study " << found.study.name << "\n  method      "
+              << r.method << "\n  created     " << TimeText(r.created_at) << "\n  submission  "
+              << (r.submission_path.empty() ? "-" : r.submission_path) << "\n  settings    "
+              << r.settings.dump() << "\n  metrics\n";
     for (const auto &[name, value] : r.metrics.items()) {
       std::cout << "    " << name << "  "
-                << (value.is_number_float() ? FormatFixed(value, 4)
-                                            : value.dump())
-                << "\n";
+                << (value.is_number_float() ? FormatFixed(value, 4) : value.dump()) << "\n";
     }
     TextTable members({"trial", "weight"});
     for (size_t i = 0; i < r.member_numbers.size(); ++i) {
-      members.AddRow(
-          {std::to_string(r.member_numbers[i]), FormatFixed(r.weights[i], 4)});
+      members.AddRow({std::to_string(r.member_numbers[i]), FormatFixed(r.weights[i], 4)});
     }
     std::cout << members.Render();
     return 0;
   }
-  throw UserError("study " + found.study.name + " has no ensemble " +
-                  std::to_string(id) +
+  throw UserError("study " + found.study.name + " has no ensemble " + std::to_string(id) +
                   " (`ensweep ensemble --list` lists them)");
 }
 
@@ -196,63 +164,51 @@ std::vector<double> OneHot(size_t size, size_t index) {
 
 int BuildEnsemble(const EnsembleOptions &o);
 
-} // namespace
+}  // namespace
 
 Command AddEnsembleCommand(CLI::App &root) {
   auto o = std::make_shared<EnsembleOptions>();
-  CLI::App *app = root.add_subcommand(
-      "ensemble", "Choose an ensemble from the best trials' validation "
-                  "predictions (greedy selection with\n"
-                  "replacement, simplex weights or a uniform top k), report "
-                  "its in-sample score and an honest\n"
-                  "estimate (pool and ensemble chosen on half of the "
-                  "validation persons, scored on the other\n"
-                  "half, both ways), record it in the store and write a "
-                  "submission (eval/info.csv with ans\n"
-                  "filled). Defaults come from the study's ensemble: block. "
-                  "--list and --show ID print\n"
-                  "recorded ensembles.");
+  CLI::App *app = root.add_subcommand("ensemble",
+                                      "Choose an ensemble from the best trials' validation "
+                                      "predictions (greedy selection with\n"
+                                      "replacement, simplex weights or a uniform top k), report "
+                                      "its in-sample score and an honest\n"
+                                      "estimate (pool and ensemble chosen on half of the "
+                                      "validation persons, scored on the other\n"
+                                      "half, both ways), record it in the store and write a "
+                                      "submission (eval/info.csv with ans\n"
+                                      "filled). Defaults come from the study's ensemble: block. "
+                                      "--list and --show ID print\n"
+                                      "recorded ensembles.");
   o->locator.AddOptions(app);
-  app->add_option("-m,--method", o->method,
-                  "uniform | greedy | weights (default: ensemble.method)")
+  app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
-  app->add_option("-k,--size", o->size,
-                  "uniform: members, the best k candidates (ensemble.size)")
+  app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)")
       ->check(CLI::PositiveNumber);
   app->add_option("-c,--candidates", o->candidates,
                   "Candidate pool: the best n trials (ensemble.candidates)")
       ->check(CLI::PositiveNumber);
-  app->add_option("--rounds", o->rounds,
-                  "greedy: picks with replacement (ensemble.rounds, 25)")
+  app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)")
       ->check(CLI::PositiveNumber);
-  app->add_option("--init", o->init,
-                  "greedy: start from the best n candidates (ensemble.init, 1)")
+  app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)")
       ->check(CLI::PositiveNumber);
-  app->add_option(
-         "--bags", o->bags,
-         "greedy: bagged selections, averaged (ensemble.bags, 1: none)")
+  app->add_option("--bags", o->bags, "greedy: bagged selections, averaged (ensemble.bags, 1: none)")
       ->check(CLI::PositiveNumber);
-  app->add_option("--bag-fraction", o->bag_fraction,
-                  "greedy: share of candidates per bag (0.5)")
+  app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)")
       ->check(CLI::Range(1e-9, 1.0));
-  app->add_option("--metric", o->metric,
-                  "greedy/uniform select on macro_f1 or log_loss")
+  app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
       ->check(CLI::IsMember({"macro_f1", "log_loss"}));
-  app->add_option("--top-n", o->top_n,
-                  "weights: keep at most n members (0: no limit)")
+  app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)")
       ->check(CLI::NonNegativeNumber);
-  app->add_option("--seed", o->seed,
-                  "Seed of ties, bags and the honest halves (ensemble.seed)")
+  app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
       ->check(CLI::NonNegativeNumber);
-  app->add_flag("--include-pruned", o->include_pruned,
-                "PRUNED trials join the candidates");
+  app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
   app->add_option("--one-per", o->one_per,
                   "Only the best candidate per family: trials with equal "
                   "values of these\n"
                   "parameters, e.g. backbone,head (ensemble.one_per)")
       ->type_name("PARAM,...");
-  app->add_flag("--one-per-backbone", o->one_per_backbone,
-                "Shorthand for --one-per backbone");
+  app->add_flag("--one-per-backbone", o->one_per_backbone, "Shorthand for --one-per backbone");
   app->add_option("--tta", o->tta,
                   "hflip: average each trial's predictions with its flipped "
                   "view (used as\n"
@@ -262,28 +218,24 @@ Command AddEnsembleCommand(CLI::App &root) {
   app->add_flag("--skip-missing", o->skip_missing,
                 "Leave out candidates whose prediction files are missing or "
                 "corrupt (default: error)");
-  app->add_option("--threads", o->threads,
-                  "Selection threads (default: one per hardware thread)")
+  app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)")
       ->check(CLI::NonNegativeNumber);
-  app->add_option(
-      "-o,--out", o->out,
-      "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
+  app->add_option("-o,--out", o->out,
+                  "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
   app->add_option("-f,--format", o->format,
                   "csv: the submission; probs: also the blended probabilities "
                   "beside it (.npy)")
       ->check(CLI::IsMember({"csv", "probs"}));
-  app->add_option(
-      "--labels", o->labels,
-      "Eval labels (ImageID,ans, or path,label for imagefolder and csv data) "
-      "to score the submission (default: eval_labels.csv beside "
-      "the eval folder, if present)");
+  app->add_option("--labels", o->labels,
+                  "Eval labels (ImageID,ans, or path,label for imagefolder and csv data) "
+                  "to score the submission (default: eval_labels.csv beside "
+                  "the eval folder, if present)");
   app->add_flag("--list", o->list, "List the study's recorded ensembles");
   app->add_option("--show", o->show, "Show one recorded ensemble");
   return {app, [o] {
             if (o->list || o->show > 0) {
               const auto found = o->locator.Open(/*writable=*/false);
-              return o->list ? ListEnsembles(found)
-                             : ShowEnsemble(found, o->show);
+              return o->list ? ListEnsembles(found) : ShowEnsemble(found, o->show);
             }
             return BuildEnsemble(*o);
           }};
@@ -299,20 +251,16 @@ int BuildEnsemble(const EnsembleOptions &o) {
   const std::vector<std::string> family_keys = FamilyKeys(e);
   const std::vector<TrialRecord> trials = found.store->Trials(found.study.id);
   const auto pool =
-      ChooseCandidates(trials, found.study.maximize,
-                       {e.candidates, e.include_pruned, family_keys});
+      ChooseCandidates(trials, found.study.maximize, {e.candidates, e.include_pruned, family_keys});
   if (pool.empty())
-    throw UserError("study " + spec.name +
-                    " has no COMPLETE trial to ensemble yet");
+    throw UserError("study " + spec.name + " has no COMPLETE trial to ensemble yet");
   const bool has_eval = !spec.data.eval.empty();
   const LoadedCandidates loaded =
       LoadCandidates(*found.store, pool, has_eval, o.skip_missing, e.tta);
-  for (const auto &why : loaded.skipped)
-    std::cout << "skipped " << why << "\n";
+  for (const auto &why : loaded.skipped) std::cout << "skipped " << why << "\n";
   const auto &candidates = loaded.predictions;
   std::vector<const Matrix *> val;
-  for (const auto &c : candidates)
-    val.push_back(&c.val_probs);
+  for (const auto &c : candidates) val.push_back(&c.val_probs);
   const CandidateStack stack = StackCandidates(val, candidates[0].val_labels);
 
   // The honest estimate re-chooses the pool on each selection half, from a
@@ -320,38 +268,30 @@ int BuildEnsemble(const EnsembleOptions &o) {
   // objective (any family).
   std::vector<TrialRecord> wider;
   {
-    const auto ranked =
-        RankEligible(trials, found.study.maximize, e.include_pruned);
+    const auto ranked = RankEligible(trials, found.study.maximize, e.include_pruned);
     const size_t limit = static_cast<size_t>(e.candidates) * 4;
     for (size_t i = 0; i < ranked.size() && i < limit; ++i) {
       bool in_pool = false;
-      for (const auto &t : pool)
-        in_pool = in_pool || t.number == ranked[i].number;
-      if (!in_pool)
-        wider.push_back(ranked[i]);
+      for (const auto &t : pool) in_pool = in_pool || t.number == ranked[i].number;
+      if (!in_pool) wider.push_back(ranked[i]);
     }
   }
   const std::vector<TrialPredictions> extra =
       LoadCompatible(*found.store, wider, candidates[0], has_eval, e.tta);
   std::vector<const Matrix *> honest_val = val;
-  for (const auto &c : extra)
-    honest_val.push_back(&c.val_probs);
-  const CandidateStack honest_stack =
-      StackCandidates(honest_val, candidates[0].val_labels);
+  for (const auto &c : extra) honest_val.push_back(&c.val_probs);
+  const CandidateStack honest_stack = StackCandidates(honest_val, candidates[0].val_labels);
   HalfPool half_pool;
   half_pool.size = e.candidates;
   if (!family_keys.empty()) {
     auto family_of = [&](int64_t number) {
       for (const auto &t : trials) {
-        if (t.number == number)
-          return FamilyOf(t, family_keys);
+        if (t.number == number) return FamilyOf(t, family_keys);
       }
       return std::string();
     };
-    for (const auto &c : candidates)
-      half_pool.families.push_back(family_of(c.number));
-    for (const auto &c : extra)
-      half_pool.families.push_back(family_of(c.number));
+    for (const auto &c : candidates) half_pool.families.push_back(family_of(c.number));
+    for (const auto &c : extra) half_pool.families.push_back(family_of(c.number));
   }
 
   const SelectionOptions selection = ToSelection(e, o.threads);
@@ -361,9 +301,8 @@ int BuildEnsemble(const EnsembleOptions &o) {
 
   std::optional<HonestEstimate> honest, honest_single;
   try {
-    const PersonHalves halves =
-        SplitPersonsInHalves(candidates[0].val_persons,
-                             DeriveSeed(e.seed, StableHash("honest-halves")));
+    const PersonHalves halves = SplitPersonsInHalves(
+        candidates[0].val_persons, DeriveSeed(e.seed, StableHash("honest-halves")));
     honest = EstimateHonestly(honest_stack, halves, selection, half_pool);
     SelectionOptions best_one = selection;
     best_one.method = "uniform";
@@ -375,57 +314,47 @@ int BuildEnsemble(const EnsembleOptions &o) {
 
   std::vector<size_t> members;
   for (size_t i = 0; i < weights.size(); ++i) {
-    if (weights[i] > 0)
-      members.push_back(i);
+    if (weights[i] > 0) members.push_back(i);
   }
   std::stable_sort(members.begin(), members.end(),
                    [&](size_t a, size_t b) { return weights[a] > weights[b]; });
   const std::vector<BlendScore> each = ScoreEachCandidate(stack);
-  TextTable table(
-      {"trial", "weight", "val_macro_f1", "val_log_loss", "backbone"});
+  TextTable table({"trial", "weight", "val_macro_f1", "val_log_loss", "backbone"});
   for (size_t i : members) {
     std::string backbone = "-";
     for (const auto &t : pool) {
       if (t.number == candidates[i].number && t.params.contains("backbone")) {
-        backbone = t.params["backbone"].is_string()
-                       ? t.params["backbone"].get<std::string>()
-                       : t.params["backbone"].dump();
+        backbone = t.params["backbone"].is_string() ? t.params["backbone"].get<std::string>()
+                                                    : t.params["backbone"].dump();
       }
     }
-    table.AddRow({std::to_string(candidates[i].number),
-                  FormatFixed(weights[i], 3), FormatFixed(each[i].macro_f1, 4),
-                  FormatFixed(each[i].log_loss, 4), backbone});
+    table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
+                  FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }
-  std::cout << "ensemble (" << e.method << ") of " << members.size()
-            << " trials chosen from " << candidates.size()
-            << " candidates (the best by " << found.study.metric;
+  std::cout << "ensemble (" << e.method << ") of " << members.size() << " trials chosen from "
+            << candidates.size() << " candidates (the best by " << found.study.metric;
   if (!family_keys.empty()) {
     std::string keys;
-    for (const auto &k : family_keys)
-      keys += (keys.empty() ? "" : ",") + k;
+    for (const auto &k : family_keys) keys += (keys.empty() ? "" : ",") + k;
     std::cout << ", one per " << keys;
   }
-  std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n"
-            << table.Render();
+  std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
   auto honest_text = [](const std::optional<HonestEstimate> &h) {
     return h ? FormatFixed(h->mean.macro_f1, 4) : std::string("-");
   };
-  TextTable scores(
-      {"", "val_macro_f1 (in-sample)", "honest_macro_f1", "val_log_loss"});
-  scores.AddRow({"ensemble", FormatFixed(in_sample.macro_f1, 4),
-                 honest_text(honest), FormatFixed(in_sample.log_loss, 4)});
-  scores.AddRow(
-      {"best single (trial " + std::to_string(candidates[0].number) + ")",
-       FormatFixed(single.macro_f1, 4), honest_text(honest_single),
-       FormatFixed(single.log_loss, 4)});
+  TextTable scores({"", "val_macro_f1 (in-sample)", "honest_macro_f1", "val_log_loss"});
+  scores.AddRow({"ensemble", FormatFixed(in_sample.macro_f1, 4), honest_text(honest),
+                 FormatFixed(in_sample.log_loss, 4)});
+  scores.AddRow({"best single (trial " + std::to_string(candidates[0].number) + ")",
+                 FormatFixed(single.macro_f1, 4), honest_text(honest_single),
+                 FormatFixed(single.log_loss, 4)});
   std::cout << scores.Render()
             << "(in-sample: chosen and scored on the same validation set; "
                "honest: chosen on one half "
                "of the validation persons, scored on the other, both ways, "
                "averaged; on each half the "
                "pool is re-chosen from "
-            << honest_stack.candidates
-            << " trials by their scores on the selection half alone)\n";
+            << honest_stack.candidates << " trials by their scores on the selection half alone)\n";
 
   EnsembleRecord record;
   record.study_id = found.study.id;
@@ -436,11 +365,9 @@ int BuildEnsemble(const EnsembleOptions &o) {
     record.weights.push_back(weights[i]);
   }
   Json candidate_numbers = Json::array();
-  for (const auto &c : candidates)
-    candidate_numbers.push_back(c.number);
+  for (const auto &c : candidates) candidate_numbers.push_back(c.number);
   record.settings["candidate_trials"] = candidate_numbers;
-  if (!loaded.skipped.empty())
-    record.settings["skipped"] = loaded.skipped;
+  if (!loaded.skipped.empty()) record.settings["skipped"] = loaded.skipped;
   record.settings["honest_pool_trials"] = honest_stack.candidates;
   record.metrics = {{"val_macro_f1", in_sample.macro_f1},
                     {"val_accuracy", in_sample.accuracy},
@@ -451,8 +378,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
     record.metrics["honest_macro_f1"] = honest->mean.macro_f1;
     record.metrics["honest_accuracy"] = honest->mean.accuracy;
     record.metrics["honest_log_loss"] = honest->mean.log_loss;
-    record.metrics["best_single_honest_macro_f1"] =
-        honest_single->mean.macro_f1;
+    record.metrics["best_single_honest_macro_f1"] = honest_single->mean.macro_f1;
   }
 
   if (has_eval) {
@@ -466,24 +392,21 @@ int BuildEnsemble(const EnsembleOptions &o) {
     std::string out = o.out;
     if (out.empty()) {
       const size_t n = found.store->Ensembles(found.study.id).size() + 1;
-      out = (fs::path(spec.artifacts) / "submissions" /
-             ("ensemble-" + std::to_string(n) + ".csv"))
+      out = (fs::path(spec.artifacts) / "submissions" / ("ensemble-" + std::to_string(n) + ".csv"))
                 .string();
     }
     const SubmissionTarget target = SubmissionTargetFor(spec.data);
     WriteSubmission(target, blended_eval, out);
     record.submission_path = fs::absolute(out).string();
-    std::cout << "submission: " << record.submission_path << " ("
-              << blended_eval.rows << " rows)\n";
+    std::cout << "submission: " << record.submission_path << " (" << blended_eval.rows
+              << " rows)\n";
     if (o.format == "probs") {
-      const fs::path stem =
-          fs::path(record.submission_path).replace_extension("");
+      const fs::path stem = fs::path(record.submission_path).replace_extension("");
       WriteNpy(stem.string() + ".eval_probs.npy", blended_eval);
       WriteNpy(stem.string() + ".val_probs.npy", Blend(stack, weights));
       record.settings["probs"] = {stem.string() + ".eval_probs.npy",
                                   stem.string() + ".val_probs.npy"};
-      std::cout << "blended probabilities: " << stem.string()
-                << ".{eval,val}_probs.npy\n";
+      std::cout << "blended probabilities: " << stem.string() << ".{eval,val}_probs.npy\n";
     }
     const std::string labels = FindLabels(o.labels, spec.data.eval);
     if (!labels.empty()) {
@@ -494,17 +417,14 @@ int BuildEnsemble(const EnsembleOptions &o) {
       record.metrics["eval_accuracy"] = score.accuracy;
       record.metrics["best_single_eval_macro_f1"] = single_eval.macro_f1;
       std::cout << "eval score against " << labels << ":\n"
-                << "  ensemble                macro F1 "
-                << FormatFixed(score.macro_f1, 4) << "  accuracy "
-                << FormatFixed(score.accuracy, 4) << "\n"
-                << "  best single (trial " << candidates[0].number
-                << ")  macro F1 " << FormatFixed(single_eval.macro_f1, 4)
-                << "  accuracy " << FormatFixed(single_eval.accuracy, 4)
-                << "\n";
+                << "  ensemble                macro F1 " << FormatFixed(score.macro_f1, 4)
+                << "  accuracy " << FormatFixed(score.accuracy, 4) << "\n"
+                << "  best single (trial " << candidates[0].number << ")  macro F1 "
+                << FormatFixed(single_eval.macro_f1, 4) << "  accuracy "
+                << FormatFixed(single_eval.accuracy, 4) << "\n";
     }
   } else {
-    std::cout
-        << "no submission written: the study has no eval data (data.eval)\n";
+    std::cout << "no submission written: the study has no eval data (data.eval)\n";
   }
   record.metrics["seconds"] = NowSeconds() - started;
   const int64_t id = found.store->AddEnsemble(record);
@@ -513,7 +433,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
   return 0;
 }
 
-} // namespace
+}  // namespace
 
 Command AddScoreCommand(CLI::App &root) {
   struct Options {
@@ -522,11 +442,11 @@ Command AddScoreCommand(CLI::App &root) {
     std::string format = "table";
   };
   auto o = std::make_shared<Options>();
-  CLI::App *app = root.add_subcommand(
-      "score", "Score a submission against a labels file (ImageID,ans for the "
-               "competition format, path,label otherwise)");
-  app->add_option("submission", o->submission,
-                  "Submission CSV (ImageID,ans or path,label)")
+  CLI::App *app =
+      root.add_subcommand("score",
+                          "Score a submission against a labels file (ImageID,ans for the "
+                          "competition format, path,label otherwise)");
+  app->add_option("submission", o->submission, "Submission CSV (ImageID,ans or path,label)")
       ->required();
   app->add_option("--labels", o->labels,
                   "Labels CSV in the same format as the submission, e.g. "
@@ -534,8 +454,7 @@ Command AddScoreCommand(CLI::App &root) {
       ->required();
   app->add_option("-f,--format", o->format, "table or json (default table)");
   return {app, [o] {
-            const SubmissionScore score =
-                ScoreSubmission(o->submission, o->labels);
+            const SubmissionScore score = ScoreSubmission(o->submission, o->labels);
             if (o->format == "json") {
               std::cout << nlohmann::json{{"rows", score.rows},
                                           {"accuracy", score.accuracy},
@@ -551,4 +470,4 @@ Command AddScoreCommand(CLI::App &root) {
           }};
 }
 
-} // namespace ensweep
+}  // namespace ensweep

@@ -13,8 +13,7 @@ namespace {
 
 namespace nn = torch::nn;
 
-nn::Conv2d Conv(int in_channels, int out_channels, int kernel, int stride,
-                int padding) {
+nn::Conv2d Conv(int in_channels, int out_channels, int kernel, int stride, int padding) {
   return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, kernel)
                         .stride(stride)
                         .padding(padding)
@@ -38,8 +37,7 @@ struct BasicBlockImpl : nn::Module {
     conv2 = register_module("conv2", Conv(planes, planes, 3, 1, 1));
     bn2 = register_module("bn2", nn::BatchNorm2d(planes));
     if (stride != 1 || in_channels != planes * kExpansion) {
-      downsample = register_module("downsample",
-                                   Downsample(in_channels, planes, stride));
+      downsample = register_module("downsample", Downsample(in_channels, planes, stride));
     }
   }
 
@@ -68,12 +66,11 @@ struct BottleneckImpl : nn::Module {
     bn1 = register_module("bn1", nn::BatchNorm2d(planes));
     conv2 = register_module("conv2", Conv(planes, planes, 3, stride, 1));
     bn2 = register_module("bn2", nn::BatchNorm2d(planes));
-    conv3 =
-        register_module("conv3", Conv(planes, planes * kExpansion, 1, 1, 0));
+    conv3 = register_module("conv3", Conv(planes, planes * kExpansion, 1, 1, 0));
     bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
     if (stride != 1 || in_channels != planes * kExpansion) {
-      downsample = register_module(
-          "downsample", Downsample(in_channels, planes * kExpansion, stride));
+      downsample =
+          register_module("downsample", Downsample(in_channels, planes * kExpansion, stride));
     }
   }
 
@@ -108,11 +105,9 @@ nn::Sequential MakeStage(int *in_channels, int planes, int blocks, int stride) {
 // LibTorch's default (Kaiming-uniform with a = sqrt(5)) differs.
 void InitLikeTorchvision(nn::Module &model) {
   torch::NoGradGuard no_grad;
-  for (const std::shared_ptr<nn::Module> &module :
-       model.modules(/*include_self=*/false)) {
+  for (const std::shared_ptr<nn::Module> &module : model.modules(/*include_self=*/false)) {
     if (auto *conv = dynamic_cast<nn::Conv2dImpl *>(module.get())) {
-      nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut,
-                                torch::kReLU);
+      nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
     } else if (auto *bn = dynamic_cast<nn::BatchNorm2dImpl *>(module.get())) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
@@ -131,7 +126,7 @@ const std::map<std::string, ResNetConfig> &ResNetConfigs() {
   return configs;
 }
 
-} // namespace
+}  // namespace
 
 CustomCnnImpl::CustomCnnImpl(int num_classes) {
   nn::Sequential blocks;
@@ -162,11 +157,10 @@ ResNetImpl::ResNetImpl(const ResNetConfig &config, int num_classes) {
   std::array<nn::Sequential, 4> stages = {nullptr, nullptr, nullptr, nullptr};
   for (size_t s = 0; s < stages.size(); ++s) {
     const int stride = s == 0 ? 1 : 2;
-    stages[s] = config.block == ResNetBlock::kBasic
-                    ? MakeStage<BasicBlock>(&in_channels, planes[s],
-                                            config.blocks_per_stage[s], stride)
-                    : MakeStage<Bottleneck>(&in_channels, planes[s],
-                                            config.blocks_per_stage[s], stride);
+    stages[s] =
+        config.block == ResNetBlock::kBasic
+            ? MakeStage<BasicBlock>(&in_channels, planes[s], config.blocks_per_stage[s], stride)
+            : MakeStage<Bottleneck>(&in_channels, planes[s], config.blocks_per_stage[s], stride);
   }
   layer1 = register_module("layer1", stages[0]);
   layer2 = register_module("layer2", stages[1]);
@@ -184,36 +178,29 @@ torch::Tensor ResNetImpl::forward(torch::Tensor images) {
   return fc(x);
 }
 
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone,
-                                               int num_classes) {
-  if (backbone == "custom_cnn")
-    return std::make_shared<CustomCnnImpl>(num_classes);
-  if (backbone == "efficientnet_b0")
-    return std::make_shared<EfficientNetB0Impl>(num_classes);
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes) {
+  if (backbone == "custom_cnn") return std::make_shared<CustomCnnImpl>(num_classes);
+  if (backbone == "efficientnet_b0") return std::make_shared<EfficientNetB0Impl>(num_classes);
   const auto it = ResNetConfigs().find(backbone);
-  if (it != ResNetConfigs().end())
-    return std::make_shared<ResNetImpl>(it->second, num_classes);
-  throw std::invalid_argument(
-      "unknown backbone '" + backbone +
-      "'; known: custom_cnn, resnet18, resnet34, resnet50, resnet101, "
-      "resnet152, efficientnet_b0");
+  if (it != ResNetConfigs().end()) return std::make_shared<ResNetImpl>(it->second, num_classes);
+  throw std::invalid_argument("unknown backbone '" + backbone +
+                              "'; known: custom_cnn, resnet18, resnet34, resnet50, resnet101, "
+                              "resnet152, efficientnet_b0");
 }
 
-TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path,
-                                                     int num_classes, int width,
-                                                     int height) {
+TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path, int num_classes,
+                                                     int width, int height) {
   try {
     backbone = torch::jit::load(path, torch::kCPU);
   } catch (const std::exception &e) {
-    throw UserError("backbone torchscript:" + path +
-                    ": cannot load it as TorchScript (" +
+    throw UserError("backbone torchscript:" + path + ": cannot load it as TorchScript (" +
                     std::string(e.what()).substr(0, 300) + ")");
   }
   for (const auto &item : backbone.named_parameters(/*recurse=*/true)) {
     std::string name = "ts_" + item.name;
     std::replace(name.begin(), name.end(), '.', '_');
     register_parameter(name, item.value,
-                       /*requires_grad=*/true); // the trainer freezes
+                       /*requires_grad=*/true);  // the trainer freezes
   }
   for (const auto &item : backbone.named_buffers(/*recurse=*/true)) {
     std::string name = "ts_" + item.name;
@@ -226,12 +213,10 @@ TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path,
     backbone.eval();
     torch::Tensor probe;
     try {
-      probe =
-          backbone.forward({torch::zeros({2, 3, height, width})}).toTensor();
+      probe = backbone.forward({torch::zeros({2, 3, height, width})}).toTensor();
     } catch (const std::exception &e) {
-      throw UserError("backbone torchscript:" + path +
-                      ": forward on a (2, 3, " + std::to_string(height) + ", " +
-                      std::to_string(width) + ") batch failed (" +
+      throw UserError("backbone torchscript:" + path + ": forward on a (2, 3, " +
+                      std::to_string(height) + ", " + std::to_string(width) + ") batch failed (" +
                       std::string(e.what()).substr(0, 300) + ")");
     }
     if (probe.dim() != 2 && probe.dim() != 4) {
@@ -248,8 +233,7 @@ TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path,
 
 torch::Tensor TorchScriptClassifierImpl::forward(torch::Tensor images) {
   torch::Tensor x = backbone.forward({images}).toTensor();
-  if (x.dim() == 4)
-    x = x.mean({2, 3});
+  if (x.dim() == 4) x = x.mean({2, 3});
   return fc->forward(x);
 }
 
@@ -260,24 +244,18 @@ void TorchScriptClassifierImpl::train(bool on) {
 
 std::string TorchScriptPath(const std::string &backbone) {
   const std::string prefix = "torchscript:";
-  return backbone.rfind(prefix, 0) == 0 ? backbone.substr(prefix.size())
-                                        : std::string();
+  return backbone.rfind(prefix, 0) == 0 ? backbone.substr(prefix.size()) : std::string();
 }
 
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone,
-                                               int num_classes,
-                                               const std::string &base_dir,
-                                               int width, int height) {
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes,
+                                               const std::string &base_dir, int width, int height) {
   std::filesystem::path path = TorchScriptPath(backbone);
-  if (path.empty())
-    return MakeClassifier(backbone, num_classes);
-  if (path.is_relative() && !base_dir.empty())
-    path = std::filesystem::path(base_dir) / path;
+  if (path.empty()) return MakeClassifier(backbone, num_classes);
+  if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;
   if (!std::filesystem::is_regular_file(path)) {
     throw UserError("backbone " + backbone + ": no such file " + path.string());
   }
-  return std::make_shared<TorchScriptClassifierImpl>(path.string(), num_classes,
-                                                     width, height);
+  return std::make_shared<TorchScriptClassifierImpl>(path.string(), num_classes, width, height);
 }
 
-} // namespace ensweep
+}  // namespace ensweep

@@ -58,8 +58,7 @@ struct ResNetImpl : ClassifierImpl {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
-  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr},
-      layer4{nullptr};
+  torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};
 };
 
@@ -85,8 +84,7 @@ struct EfficientNetB0Impl : ClassifierImpl {
 // are registered under "ts_<name with '.' as '_'>" so optimisers, SWA, freezing
 // and checkpoints see them.
 struct TorchScriptClassifierImpl : ClassifierImpl {
-  TorchScriptClassifierImpl(const std::string &path, int num_classes, int width,
-                            int height);
+  TorchScriptClassifierImpl(const std::string &path, int num_classes, int width, int height);
   torch::Tensor forward(torch::Tensor images) override;
   void train(bool on = true) override;
 
@@ -104,15 +102,12 @@ std::string TorchScriptPath(const std::string &backbone);
 // convolutions, BN weight 1 and bias 0) and draws from torch's global
 // generator, so seed it first (torch::manual_seed). Throws
 // std::invalid_argument for an unknown name.
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone,
-                                               int num_classes);
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes);
 
 // As above, and "torchscript:<path>" with the path resolved against `base_dir`
 // when relative and the backbone probed at width x height. Throws UserError for
 // a file that does not load.
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone,
-                                               int num_classes,
-                                               const std::string &base_dir,
-                                               int width, int height);
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes,
+                                               const std::string &base_dir, int width, int height);
 
-} // namespace ensweep
+}  // namespace ensweep

@@ -26,9 +26,8 @@ namespace fs = std::filesystem;
 const char *kPython = "/usr/bin/python3";
 
 bool HaveTorchvision() {
-  static const bool have = std::system((std::string(kPython) +
-                                        " -c 'import torchvision' 2>/dev/null")
-                                           .c_str()) == 0;
+  static const bool have =
+      std::system((std::string(kPython) + " -c 'import torchvision' 2>/dev/null").c_str()) == 0;
   return have;
 }
 
@@ -36,11 +35,9 @@ bool HaveTorchvision() {
 // with a warning; on CI (CI set, as .ci/run runs) it fails, so that a broken
 // set-up cannot pass these tests unchecked.
 bool TorchvisionOrSkip() {
-  if (HaveTorchvision())
-    return true;
+  if (HaveTorchvision()) return true;
   if (std::getenv("CI") != nullptr) {
-    FAIL(kPython
-         << " cannot import torchvision (scripts/setup.sh --test installs it)");
+    FAIL(kPython << " cannot import torchvision (scripts/setup.sh --test installs it)");
   }
   WARN("skipped: " << kPython << " cannot import torchvision");
   return false;
@@ -53,25 +50,22 @@ struct Export {
 // Runs the tool for `arch` with random weights (seed 0) and a 96x128 check
 // batch.
 Export RunExport(const std::string &arch, bool torchscript = false) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("ensweep_conformance_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("ensweep_conformance_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string stem = arch + (torchscript ? "_ts" : "");
-  Export out{dir / (stem + ".pt"), dir / (stem + "_x.npy"),
-             dir / (stem + "_logits.npy")};
-  const std::string command =
-      std::string(kPython) + " " + ENSWEEP_SOURCE_DIR +
-      "/tools/export_torchvision_weights.py --random --seed 0 --arch " + arch +
-      " --out " + out.weights.string() + " --check-input " +
-      out.input.string() + " --check-logits " + out.logits.string() +
-      (torchscript ? " --torchscript" : "") + " >/dev/null";
+  Export out{dir / (stem + ".pt"), dir / (stem + "_x.npy"), dir / (stem + "_logits.npy")};
+  const std::string command = std::string(kPython) + " " + ENSWEEP_SOURCE_DIR +
+                              "/tools/export_torchvision_weights.py --random --seed 0 --arch " +
+                              arch + " --out " + out.weights.string() + " --check-input " +
+                              out.input.string() + " --check-logits " + out.logits.string() +
+                              (torchscript ? " --torchscript" : "") + " >/dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
   return out;
 }
 
 void CheckSameLogits(const std::string &arch) {
-  if (!TorchvisionOrSkip())
-    return;
+  if (!TorchvisionOrSkip()) return;
   const Export files = RunExport(arch);
   std::shared_ptr<ClassifierImpl> model = MakeClassifier(arch, 1000);
   LoadWeights(*model, files.weights.string(), /*include_head=*/true);
@@ -80,27 +74,25 @@ void CheckSameLogits(const std::string &arch) {
   const Matrix want = ReadNpy(files.logits.string());
   REQUIRE(input.rows == 2);
   REQUIRE(input.cols == 3 * 128 * 96);
-  torch::Tensor x = torch::from_blob(const_cast<float *>(input.values.data()),
-                                     {2, 3, 128, 96}, torch::kFloat32);
+  torch::Tensor x =
+      torch::from_blob(const_cast<float *>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
   torch::NoGradGuard no_grad;
   const torch::Tensor got = model->forward(x).contiguous();
   REQUIRE(got.size(1) == want.cols);
-  const torch::Tensor expected = torch::from_blob(
-      const_cast<float *>(want.values.data()), {2, want.cols}, torch::kFloat32);
+  const torch::Tensor expected =
+      torch::from_blob(const_cast<float *>(want.values.data()), {2, want.cols}, torch::kFloat32);
   const double max_error = (got - expected).abs().max().item<double>();
   INFO(arch << ": max |logit difference| " << max_error);
   CHECK(max_error <= 1e-4);
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("torchvision resnet18 weights give torchvision's logits",
-          "[worker][conformance]") {
+TEST_CASE("torchvision resnet18 weights give torchvision's logits", "[worker][conformance]") {
   CheckSameLogits("resnet18");
 }
 
-TEST_CASE("torchvision resnet34 weights give torchvision's logits",
-          "[worker][conformance]") {
+TEST_CASE("torchvision resnet34 weights give torchvision's logits", "[worker][conformance]") {
   CheckSameLogits("resnet34");
 }
 
@@ -111,25 +103,20 @@ TEST_CASE("torchvision efficientnet_b0 weights give torchvision's logits",
 
 TEST_CASE("a weight file that does not fit the backbone is a clear error",
           "[worker][conformance]") {
-  if (!TorchvisionOrSkip())
-    return;
+  if (!TorchvisionOrSkip()) return;
   const Export files = RunExport("resnet18");
   std::shared_ptr<ClassifierImpl> deeper = MakeClassifier("resnet34", 18);
-  REQUIRE_THROWS_AS(LoadWeights(*deeper, files.weights.string(), false),
-                    UserError);
+  REQUIRE_THROWS_AS(LoadWeights(*deeper, files.weights.string(), false), UserError);
   REQUIRE_THROWS_WITH(LoadWeights(*deeper, files.weights.string(), false),
-                      Catch::Contains("missing") &&
-                          Catch::Contains("layer1.2.bn1.weight"));
+                      Catch::Contains("missing") && Catch::Contains("layer1.2.bn1.weight"));
   std::shared_ptr<ClassifierImpl> bottleneck = MakeClassifier("resnet50", 18);
-  REQUIRE_THROWS_WITH(
-      LoadWeights(*bottleneck, files.weights.string(), false),
-      Catch::Contains("mis-shaped") &&
-          Catch::Contains("layer1.0.conv1.weight (file [64, 64, 3, 3], model "
-                          "[64, 64, 1, 1])"));
+  REQUIRE_THROWS_WITH(LoadWeights(*bottleneck, files.weights.string(), false),
+                      Catch::Contains("mis-shaped") &&
+                          Catch::Contains("layer1.0.conv1.weight (file [64, 64, 3, 3], model "
+                                          "[64, 64, 1, 1])"));
   std::shared_ptr<ClassifierImpl> small = MakeClassifier("custom_cnn", 18);
   REQUIRE_THROWS_WITH(LoadWeights(*small, files.weights.string(), false),
-                      Catch::Contains("unexpected") &&
-                          Catch::Contains("conv1.weight"));
+                      Catch::Contains("unexpected") && Catch::Contains("conv1.weight"));
 
   // The same file fits an 18-class resnet18 when the head is left out; freezing
   // keeps the head.
@@ -146,39 +133,36 @@ TEST_CASE("a weight file that does not fit the backbone is a clear error",
   CHECK(trainable == 2);
   CHECK(ResolveWeightFile(files.weights.parent_path().string(), "resnet18") ==
         files.weights.string());
-  REQUIRE_THROWS_WITH(
-      ResolveWeightFile(files.weights.parent_path().string(), "resnet152"),
-      Catch::Contains("resnet152.pt"));
+  REQUIRE_THROWS_WITH(ResolveWeightFile(files.weights.parent_path().string(), "resnet152"),
+                      Catch::Contains("resnet152.pt"));
 }
 
-TEST_CASE("a torchvision backbone exported as TorchScript gives torchvision's "
-          "features",
-          "[worker][conformance]") {
-  if (!TorchvisionOrSkip())
-    return;
+TEST_CASE(
+    "a torchvision backbone exported as TorchScript gives torchvision's "
+    "features",
+    "[worker][conformance]") {
+  if (!TorchvisionOrSkip()) return;
   const Export files = RunExport("resnet18", /*torchscript=*/true);
   TorchScriptClassifierImpl model(files.weights.string(), 18, 96, 128);
   model.eval();
   const Matrix input = ReadNpy(files.input.string());
-  const Matrix want =
-      ReadNpy(files.logits.string()); // the scripted backbone's 512 features
+  const Matrix want = ReadNpy(files.logits.string());  // the scripted backbone's 512 features
   REQUIRE(want.cols == 512);
   CHECK(model.fc->weight.sizes() == torch::IntArrayRef({18, 512}));
-  torch::Tensor x = torch::from_blob(const_cast<float *>(input.values.data()),
-                                     {2, 3, 128, 96}, torch::kFloat32);
+  torch::Tensor x =
+      torch::from_blob(const_cast<float *>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
   torch::NoGradGuard no_grad;
   const torch::Tensor got = model.backbone.forward({x}).toTensor().contiguous();
-  const torch::Tensor expected = torch::from_blob(
-      const_cast<float *>(want.values.data()), {2, 512}, torch::kFloat32);
+  const torch::Tensor expected =
+      torch::from_blob(const_cast<float *>(want.values.data()), {2, 512}, torch::kFloat32);
   const double max_error = (got - expected).abs().max().item<double>();
   INFO("max |feature difference| " << max_error);
   CHECK(max_error <= 1e-4);
   // Every backbone tensor is visible to the trainer (optimiser, freezing,
   // checkpoints).
   size_t registered = 0;
-  for (const auto &item : model.named_parameters())
-    registered += item.key().rfind("ts_", 0) == 0;
+  for (const auto &item : model.named_parameters()) registered += item.key().rfind("ts_", 0) == 0;
   CHECK(registered == model.backbone.parameters().size());
 }
 
-} // namespace ensweep
+}  // namespace ensweep

@@ -36,7 +36,7 @@ std::string Env(const char *name, const char *fallback) {
   return value ? value : fallback;
 }
 
-} // namespace
+}  // namespace
 
 // Forward + loss + backward + SGD step of the trainer's model and loss on a
 // fixed 32 x 3 x 128 x 96 batch; ENSWEEP_BENCH_THREADS intra-op threads
@@ -49,19 +49,16 @@ TEST_CASE("model step throughput", "[.][step-bench]") {
   torch::manual_seed(0);
   std::shared_ptr<ClassifierImpl> model = MakeClassifier(backbone, 18);
   model->train();
-  torch::optim::SGD optimizer(
-      model->parameters(),
-      torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(1e-4));
+  torch::optim::SGD optimizer(model->parameters(),
+                              torch::optim::SGDOptions(0.01).momentum(0.9).weight_decay(1e-4));
   torch::Tensor images = torch::randn({32, 3, 128, 96});
   // ENSWEEP_BENCH_MEMORY_FORMAT=channels_last: weights and batch in NHWC, as
   // the trial parameter memory_format: channels_last does.
-  const bool channels_last =
-      Env("ENSWEEP_BENCH_MEMORY_FORMAT", "contiguous") == "channels_last";
+  const bool channels_last = Env("ENSWEEP_BENCH_MEMORY_FORMAT", "contiguous") == "channels_last";
   if (channels_last) {
     torch::NoGradGuard no_grad;
     for (torch::Tensor &p : model->parameters()) {
-      if (p.dim() == 4)
-        p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
     images = images.contiguous(torch::MemoryFormat::ChannelsLast);
   }
@@ -74,16 +71,13 @@ TEST_CASE("model step throughput", "[.][step-bench]") {
     loss.backward();
     optimizer.step();
   };
-  for (int i = 0; i < 3; ++i)
-    step(); // warm-up
+  for (int i = 0; i < 3; ++i) step();  // warm-up
   const auto start = Clock::now();
-  for (int i = 0; i < steps; ++i)
-    step();
+  for (int i = 0; i < steps; ++i) step();
   const double seconds = Since(start);
   std::printf("step_images_per_s %.2f\n", 32.0 * steps / seconds);
   std::printf("threads %d\n", torch::get_num_threads());
-  std::printf("memory_format %s\n",
-              channels_last ? "channels_last" : "contiguous");
+  std::printf("memory_format %s\n", channels_last ? "channels_last" : "contiguous");
 }
 
 // JPEG files -> normalised, flipped (3, 128, 96) float batches of 32: the first
@@ -108,28 +102,25 @@ TEST_CASE("input pipeline throughput", "[.][pipeline-bench]") {
   const int64_t n = cache.size();
   const int64_t image_floats = 3 * 128 * 96;
   std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    order[static_cast<size_t>(i)] = i;
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   double checksum = 0;
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     const auto epoch_start = epoch == 1 ? start : Clock::now();
-    for (size_t i = order.size(); i > 1; --i)
-      std::swap(order[i - 1], order[rng.Below(i)]);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
     for (int64_t first = 0; first < n; first += 32) {
       const int64_t count = std::min<int64_t>(32, n - first);
       torch::Tensor batch = torch::empty({count, 3, 128, 96}, torch::kFloat32);
       float *out = batch.data_ptr<float>();
       for (int64_t b = 0; b < count; ++b) {
         const ImagePlan plan = DrawPlan(params, 96, 128, /*train=*/true, rng);
-        FillImage(cache.image(order[static_cast<size_t>(first + b)]), 96, 128,
-                  plan, out + b * image_floats);
+        FillImage(cache.image(order[static_cast<size_t>(first + b)]), 96, 128, plan,
+                  out + b * image_floats);
       }
       checksum += out[0];
     }
     std::printf("epoch%d_images_per_s %.1f\n", epoch, n / Since(epoch_start));
   }
-  std::printf("images %lld checksum %.3f\n", static_cast<long long>(n),
-              checksum);
+  std::printf("images %lld checksum %.3f\n", static_cast<long long>(n), checksum);
 }
 
-} // namespace ensweep
+}  // namespace ensweep
