@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -37,6 +38,21 @@ void CheckClasses(const SubmissionTarget& target, const Matrix& probs) {
     throw UserError("the predictions have " + std::to_string(probs.cols) +
                     " classes but the data has " + std::to_string(target.class_names.size()));
   }
+}
+
+// Writes out_path through a temporary file and a rename, so that a reader never sees half a
+// submission; creates the parent folder.
+void WriteAtomically(const std::string& out_path, const std::function<void(std::ostream&)>& body) {
+  const auto parent = std::filesystem::path(out_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const std::string temporary = out_path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    if (!out) throw UserError(out_path + ": cannot write");
+    body(out);
+    if (!out) throw UserError(out_path + ": write failed");
+  }
+  std::filesystem::rename(temporary, out_path);
 }
 
 // Scores image id -> predicted class name against a path,label file, with the macro F1 over the
@@ -89,17 +105,9 @@ void WriteSubmission(const std::string& info_csv, const Matrix& probs,
   const CsvTable info = ReadCsv(info_csv);
   info.Column("ImageID");
   const size_t ans_col = info.Column("ans");
-  if (static_cast<int64_t>(info.rows.size()) != probs.rows) {
-    throw UserError(info_csv + ": has " + std::to_string(info.rows.size()) +
-                    " rows but the predictions have " + std::to_string(probs.rows));
-  }
+  CheckRows(info_csv, info.rows.size(), probs);
   const std::vector<int> predicted = ArgmaxRows(probs.values, probs.rows, probs.cols);
-  const auto parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string temporary = out_path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    if (!out) throw UserError(out_path + ": cannot write");
+  WriteAtomically(out_path, [&](std::ostream& out) {
     for (size_t c = 0; c < info.header.size(); ++c) out << (c ? "," : "") << info.header[c];
     out << "\n";
     for (size_t r = 0; r < info.rows.size(); ++r) {
@@ -108,9 +116,7 @@ void WriteSubmission(const std::string& info_csv, const Matrix& probs,
       }
       out << "\n";
     }
-    if (!out) throw UserError(out_path + ": write failed");
-  }
-  std::filesystem::rename(temporary, out_path);
+  });
 }
 
 namespace {
@@ -200,20 +206,13 @@ void WriteSubmission(const SubmissionTarget& target, const Matrix& probs,
   CheckRows("the eval listing", target.image_ids.size(), probs);
   CheckClasses(target, probs);
   const std::vector<int> predicted = ArgmaxRows(probs.values, probs.rows, probs.cols);
-  const auto parent = std::filesystem::path(out_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string temporary = out_path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    if (!out) throw UserError(out_path + ": cannot write");
+  WriteAtomically(out_path, [&](std::ostream& out) {
     out << "path,label\n";
     for (size_t r = 0; r < target.image_ids.size(); ++r) {
       out << target.image_ids[r] << ',' << target.class_names[static_cast<size_t>(predicted[r])]
           << '\n';
     }
-    if (!out) throw UserError(out_path + ": write failed");
-  }
-  std::filesystem::rename(temporary, out_path);
+  });
 }
 
 SubmissionScore ScorePredictions(const SubmissionTarget& target, const Matrix& probs,
