@@ -1,12 +1,10 @@
 #include "orchestrator/tcp_transport.h"
 
-#include <condition_variable>
+#include <boost/asio.hpp>
+#include <chrono>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <thread>
-
-#include <boost/asio.hpp>
 
 #include "core/error.h"
 
@@ -69,17 +67,18 @@ struct TcpCoordinatorTransport::Impl {
     void ReadBody(uint32_t n) {
       body.assign(n, '\0');
       auto self = shared_from_this();
-      asio::async_read(socket, asio::buffer(body.data(), n),
-                       [self](const boost::system::error_code& ec, size_t) {
-                         if (ec) return self->Close("connection closed: " + ec.message());
-                         try {
-                           self->owner.Push(TransportEvent{TransportEvent::Kind::kMessage, self->peer,
-                                                           DecodeMessage(self->body), ""});
-                         } catch (const ProtocolError& e) {
-                           return self->Close(e.what());
-                         }
-                         self->ReadHeader();
-                       });
+      asio::async_read(
+          socket, asio::buffer(body.data(), n),
+          [self](const boost::system::error_code& ec, size_t) {
+            if (ec) return self->Close("connection closed: " + ec.message());
+            try {
+              self->owner.Push(TransportEvent{TransportEvent::Kind::kMessage, self->peer,
+                                              DecodeMessage(self->body), ""});
+            } catch (const ProtocolError& e) {
+              return self->Close(e.what());
+            }
+            self->ReadHeader();
+          });
     }
 
     void Write(std::string frame) {
@@ -110,25 +109,17 @@ struct TcpCoordinatorTransport::Impl {
     }
   };
 
+  // Everything runs on the coordinator's thread, inside Poll: no I/O thread, so a message costs no
+  // thread hand-off (Asio writes speculatively when Send starts one, so nothing waits for Poll).
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   tcp::acceptor acceptor{io};
-  std::thread thread;
   std::string endpoint;
-  std::map<int, std::shared_ptr<Session>> sessions;  // touched on the I/O thread only
+  std::map<int, std::shared_ptr<Session>> sessions;
   int next_peer = 1;
-
-  std::mutex mutex;
-  std::condition_variable ready;
   std::deque<TransportEvent> events;
 
-  void Push(TransportEvent event) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      events.push_back(std::move(event));
-    }
-    ready.notify_one();
-  }
+  void Push(TransportEvent event) { events.push_back(std::move(event)); }
 
   void Accept() {
     acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
@@ -158,43 +149,38 @@ TcpCoordinatorTransport::TcpCoordinatorTransport(const std::string& host, int po
   const auto bound = impl_->acceptor.local_endpoint();
   impl_->endpoint = bound.address().to_string() + ":" + std::to_string(bound.port());
   impl_->Accept();
-  impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
 TcpCoordinatorTransport::~TcpCoordinatorTransport() {
-  asio::post(impl_->io, [this] {
-    boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
-    // Copy first: Close() erases from the map.
-    auto sessions = impl_->sessions;
-    for (auto& [peer, session] : sessions) session->Close("transport closed", false);
-    impl_->work.reset();
-  });
-  impl_->thread.join();
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+  // Copy first: Close() erases from the map.
+  auto sessions = impl_->sessions;
+  for (auto& [peer, session] : sessions) session->Close("transport closed", false);
+  impl_->work.reset();
+  impl_->io.poll();  // the aborted reads and writes complete and release their sessions
 }
 
 std::optional<TransportEvent> TcpCoordinatorTransport::Poll(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  if (!impl_->ready.wait_for(lock, timeout, [this] { return !impl_->events.empty(); })) {
-    return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  impl_->io.poll();
+  while (impl_->events.empty() && std::chrono::steady_clock::now() < deadline) {
+    impl_->io.run_one_until(deadline);
   }
+  if (impl_->events.empty()) return std::nullopt;
   TransportEvent event = std::move(impl_->events.front());
   impl_->events.pop_front();
   return event;
 }
 
 void TcpCoordinatorTransport::Send(int peer, const Message& message) {
-  asio::post(impl_->io, [this, peer, frame = Frame(message)]() mutable {
-    auto it = impl_->sessions.find(peer);
-    if (it != impl_->sessions.end()) it->second->Write(std::move(frame));
-  });
+  auto it = impl_->sessions.find(peer);
+  if (it != impl_->sessions.end()) it->second->Write(Frame(message));
 }
 
 void TcpCoordinatorTransport::Disconnect(int peer) {
-  asio::post(impl_->io, [this, peer] {
-    auto it = impl_->sessions.find(peer);
-    if (it != impl_->sessions.end()) it->second->Close("disconnected by coordinator", false);
-  });
+  auto it = impl_->sessions.find(peer);
+  if (it != impl_->sessions.end()) it->second->Close("disconnected by coordinator", false);
 }
 
 std::string TcpCoordinatorTransport::Endpoint() const { return impl_->endpoint; }

@@ -1,7 +1,8 @@
 // TCP transport over Boost.Asio: length-prefixed JSON frames (see message.h).
 //
-// The coordinator's end runs one I/O thread inside; its public methods are called from the
-// coordinator's thread. A worker's end is a plain blocking socket used from one thread.
+// The coordinator's end has no thread of its own: its sockets make progress inside Poll (and a
+// Send writes at once when the socket has room), all on the coordinator's thread. A worker's end
+// is a plain blocking socket used from one thread.
 #pragma once
 
 #include <chrono>
