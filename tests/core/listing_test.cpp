@@ -1,7 +1,5 @@
 #include "core/listing.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -11,26 +9,16 @@
 #include "core/error.h"
 #include "core/split.h"
 #include "core/study.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
 
 namespace {
 
-// A fresh folder under the system temp directory, unique to this process and `name`.
-fs::path FreshDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("ensweep_listing_" + std::to_string(getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path FreshDir(const std::string& name) { return test::FreshDir("ensweep_listing", name); }
 
-// The listing reads no pixels, so an empty file stands in for an image.
-void Touch(const fs::path& path) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << "";
-}
+using test::Touch;
 
 DataSpec Spec(const std::string& format, const fs::path& train, const fs::path& eval = {}) {
   DataSpec data;

@@ -1,6 +1,5 @@
 // Submissions and scoring for data formats other than the competition's: path,label files with
 // class names.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -8,6 +7,7 @@
 
 #include "core/error.h"
 #include "ensemble/submission.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -15,17 +15,10 @@ using namespace ensweep;
 namespace {
 
 fs::path FreshDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("ensweep_named_submission_" + std::to_string(getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test::FreshDir("ensweep_named_submission", name);
 }
 
-void Touch(const fs::path& path) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << "";
-}
+using test::Touch;
 
 std::string Read(const fs::path& p) {
   std::ifstream in(p);

@@ -1,6 +1,5 @@
 // Data formats other than the competition's: loading, splits and folds of imagefolder and csv data,
 // and the heads and metrics over their class counts.
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 
 #include "core/error.h"
 #include "datagen/image_encode.h"
+#include "tests/scratch_dir.h"
 #include "worker/dataset.h"
 #include "worker/evaluation.h"
 
@@ -26,13 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path FreshDir(const std::string& name) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("ensweep_dataset_" + std::to_string(getpid()) + "_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path FreshDir(const std::string& name) { return test::FreshDir("ensweep_dataset", name); }
 
 // A small solid-colour image, PNG or JPEG by extension.
 void WriteImage(const fs::path& path, int shade) {
