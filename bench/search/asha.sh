@@ -2,13 +2,14 @@
 # Early stopping on the learning-curve simulator: the same study (TPE, 60 trials x 27 epochs, 2
 # local workers) without pruning and with ASHA (min_epochs 1, reduction 3), for several sampler
 # seeds; prints epochs spent and the best COMPLETE value per run, then the medians.
-# Usage: bench/search/asha.sh [ENSWEEP_BINARY] [SEEDS] [PRUNER...]
+# Usage: bench/search/asha.sh [ENSWEEP_BINARY] [SEEDS] [PRUNER...]   (MIN_EPOCHS=1 by default)
 set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-"$root/build/apps/ensweep"}
 seeds=${2:-5}
 shift 2 2>/dev/null || true
 pruners=${*:-"none asha hyperband median"}
+min_epochs=${MIN_EPOCHS:-1}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for pruner in $pruners; do
@@ -22,7 +23,7 @@ trainer: {type: curve, noise: 0.01}
 objective: {metric: val_accuracy, direction: maximize}
 budget: {trials: 60, epochs: 27}
 sampler: {type: tpe, seed: $seed}
-pruner: {type: $pruner, min_epochs: 1, reduction: 3}
+pruner: {type: $pruner, min_epochs: $min_epochs, reduction: 3}
 space:
   lr: {log_uniform: [1.0e-5, 1.0e-1]}
   weight_decay: {log_uniform: [1.0e-6, 1.0e-2]}
