@@ -2,7 +2,8 @@
 # Early stopping on the learning-curve simulator: the same study (TPE, 60 trials x 27 epochs, 2
 # local workers) without pruning and with ASHA (min_epochs 1, reduction 3), for several sampler
 # seeds; prints epochs spent and the best COMPLETE value per run, then the medians.
-# Usage: bench/search/asha.sh [ENSWEEP_BINARY] [SEEDS] [PRUNER...]   (MIN_EPOCHS=1 by default)
+# Usage: bench/search/asha.sh [ENSWEEP_BINARY] [SEEDS] [PRUNER...]
+#   (MIN_EPOCHS=1 and REDUCTION=3 by default)
 set -e
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-"$root/build/apps/ensweep"}
@@ -10,6 +11,7 @@ seeds=${2:-5}
 shift 2 2>/dev/null || true
 pruners=${*:-"none asha hyperband median"}
 min_epochs=${MIN_EPOCHS:-1}
+reduction=${REDUCTION:-3}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 for pruner in $pruners; do
@@ -23,7 +25,7 @@ trainer: {type: curve, noise: 0.01}
 objective: {metric: val_accuracy, direction: maximize}
 budget: {trials: 60, epochs: 27}
 sampler: {type: tpe, seed: $seed}
-pruner: {type: $pruner, min_epochs: $min_epochs, reduction: 3}
+pruner: {type: $pruner, min_epochs: $min_epochs, reduction: $reduction}
 space:
   lr: {log_uniform: [1.0e-5, 1.0e-1]}
   weight_decay: {log_uniform: [1.0e-6, 1.0e-2]}
@@ -32,7 +34,7 @@ space:
   dropout: {uniform: [0.0, 0.5]}
 YAML
     "$bin" run "$dir/s.yaml" --workers 2 -q > "$dir/log" 2>&1 || { cat "$dir/log"; exit 1; }
-    /usr/bin/python3 - "$dir/$pruner-$seed.sqlite" "$pruner" "$seed" <<'PY'
+    /usr/bin/python3 - "$dir/$pruner-$seed.sqlite" "$pruner" "$seed" <<'PY' | tee -a "$dir/results"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 epochs, = db.execute("SELECT SUM(epochs_done) FROM trials").fetchone()
@@ -44,3 +46,16 @@ PY
     seed=$((seed + 1))
   done
 done
+/usr/bin/python3 - "$dir/results" "$min_epochs" "$reduction" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    runs.setdefault(f[0], []).append((int(f[4]), float(f[-1])))
+print(f"medians over seeds (min_epochs {sys.argv[2]}, reduction {sys.argv[3]}):")
+for pruner, rows in runs.items():
+    spent = statistics.median(r[0] for r in rows)
+    best = sorted(r[1] for r in rows)
+    q = statistics.quantiles(best, n=4) if len(best) > 1 else [best[0]] * 3
+    print(f"  {pruner:9s} epochs {spent:6.0f} ({spent / 1620:.0%})  best {q[1]:.4f} [{q[0]:.4f}, {q[2]:.4f}]")
+PY
