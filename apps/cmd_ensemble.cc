@@ -243,6 +243,17 @@ Command AddEnsembleCommand(CLI::App &root) {
 
 namespace {
 
+// The number of person-level folds the trial was trained with (its "folds" metric), 1 for a
+// hold-out split.
+int FoldsOf(const std::vector<TrialRecord> &trials, int64_t number) {
+  for (const auto &t : trials) {
+    if (t.number != number) continue;
+    const auto it = t.metrics.find("folds");
+    if (it != t.metrics.end() && it->is_number()) return static_cast<int>(it->get<double>());
+  }
+  return 1;
+}
+
 int BuildEnsemble(const EnsembleOptions &o) {
   auto found = o.locator.Open(/*writable=*/true);
   const StudySpec spec = StudyFromJson(found.study.spec);
@@ -331,14 +342,23 @@ int BuildEnsemble(const EnsembleOptions &o) {
     table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
                   FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }
-  std::cout << "ensemble (" << e.method << ") of " << members.size() << " trials chosen from "
-            << candidates.size() << " candidates (the best by " << found.study.metric;
+  std::cout << "ensemble (" << e.method << ") of " << members.size()
+            << (members.size() == 1 ? " trial" : " trials") << " chosen from " << candidates.size()
+            << " candidates (the best by " << found.study.metric;
   if (!family_keys.empty()) {
     std::string keys;
     for (const auto &k : family_keys) keys += (keys.empty() ? "" : ",") + k;
     std::cout << ", one per " << keys;
   }
   std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
+  // Out-of-fold predictions (trials trained with data.split.folds > 1) cover every training
+  // image; a hold-out split's only its validation images.
+  const int folds = FoldsOf(pool, candidates[0].number);
+  std::cout << "selected on " << stack.rows << " validation images"
+            << (folds > 1 ? " out of fold (" + std::to_string(folds) +
+                                "-fold trials: every training image)"
+                          : " (the hold-out split)")
+            << "\n";
   auto honest_text = [](const std::optional<HonestEstimate> &h) {
     return h ? FormatFixed(h->mean.macro_f1, 4) : std::string("-");
   };
@@ -369,6 +389,8 @@ int BuildEnsemble(const EnsembleOptions &o) {
   record.settings["candidate_trials"] = candidate_numbers;
   if (!loaded.skipped.empty()) record.settings["skipped"] = loaded.skipped;
   record.settings["honest_pool_trials"] = honest_stack.candidates;
+  record.settings["validation_rows"] = stack.rows;
+  record.settings["folds"] = std::max(folds, 1);
   record.metrics = {{"val_macro_f1", in_sample.macro_f1},
                     {"val_accuracy", in_sample.accuracy},
                     {"val_log_loss", in_sample.log_loss},

@@ -163,3 +163,58 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   CHECK(skipped.status == 0);
   CHECK_THAT(skipped.output, Catch::Contains("skipped " + who));
 }
+
+TEST_CASE("trials trained with k folds are ensembled on every training image, out of fold",
+          "[e2e][ensemble]") {
+  const fs::path dir = FreshDir("ensemble_folds");
+  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
+                              " --people 18 --eval-people 4 --image-size 32x40 --seed 6");
+  REQUIRE(gen.status == 0);
+  int64_t train_images = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "data/train/images")) {
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) {
+      ++train_images;
+    }
+  }
+  REQUIRE(train_images == 18 * 7);
+  std::ofstream(dir / "study.yaml") << R"(study: folds
+storage: runs/store.sqlite
+artifacts: runs/artifacts
+data: {train: data/train, eval: data/eval, image_size: [32, 40], split: {folds: 3, seed: 2}}
+budget: {trials: 3, epochs: 1}
+sampler: {type: random, seed: 7}
+space:
+  backbone: custom_cnn
+  lr: {log_uniform: [1.0e-3, 1.0e-1]}
+  batch_size: 16
+ensemble: {method: greedy, candidates: 3, seed: 8}
+)";
+  const std::string study = (dir / "study.yaml").string();
+  const auto run = RunCommand(Ensweep() + " run " + study + " --workers 2 --threads 1");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+
+  const fs::path submission = dir / "folds.csv";
+  const auto built = RunCommand(Ensweep() + " ensemble " + study + " --out " + submission.string() +
+                                " --format probs");
+  INFO(built.output);
+  REQUIRE(built.status == 0);
+  CHECK_THAT(built.output, Catch::Contains("selected on " + std::to_string(train_images) +
+                                           " validation images out of fold (3-fold trials"));
+  CHECK_THAT(built.output, Catch::Contains("honest_macro_f1"));
+  // The blended validation probabilities have one row per training image; the submission one
+  // per eval image, in info.csv's order.
+  CHECK(ReadNpy((dir / "folds.val_probs.npy").string()).rows == train_images);
+  const CsvTable info = ReadCsv((dir / "data/eval/info.csv").string());
+  const CsvTable written = ReadCsv(submission.string());
+  REQUIRE(written.rows.size() == info.rows.size());
+  for (size_t r = 0; r < info.rows.size(); ++r) CHECK(written.rows[r][0] == info.rows[r][0]);
+
+  auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
+  const auto record = store->Ensembles(store->FindStudy("folds")->id).back();
+  CHECK(record.settings["folds"] == 3);
+  CHECK(record.settings["validation_rows"] == train_images);
+  CHECK(record.metrics.contains("honest_macro_f1"));
+  CHECK(record.metrics.contains("eval_macro_f1"));
+}
