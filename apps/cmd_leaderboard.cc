@@ -32,11 +32,13 @@ Command AddTopCommand(CLI::App& root) {
     bool all = false;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("top", "Leaderboard: the best trials by the study's objective");
+  CLI::App* app =
+      root.add_subcommand("top", "Leaderboard: the best trials by the study's objective");
   o->locator.AddOptions(app);
   app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)");
   app->add_option("-f,--format", o->format, "table, csv or json (default table)");
-  app->add_flag("-a,--all", o->all, "Also list trials that are not COMPLETE (running, failed, ...)");
+  app->add_flag("-a,--all", o->all,
+                "Also list trials that are not COMPLETE (running, failed, ...)");
   return {app, [o] {
             LeaderboardOptions options;
             options.format = ParseOutputFormat(o->format);
@@ -55,7 +57,8 @@ Command AddShowCommand(CLI::App& root) {
     std::string format = "table";
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
+  CLI::App* app =
+      root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
   o->locator.AddOptions(app);
   app->add_option("trial,-n,--trial", o->number, "Trial number")->required();
   app->add_option("-f,--format", o->format, "table or json (default table)");
@@ -64,24 +67,35 @@ Command AddShowCommand(CLI::App& root) {
             auto found = o->locator.Open();
             auto trial = found.store->FindTrial(found.study.id, o->number);
             if (!trial) {
-              throw UserError("study " + found.study.name + " has no trial " + std::to_string(o->number) +
-                              " (it has " + std::to_string(found.study.trial_count) + ")");
+              throw UserError("study " + found.study.name + " has no trial " +
+                              std::to_string(o->number) + " (it has " +
+                              std::to_string(found.study.trial_count) + ")");
             }
             const auto epochs = found.store->Epochs(trial->id);
             const auto artifacts = found.store->Artifacts(trial->id);
             if (format == OutputFormat::kJson) {
-              nlohmann::json j = {{"trial", trial->number}, {"state", TrialStateName(trial->state)},
-                                  {"params", trial->params}, {"seed", std::to_string(trial->seed)},
-                                  {"value", trial->value ? nlohmann::json(*trial->value) : nlohmann::json()},
-                                  {"metrics", trial->metrics}, {"epochs_done", trial->epochs_done},
-                                  {"worker", trial->worker}, {"queued_at", trial->queued_at},
-                                  {"started_at", trial->started_at}, {"finished_at", trial->finished_at},
-                                  {"error", trial->error}, {"retries", trial->retries}};
+              nlohmann::json j = {
+                  {"trial", trial->number},
+                  {"state", TrialStateName(trial->state)},
+                  {"params", trial->params},
+                  {"seed", std::to_string(trial->seed)},
+                  {"value", trial->value ? nlohmann::json(*trial->value) : nlohmann::json()},
+                  {"metrics", trial->metrics},
+                  {"epochs_done", trial->epochs_done},
+                  {"worker", trial->worker},
+                  {"queued_at", trial->queued_at},
+                  {"started_at", trial->started_at},
+                  {"finished_at", trial->finished_at},
+                  {"error", trial->error},
+                  {"retries", trial->retries}};
               j["epochs"] = nlohmann::json::array();
-              for (const auto& e : epochs) j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
+              for (const auto& e : epochs)
+                j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
               j["artifacts"] = nlohmann::json::array();
               for (const auto& a : artifacts) {
-                j["artifacts"].push_back({{"kind", a.kind}, {"path", a.path}, {"size_bytes", a.size_bytes},
+                j["artifacts"].push_back({{"kind", a.kind},
+                                          {"path", a.path},
+                                          {"size_bytes", a.size_bytes},
                                           {"checksum", a.checksum}});
               }
               std::cout << j.dump(2) << "\n";
@@ -89,9 +103,11 @@ Command AddShowCommand(CLI::App& root) {
             }
             std::cout << "study " << found.study.name << ", trial " << trial->number << ": "
                       << TrialStateName(trial->state);
-            if (trial->value) std::cout << ", " << found.study.metric << " = " << FormatFixed(*trial->value, 4);
-            std::cout << "\n  seed      " << trial->seed << "\n  worker    " << (trial->worker.empty() ? "-" : trial->worker)
-                      << "\n  started   " << TimeText(trial->started_at) << "\n  finished  "
+            if (trial->value)
+              std::cout << ", " << found.study.metric << " = " << FormatFixed(*trial->value, 4);
+            std::cout << "\n  seed      " << trial->seed << "\n  worker    "
+                      << (trial->worker.empty() ? "-" : trial->worker) << "\n  started   "
+                      << TimeText(trial->started_at) << "\n  finished  "
                       << TimeText(trial->finished_at);
             if (trial->finished_at > 0 && trial->started_at > 0) {
               std::cout << " (" << FormatSeconds(trial->finished_at - trial->started_at) << ")";
@@ -118,7 +134,8 @@ Command AddShowCommand(CLI::App& root) {
             }
             if (!artifacts.empty()) {
               TextTable table({"kind", "bytes", "path"});
-              for (const auto& a : artifacts) table.AddRow({a.kind, std::to_string(a.size_bytes), a.path});
+              for (const auto& a : artifacts)
+                table.AddRow({a.kind, std::to_string(a.size_bytes), a.path});
               std::cout << "\nartifacts\n" << table.Render();
             }
             return 0;
@@ -132,7 +149,8 @@ Command AddStudiesCommand(CLI::App& root) {
     std::string format = "table";
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("studies", "The studies in a store, with their progress and best value");
+  CLI::App* app =
+      root.add_subcommand("studies", "The studies in a store, with their progress and best value");
   app->add_option("study", o->study_file, "A study file whose storage to list");
   app->add_option("--db", o->db, "SQLite store to list");
   app->add_option("-f,--format", o->format, "table or json (default table)");
@@ -146,21 +164,28 @@ Command AddStudiesCommand(CLI::App& root) {
             if (format == OutputFormat::kJson) {
               nlohmann::json list = nlohmann::json::array();
               for (const auto& s : studies) {
-                list.push_back({{"name", s.name}, {"trials", s.trial_count}, {"complete", s.complete_count},
-                                {"running", s.running_count}, {"failed", s.failed_count},
-                                {"metric", s.metric}, {"direction", s.maximize ? "maximize" : "minimize"},
-                                {"best", s.best_value ? nlohmann::json(*s.best_value) : nlohmann::json()},
-                                {"created_at", s.created_at}});
+                list.push_back(
+                    {{"name", s.name},
+                     {"trials", s.trial_count},
+                     {"complete", s.complete_count},
+                     {"running", s.running_count},
+                     {"failed", s.failed_count},
+                     {"metric", s.metric},
+                     {"direction", s.maximize ? "maximize" : "minimize"},
+                     {"best", s.best_value ? nlohmann::json(*s.best_value) : nlohmann::json()},
+                     {"created_at", s.created_at}});
               }
               std::cout << list.dump(2) << "\n";
               return 0;
             }
-            TextTable table({"study", "trials", "complete", "running", "failed", "objective", "best", "created"});
+            TextTable table({"study", "trials", "complete", "running", "failed", "objective",
+                             "best", "created"});
             for (const auto& s : studies) {
               table.AddRow({s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
                             std::to_string(s.running_count), std::to_string(s.failed_count),
                             s.metric + (s.maximize ? " (max)" : " (min)"),
-                            s.best_value ? FormatFixed(*s.best_value, 4) : "-", TimeText(s.created_at)});
+                            s.best_value ? FormatFixed(*s.best_value, 4) : "-",
+                            TimeText(s.created_at)});
             }
             std::cout << table.Render();
             return 0;

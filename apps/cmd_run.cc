@@ -16,11 +16,11 @@
 #include "core/log.h"
 #include "core/store.h"
 #include "core/study.h"
+#include "objectives/objective_trainer.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/local_workers.h"
 #include "orchestrator/mpi_transport.h"
 #include "orchestrator/tcp_transport.h"
-#include "objectives/objective_trainer.h"
 #include "orchestrator/worker_loop.h"
 
 namespace ensweep {
@@ -89,18 +89,21 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   auto store = Store::OpenForWriting(spec.storage);
   const auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) throw UserError("--listen: expected HOST:PORT, got " + o.listen);
-  TcpCoordinatorTransport transport(o.listen.substr(0, colon), std::stoi(o.listen.substr(colon + 1)));
-  std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x " << spec.budget.epochs
-            << " epochs, sampler " << spec.sampler.type << " (seed " << spec.sampler.seed << "), "
-            << workers << " workers x " << threads << " threads, store " << spec.storage << "\n"
+  TcpCoordinatorTransport transport(o.listen.substr(0, colon),
+                                    std::stoi(o.listen.substr(colon + 1)));
+  std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x "
+            << spec.budget.epochs << " epochs, sampler " << spec.sampler.type << " (seed "
+            << spec.sampler.seed << "), " << workers << " workers x " << threads
+            << " threads, store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()
-            << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")" << std::endl;
+            << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")"
+            << std::endl;
   InstallStopHandlers();
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
-    local.Start(SelfExecutable(), {"worker", "--connect", transport.Endpoint(), "--threads",
-                                   std::to_string(threads), "--name", "local-" + std::to_string(i + 1),
-                                   "--local"});
+    local.Start(SelfExecutable(),
+                {"worker", "--connect", transport.Endpoint(), "--threads", std::to_string(threads),
+                 "--name", "local-" + std::to_string(i + 1), "--local"});
   }
   CoordinatorOptions options;
   if (o.trials > 0) options.trials = o.trials;
@@ -121,7 +124,8 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
 
 int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   MpiSession mpi;
-  if (mpi.size() < 2) throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
+  if (mpi.size() < 2)
+    throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
   if (mpi.rank() != 0) {
     const std::string log_name = "worker rank " + std::to_string(mpi.rank());
     SetLogName(log_name);
@@ -139,9 +143,9 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   try {
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
-    std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x " << spec.budget.epochs
-              << " epochs, sampler " << spec.sampler.type << ", " << mpi.size() - 1
-              << " MPI worker ranks, store " << spec.storage << std::endl;
+    std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x "
+              << spec.budget.epochs << " epochs, sampler " << spec.sampler.type << ", "
+              << mpi.size() - 1 << " MPI worker ranks, store " << spec.storage << std::endl;
     InstallStopHandlers();
     CoordinatorOptions options;
     if (o.trials > 0) options.trials = o.trials;
@@ -166,7 +170,8 @@ Command AddRunCommand(CLI::App& root) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* app = root.add_subcommand("run", "Run or resume a study (local workers, or MPI ranks)");
   app->footer(
-      "Starts a coordinator plus worker processes on this machine; under mpirun/srun, rank 0 is the\n"
+      "Starts a coordinator plus worker processes on this machine; under mpirun/srun, rank 0 is "
+      "the\n"
       "coordinator and every other rank a worker. Running it again on the same study resumes it:\n"
       "completed trials are kept, interrupted ones are retried. Ctrl-C stops cleanly (exit 130).");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
@@ -175,12 +180,13 @@ Command AddRunCommand(CLI::App& root) {
   app->add_option("-t,--threads", o->threads,
                   "LibTorch threads per worker (default: CPU cores / workers on this machine)");
   app->add_option("--trials", o->trials, "Trial budget for this run, overriding budget.trials");
-  app->add_option("--listen", o->listen, "Address for workers to connect to (default 127.0.0.1:0, a free port)");
+  app->add_option("--listen", o->listen,
+                  "Address for workers to connect to (default 127.0.0.1:0, a free port)");
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
   return {app, [o] {
             const StudySpec spec = LoadStudyFile(o->study_file);
             if (spec.trainer.type == "torch") {  // objectives read no data and need no LibTorch
-              FindTorchPlugin();  // a missing module stops here, not in every worker
+              FindTorchPlugin();                 // a missing module stops here, not in every worker
               CheckDataExists(spec);
             }
             SetLogName("coordinator");
@@ -198,8 +204,10 @@ Command AddWorkerCommand(CLI::App& root) {
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
-      "worker", "Join a running study as a worker (e.g. from another machine or a Slurm array job)");
-  app->add_option("--connect", o->connect, "The coordinator's HOST:PORT, as `ensweep run` prints it")
+      "worker",
+      "Join a running study as a worker (e.g. from another machine or a Slurm array job)");
+  app->add_option("--connect", o->connect,
+                  "The coordinator's HOST:PORT, as `ensweep run` prints it")
       ->required();
   app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)");
   app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
@@ -207,7 +215,8 @@ Command AddWorkerCommand(CLI::App& root) {
       ->group("");
   return {app, [o] {
             if (o->local) signal(SIGINT, SIG_IGN);
-            const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
+            const std::string log_name =
+                "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
             SetLogName(log_name);
             const int threads = o->threads > 0 ? o->threads : Cores();
             auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));

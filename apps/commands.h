@@ -3,10 +3,9 @@
 // input, 1 internal failure) and may throw UserError, which main() turns into status 2.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace ensweep {
 

@@ -79,9 +79,9 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
     int rank = 0;
     for (const auto& t : rows) {
       const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
-      out << (ranked ? std::to_string(++rank) : "") << "," << t.number << "," << TrialStateName(t.state)
-          << "," << (t.value ? FormatFixed(*t.value, 6) : "") << "," << t.epochs_done << ","
-          << FormatFixed(Duration(t), 1) << "," << CsvCell(t.worker);
+      out << (ranked ? std::to_string(++rank) : "") << "," << t.number << ","
+          << TrialStateName(t.state) << "," << (t.value ? FormatFixed(*t.value, 6) : "") << ","
+          << t.epochs_done << "," << FormatFixed(Duration(t), 1) << "," << CsvCell(t.worker);
       for (const auto& name : param_names) {
         out << "," << (t.params.contains(name) ? CsvCell(ParamText(t.params[name])) : "");
       }
@@ -91,8 +91,8 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
   }
   out << "study " << study.name << ": " << study.trial_count << " trials (" << study.complete_count
       << " complete, " << study.running_count << " running, " << study.failed_count
-      << " failed); objective " << study.metric << " (" << (study.maximize ? "maximize" : "minimize")
-      << ")\n";
+      << " failed); objective " << study.metric << " ("
+      << (study.maximize ? "maximize" : "minimize") << ")\n";
   if (rows.empty()) {
     out << "no completed trials yet\n";
     return;
@@ -103,9 +103,12 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
   int rank = 0;
   for (const auto& t : rows) {
     const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
-    std::vector<std::string> row = {ranked ? std::to_string(++rank) : "-", std::to_string(t.number),
-                                    TrialStateName(t.state), t.value ? FormatFixed(*t.value, 4) : "",
-                                    std::to_string(t.epochs_done), FormatFixed(Duration(t), 1)};
+    std::vector<std::string> row = {ranked ? std::to_string(++rank) : "-",
+                                    std::to_string(t.number),
+                                    TrialStateName(t.state),
+                                    t.value ? FormatFixed(*t.value, 4) : "",
+                                    std::to_string(t.epochs_done),
+                                    FormatFixed(Duration(t), 1)};
     for (const auto& name : param_names) {
       row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
     }

@@ -14,7 +14,7 @@ enum class OutputFormat { kTable, kCsv, kJson };
 OutputFormat ParseOutputFormat(const std::string& text);
 
 struct LeaderboardOptions {
-  int limit = 10;         // <= 0: every trial
+  int limit = 10;           // <= 0: every trial
   bool all_states = false;  // also list trials that are not COMPLETE, after the ranked ones
   OutputFormat format = OutputFormat::kTable;
 };

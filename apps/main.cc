@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
   root.require_subcommand(1);
   root.set_version_flag("--version", "ensweep 0.1.0");
   std::vector<Command> commands = {
-      AddRunCommand(root),      AddWorkerCommand(root),   AddTopCommand(root),
-      AddShowCommand(root),     AddStudiesCommand(root),  AddEnsembleCommand(root),
-      AddScoreCommand(root),    AddDatagenCommand(root),
+      AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
+      AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
+      AddScoreCommand(root), AddDatagenCommand(root),
   };
   try {
     root.parse(argc, argv);

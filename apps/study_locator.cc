@@ -24,7 +24,9 @@ StudyLocator::Found StudyLocator::Open(bool writable) const {
   if (path.empty()) throw UserError("name a study file, or a store with --db FILE");
   if (!std::filesystem::exists(path)) {
     throw UserError(path + ": no store yet" +
-                    (study_file.empty() ? std::string() : "; start the study with `ensweep run " + study_file + "`"));
+                    (study_file.empty()
+                         ? std::string()
+                         : "; start the study with `ensweep run " + study_file + "`"));
   }
   Found found;
   found.store = writable ? Store::OpenForWriting(path) : Store::OpenReadOnly(path);
@@ -32,7 +34,8 @@ StudyLocator::Found StudyLocator::Open(bool writable) const {
     const auto studies = found.store->ListStudies();
     if (studies.size() != 1) {
       throw UserError(path + ": holds " + std::to_string(studies.size()) +
-                      " studies; choose one with --study NAME (see `ensweep studies --db " + path + "`)");
+                      " studies; choose one with --study NAME (see `ensweep studies --db " + path +
+                      "`)");
     }
     found.study = studies.front();
     return found;

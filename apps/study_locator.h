@@ -2,10 +2,9 @@
 // explicit --db FILE with --study NAME (the name may be omitted when the store holds one study).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "core/store.h"
 

@@ -51,8 +51,8 @@ void LogLine(LogLevel level, const std::string& text) {
   char stamp[16];
   std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &local);
   std::lock_guard<std::mutex> lock(LogMutex());
-  std::fprintf(stderr, "[%s %s %s] %s\n", stamp, LogName().c_str(),
-               kNames[static_cast<int>(level)], text.c_str());
+  std::fprintf(stderr, "[%s %s %s] %s\n", stamp, LogName().c_str(), kNames[static_cast<int>(level)],
+               text.c_str());
   std::fflush(stderr);
 }
 

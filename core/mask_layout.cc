@@ -78,7 +78,8 @@ std::vector<LabeledImage> ReadMaskTrain(const std::string& train_dir) {
       }
       photos.emplace_back(entry.path().string(), mask);
     }
-    if (photos.empty()) throw UserError(where + ": person folder " + folder.string() + " has no photos");
+    if (photos.empty())
+      throw UserError(where + ": person folder " + folder.string() + " has no photos");
     std::sort(photos.begin(), photos.end());
     for (const auto& [path, mask] : photos) {
       images.push_back(LabeledImage{path, row[path_col], EncodeClass(mask, gender, AgeBand(age))});

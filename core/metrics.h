@@ -15,7 +15,9 @@ class ConfusionMatrix {
   explicit ConfusionMatrix(int num_classes);
   void Add(int truth, int predicted);  // both in [0, num_classes)
   int num_classes() const { return num_classes_; }
-  int64_t count(int truth, int predicted) const { return counts_[truth * num_classes_ + predicted]; }
+  int64_t count(int truth, int predicted) const {
+    return counts_[truth * num_classes_ + predicted];
+  }
   int64_t total() const { return total_; }
   double Accuracy() const;
   double MacroF1() const;

@@ -58,7 +58,8 @@ Matrix ReadNpy(const std::string& path) {
   }
   std::string header(header_length, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_length));
-  if (static_cast<size_t>(in.gcount()) != header_length) throw UserError(path + ": truncated header");
+  if (static_cast<size_t>(in.gcount()) != header_length)
+    throw UserError(path + ": truncated header");
   if (header.find("'<f4'") == std::string::npos) {
     throw UserError(path + ": expected float32 ('<f4') values, header is " + header);
   }

@@ -15,7 +15,8 @@ namespace {
 // of the listing beyond its content.
 std::map<int, std::vector<std::string>> GroupsByStratum(const std::vector<std::string>& groups,
                                                         const std::vector<int>& strata) {
-  if (groups.size() != strata.size()) throw std::invalid_argument("groups and strata differ in size");
+  if (groups.size() != strata.size())
+    throw std::invalid_argument("groups and strata differ in size");
   std::map<std::string, int> stratum_of;
   for (size_t i = 0; i < groups.size(); ++i) stratum_of.emplace(groups[i], strata[i]);
   std::map<int, std::vector<std::string>> result;

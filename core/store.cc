@@ -1,13 +1,13 @@
 #include "core/store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
-
-#include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -212,7 +212,8 @@ std::unique_ptr<Store> Store::OpenReadOnly(const std::string& path) {
     impl = std::make_unique<Impl>(path, SQLite::OPEN_READONLY);
     impl->db.setBusyTimeout(10000);
     SQLite::Statement version(impl->db, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!version.executeStep()) throw UserError(path + ": not an ensweep store (no schema version)");
+    if (!version.executeStep())
+      throw UserError(path + ": not an ensweep store (no schema version)");
     const int found = std::stoi(version.getColumn(0).getString());
     if (found > kSchemaVersion) {
       throw UserError(path + ": store schema version " + std::to_string(found) +
@@ -390,10 +391,10 @@ void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double>
                       const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
                       int epochs_done) {
   WriteTransaction transaction(impl_->db);
-  SQLite::Statement& q = impl_->Prepared(
-      std::string("UPDATE trials SET state = '") + state +
-          "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
-          "WHERE id = ?");
+  SQLite::Statement& q =
+      impl_->Prepared(std::string("UPDATE trials SET state = '") + state +
+                      "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
+                      "WHERE id = ?");
   if (value) {
     q.bind(1, *value);
   } else {
@@ -431,7 +432,8 @@ void Store::MarkFailed(int64_t trial_id, const std::string& error, int epochs_do
 }
 
 void Store::MarkStale(int64_t trial_id, const std::string& reason) {
-  SQLite::Statement& q = impl_->Prepared("UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
+  SQLite::Statement& q =
+      impl_->Prepared("UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
   q.bind(1, reason);
   q.bind(2, trial_id);
   q.exec();
@@ -480,9 +482,10 @@ std::optional<TrialRecord> Store::FindTrial(int64_t study_id, int64_t number) co
 
 std::vector<TrialRecord> Store::TopTrials(int64_t study_id, bool maximize, int limit) const {
   // Served by the (study_id, state, value) index: no full scan even at 100,000 trials.
-  std::string sql = std::string(kTrialSelect) +
-                    "WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value " +
-                    (maximize ? "DESC" : "ASC") + ", number ASC";
+  std::string sql =
+      std::string(kTrialSelect) +
+      "WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value " +
+      (maximize ? "DESC" : "ASC") + ", number ASC";
   if (limit > 0) sql += " LIMIT " + std::to_string(limit);
   SQLite::Statement q(impl_->db, sql);
   q.bind(1, study_id);
@@ -544,9 +547,10 @@ void Store::MarkWorkerGone(int64_t worker_id, const std::string& reason) {
 
 int64_t Store::AddEnsemble(const EnsembleRecord& record) {
   WriteTransaction transaction(impl_->db);
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO ensembles (study_id, method, settings, metrics, submission_path, "
-                      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
+  SQLite::Statement q(
+      impl_->db,
+      "INSERT INTO ensembles (study_id, method, settings, metrics, submission_path, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
   q.bind(1, record.study_id);
   q.bind(2, record.method);
   q.bind(3, record.settings.dump());

@@ -1,5 +1,7 @@
 #include "core/study.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -9,8 +11,6 @@
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
 
@@ -31,8 +31,7 @@ Json ScalarToJson(const YAML::Node& node) {
   const std::string text = node.Scalar();
   if (node.Tag() == "!") return text;
   static const std::regex int_pattern(R"([-+]?[0-9]+)");
-  static const std::regex float_pattern(
-      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  static const std::regex float_pattern(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
   if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
     return nullptr;
   }
@@ -147,7 +146,9 @@ class Checker {
   int64_t Integer(const Json& value, const std::string& path, int64_t min_value) const {
     if (!value.is_number_integer()) Fail(path, "expected an integer, got " + Describe(value));
     const int64_t v = value.get<int64_t>();
-    if (v < min_value) Fail(path, "expected an integer >= " + std::to_string(min_value) + ", got " + std::to_string(v));
+    if (v < min_value)
+      Fail(path,
+           "expected an integer >= " + std::to_string(min_value) + ", got " + std::to_string(v));
     return v;
   }
 
@@ -178,11 +179,16 @@ std::string ResolvePath(const std::string& base_dir, const std::string& path) {
 
 const char* ParamKindName(ParamKind kind) {
   switch (kind) {
-    case ParamKind::kConstant: return "constant";
-    case ParamKind::kChoice: return "choice";
-    case ParamKind::kUniform: return "uniform";
-    case ParamKind::kLogUniform: return "log_uniform";
-    case ParamKind::kInt: return "int";
+    case ParamKind::kConstant:
+      return "constant";
+    case ParamKind::kChoice:
+      return "choice";
+    case ParamKind::kUniform:
+      return "uniform";
+    case ParamKind::kLogUniform:
+      return "log_uniform";
+    case ParamKind::kInt:
+      return "int";
   }
   return "?";
 }
@@ -199,7 +205,8 @@ double ParseDurationSeconds(const Json& value, const std::string& where) {
     if (value.get<double>() < 0) throw UserError(where + ": expected a duration >= 0");
     return value.get<double>();
   }
-  static const std::regex pattern(R"(^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$)");
+  static const std::regex pattern(
+      R"(^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$)");
   std::smatch match;
   const std::string text = value.is_string() ? value.get<std::string>() : "";
   if (text.empty() || !std::regex_match(text, match, pattern) ||
@@ -226,7 +233,8 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
     param.constant = spec;
     return param;
   }
-  c.OnlyKeys(spec, path, {"choice", "uniform", "log_uniform", "int", "value", "step", "log", "when"});
+  c.OnlyKeys(spec, path,
+             {"choice", "uniform", "log_uniform", "int", "value", "step", "log", "when"});
   std::vector<std::string> kinds;
   for (const char* k : {"choice", "uniform", "log_uniform", "int", "value"}) {
     if (spec.contains(k)) kinds.push_back(k);
@@ -248,7 +256,8 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
     if (!body.is_array() || body.empty()) c.Fail(kind_path, "expected a non-empty list of values");
     for (size_t i = 0; i < body.size(); ++i) {
       if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
-        c.Fail(kind_path + "[" + std::to_string(i) + "]", "expected a plain value (string, number or bool)");
+        c.Fail(kind_path + "[" + std::to_string(i) + "]",
+               "expected a plain value (string, number or bool)");
       }
       param.choices.push_back(body[i]);
     }
@@ -270,7 +279,8 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
       }
     }
     if (param.low > param.high) {
-      c.Fail(kind_path, "low must be <= high, got [" + Describe(body[0]) + ", " + Describe(body[1]) + "]");
+      c.Fail(kind_path,
+             "low must be <= high, got [" + Describe(body[0]) + ", " + Describe(body[1]) + "]");
     }
   }
   if (spec.contains("when")) {
@@ -283,7 +293,8 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
       Condition condition;
       condition.param = item.key();
       if (item.value().is_array()) {
-        if (item.value().empty()) c.Fail(JoinPath(when_path, item.key()), "expected at least one value");
+        if (item.value().empty())
+          c.Fail(JoinPath(when_path, item.key()), "expected at least one value");
         for (const auto& v : item.value()) condition.values.push_back(v);
       } else {
         condition.values.push_back(item.value());
@@ -296,8 +307,10 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
 
 bool ValueInDomain(const ParamSpec& p, const Json& v) {
   switch (p.kind) {
-    case ParamKind::kConstant: return v == p.constant;
-    case ParamKind::kChoice: return std::find(p.choices.begin(), p.choices.end(), v) != p.choices.end();
+    case ParamKind::kConstant:
+      return v == p.constant;
+    case ParamKind::kChoice:
+      return std::find(p.choices.begin(), p.choices.end(), v) != p.choices.end();
     case ParamKind::kUniform:
     case ParamKind::kLogUniform:
       return v.is_number() && v.get<double>() >= p.low && v.get<double>() <= p.high;
@@ -352,19 +365,21 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
                          const LineMap* lines) {
   const Checker c(origin, lines);
   if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
-  c.OnlyKeys(doc, "", {"study", "storage", "artifacts", "data", "objective", "budget", "sampler",
-                       "pruner", "resources", "enqueue", "space", "ensemble", "trainer"});
+  c.OnlyKeys(doc, "",
+             {"study", "storage", "artifacts", "data", "objective", "budget", "sampler", "pruner",
+              "resources", "enqueue", "space", "ensemble", "trainer"});
   StudySpec s;
   if (!doc.contains("study")) c.Fail("study", "missing; expected the study's name");
   s.name = c.String(doc["study"], "study");
   if (!std::regex_match(s.name, std::regex(R"([A-Za-z0-9][A-Za-z0-9_.-]*)"))) {
-    c.Fail("study", "expected a name of letters, digits, '_', '-' or '.', got " + Describe(doc["study"]));
+    c.Fail("study",
+           "expected a name of letters, digits, '_', '-' or '.', got " + Describe(doc["study"]));
   }
-  s.storage = ResolvePath(base_dir, doc.contains("storage") ? c.String(doc["storage"], "storage")
-                                                            : "ensweep.sqlite");
-  s.artifacts = ResolvePath(base_dir, doc.contains("artifacts")
-                                          ? c.String(doc["artifacts"], "artifacts")
-                                          : "artifacts/" + s.name);
+  s.storage = ResolvePath(
+      base_dir, doc.contains("storage") ? c.String(doc["storage"], "storage") : "ensweep.sqlite");
+  s.artifacts =
+      ResolvePath(base_dir, doc.contains("artifacts") ? c.String(doc["artifacts"], "artifacts")
+                                                      : "artifacts/" + s.name);
 
   if (doc.contains("trainer")) {
     const Json& t = c.Object(doc, "trainer", "trainer");
@@ -391,7 +406,8 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
   const Json& data = doc.contains("data") ? c.Object(doc, "data", "data") : kNoData;
   c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
-  if (data.contains("format")) s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
+  if (data.contains("format"))
+    s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
   // csv reads CSV files; mask and imagefolder read folders. A path that does not exist yet is
   // accepted here (the study may be read where the data is not) and reported when a run starts.
   const bool csv = s.data.format == "csv";
@@ -425,15 +441,18 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   if (data.contains("split")) {
     const Json& split = c.Object(data, "split", "data.split");
     c.OnlyKeys(split, "data.split", {"by", "val_fraction", "folds", "seed"});
-    if (split.contains("by")) s.data.split.by = c.Enum(split["by"], "data.split.by", {"person", "image"});
+    if (split.contains("by"))
+      s.data.split.by = c.Enum(split["by"], "data.split.by", {"person", "image"});
     if (split.contains("val_fraction")) {
       s.data.split.val_fraction = c.Number(split["val_fraction"], "data.split.val_fraction");
       if (s.data.split.val_fraction <= 0 || s.data.split.val_fraction >= 1) {
         c.Fail("data.split.val_fraction", "expected a fraction strictly between 0 and 1");
       }
     }
-    if (split.contains("folds")) s.data.split.folds = static_cast<int>(c.Integer(split["folds"], "data.split.folds", 1));
-    if (split.contains("seed")) s.data.split.seed = static_cast<uint64_t>(c.Integer(split["seed"], "data.split.seed", 0));
+    if (split.contains("folds"))
+      s.data.split.folds = static_cast<int>(c.Integer(split["folds"], "data.split.folds", 1));
+    if (split.contains("seed"))
+      s.data.split.seed = static_cast<uint64_t>(c.Integer(split["seed"], "data.split.seed", 0));
   }
 
   if (!doc.contains("data")) s.data = DataSpec{};  // no data: a built-in objective (see above)
@@ -442,7 +461,8 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     c.OnlyKeys(o, "objective", {"metric", "direction"});
     if (o.contains("metric")) s.objective.metric = c.String(o["metric"], "objective.metric");
     if (o.contains("direction")) {
-      s.objective.maximize = c.Enum(o["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
+      s.objective.maximize =
+          c.Enum(o["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
     }
   }
   if (doc.contains("budget")) {
@@ -452,20 +472,24 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
       s.budget.target = c.Number(b["target"], "budget.target");
     }
     if (b.contains("trials")) s.budget.trials = c.Integer(b["trials"], "budget.trials", 1);
-    if (b.contains("epochs")) s.budget.epochs = static_cast<int>(c.Integer(b["epochs"], "budget.epochs", 1));
+    if (b.contains("epochs"))
+      s.budget.epochs = static_cast<int>(c.Integer(b["epochs"], "budget.epochs", 1));
     if (b.contains("time") && !b["time"].is_null()) {
       try {
         s.budget.time_seconds = ParseDurationSeconds(b["time"], "budget.time");
       } catch (const UserError&) {
-        c.Fail("budget.time", "expected a duration like 90s, 30m, 2h or 1h30m, got " + Describe(b["time"]));
+        c.Fail("budget.time",
+               "expected a duration like 90s, 30m, 2h or 1h30m, got " + Describe(b["time"]));
       }
     }
   }
   if (doc.contains("sampler")) {
     const Json& p = c.Object(doc, "sampler", "sampler");
-    c.OnlyKeys(p, "sampler", {"type", "startup_trials", "seed", "candidates", "gamma", "gamma_cap",
-                              "constant_liar", "multivariate"});
-    if (p.contains("type")) s.sampler.type = c.Enum(p["type"], "sampler.type", {"random", "grid", "tpe"});
+    c.OnlyKeys(p, "sampler",
+               {"type", "startup_trials", "seed", "candidates", "gamma", "gamma_cap",
+                "constant_liar", "multivariate"});
+    if (p.contains("type"))
+      s.sampler.type = c.Enum(p["type"], "sampler.type", {"random", "grid", "tpe"});
     if (p.contains("candidates")) {
       s.sampler.candidates = static_cast<int>(c.Integer(p["candidates"], "sampler.candidates", 1));
     }
@@ -484,64 +508,85 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     if (p.contains("multivariate")) {
       s.sampler.multivariate = c.Bool(p["multivariate"], "sampler.multivariate");
     }
-    if (p.contains("startup_trials")) s.sampler.startup_trials = static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0));
-    if (p.contains("seed")) s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0));
+    if (p.contains("startup_trials"))
+      s.sampler.startup_trials =
+          static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0));
+    if (p.contains("seed"))
+      s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0));
   }
   if (doc.contains("pruner")) {
     const Json& p = c.Object(doc, "pruner", "pruner");
     c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction", "startup_trials"});
-    if (p.contains("type")) s.pruner.type = c.Enum(p["type"], "pruner.type", {"none", "median", "asha", "hyperband"});
+    if (p.contains("type"))
+      s.pruner.type = c.Enum(p["type"], "pruner.type", {"none", "median", "asha", "hyperband"});
     if (p.contains("startup_trials")) {
       s.pruner.startup_trials =
           static_cast<int>(c.Integer(p["startup_trials"], "pruner.startup_trials", 0));
     }
-    if (p.contains("min_epochs")) s.pruner.min_epochs = static_cast<int>(c.Integer(p["min_epochs"], "pruner.min_epochs", 1));
-    if (p.contains("reduction")) s.pruner.reduction = static_cast<int>(c.Integer(p["reduction"], "pruner.reduction", 2));
+    if (p.contains("min_epochs"))
+      s.pruner.min_epochs = static_cast<int>(c.Integer(p["min_epochs"], "pruner.min_epochs", 1));
+    if (p.contains("reduction"))
+      s.pruner.reduction = static_cast<int>(c.Integer(p["reduction"], "pruner.reduction", 2));
   }
   if (doc.contains("resources")) {
     const Json& r = c.Object(doc, "resources", "resources");
     c.OnlyKeys(r, "resources", {"gpus_per_trial", "max_retries", "heartbeat_timeout"});
     if (r.contains("gpus_per_trial")) {
-      s.resources.gpus_per_trial = static_cast<int>(c.Integer(r["gpus_per_trial"], "resources.gpus_per_trial", 1));
+      s.resources.gpus_per_trial =
+          static_cast<int>(c.Integer(r["gpus_per_trial"], "resources.gpus_per_trial", 1));
       if (s.resources.gpus_per_trial != 1) {
-        c.Fail("resources.gpus_per_trial", "multi-GPU trials are not available in this version; use 1");
+        c.Fail("resources.gpus_per_trial",
+               "multi-GPU trials are not available in this version; use 1");
       }
     }
-    if (r.contains("max_retries")) s.resources.max_retries = static_cast<int>(c.Integer(r["max_retries"], "resources.max_retries", 0));
+    if (r.contains("max_retries"))
+      s.resources.max_retries =
+          static_cast<int>(c.Integer(r["max_retries"], "resources.max_retries", 0));
     if (r.contains("heartbeat_timeout")) {
       try {
-        s.resources.heartbeat_timeout_s = ParseDurationSeconds(r["heartbeat_timeout"], "resources.heartbeat_timeout");
+        s.resources.heartbeat_timeout_s =
+            ParseDurationSeconds(r["heartbeat_timeout"], "resources.heartbeat_timeout");
       } catch (const UserError&) {
         c.Fail("resources.heartbeat_timeout", "expected a duration like 90s or 5m");
       }
-      if (s.resources.heartbeat_timeout_s < 1) c.Fail("resources.heartbeat_timeout", "expected at least 1s");
+      if (s.resources.heartbeat_timeout_s < 1)
+        c.Fail("resources.heartbeat_timeout", "expected at least 1s");
     }
   }
   if (doc.contains("ensemble")) {
     const Json& e = c.Object(doc, "ensemble", "ensemble");
-    c.OnlyKeys(e, "ensemble", {"candidates", "method", "size", "tta", "rounds", "init", "bags",
-                               "bag_fraction", "metric", "top_n", "include_pruned",
-                               "one_per_backbone", "one_per", "seed"});
+    c.OnlyKeys(e, "ensemble",
+               {"candidates", "method", "size", "tta", "rounds", "init", "bags", "bag_fraction",
+                "metric", "top_n", "include_pruned", "one_per_backbone", "one_per", "seed"});
     EnsembleSpec& en = s.ensemble;
-    if (e.contains("candidates")) en.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
-    if (e.contains("method")) en.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
+    if (e.contains("candidates"))
+      en.candidates = static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1));
+    if (e.contains("method"))
+      en.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
     if (e.contains("size")) en.size = static_cast<int>(c.Integer(e["size"], "ensemble.size", 1));
     if (e.contains("tta")) en.tta = c.Enum(e["tta"], "ensemble.tta", {"none", "hflip"});
-    if (e.contains("rounds")) en.rounds = static_cast<int>(c.Integer(e["rounds"], "ensemble.rounds", 1));
+    if (e.contains("rounds"))
+      en.rounds = static_cast<int>(c.Integer(e["rounds"], "ensemble.rounds", 1));
     if (e.contains("init")) en.init = static_cast<int>(c.Integer(e["init"], "ensemble.init", 1));
     if (e.contains("bags")) en.bags = static_cast<int>(c.Integer(e["bags"], "ensemble.bags", 1));
     if (e.contains("bag_fraction")) {
       en.bag_fraction = c.Number(e["bag_fraction"], "ensemble.bag_fraction");
-      if (en.bag_fraction <= 0 || en.bag_fraction > 1) c.Fail("ensemble.bag_fraction", "expected a number in (0, 1]");
+      if (en.bag_fraction <= 0 || en.bag_fraction > 1)
+        c.Fail("ensemble.bag_fraction", "expected a number in (0, 1]");
     }
-    if (e.contains("metric")) en.metric = c.Enum(e["metric"], "ensemble.metric", {"macro_f1", "log_loss"});
-    if (e.contains("top_n")) en.top_n = static_cast<int>(c.Integer(e["top_n"], "ensemble.top_n", 0));
-    if (e.contains("include_pruned")) en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
-    if (e.contains("one_per_backbone")) en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
+    if (e.contains("metric"))
+      en.metric = c.Enum(e["metric"], "ensemble.metric", {"macro_f1", "log_loss"});
+    if (e.contains("top_n"))
+      en.top_n = static_cast<int>(c.Integer(e["top_n"], "ensemble.top_n", 0));
+    if (e.contains("include_pruned"))
+      en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
+    if (e.contains("one_per_backbone"))
+      en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
     if (e.contains("one_per")) {
       const Json& keys = e["one_per"];
       if (!keys.is_array() || keys.empty()) {
-        c.Fail("ensemble.one_per", "expected a non-empty list of parameter names, got " + Describe(keys));
+        c.Fail("ensemble.one_per",
+               "expected a non-empty list of parameter names, got " + Describe(keys));
       }
       for (size_t i = 0; i < keys.size(); ++i) {
         const std::string path = "ensemble.one_per[" + std::to_string(i) + "]";
@@ -552,7 +597,8 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
         en.one_per.push_back(key);
       }
     }
-    if (e.contains("seed")) en.seed = static_cast<uint64_t>(c.Integer(e["seed"], "ensemble.seed", 0));
+    if (e.contains("seed"))
+      en.seed = static_cast<uint64_t>(c.Integer(e["seed"], "ensemble.seed", 0));
   }
 
   if (doc.contains("space") && !doc["space"].is_null()) {
@@ -573,7 +619,8 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
         const ParamSpec* p = s.space.Find(item.key());
         if (p == nullptr) c.Fail(JoinPath(path, item.key()), "not a parameter of space");
         if (!ValueInDomain(*p, item.value())) {
-          c.Fail(JoinPath(path, item.key()), Describe(item.value()) + " is outside the parameter's " +
+          c.Fail(JoinPath(path, item.key()), Describe(item.value()) +
+                                                 " is outside the parameter's " +
                                                  ParamKindName(p->kind) + " domain");
         }
       }
@@ -586,10 +633,18 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
 Json ParamToJson(const ParamSpec& p) {
   Json j;
   switch (p.kind) {
-    case ParamKind::kConstant: j["value"] = p.constant; break;
-    case ParamKind::kChoice: j["choice"] = p.choices; break;
-    case ParamKind::kUniform: j["uniform"] = {p.low, p.high}; break;
-    case ParamKind::kLogUniform: j["log_uniform"] = {p.low, p.high}; break;
+    case ParamKind::kConstant:
+      j["value"] = p.constant;
+      break;
+    case ParamKind::kChoice:
+      j["choice"] = p.choices;
+      break;
+    case ParamKind::kUniform:
+      j["uniform"] = {p.low, p.high};
+      break;
+    case ParamKind::kLogUniform:
+      j["log_uniform"] = {p.low, p.high};
+      break;
     case ParamKind::kInt:
       j["int"] = {static_cast<int64_t>(p.low), static_cast<int64_t>(p.high)};
       j["step"] = p.step;
@@ -609,32 +664,54 @@ Json StudySpec::ToJson() const {
   j["study"] = name;
   j["storage"] = storage;
   j["artifacts"] = artifacts;
-  j["data"] = {{"format", data.format}, {"train", data.train}, {"image_size", {data.width, data.height}},
-               {"split", {{"by", data.split.by}, {"val_fraction", data.split.val_fraction},
-                          {"folds", data.split.folds}, {"seed", data.split.seed}}}};
+  j["data"] = {{"format", data.format},
+               {"train", data.train},
+               {"image_size", {data.width, data.height}},
+               {"split",
+                {{"by", data.split.by},
+                 {"val_fraction", data.split.val_fraction},
+                 {"folds", data.split.folds},
+                 {"seed", data.split.seed}}}};
   if (!data.eval.empty()) j["data"]["eval"] = data.eval;
-  j["objective"] = {{"metric", objective.metric}, {"direction", objective.maximize ? "maximize" : "minimize"}};
-  j["budget"] = {{"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_seconds}};
+  j["objective"] = {{"metric", objective.metric},
+                    {"direction", objective.maximize ? "maximize" : "minimize"}};
+  j["budget"] = {
+      {"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_seconds}};
   if (budget.target) j["budget"]["target"] = *budget.target;
-  j["sampler"] = {{"type", sampler.type},          {"startup_trials", sampler.startup_trials},
-                  {"seed", sampler.seed},          {"candidates", sampler.candidates},
-                  {"gamma", sampler.gamma},        {"gamma_cap", sampler.gamma_cap},
-                  {"constant_liar", sampler.constant_liar}, {"multivariate", sampler.multivariate}};
-  j["pruner"] = {{"type", pruner.type}, {"min_epochs", pruner.min_epochs},
-                 {"reduction", pruner.reduction}, {"startup_trials", pruner.startup_trials}};
-  j["trainer"] = {{"type", trainer.type}, {"epoch_time", trainer.epoch_time_s}, {"noise", trainer.noise}};
+  j["sampler"] = {{"type", sampler.type},
+                  {"startup_trials", sampler.startup_trials},
+                  {"seed", sampler.seed},
+                  {"candidates", sampler.candidates},
+                  {"gamma", sampler.gamma},
+                  {"gamma_cap", sampler.gamma_cap},
+                  {"constant_liar", sampler.constant_liar},
+                  {"multivariate", sampler.multivariate}};
+  j["pruner"] = {{"type", pruner.type},
+                 {"min_epochs", pruner.min_epochs},
+                 {"reduction", pruner.reduction},
+                 {"startup_trials", pruner.startup_trials}};
+  j["trainer"] = {
+      {"type", trainer.type}, {"epoch_time", trainer.epoch_time_s}, {"noise", trainer.noise}};
   if (trainer.type != "torch" && data.train.empty()) j.erase("data");
-  j["resources"] = {{"gpus_per_trial", resources.gpus_per_trial}, {"max_retries", resources.max_retries},
+  j["resources"] = {{"gpus_per_trial", resources.gpus_per_trial},
+                    {"max_retries", resources.max_retries},
                     {"heartbeat_timeout", resources.heartbeat_timeout_s}};
   j["enqueue"] = enqueue;
   j["space"] = Json::object();
   for (const auto& p : space.params) j["space"][p.name] = ParamToJson(p);
-  j["ensemble"] = {{"candidates", ensemble.candidates}, {"method", ensemble.method},
-                   {"size", ensemble.size}, {"tta", ensemble.tta}, {"rounds", ensemble.rounds},
-                   {"init", ensemble.init}, {"bags", ensemble.bags},
-                   {"bag_fraction", ensemble.bag_fraction}, {"metric", ensemble.metric},
-                   {"top_n", ensemble.top_n}, {"include_pruned", ensemble.include_pruned},
-                   {"one_per_backbone", ensemble.one_per_backbone}, {"seed", ensemble.seed}};
+  j["ensemble"] = {{"candidates", ensemble.candidates},
+                   {"method", ensemble.method},
+                   {"size", ensemble.size},
+                   {"tta", ensemble.tta},
+                   {"rounds", ensemble.rounds},
+                   {"init", ensemble.init},
+                   {"bags", ensemble.bags},
+                   {"bag_fraction", ensemble.bag_fraction},
+                   {"metric", ensemble.metric},
+                   {"top_n", ensemble.top_n},
+                   {"include_pruned", ensemble.include_pruned},
+                   {"one_per_backbone", ensemble.one_per_backbone},
+                   {"seed", ensemble.seed}};
   if (!ensemble.one_per.empty()) j["ensemble"]["one_per"] = ensemble.one_per;
   return j;
 }
@@ -655,7 +732,8 @@ StudySpec LoadStudyFile(const std::string& path) {
   try {
     root = YAML::LoadFile(path);
   } catch (const YAML::Exception& e) {
-    throw UserError(path + ":" + std::to_string(e.mark.line + 1) + ": not valid YAML or JSON: " + e.msg);
+    throw UserError(path + ":" + std::to_string(e.mark.line + 1) +
+                    ": not valid YAML or JSON: " + e.msg);
   }
   LineMap lines;
   const Json document = YamlToJson(root, "", lines);

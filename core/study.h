@@ -7,11 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ensweep {
 
@@ -78,11 +77,11 @@ struct SamplerSpec {
   std::string type = "random";  // random | grid | tpe
   int startup_trials = 10;      // tpe: random proposals until this many trials have a value
   uint64_t seed = 0;
-  int candidates = 6;           // tpe: candidates drawn from l(x) per proposal
-  double gamma = 0.10;          // tpe: fraction of trials in the good group ...
-  int gamma_cap = 25;           // ... at most this many
-  bool constant_liar = true;    // tpe: running trials count as bad, so parallel proposals spread
-  bool multivariate = false;    // tpe: one joint density over the unconditional parameters
+  int candidates = 6;         // tpe: candidates drawn from l(x) per proposal
+  double gamma = 0.10;        // tpe: fraction of trials in the good group ...
+  int gamma_cap = 25;         // ... at most this many
+  bool constant_liar = true;  // tpe: running trials count as bad, so parallel proposals spread
+  bool multivariate = false;  // tpe: one joint density over the unconditional parameters
 };
 
 // Pruners (search/pruner.h) decide at every per-epoch report.
@@ -104,7 +103,7 @@ struct TrainerSpec {
 
 struct ResourceSpec {
   int gpus_per_trial = 1;
-  int max_retries = 2;             // a STALE trial is retried this many times
+  int max_retries = 2;  // a STALE trial is retried this many times
   double heartbeat_timeout_s = 120;
 };
 

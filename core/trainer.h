@@ -10,19 +10,18 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ensweep {
 
 struct TrialRequest {
   int64_t trial_number = 0;
-  uint64_t seed = 0;           // derived from the study seed and the trial number; stored
-  nlohmann::json params;       // the sampled parameters, name -> value
-  int epochs = 1;              // the study's epoch budget for one trial
-  std::string artifact_dir;    // absolute; created by the trainer if missing
+  uint64_t seed = 0;         // derived from the study seed and the trial number; stored
+  nlohmann::json params;     // the sampled parameters, name -> value
+  int epochs = 1;            // the study's epoch budget for one trial
+  std::string artifact_dir;  // absolute; created by the trainer if missing
 };
 
 // Metric names used across ensweep: train_loss, val_loss, val_accuracy, val_macro_f1, ...

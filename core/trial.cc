@@ -9,12 +9,18 @@ namespace ensweep {
 
 const char* TrialStateName(TrialState state) {
   switch (state) {
-    case TrialState::kQueued: return "QUEUED";
-    case TrialState::kRunning: return "RUNNING";
-    case TrialState::kComplete: return "COMPLETE";
-    case TrialState::kPruned: return "PRUNED";
-    case TrialState::kFailed: return "FAILED";
-    case TrialState::kStale: return "STALE";
+    case TrialState::kQueued:
+      return "QUEUED";
+    case TrialState::kRunning:
+      return "RUNNING";
+    case TrialState::kComplete:
+      return "COMPLETE";
+    case TrialState::kPruned:
+      return "PRUNED";
+    case TrialState::kFailed:
+      return "FAILED";
+    case TrialState::kStale:
+      return "STALE";
   }
   return "?";
 }

@@ -4,7 +4,8 @@
 
 namespace ensweep {
 
-Matrix WeightedAverage(const std::vector<const Matrix*>& matrices, const std::vector<double>& weights) {
+Matrix WeightedAverage(const std::vector<const Matrix*>& matrices,
+                       const std::vector<double>& weights) {
   if (matrices.empty() || matrices.size() != weights.size()) {
     throw std::invalid_argument("WeightedAverage needs one weight per matrix");
   }

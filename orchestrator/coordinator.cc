@@ -164,13 +164,15 @@ void Coordinator::Resume() {
 
 bool Coordinator::TimeBudgetSpent() const {
   if (spec_.budget.time_seconds <= 0) return false;
-  return std::chrono::duration<double>(Clock::now() - started_).count() >= spec_.budget.time_seconds;
+  return std::chrono::duration<double>(Clock::now() - started_).count() >=
+         spec_.budget.time_seconds;
 }
 
 void Coordinator::NoteBest(int64_t number) {
   const TrialRecord& trial = trials_.at(number);
   if (trial.state != TrialState::kComplete || !trial.value || !std::isfinite(*trial.value)) return;
-  if (!best_number_ || Better(*trial.value, *trials_.at(*best_number_).value, spec_.objective.maximize)) {
+  if (!best_number_ ||
+      Better(*trial.value, *trials_.at(*best_number_).value, spec_.objective.maximize)) {
     best_number_ = number;
   }
 }
@@ -255,8 +257,9 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   ++finished_this_run_;
   std::ostringstream line;
   char head[64];
-  std::snprintf(head, sizeof(head), "[%4lld/%lld] trial %lld ", static_cast<long long>(finished_this_run_),
-                static_cast<long long>(budget_trials_), static_cast<long long>(number));
+  std::snprintf(head, sizeof(head), "[%4lld/%lld] trial %lld ",
+                static_cast<long long>(finished_this_run_), static_cast<long long>(budget_trials_),
+                static_cast<long long>(number));
   line << head;
   if (message.type == msg::kFail) {
     trial.state = TrialState::kFailed;
@@ -294,7 +297,8 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   auto it = metrics.find(spec_.objective.metric);
   if (it == metrics.end() || !std::isfinite(it->second)) {
     trial.state = TrialState::kFailed;
-    trial.error = "the trainer did not report the objective metric '" + spec_.objective.metric + "'";
+    trial.error =
+        "the trainer did not report the objective metric '" + spec_.objective.metric + "'";
     store_.MarkFailed(trial.id, trial.error, epochs);
     curve.state = trial.state;
     line << "FAILED    " << trial.error;
@@ -411,13 +415,16 @@ void Coordinator::CheckHeartbeats() {
   const auto now = Clock::now();
   std::vector<int> silent;
   for (const auto& [peer, slot] : workers_) {
-    if (std::chrono::duration<double>(now - slot->last_seen).count() > spec_.resources.heartbeat_timeout_s) {
+    if (std::chrono::duration<double>(now - slot->last_seen).count() >
+        spec_.resources.heartbeat_timeout_s) {
       silent.push_back(peer);
     }
   }
   for (int peer : silent) {
     transport_.Disconnect(peer);
-    HandleLost(peer, "no message for " + std::to_string(static_cast<int>(spec_.resources.heartbeat_timeout_s)) + "s");
+    HandleLost(peer, "no message for " +
+                         std::to_string(static_cast<int>(spec_.resources.heartbeat_timeout_s)) +
+                         "s");
   }
 }
 
@@ -458,19 +465,21 @@ RunSummary Coordinator::Run() {
         const bool all_gone = workers_seen_ >= options_.expected_workers;
         const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
         if (all_gone || none_came) {
-          throw std::runtime_error(all_gone ? "every worker exited before the study finished; see their messages above"
-                                            : "no worker connected within the start timeout");
+          throw std::runtime_error(
+              all_gone ? "every worker exited before the study finished; see their messages above"
+                       : "no worker connected within the start timeout");
         }
       }
       if (options_.stop_requested && options_.stop_requested()) {
         summary.interrupted = true;
-        summary.stop_reason = "stopped by signal; running trials are STALE and resume on the next run";
+        summary.stop_reason =
+            "stopped by signal; running trials are STALE and resume on the next run";
         StopAll("stopped by signal");
         break;
       }
       Dispatch();
       if (Finished()) {
-        summary.stop_reason = TimeBudgetSpent()  ? "time budget spent"
+        summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
                               : TargetReached() ? "target value reached"
                                                 : "trial budget reached";
         StopAll("study finished");

@@ -97,11 +97,11 @@ class Coordinator {
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
   std::vector<TrialRecord> history_;  // History()'s cache, by number
-  Curves curves_;  // per-epoch objective values of every trial, for the pruner
+  Curves curves_;                     // per-epoch objective values of every trial, for the pruner
   int64_t budget_trials_;
   int64_t study_id_ = 0;
   std::map<int64_t, TrialRecord> trials_;  // by number: the in-memory copy of the stored history
-  std::deque<int64_t> pending_;             // QUEUED (enqueued) and STALE-to-retry trial numbers
+  std::deque<int64_t> pending_;            // QUEUED (enqueued) and STALE-to-retry trial numbers
   std::map<int, std::unique_ptr<WorkerSlot>> workers_;  // by transport peer
   int64_t next_number_ = 0;
   int64_t finished_this_run_ = 0;

@@ -17,7 +17,8 @@ struct InProcessHub::Impl : CoordinatorTransport {
 
   std::optional<TransportEvent> Poll(std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> lock(mutex);
-    if (!changed.wait_for(lock, timeout, [this] { return !to_coordinator.empty(); })) return std::nullopt;
+    if (!changed.wait_for(lock, timeout, [this] { return !to_coordinator.empty(); }))
+      return std::nullopt;
     TransportEvent event = std::move(to_coordinator.front());
     to_coordinator.pop_front();
     return event;
@@ -51,14 +52,16 @@ namespace {
 
 class InProcessChannel : public WorkerChannel {
  public:
-  InProcessChannel(std::shared_ptr<InProcessHub::Impl> hub, int peer) : hub_(std::move(hub)), peer_(peer) {}
+  InProcessChannel(std::shared_ptr<InProcessHub::Impl> hub, int peer)
+      : hub_(std::move(hub)), peer_(peer) {}
 
   ~InProcessChannel() override { hub_->Kill(peer_, "worker channel closed"); }
 
   void Send(const Message& message) override {
     std::lock_guard<std::mutex> lock(hub_->mutex);
     if (!hub_->alive[peer_]) throw ChannelClosed("in-process channel closed");
-    hub_->to_coordinator.push_back(TransportEvent{TransportEvent::Kind::kMessage, peer_, message, ""});
+    hub_->to_coordinator.push_back(
+        TransportEvent{TransportEvent::Kind::kMessage, peer_, message, ""});
     hub_->changed.notify_all();
   }
 

@@ -21,7 +21,7 @@ class InProcessHub {
   // Simulates a crashed worker: the coordinator sees kLost and the worker's channel is closed.
   void Kill(int peer, const std::string& reason);
 
- struct Impl;  // shared with the worker channels
+  struct Impl;  // shared with the worker channels
 
  private:
   std::shared_ptr<Impl> impl_;

@@ -5,8 +5,9 @@
 // Not thread-safe.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 #include <vector>
 
 namespace ensweep {

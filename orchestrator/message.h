@@ -9,7 +9,8 @@
 //  3. worker -> READY     {device}                     the trainer is built; the worker is idle
 //  4. coord  -> RUN       {trial, params, seed, epochs, artifact_dir, attempt}
 //  5. worker -> REPORT    {trial, epoch, metrics}      after every epoch
-//     coord  -> CONTINUE  {trial}  or  STOP {trial}   the pruner's decision; the worker waits for it
+//     coord  -> CONTINUE  {trial}  or  STOP {trial}   the pruner's decision; the worker waits for
+//     it
 //  6. worker -> DONE      {trial, metrics, artifacts, epochs, stopped_early}
 //     or        FAIL      {trial, error, epochs}       the trial threw; the worker stays usable
 //     ...and is idle again: back to 4.
@@ -21,10 +22,9 @@
 // worker are ignored. A worker that loses its coordinator exits.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace ensweep {
 

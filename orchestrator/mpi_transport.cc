@@ -1,12 +1,12 @@
 #include "orchestrator/mpi_transport.h"
 
+#include <mpi.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <set>
 #include <thread>
-
-#include <mpi.h>
 
 namespace ensweep {
 namespace {

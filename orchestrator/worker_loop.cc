@@ -17,12 +17,16 @@ struct ShutdownRequested {};
 class ChannelTrialContext : public TrialContext {
  public:
   ChannelTrialContext(WorkerChannel& channel, int64_t trial, double heartbeat_interval_s)
-      : channel_(channel), trial_(trial), interval_(heartbeat_interval_s), last_send_(Clock::now()) {}
+      : channel_(channel),
+        trial_(trial),
+        interval_(heartbeat_interval_s),
+        last_send_(Clock::now()) {}
 
   bool ReportEpoch(const EpochReport& report) override {
     nlohmann::json metrics = nlohmann::json::object();
     for (const auto& [name, value] : report.metrics) metrics[name] = value;
-    channel_.Send(Message{msg::kReport, {{"trial", trial_}, {"epoch", report.epoch}, {"metrics", metrics}}});
+    channel_.Send(
+        Message{msg::kReport, {{"trial", trial_}, {"epoch", report.epoch}, {"metrics", metrics}}});
     last_send_ = Clock::now();
     while (true) {
       const Message answer = channel_.Receive();
@@ -50,7 +54,10 @@ class ChannelTrialContext : public TrialContext {
 nlohmann::json ArtifactsJson(const std::vector<ArtifactRecord>& artifacts) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& a : artifacts) {
-    list.push_back({{"kind", a.kind}, {"path", a.path}, {"size_bytes", a.size_bytes}, {"checksum", a.checksum}});
+    list.push_back({{"kind", a.kind},
+                    {"path", a.path},
+                    {"size_bytes", a.size_bytes},
+                    {"checksum", a.checksum}});
   }
   return list;
 }

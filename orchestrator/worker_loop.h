@@ -19,7 +19,7 @@ namespace ensweep {
 using TrainerFactory = std::function<std::unique_ptr<Trainer>(const StudySpec&)>;
 
 struct WorkerOptions {
-  std::string name;                // shown in the leaderboard's worker column
+  std::string name;  // shown in the leaderboard's worker column
   double heartbeat_interval_s = 5;
 };
 

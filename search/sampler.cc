@@ -15,7 +15,8 @@ class RandomSampler : public Sampler {
   explicit RandomSampler(const StudySpec& spec) : space_(spec.space), seed_(spec.sampler.seed) {}
 
   Json Propose(int64_t number, const Json& fixed, const std::vector<TrialRecord>&) override {
-    Rng rng(DeriveSeed(DeriveSeed(seed_, StableHash("random_sampler")), static_cast<uint64_t>(number)));
+    Rng rng(
+        DeriveSeed(DeriveSeed(seed_, StableHash("random_sampler")), static_cast<uint64_t>(number)));
     return SampleParams(space_, rng, fixed);
   }
 

@@ -11,7 +11,8 @@ bool ConditionsHold(const ParamSpec& param, const Json& params) {
   for (const auto& condition : param.when) {
     auto it = params.find(condition.param);
     if (it == params.end()) return false;
-    if (std::find(condition.values.begin(), condition.values.end(), *it) == condition.values.end()) {
+    if (std::find(condition.values.begin(), condition.values.end(), *it) ==
+        condition.values.end()) {
       return false;
     }
   }
@@ -32,7 +33,8 @@ Json SampleValue(const ParamSpec& param, Rng& rng) {
       const auto low = static_cast<int64_t>(param.low);
       const auto high = static_cast<int64_t>(param.high);
       const int64_t count = (high - low) / param.step + 1;
-      if (!param.log) return low + param.step * static_cast<int64_t>(rng.Below(static_cast<uint64_t>(count)));
+      if (!param.log)
+        return low + param.step * static_cast<int64_t>(rng.Below(static_cast<uint64_t>(count)));
       // Log scale: draw in [log low, log(high + 1)), floor, then snap down to the step grid.
       const double drawn = std::exp(rng.Uniform(std::log(static_cast<double>(low)),
                                                 std::log(static_cast<double>(high) + 1.0)));

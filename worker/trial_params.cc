@@ -11,18 +11,18 @@ namespace {
 
 using nlohmann::json;
 
-std::string JoinNames(const std::vector<std::string>& names) {
+std::string JoinNames(const std::vector<std::string> &names) {
   std::string joined;
-  for (const std::string& name : names) joined += (joined.empty() ? "" : ", ") + name;
+  for (const std::string &name : names) joined += (joined.empty() ? "" : ", ") + name;
   return joined;
 }
 
-[[noreturn]] void Reject(const std::string& name, const json& value, const std::string& expected) {
+[[noreturn]] void Reject(const std::string &name, const json &value, const std::string &expected) {
   throw std::invalid_argument("trial parameter '" + name + "' = " + value.dump() + ": expected " +
                               expected);
 }
 
-double Number(const std::string& name, const json& value) {
+double Number(const std::string &name, const json &value) {
   if (!value.is_number()) Reject(name, value, "a number");
   const double number = value.get<double>();
   if (!std::isfinite(number)) Reject(name, value, "a finite number");
@@ -30,20 +30,20 @@ double Number(const std::string& name, const json& value) {
 }
 
 // Integers may arrive as 32 or, from some YAML and JSON writers, as 32.0.
-int Integer(const std::string& name, const json& value) {
+int Integer(const std::string &name, const json &value) {
   if (value.is_number_integer()) return value.get<int>();
   const double number = Number(name, value);
   if (number != std::floor(number) || std::abs(number) > 1e9) Reject(name, value, "an integer");
   return static_cast<int>(number);
 }
 
-bool Boolean(const std::string& name, const json& value) {
+bool Boolean(const std::string &name, const json &value) {
   if (!value.is_boolean()) Reject(name, value, "true or false");
   return value.get<bool>();
 }
 
-std::string OneOf(const std::string& name, const json& value,
-                  const std::vector<std::string>& allowed) {
+std::string OneOf(const std::string &name, const json &value,
+                  const std::vector<std::string> &allowed) {
   const std::string expected = "one of " + JoinNames(allowed);
   if (!value.is_string()) Reject(name, value, expected);
   const std::string text = value.get<std::string>();
@@ -70,7 +70,7 @@ struct Range {
   }
 };
 
-double Ranged(const std::string& name, const json& value, const Range& range) {
+double Ranged(const std::string &name, const json &value, const Range &range) {
   const double v = Number(name, value);
   const bool low_ok = range.closed_low ? v >= range.low : v > range.low;
   const bool high_ok = range.closed_high ? v <= range.high : v < range.high;
@@ -78,7 +78,7 @@ double Ranged(const std::string& name, const json& value, const Range& range) {
   return v;
 }
 
-int AtLeast(const std::string& name, const json& value, int minimum) {
+int AtLeast(const std::string &name, const json &value, int minimum) {
   const int v = Integer(name, value);
   if (v < minimum) Reject(name, value, "an integer >= " + std::to_string(minimum));
   return v;
@@ -91,9 +91,9 @@ const Range kProbability{0, 1, true, true};
 const Range kFraction{0, 1, true, false};  // [0, 1)
 const Range kPortion{0, 1, false, true};   // (0, 1]
 
-using Setter = std::function<void(TrialParams&, const std::string&, const json&)>;
+using Setter = std::function<void(TrialParams &, const std::string &, const json &)>;
 
-const std::map<std::string, Setter>& Setters() {
+const std::map<std::string, Setter> &Setters() {
   static const std::
       map<std::string, Setter>
           setters =
@@ -258,8 +258,8 @@ const std::map<std::string, Setter>& Setters() {
 }
 
 // Checks between parameters, once every value is known.
-void CheckCombination(const TrialParams& p) {
-  const auto fail = [](const std::string& text) { throw std::invalid_argument(text); };
+void CheckCombination(const TrialParams &p) {
+  const auto fail = [](const std::string &text) { throw std::invalid_argument(text); };
   if (p.epochs < 1) fail("the trial's epoch budget must be >= 1, got " + std::to_string(p.epochs));
   if (p.nesterov && p.optimizer == "sgd" && p.momentum <= 0) {
     fail("trial parameter 'nesterov' = true needs 'momentum' > 0");
@@ -280,8 +280,9 @@ void CheckCombination(const TrialParams& p) {
         "<backbone>.pt");
   }
   if (p.pretrained && p.backbone.rfind("torchscript:", 0) == 0) {
-    fail("trial parameter 'pretrained' = true: a torchscript backbone starts from the weights "
-         "saved in its file; leave 'pretrained' out");
+    fail(
+        "trial parameter 'pretrained' = true: a torchscript backbone starts from the weights "
+        "saved in its file; leave 'pretrained' out");
   }
   if (p.pretrained && p.backbone == "custom_cnn") {
     fail(
@@ -298,23 +299,23 @@ void CheckCombination(const TrialParams& p) {
 
 }  // namespace
 
-const std::vector<std::string>& KnownBackbones() {
+const std::vector<std::string> &KnownBackbones() {
   static const std::vector<std::string> names = {"custom_cnn",     "resnet18",  "resnet34",
                                                  "resnet50",       "resnet101", "resnet152",
                                                  "efficientnet_b0"};
   return names;
 }
 
-const std::vector<std::string>& KnownTrialParams() {
+const std::vector<std::string> &KnownTrialParams() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> keys;
-    for (const auto& [name, setter] : Setters()) keys.push_back(name);
+    for (const auto &[name, setter] : Setters()) keys.push_back(name);
     return keys;
   }();
   return names;
 }
 
-TrialParams ParseTrialParams(const json& params, int default_epochs) {
+TrialParams ParseTrialParams(const json &params, int default_epochs) {
   TrialParams out;
   out.epochs = default_epochs;
   if (params.is_null()) {
@@ -324,7 +325,7 @@ TrialParams ParseTrialParams(const json& params, int default_epochs) {
   if (!params.is_object()) {
     throw std::invalid_argument("trial parameters must be a JSON object, got " + params.dump());
   }
-  for (const auto& [name, value] : params.items()) {
+  for (const auto &[name, value] : params.items()) {
     const auto it = Setters().find(name);
     if (it == Setters().end()) {
       throw std::invalid_argument("unknown trial parameter '" + name +

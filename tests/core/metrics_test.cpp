@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "core/metrics.h"
+
+#include <catch2/catch.hpp>
 
 using namespace ensweep;
 
@@ -19,7 +19,8 @@ TEST_CASE("macro F1 matches a hand-computed three-class case", "[core][metrics]"
   CHECK(m.MacroF1() == Approx((0.5 + 0.8 + 2.0 / 3.0) / 3.0));
 }
 
-TEST_CASE("macro F1 counts absent classes as zero, as the competition's 18-class score does", "[core][metrics]") {
+TEST_CASE("macro F1 counts absent classes as zero, as the competition's 18-class score does",
+          "[core][metrics]") {
   // Perfect predictions on two of four classes: macro F1 = (1 + 1 + 0 + 0) / 4.
   const auto m = Confusion({0, 1, 1}, {0, 1, 1}, 4);
   CHECK(m.Accuracy() == Approx(1.0));

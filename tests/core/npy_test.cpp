@@ -1,18 +1,20 @@
-#include <catch2/catch.hpp>
+#include "core/npy.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
-#include "core/npy.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
 
-TEST_CASE("a matrix written as .npy reads back identically with a 64-byte aligned header", "[core][npy]") {
-  const std::string path = (fs::temp_directory_path() / ("ensweep_npy_" + std::to_string(getpid()) + ".npy")).string();
+TEST_CASE("a matrix written as .npy reads back identically with a 64-byte aligned header",
+          "[core][npy]") {
+  const std::string path =
+      (fs::temp_directory_path() / ("ensweep_npy_" + std::to_string(getpid()) + ".npy")).string();
   Matrix m;
   m.rows = 3;
   m.cols = 18;
@@ -27,7 +29,9 @@ TEST_CASE("a matrix written as .npy reads back identically with a 64-byte aligne
 }
 
 TEST_CASE("a truncated .npy is a user error naming the file", "[core][npy]") {
-  const std::string path = (fs::temp_directory_path() / ("ensweep_npy_bad_" + std::to_string(getpid()) + ".npy")).string();
+  const std::string path =
+      (fs::temp_directory_path() / ("ensweep_npy_bad_" + std::to_string(getpid()) + ".npy"))
+          .string();
   std::ofstream(path) << "\x93NUMPY";
   try {
     ReadNpy(path);

@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
+#include "core/split.h"
 
+#include <catch2/catch.hpp>
 #include <map>
 #include <set>
-
-#include "core/split.h"
 
 using namespace ensweep;
 

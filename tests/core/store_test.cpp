@@ -1,13 +1,13 @@
-#include <catch2/catch.hpp>
+#include "core/store.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "core/error.h"
-#include "core/store.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -16,8 +16,9 @@ namespace {
 
 std::string FreshStorePath() {
   static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("ensweep_store_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("ensweep_store_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   fs::remove_all(dir);
   return (dir / "sub" / "store.sqlite").string();
 }
@@ -42,7 +43,8 @@ TEST_CASE("a trial round-trips through the store with metrics and artifacts", "[
   store->MarkRunning(id, "local-1", params);
   store->RecordEpoch(id, 1, {{"val_macro_f1", 0.25}, {"train_loss", 2.0}});
   store->RecordEpoch(id, 2, {{"val_macro_f1", 0.5}, {"train_loss", 1.0}});
-  store->MarkComplete(id, 0.5, {{"val_macro_f1", 0.5}}, {{"val_probs", "/a/val.npy", 123, "fnv1a64:00"}}, 2);
+  store->MarkComplete(id, 0.5, {{"val_macro_f1", 0.5}},
+                      {{"val_probs", "/a/val.npy", 123, "fnv1a64:00"}}, 2);
 
   auto reader = Store::OpenReadOnly(path);
   const auto trial = reader->FindTrial(study, 0);
@@ -97,7 +99,8 @@ TEST_CASE("resuming marks trials left running as stale and keeps completed ones"
   {
     auto store = Store::OpenForWriting(path);
     const int64_t study = store->CreateOrUpdateStudy(Spec("s"));
-    store->MarkComplete(store->AddTrial(study, 0, TrialState::kRunning, Json::object(), 1), 0.4, {}, {}, 1);
+    store->MarkComplete(store->AddTrial(study, 0, TrialState::kRunning, Json::object(), 1), 0.4, {},
+                        {}, 1);
     store->AddTrial(study, 1, TrialState::kRunning, Json::object(), 2);
   }
   auto store = Store::OpenForWriting(path);

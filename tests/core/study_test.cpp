@@ -1,12 +1,12 @@
-#include <catch2/catch.hpp>
+#include "core/study.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
-#include "core/study.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -16,8 +16,9 @@ namespace {
 // Writes `text` as a study file in a fresh temporary folder and returns its path.
 std::string WriteStudy(const std::string& text, const std::string& name = "study.yaml") {
   static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() / ("ensweep_study_test_" + std::to_string(getpid()) + "_" +
-                                                    std::to_string(counter++));
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("ensweep_study_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   fs::create_directories(dir);
   const fs::path path = dir / name;
   std::ofstream(path) << text;
@@ -111,7 +112,8 @@ space:
 
 TEST_CASE("JSON study files are accepted", "[core][study]") {
   const StudySpec spec = LoadStudyFile(WriteStudy(
-      R"({"study": "js", "data": {"train": "t"}, "space": {"lr": {"uniform": [0.1, 0.2]}}})", "s.json"));
+      R"({"study": "js", "data": {"train": "t"}, "space": {"lr": {"uniform": [0.1, 0.2]}}})",
+      "s.json"));
   CHECK(spec.name == "js");
   CHECK(spec.space.Find("lr")->kind == ParamKind::kUniform);
 }
@@ -124,7 +126,8 @@ TEST_CASE("an unknown key is an error that names the file, line and key path", "
 }
 
 TEST_CASE("a nested unknown key names its full path", "[core][study]") {
-  const std::string message = LoadError("study: x\ndata:\n  train: t\n  split: {by: person, fold: 2}\n");
+  const std::string message =
+      LoadError("study: x\ndata:\n  train: t\n  split: {by: person, fold: 2}\n");
   CHECK_THAT(message, Catch::Contains("'data.split.fold'"));
   CHECK_THAT(message, Catch::Contains(":4"));
 }
@@ -151,14 +154,16 @@ TEST_CASE("low greater than high is an error", "[core][study]") {
 }
 
 TEST_CASE("log_uniform with a non-positive low is an error", "[core][study]") {
-  const std::string message = LoadError("study: x\ndata: {train: t}\nspace: {lr: {log_uniform: [0, 0.1]}}\n");
+  const std::string message =
+      LoadError("study: x\ndata: {train: t}\nspace: {lr: {log_uniform: [0, 0.1]}}\n");
   CHECK_THAT(message, Catch::Contains("'space.lr.log_uniform'"));
   CHECK_THAT(message, Catch::Contains("low > 0"));
 }
 
 TEST_CASE("a when that names an unknown parameter is an error", "[core][study]") {
   const std::string message = LoadError(
-      "study: x\ndata: {train: t}\nspace:\n  age_loss_weight: {uniform: [0.5, 3], when: {hed: multitask}}\n");
+      "study: x\ndata: {train: t}\nspace:\n  age_loss_weight: {uniform: [0.5, 3], when: {hed: "
+      "multitask}}\n");
   CHECK_THAT(message, Catch::Contains("'space.age_loss_weight.when.hed'"));
   CHECK_THAT(message, Catch::Contains("unknown parameter 'hed'"));
 }
@@ -179,11 +184,15 @@ TEST_CASE("missing required keys and bad YAML are errors", "[core][study]") {
   CHECK_THROWS_AS(LoadStudyFile("/nonexistent/study.yaml"), UserError);
 }
 
-TEST_CASE("enqueued trials must name parameters of the space with values in their domain", "[core][study]") {
-  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: [{lrr: 0.1}]\n"),
+TEST_CASE("enqueued trials must name parameters of the space with values in their domain",
+          "[core][study]") {
+  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: "
+                       "[{lrr: 0.1}]\n"),
              Catch::Contains("'enqueue[0].lrr': not a parameter of space"));
-  CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: [{lr: 0.5}]\n"),
-             Catch::Contains("outside the parameter's uniform domain"));
+  CHECK_THAT(
+      LoadError(
+          "study: x\ndata: {train: t}\nspace: {lr: {uniform: [0.1, 0.2]}}\nenqueue: [{lr: 0.5}]\n"),
+      Catch::Contains("outside the parameter's uniform domain"));
 }
 
 TEST_CASE("a normalised spec survives a round trip through JSON", "[core][study]") {

@@ -14,7 +14,7 @@
 namespace ensweep::testing {
 
 struct CommandResult {
-  int status = -1;  // exit status, or -1 if it did not exit normally
+  int status = -1;     // exit status, or -1 if it did not exit normally
   std::string output;  // stdout and stderr together
 };
 
@@ -24,7 +24,8 @@ inline CommandResult RunCommand(const std::string& command) {
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer;
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   const int raw = pclose(pipe);
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return result;
@@ -34,7 +35,8 @@ inline std::string Ensweep() { return ENSWEEP_BINARY; }
 
 // A fresh folder under the system temp directory, unique to this process and `name`.
 inline std::filesystem::path FreshDir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("ensweep_e2e_" + std::to_string(getpid()) + "_" + name);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ensweep_e2e_" + std::to_string(getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

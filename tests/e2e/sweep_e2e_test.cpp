@@ -1,7 +1,6 @@
 // End to end: datagen -> run (local TCP workers, and under mpirun) -> store -> top -> ensemble ->
 // score, through the real binary, on a tiny generated data set.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <set>
 
@@ -71,7 +70,8 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
   CHECK(complete >= 1);
 
   // Leaderboard: CSV rows best first, matching the store.
-  const auto top = RunCommand(Ensweep() + " top " + (dir / "study.yaml").string() + " --format csv");
+  const auto top =
+      RunCommand(Ensweep() + " top " + (dir / "study.yaml").string() + " --format csv");
   REQUIRE(top.status == 0);
   const auto lines = Lines(top.output);
   REQUIRE(lines.size() == static_cast<size_t>(complete) + 1);
@@ -113,9 +113,11 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a submission", "[e2e][local]") {
+TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a submission",
+          "[e2e][local]") {
   const fs::path dir = PrepareStudy("local");
-  const auto run = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 2 --threads 1");
+  const auto run =
+      RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 2 --threads 1");
   INFO(run.output);
   REQUIRE(run.status == 0);
   CHECK_THAT(run.output, Catch::Contains("FAILED"));
@@ -125,7 +127,8 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
   CheckStudyOutcome(dir, "local");
 
   // Running it again resumes a finished study: nothing is rerun.
-  const auto again = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 1");
+  const auto again =
+      RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 1");
   INFO(again.output);
   REQUIRE(again.status == 0);
   CHECK_THAT(again.output, Catch::Contains("resuming with 5 trials"));
@@ -137,9 +140,10 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
     const auto best = store->TopTrials(store->FindStudy("local")->id, true, 1);
     for (const auto& a : store->Artifacts(best[0].id)) {
       if (a.kind != "val_probs") continue;
-      const auto check = RunCommand("/usr/bin/python3 -c \"import numpy; a = numpy.load('" + a.path +
-                                    "'); assert a.dtype == numpy.float32 and a.shape[1] == 18; "
-                                    "assert abs(a.sum(axis=1) - 1).max() < 1e-4; print(a.shape[0])\"");
+      const auto check =
+          RunCommand("/usr/bin/python3 -c \"import numpy; a = numpy.load('" + a.path +
+                     "'); assert a.dtype == numpy.float32 and a.shape[1] == 18; "
+                     "assert abs(a.sum(axis=1) - 1).max() < 1e-4; print(a.shape[0])\"");
       INFO(check.output);
       CHECK(check.status == 0);
     }
@@ -151,7 +155,10 @@ TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][
     FAIL("mpirun is not installed (scripts/setup.sh installs openmpi-bin)");
   }
   const fs::path dir = PrepareStudy("mpi");
-  const auto run = RunCommand("mpirun -np 3 --oversubscribe " + Ensweep() + " run " +
+  // Open MPI refuses to start as root unless told so twice; containers and CI often run as root.
+  const std::string as_root =
+      geteuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "";
+  const auto run = RunCommand(as_root + "mpirun -np 3 --oversubscribe " + Ensweep() + " run " +
                               (dir / "study.yaml").string() + " --threads 1");
   INFO(run.output);
   REQUIRE(run.status == 0);
@@ -163,7 +170,8 @@ TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][
 
 TEST_CASE("a bad study file exits with status 2 and names the file, line and key", "[e2e][cli]") {
   const fs::path dir = FreshDir("bad");
-  std::ofstream(dir / "bad.yaml") << "study: bad\ndata: {train: x}\nspace:\n  lr: {log_uniform: [0, 1]}\n";
+  std::ofstream(dir / "bad.yaml")
+      << "study: bad\ndata: {train: x}\nspace:\n  lr: {log_uniform: [0, 1]}\n";
   const auto run = RunCommand(Ensweep() + " run " + (dir / "bad.yaml").string());
   CHECK(run.status == 2);
   CHECK_THAT(run.output, Catch::Contains("bad.yaml:4"));

@@ -1,13 +1,13 @@
-#include <catch2/catch.hpp>
+#include "ensemble/submission.h"
 
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "ensemble/blend.h"
-#include "ensemble/submission.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -15,7 +15,8 @@ using namespace ensweep;
 namespace {
 
 fs::path Dir() {
-  const fs::path dir = fs::temp_directory_path() / ("ensweep_submission_test_" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("ensweep_submission_test_" + std::to_string(getpid()));
   fs::create_directories(dir);
   return dir;
 }
@@ -36,25 +37,29 @@ Matrix OneHot(const std::vector<int>& classes) {
 
 }  // namespace
 
-TEST_CASE("a submission keeps info.csv's columns and row order and fills ans", "[ensemble][submission]") {
+TEST_CASE("a submission keeps info.csv's columns and row order and fills ans",
+          "[ensemble][submission]") {
   const fs::path dir = Dir();
   std::ofstream(dir / "info.csv") << "ImageID,ans\nb.jpg,0\na.jpg,0\nc.png,0\n";
-  WriteSubmission((dir / "info.csv").string(), OneHot({17, 0, 6}), (dir / "out" / "sub.csv").string());
+  WriteSubmission((dir / "info.csv").string(), OneHot({17, 0, 6}),
+                  (dir / "out" / "sub.csv").string());
   CHECK(Read(dir / "out" / "sub.csv") == "ImageID,ans\nb.jpg,17\na.jpg,0\nc.png,6\n");
 }
 
 TEST_CASE("a submission with the wrong number of rows is refused", "[ensemble][submission]") {
   const fs::path dir = Dir();
   std::ofstream(dir / "info.csv") << "ImageID,ans\nb.jpg,0\n";
-  CHECK_THROWS_AS(WriteSubmission((dir / "info.csv").string(), OneHot({1, 2}), (dir / "x.csv").string()),
-                  UserError);
+  CHECK_THROWS_AS(
+      WriteSubmission((dir / "info.csv").string(), OneHot({1, 2}), (dir / "x.csv").string()),
+      UserError);
 }
 
 TEST_CASE("scoring matches hand-computed accuracy and macro F1", "[ensemble][score]") {
   const fs::path dir = Dir();
   std::ofstream(dir / "labels.csv") << "ImageID,ans\na,0\nb,0\nc,1\nd,1\n";
   std::ofstream(dir / "sub.csv") << "ImageID,ans\nd,1\nc,0\nb,0\na,0\n";
-  const SubmissionScore s = ScoreSubmission((dir / "sub.csv").string(), (dir / "labels.csv").string());
+  const SubmissionScore s =
+      ScoreSubmission((dir / "sub.csv").string(), (dir / "labels.csv").string());
   CHECK(s.rows == 4);
   CHECK(s.accuracy == Approx(0.75));
   // class 0: TP 2, FP 1, FN 0 -> 0.8; class 1: TP 1, FN 1 -> 2/3; 16 absent classes count 0.
@@ -99,7 +104,7 @@ TEST_CASE("scoring predictions in memory equals scoring the submission written f
   CHECK(direct.accuracy == Approx(2.0 / 3.0));
   CHECK(direct.accuracy == Approx(written.accuracy));
   CHECK(direct.macro_f1 == Approx(written.macro_f1));
-  CHECK_THROWS_AS(ScorePredictions((dir / "info.csv").string(), OneHot({1}),
-                                   (dir / "labels.csv").string()),
-                  UserError);
+  CHECK_THROWS_AS(
+      ScorePredictions((dir / "info.csv").string(), OneHot({1}), (dir / "labels.csv").string()),
+      UserError);
 }

@@ -1,18 +1,18 @@
-#include <catch2/catch.hpp>
+#include "orchestrator/coordinator.h"
 
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
 #include <thread>
 
-#include "fake_trainer.h"
-#include "worker_harness.h"
 #include "core/store.h"
-#include "orchestrator/coordinator.h"
+#include "fake_trainer.h"
 #include "orchestrator/in_process_transport.h"
 #include "orchestrator/worker_loop.h"
+#include "worker_harness.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -22,8 +22,9 @@ namespace {
 
 StudySpec MakeSpec(const std::string& space_json, int64_t trials, int epochs = 2) {
   static int counter = 0;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("ensweep_coord_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("ensweep_coord_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   fs::remove_all(dir);
   const Json doc = {{"study", "fake"},
                     {"storage", (dir / "s.sqlite").string()},
@@ -47,7 +48,8 @@ class Harness : public ensweep::testing::WorkerHarness {
 
 }  // namespace
 
-TEST_CASE("a sweep runs its trial budget across workers and records every epoch", "[orchestrator][coordinator]") {
+TEST_CASE("a sweep runs its trial budget across workers and records every epoch",
+          "[orchestrator][coordinator]") {
   const StudySpec spec = MakeSpec(R"({"lr": {"log_uniform": [1e-3, 1e-1]}})", 8, 3);
   Harness harness(spec, 2);
   const RunSummary summary = harness.Run();
@@ -71,8 +73,10 @@ TEST_CASE("a sweep runs its trial budget across workers and records every epoch"
   CHECK(workers.size() == 2);  // both workers got trials
 }
 
-TEST_CASE("a trial that throws is FAILED with its error and the sweep goes on", "[orchestrator][coordinator]") {
-  const StudySpec spec = MakeSpec(R"({"backbone": {"choice": ["broken", "ok"]}, "lr": 0.01})", 10, 1);
+TEST_CASE("a trial that throws is FAILED with its error and the sweep goes on",
+          "[orchestrator][coordinator]") {
+  const StudySpec spec =
+      MakeSpec(R"({"backbone": {"choice": ["broken", "ok"]}, "lr": 0.01})", 10, 1);
   Harness harness(spec, 2);
   const RunSummary summary = harness.Run();
   CHECK(summary.trials == 10);
@@ -90,7 +94,8 @@ TEST_CASE("a trial that throws is FAILED with its error and the sweep goes on", 
 }
 
 TEST_CASE("enqueued trials run first with their fixed values", "[orchestrator][coordinator]") {
-  StudySpec spec = MakeSpec(R"({"backbone": {"choice": ["a", "b"]}, "lr": {"uniform": [0.001, 0.1]}})", 3, 1);
+  StudySpec spec =
+      MakeSpec(R"({"backbone": {"choice": ["a", "b"]}, "lr": {"uniform": [0.001, 0.1]}})", 3, 1);
   spec.enqueue = {Json{{"backbone", "b"}, {"lr", 0.05}}};
   Harness harness(spec, 1);
   harness.Run();
@@ -101,7 +106,8 @@ TEST_CASE("enqueued trials run first with their fixed values", "[orchestrator][c
   CHECK(first->state == TrialState::kComplete);
 }
 
-TEST_CASE("a resumed study proposes exactly what an uninterrupted one would", "[orchestrator][coordinator]") {
+TEST_CASE("a resumed study proposes exactly what an uninterrupted one would",
+          "[orchestrator][coordinator]") {
   const std::string space = R"({"lr": {"log_uniform": [1e-3, 1e-1]}, "b": {"choice": [1, 2, 3]}})";
   const StudySpec whole_spec = MakeSpec(space, 8, 1);
   std::vector<Json> whole;
@@ -126,7 +132,8 @@ TEST_CASE("a resumed study proposes exactly what an uninterrupted one would", "[
   CHECK(resumed == whole);
 }
 
-TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere", "[orchestrator][coordinator]") {
+TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere",
+          "[orchestrator][coordinator]") {
   const StudySpec spec = MakeSpec(R"({"lr": 0.01})", 3, 4);
   Harness harness(spec, 2, /*epoch_ms=*/60);
   std::thread killer([&] {
@@ -144,7 +151,8 @@ TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere", "[orch
   CHECK(retried == 1);
 }
 
-TEST_CASE("a stop request marks running trials STALE and a rerun completes them", "[orchestrator][coordinator]") {
+TEST_CASE("a stop request marks running trials STALE and a rerun completes them",
+          "[orchestrator][coordinator]") {
   const StudySpec spec = MakeSpec(R"({"lr": 0.02})", 4, 5);
   std::atomic<bool> stop{false};
   {
@@ -201,7 +209,7 @@ TEST_CASE("a store batch, as the coordinator holds per round, is one transaction
     id = store->AddTrial(study, 0, TrialState::kRunning, Json{{"x", 0.5}}, 1);
     store->MarkRunning(id, "w", Json{{"x", 0.5}});
     {
-      Store::Batch nested(*store);  // joins the outer batch
+      Store::Batch nested(*store);                   // joins the outer batch
       store->RecordEpoch(id, 1, {{"value", 0.25}});  // its own transaction joins too
     }
     CHECK(reader->Trials(study).empty());  // nothing visible before the outermost batch ends

@@ -14,7 +14,8 @@ namespace ensweep::testing {
 // `epoch_ms` per epoch so that tests can interrupt a running trial.
 class FakeTrainer : public Trainer {
  public:
-  explicit FakeTrainer(int epoch_ms = 0, std::atomic<int>* runs = nullptr) : epoch_ms_(epoch_ms), runs_(runs) {}
+  explicit FakeTrainer(int epoch_ms = 0, std::atomic<int>* runs = nullptr)
+      : epoch_ms_(epoch_ms), runs_(runs) {}
 
   TrialResult Run(const TrialRequest& request, TrialContext& context) override {
     if (runs_) ++*runs_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+
 #include "objectives/objective_trainer.h"
 #include "worker_harness.h"
 

@@ -1,8 +1,7 @@
-#include <catch2/catch.hpp>
-
-#include <thread>
-
 #include "orchestrator/tcp_transport.h"
+
+#include <catch2/catch.hpp>
+#include <thread>
 
 using namespace ensweep;
 
@@ -18,7 +17,8 @@ TransportEvent WaitEvent(CoordinatorTransport& t) {
 
 }  // namespace
 
-TEST_CASE("TCP frames carry messages both ways and a closed worker is reported lost", "[orchestrator][tcp]") {
+TEST_CASE("TCP frames carry messages both ways and a closed worker is reported lost",
+          "[orchestrator][tcp]") {
   TcpCoordinatorTransport coordinator("127.0.0.1", 0);
   CHECK(coordinator.Endpoint().rfind("127.0.0.1:", 0) == 0);
   auto worker = ConnectTcp(coordinator.Endpoint(), std::chrono::seconds(5));
@@ -53,7 +53,8 @@ TEST_CASE("connecting to nothing fails with a clear error", "[orchestrator][tcp]
                     Catch::Contains("cannot connect to coordinator at 127.0.0.1:1"));
 }
 
-TEST_CASE("messages encode as JSON with a type and reject malformed text", "[orchestrator][protocol]") {
+TEST_CASE("messages encode as JSON with a type and reject malformed text",
+          "[orchestrator][protocol]") {
   const Message m{msg::kReport, {{"trial", 3}, {"epoch", 1}}};
   const Message back = DecodeMessage(EncodeMessage(m));
   CHECK(back.type == msg::kReport);

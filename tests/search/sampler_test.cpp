@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "search/sampler.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
 
 #include "core/error.h"
-#include "search/sampler.h"
 #include "search/space.h"
 
 using namespace ensweep;
@@ -12,18 +12,23 @@ using namespace ensweep;
 namespace {
 
 StudySpec SpecWithSpace(const std::string& space_yaml_json, const std::string& sampler = "random") {
-  const Json doc = {{"study", "t"}, {"data", {{"train", "/t"}}}, {"sampler", {{"type", sampler}, {"seed", 5}}},
+  const Json doc = {{"study", "t"},
+                    {"data", {{"train", "/t"}}},
+                    {"sampler", {{"type", sampler}, {"seed", 5}}},
                     {"space", Json::parse(space_yaml_json)}};
   return ParseStudy(doc, "test", "/");
 }
 
 }  // namespace
 
-TEST_CASE("random proposals are deterministic in the study seed and trial number", "[search][sampler]") {
-  const StudySpec spec = SpecWithSpace(R"({"lr": {"log_uniform": [1e-4, 1e-1]}, "b": {"choice": ["x", "y", "z"]}})");
+TEST_CASE("random proposals are deterministic in the study seed and trial number",
+          "[search][sampler]") {
+  const StudySpec spec =
+      SpecWithSpace(R"({"lr": {"log_uniform": [1e-4, 1e-1]}, "b": {"choice": ["x", "y", "z"]}})");
   auto a = MakeSampler(spec);
   auto b = MakeSampler(spec);
-  for (int n = 0; n < 20; ++n) CHECK(a->Propose(n, Json::object(), {}) == b->Propose(n, Json::object(), {}));
+  for (int n = 0; n < 20; ++n)
+    CHECK(a->Propose(n, Json::object(), {}) == b->Propose(n, Json::object(), {}));
   // Order of asking does not matter: trial 7 is trial 7.
   CHECK(a->Propose(7, Json::object(), {}) == b->Propose(7, Json::object(), {}));
   CHECK(a->Propose(1, Json::object(), {}) != a->Propose(2, Json::object(), {}));
@@ -32,7 +37,8 @@ TEST_CASE("random proposals are deterministic in the study seed and trial number
   CHECK(MakeSampler(other)->Propose(1, Json::object(), {}) != a->Propose(1, Json::object(), {}));
 }
 
-TEST_CASE("uniform, log-uniform, int and choice draws follow their distributions", "[search][space]") {
+TEST_CASE("uniform, log-uniform, int and choice draws follow their distributions",
+          "[search][space]") {
   const StudySpec spec = SpecWithSpace(R"({
     "u": {"uniform": [2.0, 4.0]},
     "l": {"log_uniform": [1e-4, 1e-0]},
@@ -59,7 +65,7 @@ TEST_CASE("uniform, log-uniform, int and choice draws follow their distributions
     REQUIRE(p["k"] == 0.9);
   }
   CHECK(u_sum / n == Approx(3.0).margin(0.05));
-  CHECK(log_sum / n == Approx(-2.0).margin(0.08));         // uniform in log10 over [-4, 0]
+  CHECK(log_sum / n == Approx(-2.0).margin(0.08));           // uniform in log10 over [-4, 0]
   CHECK(below_1e2 / double(n) == Approx(0.5).margin(0.03));  // half the mass below 1e-2
   CHECK(ints == std::set<int64_t>{10, 20, 30, 40, 50});
   CHECK(a_count / double(n) == Approx(0.5).margin(0.03));
@@ -84,19 +90,22 @@ TEST_CASE("conditional parameters are drawn only when their condition holds", "[
 }
 
 TEST_CASE("fixed values of an enqueued trial are kept and the rest drawn", "[search][space]") {
-  const StudySpec spec = SpecWithSpace(R"({"backbone": {"choice": ["a", "b"]}, "lr": {"uniform": [0.1, 0.2]}})");
+  const StudySpec spec =
+      SpecWithSpace(R"({"backbone": {"choice": ["a", "b"]}, "lr": {"uniform": [0.1, 0.2]}})");
   auto sampler = MakeSampler(spec);
   const Json p = sampler->Propose(0, Json{{"backbone", "b"}}, {});
   CHECK(p["backbone"] == "b");
   CHECK(p["lr"].get<double>() >= 0.1);
 }
 
-TEST_CASE("the grid sampler visits every combination once, honouring conditions", "[search][sampler]") {
+TEST_CASE("the grid sampler visits every combination once, honouring conditions",
+          "[search][sampler]") {
   const StudySpec spec = SpecWithSpace(R"({
     "backbone": {"choice": ["custom_cnn", "resnet18"]},
     "lr": {"choice": [0.1, 0.01, 0.001]},
     "swa": {"choice": [false, true]},
-    "swa_start": {"int": [2, 3], "when": {"swa": true}}})", "grid");
+    "swa_start": {"int": [2, 3], "when": {"swa": true}}})",
+                                       "grid");
   auto sampler = MakeSampler(spec);
   // 2 backbones x 3 lr x (1 without swa + 2 swa starts) = 18 points.
   REQUIRE(sampler->Capacity());

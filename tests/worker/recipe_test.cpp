@@ -309,10 +309,10 @@ TEST_CASE("an SWA trial saves the averaged model and its confusion matrix", "[wo
   const TrialResult result =
       RunTrial({{"swa", true}, {"swa_start", 2}, {"swa_freq", 1}, {"swa_lr", 5e-4}}, 3);
   CHECK(result.metrics.at("swa_snapshots") == 2);
-  const CsvTable table = ReadCsv((Data().root / "artifacts" /
-                                  fs::path(result.artifacts.front().path).parent_path().filename() /
-                                  "confusion.csv")
-                                     .string());
+  const CsvTable table =
+      ReadCsv((Data().root / "artifacts" /
+               fs::path(result.artifacts.front().path).parent_path().filename() / "confusion.csv")
+                  .string());
   CHECK(table.header.size() == 19);
   CHECK(table.rows.size() == 18);
 }
