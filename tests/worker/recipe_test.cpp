@@ -21,6 +21,7 @@
 #include "core/csv.h"
 #include "core/mask_layout.h"
 #include "datagen/mask_generator.h"
+#include "tests/worker/tiny_mask_data.h"
 #include "worker/augment.h"
 #include "worker/schedule.h"
 #include "worker/torch_trainer.h"
@@ -211,38 +212,13 @@ TEST_CASE("SWA averages the snapshots' weights and recomputes BatchNorm statisti
   CHECK(model.bn->options.momentum().value() == Approx(0.1));
 }
 
-// A tiny competition-format data set for whole trials, removed at exit.
-struct TinyData {
-  fs::path root = fs::temp_directory_path() / ("ensweep_recipe_test_" + std::to_string(::getpid()));
-  TinyData() {
-    DatagenOptions options;
-    options.people = 16;
-    options.eval_people = 2;
-    options.width = 32;
-    options.height = 40;
-    options.seed = 5;
-    GenerateMaskDataset(root.string(), options);
-  }
-  ~TinyData() { fs::remove_all(root); }
-};
-
-const TinyData& Data() {
-  static const TinyData data;
+const test::TinyMaskData& Data() {
+  static const test::TinyMaskData data("recipe_test", 16, 2, 5);
   return data;
 }
 
 Trainer& SharedTrainer() {
-  static const std::unique_ptr<Trainer> trainer = [] {
-    StudySpec study;
-    study.name = "recipe-test";
-    study.data.format = "mask";
-    study.data.train = (Data().root / "train").string();
-    study.data.eval = (Data().root / "eval").string();
-    study.data.width = 32;
-    study.data.height = 40;
-    study.data.split.val_fraction = 0.25;
-    return MakeTorchTrainer(study, 2);
-  }();
+  static const std::unique_ptr<Trainer> trainer = MakeTorchTrainer(Data().Study("recipe-test"), 2);
   return *trainer;
 }
 

@@ -25,6 +25,7 @@
 #include "core/mask_layout.h"
 #include "core/npy.h"
 #include "datagen/mask_generator.h"
+#include "tests/worker/tiny_mask_data.h"
 #include "worker/torch_trainer.h"
 
 namespace ensweep {
@@ -32,40 +33,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A tiny competition-format data set, generated once per test binary and
-// removed at exit.
-struct TinyData {
-  fs::path root =
-      fs::temp_directory_path() / ("ensweep_trainer_test_" + std::to_string(::getpid()));
-  DatagenSummary summary;
-  TinyData() {
-    DatagenOptions options;
-    options.people = 24;
-    options.eval_people = 4;
-    options.width = 32;
-    options.height = 40;
-    options.seed = 11;
-    summary = GenerateMaskDataset(root.string(), options);
-  }
-  ~TinyData() { fs::remove_all(root); }
-};
-
-const TinyData &Data() {
-  static const TinyData data;
+const test::TinyMaskData &Data() {
+  static const test::TinyMaskData data("trainer_test", 24, 4, 11);
   return data;
 }
 
-StudySpec TinyStudy() {
-  StudySpec study;
-  study.name = "worker-test";
-  study.data.format = "mask";
-  study.data.train = (Data().root / "train").string();
-  study.data.eval = (Data().root / "eval").string();
-  study.data.width = 32;
-  study.data.height = 40;
-  study.data.split.val_fraction = 0.25;
-  return study;
-}
+StudySpec TinyStudy() { return Data().Study("worker-test"); }
 
 // One trainer for the whole binary, as a worker keeps one: images are decoded
 // once.
