@@ -18,6 +18,7 @@
 #include "core/study.h"
 #include "objectives/objective_trainer.h"
 #include "orchestrator/coordinator.h"
+#include "orchestrator/gpu_slots.h"
 #include "orchestrator/local_workers.h"
 #include "orchestrator/mpi_transport.h"
 #include "orchestrator/tcp_transport.h"
@@ -51,12 +52,20 @@ void CheckDataExists(const StudySpec& spec) {
 
 // The worker's trainer, chosen by the study's `trainer.type`: a built-in objective without
 // training (objectives/), or LibTorch training (worker/, its module loaded only then) with
-// `threads` threads; `log_name` prefixes the module's log lines.
-TrainerFactory MakeTrainerFactory(int threads, const std::string& log_name) {
-  return [threads, log_name](const StudySpec& s) -> std::unique_ptr<Trainer> {
+// `threads` threads on GPU slot `gpu_slot` (orchestrator/gpu_slots.h); `log_name` prefixes the
+// module's log lines.
+TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& log_name) {
+  return [threads, gpu_slot, log_name](const StudySpec& s) -> std::unique_ptr<Trainer> {
     if (s.trainer.type != "torch") return MakeObjectiveTrainer(s);
-    return MakeTorchTrainerFromPlugin(s, threads, log_name);
+    return MakeTorchTrainerFromPlugin(s, threads, gpu_slot, log_name);
   };
+}
+
+// Local workers when --workers is not given: one per visible GPU for LibTorch training, else one
+// per 2 CPU cores.
+int DefaultLocalWorkers(const StudySpec& spec) {
+  const int gpus = spec.trainer.type == "torch" ? VisibleGpuCount() : 0;
+  return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
 int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
@@ -84,7 +93,7 @@ struct RunOptions {
 };
 
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
-  const int workers = o.workers > 0 ? o.workers : std::max(1, Cores() / 2);
+  const int workers = o.workers > 0 ? o.workers : DefaultLocalWorkers(spec);
   const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
   auto store = Store::OpenForWriting(spec.storage);
   const auto colon = o.listen.rfind(':');
@@ -101,9 +110,9 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   InstallStopHandlers();
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
-    local.Start(SelfExecutable(),
-                {"worker", "--connect", transport.Endpoint(), "--threads", std::to_string(threads),
-                 "--name", "local-" + std::to_string(i + 1), "--local"});
+    local.Start(SelfExecutable(), {"worker", "--connect", transport.Endpoint(), "--threads",
+                                   std::to_string(threads), "--gpu", std::to_string(i), "--name",
+                                   "local-" + std::to_string(i + 1), "--local"});
   }
   CoordinatorOptions options;
   if (o.trials > 0) options.trials = o.trials;
@@ -136,7 +145,10 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
     auto channel = MakeMpiWorkerChannel();
     WorkerOptions options;
     options.name = "rank-" + std::to_string(mpi.rank());
-    return RunWorker(*channel, MakeTrainerFactory(threads, log_name), options);
+    // The worker ranks of a node spread over its GPUs by local rank (the coordinator's rank
+    // holds one local rank of the first node and trains nothing).
+    const int gpu_slot = LocalRankFromEnvironment().value_or(mpi.rank());
+    return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
   }
   SetLogName("coordinator");
   int status = kExitInternal;
@@ -176,7 +188,8 @@ Command AddRunCommand(CLI::App& root) {
       "completed trials are kept, interrupted ones are retried. Ctrl-C stops cleanly (exit 130).");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
   app->add_option("-w,--workers", o->workers,
-                  "Local worker processes (default: one per 2 CPU cores); ignored under MPI");
+                  "Local worker processes (default: one per visible GPU for LibTorch studies, else "
+                  "one per 2 CPU cores); ignored under MPI");
   app->add_option("-t,--threads", o->threads,
                   "LibTorch threads per worker (default: CPU cores / workers on this machine)");
   app->add_option("--trials", o->trials, "Trial budget for this run, overriding budget.trials");
@@ -200,6 +213,7 @@ Command AddWorkerCommand(CLI::App& root) {
     std::string connect;
     int threads = 0;
     std::string name;
+    int gpu = -1;
     bool local = false;
   };
   auto o = std::make_shared<Options>();
@@ -211,6 +225,10 @@ Command AddWorkerCommand(CLI::App& root) {
       ->required();
   app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)");
   app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
+  app->add_option("--gpu", o->gpu,
+                  "GPU slot: train on CUDA device N modulo the GPUs visible (default: the "
+                  "launcher's local rank, e.g. SLURM_LOCALID, else 0)")
+      ->check(CLI::NonNegativeNumber);
   app->add_flag("--local", o->local, "Started by `ensweep run`: leave Ctrl-C to the coordinator")
       ->group("");
   return {app, [o] {
@@ -222,7 +240,8 @@ Command AddWorkerCommand(CLI::App& root) {
             auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
             WorkerOptions options;
             options.name = o->name;
-            return RunWorker(*channel, MakeTrainerFactory(threads, log_name), options);
+            const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
+            return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
           }};
 }
 

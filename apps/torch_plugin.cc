@@ -70,12 +70,13 @@ std::string FindTorchPlugin() {
 }
 
 std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec &study, int threads,
-                                                    const std::string &log_name) {
+                                                    int device_slot, const std::string &log_name) {
   static std::once_flag once;
   static LoadedPlugin plugin;
   std::call_once(once, [] { plugin = LoadPlugin(); });
   char error[4096] = {0};
-  Trainer *trainer = plugin.make_trainer(&study, threads, log_name.c_str(), error, sizeof(error));
+  Trainer *trainer =
+      plugin.make_trainer(&study, threads, device_slot, log_name.c_str(), error, sizeof(error));
   if (!trainer) throw std::runtime_error(error[0] ? error : "the LibTorch trainer module failed");
   return std::unique_ptr<Trainer>(trainer);
 }

@@ -23,10 +23,11 @@ namespace ensweep {
 std::string FindTorchPlugin();
 
 // Loads the module once per process (it is never unloaded) and makes a torch
-// trainer with `threads` LibTorch threads; `log_name` prefixes the module's log
-// lines. Throws UserError if the module is missing or from another build,
+// trainer with `threads` LibTorch threads on GPU slot `device_slot`
+// (orchestrator/gpu_slots.h); `log_name` prefixes the module's log lines.
+// Throws UserError if the module is missing or from another build,
 // std::runtime_error if it fails to load or the trainer cannot be made.
 std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec &study, int threads,
-                                                    const std::string &log_name);
+                                                    int device_slot, const std::string &log_name);
 
 }  // namespace ensweep

@@ -23,7 +23,7 @@ namespace ensweep {
 
 // Bump kTorchPluginAbiVersion when the factory's contract changes; the sizes
 // catch most layout changes of the types that cross the boundary.
-constexpr unsigned long kTorchPluginAbiVersion = 1;
+constexpr unsigned long kTorchPluginAbiVersion = 2;
 constexpr unsigned long kTorchPluginAbi =
     kTorchPluginAbiVersion * 1000003ul + sizeof(StudySpec) * 10007ul +
     sizeof(TrialRequest) * 101ul + sizeof(TrialResult) * 11ul + sizeof(EpochReport);
@@ -40,14 +40,15 @@ extern "C" {
 using EnsweepTorchPluginAbiFn = unsigned long (*)();
 unsigned long ensweep_torch_plugin_abi();
 
-// MakeTorchTrainer(*study, threads) with the module's log lines prefixed by
+// MakeTorchTrainer(*study, threads, device_slot) with the module's log lines prefixed by
 // `log_name`. Returns a trainer the caller owns (delete it through its virtual
 // destructor; never unload the module), or null with the exception's text in
 // `error` (NUL-terminated, truncated to `error_size`).
 using EnsweepTorchPluginFactoryFn = ensweep::Trainer *(*)(const ensweep::StudySpec *study,
-                                                          int threads, const char *log_name,
-                                                          char *error, std::size_t error_size);
+                                                          int threads, int device_slot,
+                                                          const char *log_name, char *error,
+                                                          std::size_t error_size);
 ensweep::Trainer *ensweep_torch_plugin_make_trainer(const ensweep::StudySpec *study, int threads,
-                                                    const char *log_name, char *error,
-                                                    std::size_t error_size);
+                                                    int device_slot, const char *log_name,
+                                                    char *error, std::size_t error_size);
 }

@@ -301,18 +301,24 @@ void WriteCheckpoint(const std::string &path, ClassifierImpl &model) {
   fs::rename(temporary, path);
 }
 
+// The device once per worker: CUDA device `slot % count` when LibTorch sees GPUs, else the CPU.
+torch::Device ChooseDevice(int slot) {
+  const int64_t count = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  if (count <= 0) return torch::Device(torch::kCPU);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(0, slot) % count));
+}
+
 class TorchTrainer : public Trainer {
  public:
-  TorchTrainer(StudySpec study, int threads)
+  TorchTrainer(StudySpec study, int threads, int device_slot)
       : study_(std::move(study)),
         threads_(std::max(1, threads)),
-        device_(torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
-                                            : torch::Device(torch::kCPU)) {
+        device_(ChooseDevice(device_slot)) {
     torch::set_num_threads(threads_);
   }
 
   std::string Device() const override {
-    if (device_.is_cuda()) return "cuda:0";
+    if (device_.is_cuda()) return "cuda:" + std::to_string(device_.index());
     return "cpu, " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads");
   }
 
@@ -685,8 +691,8 @@ TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context
 
 }  // namespace
 
-std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec &study, int threads) {
-  return std::make_unique<TorchTrainer>(study, threads);
+std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec &study, int threads, int device_slot) {
+  return std::make_unique<TorchTrainer>(study, threads, device_slot);
 }
 
 }  // namespace ensweep

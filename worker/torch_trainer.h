@@ -45,7 +45,8 @@
 namespace ensweep {
 
 // `threads` (>= 1) sets LibTorch's intra-op threads for the whole process and the number of image
-// decoding threads. The study is copied. Uses cuda:0 when LibTorch sees a GPU, else the CPU.
-std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads);
+// decoding threads. The study is copied. Trains on CUDA device `device_slot % n` when LibTorch
+// sees n >= 1 GPUs (orchestrator/gpu_slots.h says how workers get their slots), else on the CPU.
+std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads, int device_slot = 0);
 
 }  // namespace ensweep
