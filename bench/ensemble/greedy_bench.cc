@@ -3,6 +3,8 @@
 //   greedy_bench [--candidates N] [--rows R] [--classes K] [--rounds n] [--threads t]
 //                [--metric macro_f1|log_loss|weights] [--repeats r] [--seed s]
 //                [--shared-noise x]   (default 1.5; smaller: easier data, fewer close calls)
+//                [--dump DIR]   (also write the data and the first run's selection for the NumPy
+//                                peer, bench/ensemble/numpy_peer.py)
 //
 // Candidates are softmaxes of seeded logits: a per-row noise shared by every candidate (real models
 // make correlated mistakes, so averaging cannot remove it), plus each candidate's own noise, plus
@@ -16,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,30 @@ CandidateStack MakeStack(int64_t candidates, int64_t rows, int64_t cols, double 
   return s;
 }
 
+// The data and bag 0's selection, for bench/ensemble/numpy_peer.py: raw float32 probabilities
+// (candidates x rows x classes, C order), raw int32 labels, the shape, and the picks and
+// per-round scores of the selection.
+void Dump(const std::string& dir, const CandidateStack& s, const GreedyResult& g) {
+  std::ofstream(dir + "/shape.txt") << s.candidates << " " << s.rows << " " << s.cols << "\n";
+  std::ofstream probs(dir + "/probs.f32", std::ios::binary);
+  probs.write(reinterpret_cast<const char*>(s.probs.data()),
+              static_cast<std::streamsize>(s.probs.size() * sizeof(float)));
+  std::ofstream labels(dir + "/labels.i32", std::ios::binary);
+  for (int label : s.labels) {
+    const int32_t v = label;
+    labels.write(reinterpret_cast<const char*>(&v), sizeof(v));
+  }
+  std::ofstream picks(dir + "/ensweep_selection.txt");
+  picks.precision(17);
+  for (size_t i = 0; i < g.all_picks.size(); ++i) {
+    picks << g.all_picks[i] << " " << g.trajectory[i] << "\n";
+  }
+  if (!probs || !labels || !picks) {
+    std::fprintf(stderr, "cannot write the dump into %s\n", dir.c_str());
+    std::exit(1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +89,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   double shared_noise = 1.5;
   std::string metric = "macro_f1";
+  std::string dump;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const char* value = argv[i + 1];
@@ -83,6 +111,8 @@ int main(int argc, char** argv) {
       shared_noise = std::atof(value);
     else if (key == "--metric")
       metric = value;
+    else if (key == "--dump")
+      dump = value;
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;
@@ -90,6 +120,7 @@ int main(int argc, char** argv) {
   }
   const CandidateStack stack = MakeStack(candidates, rows, classes, shared_noise, seed);
   std::vector<double> seconds, cpu_seconds;  // cpu: all threads together
+  GreedyResult first;                        // the first run's selection, for --dump
   for (int rep = 0; rep < repeats; ++rep) {
     const auto start = std::chrono::steady_clock::now();
     const std::clock_t cpu_start = std::clock();
@@ -111,12 +142,14 @@ int main(int argc, char** argv) {
       if (options.metric == SelectionMetric::kLogLoss) {
         score = *std::min_element(g.trajectory.begin(), g.trajectory.end());
       }
+      if (rep == 0) first = g;
     }
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
     seconds.push_back(elapsed);
     cpu_seconds.push_back(cpu);
+    if (!dump.empty() && rep == 0 && metric == "macro_f1") Dump(dump, stack, first);
     std::printf("run %d: %.3f s wall, %.3f s cpu (picks kept %zu, score %.4f)\n", rep + 1, elapsed,
                 cpu, members, score);
   }
