@@ -342,9 +342,10 @@ int BuildEnsemble(const EnsembleOptions &o) {
     table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
                   FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }
-  std::cout << "ensemble (" << e.method << ") of " << members.size()
-            << (members.size() == 1 ? " trial" : " trials") << " chosen from " << candidates.size()
-            << " candidates (the best by " << found.study.metric;
+  std::cout << "ensemble (" << e.method << ") of "
+            << CountOf(static_cast<long long>(members.size()), "trial") << " chosen from "
+            << CountOf(static_cast<long long>(candidates.size()), "candidate") << " (the best by "
+            << found.study.metric;
   if (!family_keys.empty()) {
     std::string keys;
     for (const auto &k : family_keys) keys += (keys.empty() ? "" : ",") + k;

@@ -100,10 +100,11 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   if (colon == std::string::npos) throw UserError("--listen: expected HOST:PORT, got " + o.listen);
   TcpCoordinatorTransport transport(o.listen.substr(0, colon),
                                     std::stoi(o.listen.substr(colon + 1)));
-  std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x "
-            << spec.budget.epochs << " epochs, sampler " << spec.sampler.type << " (seed "
-            << spec.sampler.seed << "), " << workers << " workers x " << threads
-            << " threads, store " << spec.storage << "\n"
+  std::cout << "study " << spec.name << ": "
+            << CountOf(o.trials > 0 ? o.trials : spec.budget.trials, "trial") << " x "
+            << CountOf(spec.budget.epochs, "epoch") << ", sampler " << spec.sampler.type
+            << " (seed " << spec.sampler.seed << "), " << CountOf(workers, "worker") << " x "
+            << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()
             << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")"
             << std::endl;
@@ -155,9 +156,11 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   try {
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
-    std::cout << "study " << spec.name << ": " << spec.budget.trials << " trials x "
-              << spec.budget.epochs << " epochs, sampler " << spec.sampler.type << ", "
-              << mpi.size() - 1 << " MPI worker ranks, store " << spec.storage << std::endl;
+    std::cout << "study " << spec.name << ": "
+              << CountOf(o.trials > 0 ? o.trials : spec.budget.trials, "trial") << " x "
+              << CountOf(spec.budget.epochs, "epoch") << ", sampler " << spec.sampler.type << ", "
+              << CountOf(mpi.size() - 1, "MPI worker rank") << ", store " << spec.storage
+              << std::endl;
     InstallStopHandlers();
     CoordinatorOptions options;
     if (o.trials > 0) options.trials = o.trials;

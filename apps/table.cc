@@ -61,4 +61,8 @@ std::string FormatSeconds(double seconds) {
   return text;
 }
 
+std::string CountOf(long long count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 }  // namespace ensweep

@@ -21,5 +21,7 @@ class TextTable {
 std::string FormatFixed(double value, int decimals);
 // "12.3s" below two minutes, else "4m05s".
 std::string FormatSeconds(double seconds);
+// "1 trial", "3 trials": the count and the noun, plural (noun + "s") unless the count is 1.
+std::string CountOf(long long count, const std::string& noun);
 
 }  // namespace ensweep
