@@ -61,10 +61,10 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
   };
 }
 
-// Local workers when --workers is not given: one per visible GPU for LibTorch training, else one
-// per 2 CPU cores.
+// Local workers when --workers is not given: one per visible GPU for LibTorch training when this
+// build's LibTorch has CUDA, else one per 2 CPU cores.
 int DefaultLocalWorkers(const StudySpec& spec) {
-  const int gpus = spec.trainer.type == "torch" ? VisibleGpuCount() : 0;
+  const int gpus = ENSWEEP_TORCH_CUDA && spec.trainer.type == "torch" ? VisibleGpuCount() : 0;
   return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
@@ -191,8 +191,8 @@ Command AddRunCommand(CLI::App& root) {
       "completed trials are kept, interrupted ones are retried. Ctrl-C stops cleanly (exit 130).");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
   app->add_option("-w,--workers", o->workers,
-                  "Local worker processes (default: one per visible GPU for LibTorch studies, else "
-                  "one per 2 CPU cores); ignored under MPI");
+                  "Local worker processes (default: one per visible GPU for LibTorch studies when "
+                  "LibTorch has CUDA, else one per 2 CPU cores); ignored under MPI");
   app->add_option("-t,--threads", o->threads,
                   "LibTorch threads per worker (default: CPU cores / workers on this machine)");
   app->add_option("--trials", o->trials, "Trial budget for this run, overriding budget.trials");

@@ -1,51 +1,78 @@
 #include "orchestrator/gpu_slots.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace ensweep {
 namespace {
 
-std::optional<int> NonNegativeInteger(const char* text) {
-  if (text == nullptr || *text == '\0') return std::nullopt;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value < 0 || value > 1 << 20) return std::nullopt;
-  return static_cast<int>(value);
+std::optional<int> NonNegativeInteger(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  if (text.size() > 7) return std::nullopt;  // no machine has ten million GPUs
+  return std::stoi(text);
+}
+
+std::string Trimmed(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+bool IsUuid(const std::string& entry) {
+  return entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0;
 }
 
 }  // namespace
 
 std::optional<int> LocalRankFromEnvironment() {
   for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-    if (auto rank = NonNegativeInteger(std::getenv(name))) return rank;
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    if (auto rank = NonNegativeInteger(Trimmed(value))) return rank;
   }
   return std::nullopt;
 }
 
-int VisibleGpuCount() {
-  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
-    // CUDA stops at the first entry that is not a device (an index or a GPU-/MIG- UUID); "-1" is
-    // the usual way to hide every GPU.
-    int count = 0;
-    std::istringstream entries(visible);
-    std::string entry;
-    while (std::getline(entries, entry, ',')) {
-      const bool index = !entry.empty() && NonNegativeInteger(entry.c_str()).has_value();
-      const bool uuid = entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0;
-      if (!index && !uuid) break;
-      ++count;
-    }
-    return count;
-  }
+int DriverGpuCount() {
   std::error_code error;
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", error)) {
-    if (entry.is_directory(error)) ++count;
-  }
+  std::filesystem::directory_iterator it("/proc/driver/nvidia/gpus", error);
+  for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) ++count;
   return count;
+}
+
+int CountVisibleDevices(const std::string& value, int driver_gpus) {
+  std::vector<std::string> entries;
+  std::istringstream in(value);
+  std::string entry;
+  while (std::getline(in, entry, ',')) entries.push_back(Trimmed(entry));
+  // The first entry decides how the list is read: GPU/MIG UUIDs, or indices. Reading stops at the
+  // first entry of the other kind, at an index the driver does not have, or at "-1".
+  const bool uuids = !entries.empty() && IsUuid(entries[0]);
+  std::set<std::string> seen;
+  for (const std::string& e : entries) {
+    const auto index = NonNegativeInteger(e);
+    const bool valid = uuids ? IsUuid(e) : index && (driver_gpus <= 0 || *index < driver_gpus);
+    if (!valid) break;
+    if (!seen.insert(uuids ? e : std::to_string(*index)).second) return 0;  // a repeat: no GPU
+  }
+  const int count = static_cast<int>(seen.size());
+  return driver_gpus > 0 ? std::min(count, driver_gpus) : count;
+}
+
+int VisibleGpuCount() {
+  const int driver_gpus = DriverGpuCount();
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
+    return CountVisibleDevices(visible, driver_gpus);
+  }
+  return driver_gpus;
 }
 
 }  // namespace ensweep

@@ -1,6 +1,7 @@
 #include "worker/torch_trainer.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/cuda.h>
 #include <torch/optim.h>
 #include <torch/serialize.h>
@@ -531,6 +532,10 @@ void TorchTrainer::PredictValidation(FoldModel &fold, const TrialParams &params,
 TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context) {
   const TrialParams params = ParseTrialParams(request.params, request.epochs);
   torch::set_num_threads(threads_);  // process-wide; another trainer may have changed it
+  // The worker's GPU is the current device of the thread that trains, so that nothing (a guard
+  // restored, a stream, an allocator) opens a context on cuda:0 of a worker bound elsewhere.
+  c10::OptionalDeviceGuard device_guard;
+  if (device_.is_cuda()) device_guard.reset_device(device_);
   const Dataset &data = Data(context);
   const int classes = data.num_classes;
   const bool mask_tasks = study_.data.format == "mask";

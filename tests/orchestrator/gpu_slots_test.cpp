@@ -21,8 +21,8 @@ class ScopedEnv {
       Set(name, value);
     }
   }
-  ~ScopedEnv() {
-    for (const auto& [name, value] : saved_) Set(name, value);
+  ~ScopedEnv() {  // in reverse, so that a name set twice ends as it was before
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) Set(it->first, it->second);
   }
 
  private:
@@ -62,7 +62,7 @@ TEST_CASE("the local rank comes from the launcher's environment, Open MPI first"
     CHECK(LocalRankFromEnvironment() == 2);
   }
   // Values that are not non-negative integers are passed over.
-  for (const char* bad : {"", "x", "-1", "2x"}) {
+  for (const char* bad : {"", "x", "-1", "2x", "1.5"}) {
     INFO(bad);
     ScopedEnv env({{"OMPI_COMM_WORLD_LOCAL_RANK", std::string(bad)},
                    {"MPI_LOCALRANKID", std::nullopt},
@@ -72,21 +72,41 @@ TEST_CASE("the local rank comes from the launcher's environment, Open MPI first"
 }
 
 TEST_CASE("visible GPUs follow CUDA_VISIBLE_DEVICES as CUDA reads it", "[orchestrator][gpu]") {
-  const std::vector<std::pair<std::string, int>> cases = {
-      {"0", 1},
-      {"0,1,2,3", 4},
-      {"2,3", 2},
-      {"GPU-8f6c2b1e-0000-0000-0000-000000000000,1", 2},
-      {"MIG-GPU-8f6c2b1e/1/0", 1},
-      {"", 0},
-      {"-1", 0},
-      {"0,-1,2", 1},  // CUDA stops at the first invalid entry
-      {"1,,2", 1},
+  const std::string uuid = "GPU-8f6c2b1e-0000-0000-0000-000000000000";
+  struct Case {
+    std::string value;
+    int driver_gpus;  // 0: no driver information
+    int expected;
   };
-  for (const auto& [value, expected] : cases) {
-    INFO("CUDA_VISIBLE_DEVICES=" << value);
-    ScopedEnv env({{"CUDA_VISIBLE_DEVICES", value}});
-    CHECK(VisibleGpuCount() == expected);
+  const std::vector<Case> cases = {
+      {"0", 4, 1},
+      {"0,1,2,3", 4, 4},
+      {"2,3", 4, 2},
+      {" 1 , 2", 4, 2},       // entries are trimmed
+      {"0,1,7", 2, 2},        // the list ends at an index the driver does not have
+      {"0,1,7", 0, 3},        // unless the driver's count is unknown
+      {"0,1,2,3,4,5", 4, 4},  // never more than the driver has
+      {uuid + ",1", 4, 1},    // a UUID list ends at the first index
+      {"1," + uuid, 4, 1},    // an index list ends at the first UUID
+      {uuid + ",MIG-GPU-8f6c2b1e/1/0", 0, 2},
+      {"", 4, 0},
+      {"-1", 4, 0},
+      {"0,-1,2", 4, 1},  // CUDA stops at the first invalid entry
+      {"1,,2", 4, 1},
+      {"0,0", 4, 0},  // a repeated device hides every GPU
+  };
+  for (const Case& c : cases) {
+    INFO("CUDA_VISIBLE_DEVICES=\"" << c.value << "\" with " << c.driver_gpus << " GPUs");
+    CHECK(CountVisibleDevices(c.value, c.driver_gpus) == c.expected);
+  }
+  // Through the environment, on this machine (whatever its driver lists, "-1" hides every GPU).
+  {
+    ScopedEnv env({{"CUDA_VISIBLE_DEVICES", std::string("-1")}});
+    CHECK(VisibleGpuCount() == 0);
+  }
+  {
+    ScopedEnv env({{"CUDA_VISIBLE_DEVICES", std::nullopt}});
+    CHECK(VisibleGpuCount() == DriverGpuCount());
   }
 }
 
