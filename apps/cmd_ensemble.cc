@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "apps/commands.h"
 #include "apps/study_locator.h"
@@ -243,15 +244,21 @@ Command AddEnsembleCommand(CLI::App &root) {
 
 namespace {
 
-// The number of person-level folds the trial was trained with (its "folds" metric), 1 for a
-// hold-out split.
-int FoldsOf(const std::vector<TrialRecord> &trials, int64_t number) {
-  for (const auto &t : trials) {
-    if (t.number != number) continue;
-    const auto it = t.metrics.find("folds");
-    if (it != t.metrics.end() && it->is_number()) return static_cast<int>(it->get<double>());
+// The numbers of person-level folds the candidates were trained with (each trial's "folds"
+// metric; 1 for a hold-out split), smallest first.
+std::set<int> FoldsOf(const std::vector<TrialRecord> &trials,
+                      const std::vector<TrialPredictions> &candidates) {
+  std::set<int> folds;
+  for (const auto &c : candidates) {
+    int k = 1;
+    for (const auto &t : trials) {
+      if (t.number != c.number) continue;
+      const auto it = t.metrics.find("folds");
+      if (it != t.metrics.end() && it->is_number()) k = static_cast<int>(it->get<double>());
+    }
+    folds.insert(k);
   }
-  return 1;
+  return folds;
 }
 
 int BuildEnsemble(const EnsembleOptions &o) {
@@ -354,11 +361,15 @@ int BuildEnsemble(const EnsembleOptions &o) {
   std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
   // Out-of-fold predictions (trials trained with data.split.folds > 1) cover every training
   // image; a hold-out split's only its validation images.
-  const int folds = FoldsOf(pool, candidates[0].number);
+  // (The candidates share their validation rows, so out-of-fold trials never mix with hold-out
+  // ones; trials of different k may.)
+  const std::set<int> folds = FoldsOf(trials, candidates);
+  std::string fold_text;
+  for (int k : folds) fold_text += (fold_text.empty() ? "" : " and ") + std::to_string(k);
   std::cout << "selected on " << stack.rows << " validation images"
-            << (folds > 1 ? " out of fold (" + std::to_string(folds) +
-                                "-fold trials: every training image)"
-                          : " (the hold-out split)")
+            << (*folds.rbegin() > 1
+                    ? " out of fold (" + fold_text + "-fold trials: every training image)"
+                    : " (the hold-out split)")
             << "\n";
   auto honest_text = [](const std::optional<HonestEstimate> &h) {
     return h ? FormatFixed(h->mean.macro_f1, 4) : std::string("-");
@@ -391,7 +402,8 @@ int BuildEnsemble(const EnsembleOptions &o) {
   if (!loaded.skipped.empty()) record.settings["skipped"] = loaded.skipped;
   record.settings["honest_pool_trials"] = honest_stack.candidates;
   record.settings["validation_rows"] = stack.rows;
-  record.settings["folds"] = std::max(folds, 1);
+  record.settings["folds"] =
+      folds.size() == 1 ? Json(*folds.begin()) : Json(std::vector<int>(folds.begin(), folds.end()));
   record.metrics = {{"val_macro_f1", in_sample.macro_f1},
                     {"val_accuracy", in_sample.accuracy},
                     {"val_log_loss", in_sample.log_loss},
