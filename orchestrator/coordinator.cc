@@ -126,7 +126,8 @@ void Coordinator::Resume() {
     trials_[number] = std::move(trial);
     NoteBest(number);
   }
-  if (trials_.empty()) {
+  const bool resuming = !trials_.empty();  // a new study's enqueued trials are not a resume
+  if (!resuming) {
     for (size_t i = 0; i < spec_.enqueue.size(); ++i) {
       const auto number = static_cast<int64_t>(i);
       TrialRecord trial;
@@ -149,7 +150,7 @@ void Coordinator::Resume() {
       ++retry;
     }
   }
-  if (!trials_.empty()) {
+  if (resuming) {
     int64_t complete = 0;
     for (const auto& [number, trial] : trials_) complete += trial.state == TrialState::kComplete;
     std::ostringstream line;

@@ -124,6 +124,8 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
   CHECK_THAT(run.output, Catch::Contains("COMPLETE"));
   CHECK_THAT(run.output, Catch::Contains("worker local-1 ready"));
   CHECK_THAT(run.output, Catch::Contains("worker local-2 ready"));
+  // A new study with an enqueued trial is not a resumed one.
+  CHECK_THAT(run.output, !Catch::Contains("resuming"));
   CheckStudyOutcome(dir, "local");
 
   // Running it again resumes a finished study: nothing is rerun.
