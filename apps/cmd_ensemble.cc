@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <stdexcept>
 
 #include "apps/commands.h"
 #include "apps/study_locator.h"
@@ -244,19 +245,23 @@ Command AddEnsembleCommand(CLI::App &root) {
 
 namespace {
 
+// The study's trial numbered `number` (every candidate is one of the study's trials).
+const TrialRecord &TrialNumbered(const std::vector<TrialRecord> &trials, int64_t number) {
+  for (const auto &t : trials) {
+    if (t.number == number) return t;
+  }
+  throw std::logic_error("no trial " + std::to_string(number) + " in the study");
+}
+
 // The numbers of person-level folds the candidates were trained with (each trial's "folds"
 // metric; 1 for a hold-out split), smallest first.
 std::set<int> FoldsOf(const std::vector<TrialRecord> &trials,
                       const std::vector<TrialPredictions> &candidates) {
   std::set<int> folds;
   for (const auto &c : candidates) {
-    int k = 1;
-    for (const auto &t : trials) {
-      if (t.number != c.number) continue;
-      const auto it = t.metrics.find("folds");
-      if (it != t.metrics.end() && it->is_number()) k = static_cast<int>(it->get<double>());
-    }
-    folds.insert(k);
+    const Json &metrics = TrialNumbered(trials, c.number).metrics;
+    const auto it = metrics.find("folds");
+    folds.insert(it != metrics.end() && it->is_number() ? static_cast<int>(it->get<double>()) : 1);
   }
   return folds;
 }
@@ -303,10 +308,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
   half_pool.size = e.candidates;
   if (!family_keys.empty()) {
     auto family_of = [&](int64_t number) {
-      for (const auto &t : trials) {
-        if (t.number == number) return FamilyOf(t, family_keys);
-      }
-      return std::string();
+      return FamilyOf(TrialNumbered(trials, number), family_keys);
     };
     for (const auto &c : candidates) half_pool.families.push_back(family_of(c.number));
     for (const auto &c : extra) half_pool.families.push_back(family_of(c.number));
@@ -339,13 +341,11 @@ int BuildEnsemble(const EnsembleOptions &o) {
   const std::vector<BlendScore> each = ScoreEachCandidate(stack);
   TextTable table({"trial", "weight", "val_macro_f1", "val_log_loss", "backbone"});
   for (size_t i : members) {
-    std::string backbone = "-";
-    for (const auto &t : pool) {
-      if (t.number == candidates[i].number && t.params.contains("backbone")) {
-        backbone = t.params["backbone"].is_string() ? t.params["backbone"].get<std::string>()
-                                                    : t.params["backbone"].dump();
-      }
-    }
+    const Json &params = TrialNumbered(trials, candidates[i].number).params;
+    const auto it = params.find("backbone");
+    const std::string backbone = it == params.end() ? "-"
+                                 : it->is_string()  ? it->get<std::string>()
+                                                    : it->dump();
     table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
                   FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }

@@ -61,6 +61,15 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
   };
 }
 
+// "study NAME: 8 trials x 4 epochs, sampler random (seed 0)": the first line of a run, with this
+// run's trial budget (--trials when given).
+std::string StudyLine(const StudySpec& spec, int64_t trials_this_run) {
+  return "study " + spec.name + ": " +
+         CountOf(trials_this_run > 0 ? trials_this_run : spec.budget.trials, "trial") + " x " +
+         CountOf(spec.budget.epochs, "epoch") + ", sampler " + spec.sampler.type + " (seed " +
+         std::to_string(spec.sampler.seed) + ")";
+}
+
 // Local workers when --workers is not given: one per visible GPU for LibTorch training when this
 // build's LibTorch has CUDA, else one per 2 CPU cores.
 int DefaultLocalWorkers(const StudySpec& spec) {
@@ -100,10 +109,7 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   if (colon == std::string::npos) throw UserError("--listen: expected HOST:PORT, got " + o.listen);
   TcpCoordinatorTransport transport(o.listen.substr(0, colon),
                                     std::stoi(o.listen.substr(colon + 1)));
-  std::cout << "study " << spec.name << ": "
-            << CountOf(o.trials > 0 ? o.trials : spec.budget.trials, "trial") << " x "
-            << CountOf(spec.budget.epochs, "epoch") << ", sampler " << spec.sampler.type
-            << " (seed " << spec.sampler.seed << "), " << CountOf(workers, "worker") << " x "
+  std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
             << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()
             << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")"
@@ -156,11 +162,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   try {
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
-    std::cout << "study " << spec.name << ": "
-              << CountOf(o.trials > 0 ? o.trials : spec.budget.trials, "trial") << " x "
-              << CountOf(spec.budget.epochs, "epoch") << ", sampler " << spec.sampler.type << ", "
-              << CountOf(mpi.size() - 1, "MPI worker rank") << ", store " << spec.storage
-              << std::endl;
+    std::cout << StudyLine(spec, o.trials) << ", " << CountOf(mpi.size() - 1, "MPI worker rank")
+              << ", store " << spec.storage << std::endl;
     InstallStopHandlers();
     CoordinatorOptions options;
     if (o.trials > 0) options.trials = o.trials;

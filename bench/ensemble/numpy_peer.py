@@ -78,7 +78,8 @@ def main():
     print(f"agreement with ensweep: picks and scores identical for the first {agree} of {rounds} rounds"
           + (f"; first tie in this run at round {first_tie + 1}" if first_tie is not None else "; no ties")
           + f"; best score ensweep {max(their_scores):.4f}, peer {max(trajectory):.4f}")
-    if first_tie is None and agree < rounds or first_tie is not None and agree < first_tie:
+    must_agree = rounds if first_tie is None else first_tie  # rounds before any tie
+    if agree < must_agree:
         print("DISAGREEMENT before any tie: the two selections differ", file=sys.stderr)
         sys.exit(1)
 

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/scratch_dir.h"
+
 namespace ensweep::testing {
 
 struct CommandResult {
@@ -35,11 +37,7 @@ inline std::string Ensweep() { return ENSWEEP_BINARY; }
 
 // A fresh folder under the system temp directory, unique to this process and `name`.
 inline std::filesystem::path FreshDir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("ensweep_e2e_" + std::to_string(getpid()) + "_" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return ::ensweep::test::FreshDir("ensweep_e2e", name);
 }
 
 inline std::string ReadFile(const std::filesystem::path& path) {

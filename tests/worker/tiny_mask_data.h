@@ -2,14 +2,13 @@
 // test binary and removed at exit, and a study that trains on it.
 #pragma once
 
-#include <unistd.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
 #include "core/study.h"
 #include "datagen/mask_generator.h"
+#include "tests/scratch_dir.h"
 
 namespace ensweep::test {
 
@@ -19,8 +18,7 @@ struct TinyMaskData {
 
   // `people` training and `eval_people` eval persons at 32x40 under a folder named after `tag`.
   TinyMaskData(const std::string& tag, int people, int eval_people, uint64_t seed)
-      : root(std::filesystem::temp_directory_path() /
-             ("ensweep_" + tag + "_" + std::to_string(::getpid()))) {
+      : root(FreshDir("ensweep_" + tag, "data")) {
     DatagenOptions options;
     options.people = people;
     options.eval_people = eval_people;
