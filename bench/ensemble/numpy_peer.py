@@ -77,7 +77,7 @@ def main():
     first_tie = next((r for r, t in enumerate(ties) if t > 1), None)
     print(f"agreement with ensweep: picks and scores identical for the first {agree} of {rounds} rounds"
           + (f"; first tie in this run at round {first_tie + 1}" if first_tie is not None else "; no ties")
-          + f"; best score ensweep {max(their_scores):.4f}, peer {max(trajectory):.4f}")
+          + f"; best score ensweep {max(their_scores[:rounds]):.4f}, peer {max(trajectory):.4f}")
     must_agree = rounds if first_tie is None else first_tie  # rounds before any tie
     if agree < must_agree:
         print("DISAGREEMENT before any tie: the two selections differ", file=sys.stderr)
