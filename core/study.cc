@@ -513,6 +513,9 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
           static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0));
     if (p.contains("seed"))
       s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0));
+    if (!p.contains("candidates") && s.sampler.multivariate) {
+      s.sampler.candidates = SamplerSpec::kMultivariateCandidates;
+    }
   }
   if (doc.contains("pruner")) {
     const Json& p = c.Object(doc, "pruner", "pruner");

@@ -77,8 +77,11 @@ struct SamplerSpec {
   std::string type = "random";  // random | grid | tpe
   int startup_trials = 10;      // tpe: random proposals until this many trials have a value
   uint64_t seed = 0;
-  int candidates = 6;         // tpe: candidates drawn from l(x) per proposal
-  double gamma = 0.10;        // tpe: fraction of trials in the good group ...
+  // tpe: candidates drawn from l(x) per proposal; when the study file gives none, 4, or
+  // kMultivariateCandidates with `multivariate` (the joint density is sharper and gains from more).
+  static constexpr int kMultivariateCandidates = 12;
+  int candidates = 4;
+  double gamma = 0.15;        // tpe: fraction of trials in the good group ...
   int gamma_cap = 25;         // ... at most this many
   bool constant_liar = true;  // tpe: running trials count as bad, so parallel proposals spread
   bool multivariate = false;  // tpe: one joint density over the unconditional parameters

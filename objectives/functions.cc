@@ -71,13 +71,22 @@ double CurveSimulator::Rate(const Json& params) const {
   return 0.08 + 0.52 * std::pow(closeness / static_cast<double>(positions.size()), 2.0);
 }
 
+namespace {
+double CleanCurve(double final_value, double rate, int epoch) {
+  return final_value - (final_value - 0.1) * std::exp(-rate * epoch);
+}
+}  // namespace
+
+double CurveSimulator::CleanValue(const Json& params, int epoch) const {
+  return CleanCurve(FinalValue(params), Rate(params), epoch);
+}
+
 std::vector<double> CurveSimulator::Curve(const Json& params, int epochs, uint64_t seed) const {
   const double final_value = FinalValue(params), rate = Rate(params);
   Rng rng(DeriveSeed(seed, StableHash("curve_noise")));
   std::vector<double> values;
   for (int e = 1; e <= epochs; ++e) {
-    const double clean = final_value - (final_value - 0.1) * std::exp(-rate * e);
-    values.push_back(clean + noise_sd_ * rng.Normal());
+    values.push_back(CleanCurve(final_value, rate, e) + noise_sd_ * rng.Normal());
   }
   return values;
 }

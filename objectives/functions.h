@@ -31,7 +31,9 @@ class CurveSimulator {
   // The noiseless final value and the curve's rate for `params`.
   double FinalValue(const Json& params) const;
   double Rate(const Json& params) const;
-  // Values for epochs 1..epochs.
+  // The curve's value at `epoch` without noise: what the configuration is really worth there.
+  double CleanValue(const Json& params, int epoch) const;
+  // Values for epochs 1..epochs (CleanValue plus the seeded noise).
   std::vector<double> Curve(const Json& params, int epochs, uint64_t seed) const;
 
  private:

@@ -33,17 +33,7 @@ double LogSumExp(const std::vector<double>& values) {
   return top + std::log(sum);
 }
 
-std::vector<double> ObservationWeights(size_t count) {
-  constexpr size_t kFlat = 25;
-  std::vector<double> weights(count, 1.0);
-  if (count <= kFlat) return weights;
-  const size_t ramp = count - kFlat;
-  for (size_t i = 0; i < ramp; ++i) {
-    const double start = 1.0 / static_cast<double>(count);
-    weights[i] = ramp == 1 ? start : start + (1.0 - start) * static_cast<double>(i) / (ramp - 1);
-  }
-  return weights;
-}
+std::vector<double> ObservationWeights(size_t count) { return std::vector<double>(count, 1.0); }
 
 NumericParzen::NumericParzen(const std::vector<double>& points, const std::vector<double>& weights,
                              double low, double high, double prior_weight,

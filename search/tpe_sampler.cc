@@ -127,9 +127,12 @@ struct Densities {
   }
 };
 
-// Scott's rule factor for d dimensions and n observations, as a fraction of the interval's width.
+// Bandwidth for d dimensions and n observations, as a fraction of the interval's width: half of
+// the Scott's rule bandwidth Optuna uses (0.2 n^(-1/(d+4))). Over seeds 200-599 (100 trials, 12
+// candidates, gamma 15 %) half the width lowered the median regret on Branin from 0.047 to 0.020
+// and on Hartmann6 from 0.26 to 0.19; 0.4 and 0.6 of it were within noise of 0.5.
 double ScottFactor(size_t n, size_t d) {
-  return 0.2 * std::pow(static_cast<double>(std::max<size_t>(n, 1)),
+  return 0.1 * std::pow(static_cast<double>(std::max<size_t>(n, 1)),
                         -1.0 / (static_cast<double>(d) + 4.0));
 }
 

@@ -1,6 +1,9 @@
 // TPE quality and proposal latency, the sampler alone (no coordinator): see README.md.
 //   search_bench quality [trials] [seeds] [first_seed]   median regret (quartiles) on Branin and
 //                                                        Hartmann6, seeds first_seed.. (default 0)
+//   search_bench tune trials seeds first_seed candidates gamma [multivariate]
+//                                           the same for one TPE setting (how the defaults were
+//                                           chosen, on seeds 200-999)
 //   search_bench latency [history...]       TPE proposal time at the given history sizes
 #include <algorithm>
 #include <array>
@@ -66,27 +69,31 @@ double Quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
-void Quality(int trials, int seeds, int first_seed) {
+// One sampler configuration: type, multivariate, candidates and gamma (0: the study default).
+struct Variant {
+  std::string label, type;
+  bool multivariate = false;
+  int candidates = 0;
+  double gamma = 0;
+};
+
+void Quality(int trials, int seeds, int first_seed, const std::vector<Variant>& variants) {
   for (const std::string problem : {"branin", "hartmann6"}) {
     const double minimum = problem == "branin" ? kBraninMinimum : kHartmann6Minimum;
-    for (const auto& [label, type, multivariate, candidates] :
-         std::vector<std::tuple<std::string, std::string, bool, int>>{
-             {"ensweep-tpe", "tpe", false, 0},
-             {"ensweep-tpe-24-candidates", "tpe", false, 24},
-             {"ensweep-tpe-multivariate", "tpe", true, 0},
-             {"ensweep-random", "random", false, 0}}) {
+    for (const Variant& v : variants) {
       std::vector<double> regrets;
       for (int seed = first_seed; seed < first_seed + seeds; ++seed) {
         double best = 1e300;
-        const StudySpec spec =
-            Spec(problem, type, static_cast<uint64_t>(seed), multivariate, candidates);
+        StudySpec spec =
+            Spec(problem, v.type, static_cast<uint64_t>(seed), v.multivariate, v.candidates);
+        if (v.gamma > 0) spec.sampler.gamma = v.gamma;
         for (const auto& t : Run(spec, problem, trials)) {
           best = std::min(best, *t.value);
         }
         regrets.push_back(best - minimum);
       }
       std::printf("%-10s %-26s median regret %.4f  quartiles [%.4f, %.4f]\n", problem.c_str(),
-                  label.c_str(), Quantile(regrets, 0.5), Quantile(regrets, 0.25),
+                  v.label.c_str(), Quantile(regrets, 0.5), Quantile(regrets, 0.25),
                   Quantile(regrets, 0.75));
       std::fflush(stdout);
     }
@@ -129,16 +136,31 @@ void Latency(int history_size) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "quality";
+  const int trials = argc > 2 ? std::atoi(argv[2]) : 100;
+  const int seeds = argc > 3 ? std::atoi(argv[3]) : 20;
+  const int first_seed = argc > 4 ? std::atoi(argv[4]) : 0;
   if (mode == "quality") {
-    Quality(argc > 2 ? std::atoi(argv[2]) : 100, argc > 3 ? std::atoi(argv[3]) : 20,
-            argc > 4 ? std::atoi(argv[4]) : 0);
+    Quality(trials, seeds, first_seed,
+            {{"ensweep-tpe", "tpe"},
+             {"ensweep-tpe-24-candidates", "tpe", false, 24},
+             {"ensweep-tpe-multivariate", "tpe", true},
+             {"ensweep-random", "random"}});
+  } else if (mode == "tune" && argc > 6) {
+    const bool multivariate = argc > 7 && std::string(argv[7]) == "multivariate";
+    const int candidates = std::atoi(argv[5]);
+    const double gamma = std::atof(argv[6]);
+    Quality(trials, seeds, first_seed,
+            {{std::string(multivariate ? "tpe-mv" : "tpe") + " c" + argv[5] + " g" + argv[6], "tpe",
+              multivariate, candidates, gamma}});
   } else if (mode == "latency") {
     for (int i = 2; i < argc; ++i) Latency(std::atoi(argv[i]));
     if (argc == 2) Latency(1000), Latency(10000);
   } else {
     std::fprintf(
         stderr,
-        "usage: search_bench quality [trials] [seeds] [first_seed] | latency [history...]\n");
+        "usage: search_bench quality [trials] [seeds] [first_seed]\n"
+        "       search_bench tune trials seeds first_seed candidates gamma [multivariate]\n"
+        "       search_bench latency [history...]\n");
     return 2;
   }
   return 0;

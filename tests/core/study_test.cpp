@@ -64,6 +64,20 @@ TEST_CASE("a minimal study loads with documented defaults and resolved paths", "
   CHECK(spec.space.params[0].low == Approx(1e-4));
 }
 
+TEST_CASE("TPE's candidate count defaults by mode and keeps what the file gives", "[core][study]") {
+  auto sampler = [](const std::string& block) {
+    return LoadStudyFile(WriteStudy("study: s\ndata: {train: t}\nsampler: " + block +
+                                    "\nspace:\n  lr: {uniform: [0, 1]}\n"))
+        .sampler;
+  };
+  CHECK(sampler("{type: tpe}").candidates == 4);
+  CHECK(sampler("{type: tpe}").gamma == Approx(0.15));
+  CHECK(sampler("{type: tpe, multivariate: true}").candidates ==
+        SamplerSpec::kMultivariateCandidates);
+  CHECK(sampler("{type: tpe, multivariate: true, candidates: 7}").candidates == 7);
+  CHECK(sampler("{type: tpe, candidates: 30}").candidates == 30);
+}
+
 TEST_CASE("every parameter kind of the design document parses", "[core][study]") {
   const StudySpec spec = LoadStudyFile(WriteStudy(R"(study: kinds
 data: {train: t, eval: e, image_size: [48, 64], split: {by: person, val_fraction: 0.25, folds: 1, seed: 3}}

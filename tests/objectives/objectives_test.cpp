@@ -57,6 +57,13 @@ TEST_CASE("the curve simulator's final value depends on the parameters and curve
   const CurveSimulator noisy(spec.space, 0.05);
   CHECK(noisy.Curve(a, 12, 7) == noisy.Curve(a, 12, 7));
   CHECK(noisy.Curve(a, 12, 7) != noisy.Curve(a, 12, 8));
+  // Without noise the curve is its clean value; with noise it scatters around it.
+  for (int e = 1; e <= 12; ++e) CHECK(curve[e - 1] == simulator.CleanValue(a, e));
+  const auto scattered = noisy.Curve(a, 12, 7);
+  double off = 0;
+  for (int e = 1; e <= 12; ++e) off += std::abs(scattered[e - 1] - simulator.CleanValue(a, e));
+  CHECK(off > 0);
+  CHECK(off / 12 < 0.2);  // mean |noise| for sd 0.05 is 0.04
 }
 
 TEST_CASE("an objective trainer reports every epoch under the objective metric and honours STOP",
@@ -72,6 +79,11 @@ TEST_CASE("an objective trainer reports every epoch under the objective metric a
   CHECK(full.reports.size() == 12);
   CHECK_FALSE(result.stopped_early);
   CHECK(result.metrics.at("val_accuracy") == full.reports.back().metrics.at("val_accuracy"));
+  // The clean value rides along, so a benchmark can judge a trial without its noise.
+  const CurveSimulator simulator(spec.space, spec.trainer.noise);
+  for (const auto& report : full.reports) {
+    CHECK(report.metrics.at("noiseless") == simulator.CleanValue(request.params, report.epoch));
+  }
   RecordingContext stopped(3);
   const TrialResult early = trainer->Run(request, stopped);
   CHECK(stopped.reports.size() == 3);

@@ -252,7 +252,9 @@ TEST_CASE("Parzen kernels are normalised, or weighted by bandwidth when scoring"
 TEST_CASE("TPE's median regret after 100 trials on Branin and Hartmann6 over 21 seeds",
           "[search][tpe]") {
   // Deterministic: these are fixed numbers for this sampler. With normalised kernels and 24
-  // candidates (the previous defaults) the medians were 0.054 and 0.405; now 0.026 and 0.209.
+  // candidates the medians were 0.054 and 0.405; bandwidth-weighted kernels and 6 candidates gave
+  // 0.026 and 0.209; the present defaults (4 candidates, gamma 15 %, equal weights) 0.018 and
+  // 0.094.
   const char* hartmann_space = R"({"x1": {"uniform": [0, 1]}, "x2": {"uniform": [0, 1]},
       "x3": {"uniform": [0, 1]}, "x4": {"uniform": [0, 1]}, "x5": {"uniform": [0, 1]},
       "x6": {"uniform": [0, 1]}})";
@@ -262,6 +264,6 @@ TEST_CASE("TPE's median regret after 100 trials on Branin and Hartmann6 over 21 
     hartmann.push_back(BestOnHartmann6(TpeSpec(hartmann_space, seed), 100) - kHartmann6Minimum);
   }
   INFO("median regret: Branin " << Median(branin) << ", Hartmann6 " << Median(hartmann));
-  CHECK(Median(branin) < 0.04);
-  CHECK(Median(hartmann) < 0.3);
+  CHECK(Median(branin) < 0.025);
+  CHECK(Median(hartmann) < 0.15);
 }
