@@ -5,12 +5,17 @@
 #include <unistd.h>
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "core/csv.h"
+#include "core/store.h"
 #include "tests/scratch_dir.h"
 
 namespace ensweep::testing {
@@ -53,6 +58,53 @@ inline std::vector<std::string> Lines(const std::string& text) {
   std::string line;
   while (std::getline(in, line)) lines.push_back(line);
   return lines;
+}
+
+// Generates the competition layout under dir/data with `ensweep datagen` (32x40 images).
+inline void GenerateMaskData(const std::filesystem::path& dir, int people, int eval_people,
+                             int seed) {
+  const auto gen =
+      RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() + " --people " +
+                 std::to_string(people) + " --eval-people " + std::to_string(eval_people) +
+                 " --image-size 32x40 --seed " + std::to_string(seed));
+  INFO(gen.output);
+  REQUIRE(gen.status == 0);
+}
+
+// A study as a run left it in dir/runs/store.sqlite (the store the e2e study files name).
+struct StoredStudy {
+  std::unique_ptr<Store> store;
+  int64_t id = 0;
+  std::vector<TrialRecord> trials;
+};
+
+inline StoredStudy ReadStudy(const std::filesystem::path& dir, const std::string& name) {
+  StoredStudy stored;
+  stored.store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
+  const auto study = stored.store->FindStudy(name);
+  REQUIRE(study);
+  stored.id = study->id;
+  stored.trials = stored.store->Trials(study->id);
+  return stored;
+}
+
+// A trial that must have failed with `message` in its error.
+inline void CheckFailedWith(const TrialRecord& trial, const std::string& message) {
+  INFO("trial " << trial.number << ": " << trial.error);
+  CHECK(trial.state == TrialState::kFailed);
+  CHECK_THAT(trial.error, Catch::Contains(message));
+}
+
+// Runs `ensweep ensemble dir/study.yaml -k top --out dir/submission.csv` on data with eval labels,
+// requires it to succeed and score the submission, and returns the submission it wrote.
+inline CsvTable ScoredEnsemble(const std::filesystem::path& dir, int top) {
+  const std::filesystem::path submission = dir / "submission.csv";
+  const auto ensemble = RunCommand(Ensweep() + " ensemble " + (dir / "study.yaml").string() +
+                                   " -k " + std::to_string(top) + " --out " + submission.string());
+  INFO(ensemble.output);
+  REQUIRE(ensemble.status == 0);
+  CHECK_THAT(ensemble.output, Catch::Contains("eval score against"));
+  return ReadCsv(submission.string());
 }
 
 }  // namespace ensweep::testing

@@ -95,10 +95,9 @@ space:
   INFO(run.output);
   REQUIRE(run.status == 0);
 
-  auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
-  const auto study = store->FindStudy("shapes");
-  REQUIRE(study);
-  const auto trials = store->Trials(study->id);
+  const StoredStudy stored = ReadStudy(dir, "shapes");
+  const auto& store = stored.store;
+  const auto& trials = stored.trials;
   REQUIRE(trials.size() == 4);
   // Multitask trials (the enqueued first one among them) fail with a clear message; the others
   // complete with a confusion matrix over the class names.
@@ -107,8 +106,7 @@ space:
   for (const auto& t : trials) {
     INFO("trial " << t.number << ": " << t.error);
     if (t.params["head"] == "multitask") {
-      CHECK(t.state == TrialState::kFailed);
-      CHECK_THAT(t.error, Catch::Contains("needs data.format mask"));
+      CheckFailedWith(t, "needs data.format mask");
       continue;
     }
     REQUIRE(t.state == TrialState::kComplete);
@@ -123,13 +121,8 @@ space:
   }
   REQUIRE(complete >= 2);
 
+  const CsvTable written = ScoredEnsemble(dir, 2);
   const fs::path submission = dir / "submission.csv";
-  const auto ensemble = RunCommand(Ensweep() + " ensemble " + (dir / "study.yaml").string() +
-                                   " -k 2 --out " + submission.string());
-  INFO(ensemble.output);
-  REQUIRE(ensemble.status == 0);
-  CHECK_THAT(ensemble.output, Catch::Contains("eval score against"));
-  const CsvTable written = ReadCsv(submission.string());
   CHECK(written.header == std::vector<std::string>{"path", "label"});
   REQUIRE(written.rows.size() == eval_ids.size());
   for (size_t r = 0; r < eval_ids.size(); ++r) {

@@ -17,9 +17,7 @@ namespace {
 // Generates data and writes a study whose first (enqueued) trial has an unknown backbone.
 fs::path PrepareStudy(const std::string& name) {
   const fs::path dir = FreshDir(name);
-  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
-                              " --people 24 --eval-people 6 --image-size 32x40 --seed 3");
-  REQUIRE(gen.status == 0);
+  GenerateMaskData(dir, 24, 6, 3);
   std::ofstream(dir / "study.yaml") << "study: " << name << R"(
 storage: runs/store.sqlite
 artifacts: runs/artifacts
@@ -38,16 +36,14 @@ space:
 
 // What every successful sweep of PrepareStudy must leave behind.
 void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
-  auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
-  const auto study = store->FindStudy(name);
-  REQUIRE(study);
-  const auto trials = store->Trials(study->id);
+  const StoredStudy stored = ReadStudy(dir, name);
+  const auto& store = stored.store;
+  const auto& trials = stored.trials;
   REQUIRE(trials.size() == 5);
   int complete = 0;
   for (const auto& t : trials) {
     if (t.params["backbone"] == "not_a_backbone") {
-      CHECK(t.state == TrialState::kFailed);
-      CHECK_THAT(t.error, Catch::Contains("not_a_backbone"));
+      CheckFailedWith(t, "not_a_backbone");
       continue;
     }
     REQUIRE(t.state == TrialState::kComplete);
@@ -76,19 +72,14 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
   const auto lines = Lines(top.output);
   REQUIRE(lines.size() == static_cast<size_t>(complete) + 1);
   CHECK(lines[0].rfind("rank,trial,state,val_macro_f1,", 0) == 0);
-  const auto best = store->TopTrials(study->id, true, 1);
+  const auto best = store->TopTrials(stored.id, true, 1);
   REQUIRE(best.size() == 1);
   CHECK(lines[1].rfind("1," + std::to_string(best[0].number) + ",COMPLETE,", 0) == 0);
 
   // Ensemble: a submission with info.csv's rows in order and classes in 0..17, scored.
+  const CsvTable written = ScoredEnsemble(dir, 2);
   const fs::path submission = dir / "submission.csv";
-  const auto ensemble = RunCommand(Ensweep() + " ensemble " + (dir / "study.yaml").string() +
-                                   " -k 2 --out " + submission.string());
-  INFO(ensemble.output);
-  REQUIRE(ensemble.status == 0);
-  CHECK_THAT(ensemble.output, Catch::Contains("eval score against"));
   const CsvTable info = ReadCsv((dir / "data/eval/info.csv").string());
-  const CsvTable written = ReadCsv(submission.string());
   CHECK(written.header == info.header);
   REQUIRE(written.rows.size() == info.rows.size());
   for (size_t r = 0; r < info.rows.size(); ++r) {
@@ -97,8 +88,7 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
     CHECK(ans >= 0);
     CHECK(ans < 18);
   }
-  auto after = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
-  const auto ensembles = after->Ensembles(study->id);
+  const auto ensembles = ReadStudy(dir, name).store->Ensembles(stored.id);
   REQUIRE(ensembles.size() == 1);
   CHECK(ensembles[0].member_numbers.size() == std::min<size_t>(2, complete));
   CHECK(ensembles[0].submission_path == fs::absolute(submission).string());
@@ -138,9 +128,10 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
 
   // Stored probabilities are readable by numpy, where numpy is installed.
   if (RunCommand("/usr/bin/python3 -c 'import numpy'").status == 0) {
-    auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
-    const auto best = store->TopTrials(store->FindStudy("local")->id, true, 1);
-    for (const auto& a : store->Artifacts(best[0].id)) {
+    const StoredStudy stored = ReadStudy(dir, "local");
+    const auto best = stored.store->TopTrials(stored.id, true, 1);
+    REQUIRE(best.size() == 1);
+    for (const auto& a : stored.store->Artifacts(best[0].id)) {
       if (a.kind != "val_probs") continue;
       const auto check =
           RunCommand("/usr/bin/python3 -c \"import numpy; a = numpy.load('" + a.path +

@@ -19,9 +19,7 @@ namespace {
 // 24 generated persons, 6 trials of 2 epochs on 32x40 images: a few seconds on 2 cores.
 fs::path SweptStudy() {
   const fs::path dir = FreshDir("ensemble");
-  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
-                              " --people 24 --eval-people 6 --image-size 32x40 --seed 3");
-  REQUIRE(gen.status == 0);
+  GenerateMaskData(dir, 24, 6, 3);
   std::ofstream(dir / "study.yaml") << R"(study: ens
 storage: runs/store.sqlite
 artifacts: runs/artifacts
@@ -167,9 +165,7 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
 TEST_CASE("trials trained with k folds are ensembled on every training image, out of fold",
           "[e2e][ensemble]") {
   const fs::path dir = FreshDir("ensemble_folds");
-  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
-                              " --people 18 --eval-people 4 --image-size 32x40 --seed 6");
-  REQUIRE(gen.status == 0);
+  GenerateMaskData(dir, 18, 4, 6);
   int64_t train_images = 0;
   for (const auto& entry : fs::recursive_directory_iterator(dir / "data/train/images")) {
     const std::string ext = entry.path().extension().string();
