@@ -1,173 +1,18 @@
 #include "core/study.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <map>
 #include <regex>
-#include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/study_document.h"
+#include "core/study_space.h"
 
 namespace fs = std::filesystem;
 
 namespace ensweep {
 namespace {
-
-using LineMap = std::map<std::string, int>;
-
-std::string JoinPath(const std::string& parent, const std::string& key) {
-  return parent.empty() ? key : parent + "." + key;
-}
-
-// YAML scalars carry no type; resolve them as YAML 1.2's core schema does. Quoted scalars
-// (tag "!") always stay strings.
-Json ScalarToJson(const YAML::Node& node) {
-  const std::string text = node.Scalar();
-  if (node.Tag() == "!") return text;
-  static const std::regex int_pattern(R"([-+]?[0-9]+)");
-  static const std::regex float_pattern(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
-    return nullptr;
-  }
-  if (text == "true" || text == "True" || text == "TRUE") return true;
-  if (text == "false" || text == "False" || text == "FALSE") return false;
-  if (std::regex_match(text, int_pattern)) {
-    try {
-      return std::stoll(text);
-    } catch (const std::out_of_range&) {
-      return text;
-    }
-  }
-  if (std::regex_match(text, float_pattern)) return std::stod(text);
-  return text;
-}
-
-Json YamlToJson(const YAML::Node& node, const std::string& path, LineMap& lines) {
-  if (node.Mark().line >= 0) lines.emplace(path, node.Mark().line + 1);
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return nullptr;
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    case YAML::NodeType::Sequence: {
-      Json array = Json::array();
-      for (size_t i = 0; i < node.size(); ++i) {
-        array.push_back(YamlToJson(node[i], path + "[" + std::to_string(i) + "]", lines));
-      }
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      Json object = Json::object();
-      for (const auto& item : node) {
-        const std::string key = item.first.as<std::string>();
-        const std::string child = JoinPath(path, key);
-        if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
-        object[key] = YamlToJson(item.second, child, lines);
-        if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
-      }
-      return object;
-    }
-    default:
-      return nullptr;
-  }
-}
-
-std::string Describe(const Json& value) {
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
-// Walks the document with the current key path, turning every violation into one UserError.
-class Checker {
- public:
-  Checker(std::string origin, const LineMap* lines) : origin_(std::move(origin)), lines_(lines) {}
-
-  [[noreturn]] void Fail(const std::string& path, const std::string& message) const {
-    std::string where = origin_;
-    if (lines_ != nullptr) {
-      // The line of the key, or of its nearest parent that has one.
-      std::string probe = path;
-      while (!probe.empty()) {
-        auto it = lines_->find(probe);
-        if (it != lines_->end()) {
-          where += ":" + std::to_string(it->second);
-          break;
-        }
-        const size_t cut = probe.find_last_of(".[");
-        probe = cut == std::string::npos ? "" : probe.substr(0, cut);
-      }
-    }
-    throw UserError(where + ": " + (path.empty() ? "" : "'" + path + "': ") + message);
-  }
-
-  // Rejects keys not in `allowed`.
-  void OnlyKeys(const Json& object, const std::string& path,
-                const std::vector<std::string>& allowed) const {
-    for (const auto& item : object.items()) {
-      if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        Fail(JoinPath(path, item.key()), "unknown key; expected one of: " + list);
-      }
-    }
-  }
-
-  const Json& Object(const Json& parent, const std::string& key, const std::string& path) const {
-    const Json& value = parent.at(key);
-    if (!value.is_object()) Fail(path, "expected a mapping, got " + Describe(value));
-    return value;
-  }
-
-  std::string String(const Json& value, const std::string& path) const {
-    if (!value.is_string() || value.get<std::string>().empty()) {
-      Fail(path, "expected a non-empty string, got " + Describe(value));
-    }
-    return value.get<std::string>();
-  }
-
-  std::string Enum(const Json& value, const std::string& path,
-                   const std::vector<std::string>& options) const {
-    const std::string text = value.is_string() ? value.get<std::string>() : "";
-    if (std::find(options.begin(), options.end(), text) == options.end()) {
-      std::string list;
-      for (const auto& o : options) list += (list.empty() ? "" : " | ") + o;
-      Fail(path, "expected one of " + list + ", got " + Describe(value));
-    }
-    return text;
-  }
-
-  int64_t Integer(const Json& value, const std::string& path, int64_t min_value) const {
-    if (!value.is_number_integer()) Fail(path, "expected an integer, got " + Describe(value));
-    const int64_t v = value.get<int64_t>();
-    if (v < min_value)
-      Fail(path,
-           "expected an integer >= " + std::to_string(min_value) + ", got " + std::to_string(v));
-    return v;
-  }
-
-  double Number(const Json& value, const std::string& path) const {
-    if (!value.is_number()) Fail(path, "expected a number, got " + Describe(value));
-    const double v = value.get<double>();
-    if (!std::isfinite(v)) Fail(path, "expected a finite number");
-    return v;
-  }
-
-  bool Bool(const Json& value, const std::string& path) const {
-    if (!value.is_boolean()) Fail(path, "expected true or false, got " + Describe(value));
-    return value.get<bool>();
-  }
-
- private:
-  std::string origin_;
-  const LineMap* lines_;
-};
 
 std::string ResolvePath(const std::string& base_dir, const std::string& path) {
   fs::path p(path);
@@ -176,29 +21,6 @@ std::string ResolvePath(const std::string& base_dir, const std::string& path) {
 }
 
 }  // namespace
-
-const char* ParamKindName(ParamKind kind) {
-  switch (kind) {
-    case ParamKind::kConstant:
-      return "constant";
-    case ParamKind::kChoice:
-      return "choice";
-    case ParamKind::kUniform:
-      return "uniform";
-    case ParamKind::kLogUniform:
-      return "log_uniform";
-    case ParamKind::kInt:
-      return "int";
-  }
-  return "?";
-}
-
-const ParamSpec* SearchSpace::Find(const std::string& name) const {
-  for (const auto& p : params) {
-    if (p.name == name) return &p;
-  }
-  return nullptr;
-}
 
 double ParseDurationSeconds(const Json& value, const std::string& where) {
   if (value.is_number()) {
@@ -222,144 +44,6 @@ double ParseDurationSeconds(const Json& value, const std::string& where) {
 }
 
 namespace {
-
-ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec,
-                     const std::string& path) {
-  ParamSpec param;
-  param.name = name;
-  if (!spec.is_object()) {
-    if (spec.is_null()) c.Fail(path, "expected a value or a distribution such as {choice: [...]}");
-    param.kind = ParamKind::kConstant;
-    param.constant = spec;
-    return param;
-  }
-  c.OnlyKeys(spec, path,
-             {"choice", "uniform", "log_uniform", "int", "value", "step", "log", "when"});
-  std::vector<std::string> kinds;
-  for (const char* k : {"choice", "uniform", "log_uniform", "int", "value"}) {
-    if (spec.contains(k)) kinds.push_back(k);
-  }
-  if (kinds.size() != 1) {
-    c.Fail(path, "expected exactly one of choice, uniform, log_uniform, int or value");
-  }
-  const std::string kind = kinds.front();
-  const std::string kind_path = JoinPath(path, kind);
-  const Json& body = spec.at(kind);
-  if ((spec.contains("step") || spec.contains("log")) && kind != "int") {
-    c.Fail(JoinPath(path, spec.contains("step") ? "step" : "log"), "only allowed with int");
-  }
-  if (kind == "value") {
-    param.kind = ParamKind::kConstant;
-    param.constant = body;
-  } else if (kind == "choice") {
-    param.kind = ParamKind::kChoice;
-    if (!body.is_array() || body.empty()) c.Fail(kind_path, "expected a non-empty list of values");
-    for (size_t i = 0; i < body.size(); ++i) {
-      if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
-        c.Fail(kind_path + "[" + std::to_string(i) + "]",
-               "expected a plain value (string, number or bool)");
-      }
-      param.choices.push_back(body[i]);
-    }
-  } else {
-    if (!body.is_array() || body.size() != 2) c.Fail(kind_path, "expected [low, high]");
-    if (kind == "int") {
-      param.kind = ParamKind::kInt;
-      param.low = static_cast<double>(c.Integer(body[0], kind_path + "[0]", INT64_MIN));
-      param.high = static_cast<double>(c.Integer(body[1], kind_path + "[1]", INT64_MIN));
-      if (spec.contains("step")) param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1);
-      if (spec.contains("log")) param.log = c.Bool(spec["log"], JoinPath(path, "log"));
-      if (param.log && param.low < 1) c.Fail(kind_path, "a log-scale int needs low >= 1");
-    } else {
-      param.kind = kind == "uniform" ? ParamKind::kUniform : ParamKind::kLogUniform;
-      param.low = c.Number(body[0], kind_path + "[0]");
-      param.high = c.Number(body[1], kind_path + "[1]");
-      if (param.kind == ParamKind::kLogUniform && param.low <= 0) {
-        c.Fail(kind_path, "log_uniform needs low > 0, got " + Describe(body[0]));
-      }
-    }
-    if (param.low > param.high) {
-      c.Fail(kind_path,
-             "low must be <= high, got [" + Describe(body[0]) + ", " + Describe(body[1]) + "]");
-    }
-  }
-  if (spec.contains("when")) {
-    const std::string when_path = JoinPath(path, "when");
-    const Json& when = spec["when"];
-    if (!when.is_object() || when.empty()) {
-      c.Fail(when_path, "expected a mapping of parameter: value (or [values])");
-    }
-    for (const auto& item : when.items()) {
-      Condition condition;
-      condition.param = item.key();
-      if (item.value().is_array()) {
-        if (item.value().empty())
-          c.Fail(JoinPath(when_path, item.key()), "expected at least one value");
-        for (const auto& v : item.value()) condition.values.push_back(v);
-      } else {
-        condition.values.push_back(item.value());
-      }
-      param.when.push_back(condition);
-    }
-  }
-  return param;
-}
-
-bool ValueInDomain(const ParamSpec& p, const Json& v) {
-  switch (p.kind) {
-    case ParamKind::kConstant:
-      return v == p.constant;
-    case ParamKind::kChoice:
-      return std::find(p.choices.begin(), p.choices.end(), v) != p.choices.end();
-    case ParamKind::kUniform:
-    case ParamKind::kLogUniform:
-      return v.is_number() && v.get<double>() >= p.low && v.get<double>() <= p.high;
-    case ParamKind::kInt:
-      return v.is_number_integer() && v.get<double>() >= p.low && v.get<double>() <= p.high;
-  }
-  return false;
-}
-
-// Orders parameters so that each follows every parameter its `when` names; rejects unknown names,
-// self-references, impossible values and cycles.
-std::vector<ParamSpec> OrderByConditions(const Checker& c, std::vector<ParamSpec> params) {
-  std::map<std::string, const ParamSpec*> by_name;
-  for (const auto& p : params) by_name[p.name] = &p;
-  for (const auto& p : params) {
-    for (const auto& condition : p.when) {
-      const std::string path = "space." + p.name + ".when." + condition.param;
-      auto it = by_name.find(condition.param);
-      if (it == by_name.end()) c.Fail(path, "names an unknown parameter '" + condition.param + "'");
-      if (condition.param == p.name) c.Fail(path, "a parameter cannot depend on itself");
-      for (const auto& v : condition.values) {
-        if (!ValueInDomain(*it->second, v)) {
-          c.Fail(path, Describe(v) + " is not a possible value of '" + condition.param + "'");
-        }
-      }
-    }
-  }
-  std::vector<ParamSpec> ordered;
-  std::set<std::string> placed;
-  while (ordered.size() < params.size()) {
-    bool progress = false;
-    for (const auto& p : params) {
-      if (placed.count(p.name)) continue;
-      const bool ready = std::all_of(p.when.begin(), p.when.end(),
-                                     [&](const Condition& k) { return placed.count(k.param) > 0; });
-      if (ready) {
-        ordered.push_back(p);
-        placed.insert(p.name);
-        progress = true;
-      }
-    }
-    if (!progress) {
-      for (const auto& p : params) {
-        if (!placed.count(p.name)) c.Fail("space." + p.name + ".when", "conditions form a cycle");
-      }
-    }
-  }
-  return ordered;
-}
 
 StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::string& base_dir,
                          const LineMap* lines) {
@@ -605,12 +289,7 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
 
   if (doc.contains("space") && !doc["space"].is_null()) {
-    const Json& space = c.Object(doc, "space", "space");
-    std::vector<ParamSpec> params;
-    for (const auto& item : space.items()) {
-      params.push_back(ParseParam(c, item.key(), item.value(), "space." + item.key()));
-    }
-    s.space.params = OrderByConditions(c, std::move(params));
+    s.space.params = ParseSpace(c, c.Object(doc, "space", "space"));
   }
   if (doc.contains("enqueue") && !doc["enqueue"].is_null()) {
     const Json& enqueue = doc["enqueue"];
@@ -631,33 +310,6 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
     }
   }
   return s;
-}
-
-Json ParamToJson(const ParamSpec& p) {
-  Json j;
-  switch (p.kind) {
-    case ParamKind::kConstant:
-      j["value"] = p.constant;
-      break;
-    case ParamKind::kChoice:
-      j["choice"] = p.choices;
-      break;
-    case ParamKind::kUniform:
-      j["uniform"] = {p.low, p.high};
-      break;
-    case ParamKind::kLogUniform:
-      j["log_uniform"] = {p.low, p.high};
-      break;
-    case ParamKind::kInt:
-      j["int"] = {static_cast<int64_t>(p.low), static_cast<int64_t>(p.high)};
-      j["step"] = p.step;
-      j["log"] = p.log;
-      break;
-  }
-  if (!p.when.empty()) {
-    for (const auto& condition : p.when) j["when"][condition.param] = condition.values;
-  }
-  return j;
 }
 
 }  // namespace
@@ -729,17 +381,8 @@ StudySpec StudyFromJson(const Json& normalised) {
 }
 
 StudySpec LoadStudyFile(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw UserError(path + ": study file not found");
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw UserError(path + ":" + std::to_string(e.mark.line + 1) +
-                    ": not valid YAML or JSON: " + e.msg);
-  }
   LineMap lines;
-  const Json document = YamlToJson(root, "", lines);
+  const Json document = ReadYamlDocument(path, lines);
   const fs::path absolute = fs::absolute(path).lexically_normal();
   StudySpec spec = ParseStudyImpl(document, path, absolute.parent_path().string(), &lines);
   spec.source_path = absolute.string();
