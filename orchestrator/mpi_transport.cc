@@ -104,14 +104,6 @@ class MpiWorkerChannel : public WorkerChannel {
 
 }  // namespace
 
-bool LaunchedByMpi() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"}) {
-    if (std::getenv(name) != nullptr) return true;
-  }
-  return std::getenv("SLURM_NTASKS") != nullptr && std::getenv("SLURM_PROCID") != nullptr &&
-         std::getenv("PMI_RANK") != nullptr;
-}
-
 MpiSession::MpiSession() {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);

@@ -1,9 +1,11 @@
 // MPI transport: rank 0 is the coordinator, every other rank a worker (see message.h).
 //
-// The only file in ensweep that includes mpi.h is mpi_transport.cc. MPI is initialised only when
-// the environment says the process was started by an MPI launcher (LaunchedByMpi()). Waiting is
-// done by probing and sleeping briefly rather than in a blocking receive, because Open MPI's
-// blocking receive spins a core, which an idle worker must not take from a training one.
+// The only file in ensweep that includes mpi.h is mpi_transport.cc; a build configured with
+// -DENSWEEP_WITH_MPI=OFF links mpi_unavailable.cc instead, whose MpiSession throws a UserError. MPI
+// is initialised only when the environment says the process was started by an MPI launcher
+// (LaunchedByMpi()). Waiting is done by probing and sleeping briefly rather than in a blocking
+// receive, because Open MPI's blocking receive spins a core, which an idle worker must not take
+// from a training one.
 #pragma once
 
 #include <memory>

@@ -4,9 +4,9 @@
 // parameter's transformed space: log for log scales), one kernel per observation plus a prior
 // kernel centred on the interval with the interval's width as bandwidth. A categorical estimator
 // is a distribution over choice indices: each observation puts mass 1 on its choice and
-// prior_weight / k on every choice, and the prior kernel is uniform. Bandwidths follow Optuna's
-// TPE defaults (neighbour distances with the "magic clip" in univariate mode, Scott's rule in
-// multivariate mode) so that results are comparable.
+// prior_weight / k on every choice, and the prior kernel is uniform. Bandwidths are Optuna's
+// neighbour distances with the "magic clip", or one bandwidth the caller gives (the TPE sampler's
+// multivariate mode passes half of Scott's rule).
 //
 // Scoring with bandwidth-weighted kernels (`weight_by_bandwidth`, what the TPE sampler uses): the
 // log density of kernel k is then taken without its -log(sigma_k) term, which is the same as a

@@ -143,6 +143,7 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
   }
 }
 
+#if ENSWEEP_WITH_MPI
 TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][mpi]") {
   if (RunCommand("command -v mpirun").status != 0) {
     FAIL("mpirun is not installed (scripts/setup.sh installs openmpi-bin)");
@@ -160,6 +161,25 @@ TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][
   CHECK_THAT(run.output, Catch::Contains("worker rank-2 ready"));
   CheckStudyOutcome(dir, "mpi");
 }
+#else
+TEST_CASE("a build without MPI says so when started by an MPI launcher", "[e2e][mpi]") {
+  const fs::path dir = FreshDir("no_mpi");
+  std::ofstream(dir / "study.yaml") << "study: no-mpi\ntrainer: {type: branin}\n"
+                                       "budget: {trials: 2, epochs: 1}\n"
+                                       "space:\n  x1: {uniform: [-5, 10]}\n  x2: 1.0\n";
+  // What mpirun sets in every rank's environment.
+  const auto run =
+      RunCommand("OMPI_COMM_WORLD_SIZE=3 " + Ensweep() + " run " + (dir / "study.yaml").string());
+  INFO(run.output);
+  CHECK(run.status == 2);
+  CHECK_THAT(run.output, Catch::Contains("built without MPI"));
+  CHECK_THAT(run.output, Catch::Contains("--workers N"));
+  // Without the launcher's environment the same build runs the study with local workers.
+  const auto local = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " -q");
+  INFO(local.output);
+  CHECK(local.status == 0);
+}
+#endif
 
 TEST_CASE("a bad study file exits with status 2 and names the file, line and key", "[e2e][cli]") {
   const fs::path dir = FreshDir("bad");
