@@ -1,7 +1,7 @@
 #include "core/study_space.h"
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <map>
 #include <set>
 

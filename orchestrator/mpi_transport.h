@@ -14,8 +14,9 @@
 
 namespace ensweep {
 
-// True if OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_SIZE or (under srun) SLURM_NTASKS with SLURM_PROCID
-// is set.
+// True if OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE is set, or (srun with PMI) SLURM_NTASKS,
+// SLURM_PROCID and PMI_RANK all are. srun without a PMI plug-in is not recognised: each task would
+// then run a study of its own.
 bool LaunchedByMpi();
 
 // Initialises MPI on construction and finalises it on destruction. One per process.

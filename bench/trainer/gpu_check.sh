@@ -10,9 +10,12 @@
 # fills .gpu/debs) and are unpacked under /tmp/ensweep-deps. MPI is left out (-DENSWEEP_WITH_MPI=OFF).
 # Everything it prints also lands in $OUT (default /tmp/gpu_check): env.txt, configure.txt,
 # build.txt, worker_test.txt, study.txt, summary.txt.
-# Usage, from the repository root: bench/trainer/gpu_check.sh   (about 6 to 10 minutes on an H200
-# machine with 16 cores: most of it compiling the worker against LibTorch). Overrides for a dry
-# run elsewhere: BUILD (build folder), TORCH_PREFIX, PEOPLE (240), EPOCHS (3), SIZE ("192, 256").
+# Needs: a PyTorch with CUDA importable by $PYTHON (default python3), the CUDA toolkit (nvcc: the
+# Torch CMake package needs it), CMake, a C++17 compiler, glibc 2.34 or newer (Ubuntu 22.04+).
+# Usage, from the repository root: bench/trainer/gpu_check.sh [all | build | test]   (all by
+# default; build then test in two calls keeps each well inside a 600 s limit: the build takes most
+# of the time, compiling the worker against LibTorch). Overrides for a dry run elsewhere: OUT,
+# BUILD (build folder), PYTHON, CXX, TORCH_PREFIX, PEOPLE (240), EPOCHS (3), SIZE ("192, 256").
 set -uo pipefail
 out=${OUT:-/tmp/gpu_check}
 mkdir -p "$out"
@@ -22,6 +25,8 @@ say() { echo "== $*" | tee -a "$summary"; }
 python=${PYTHON:-python3}
 build=${BUILD:-build-gpu}
 deps=/tmp/ensweep-deps
+zlib_flag=()
+phase=${1:-all}
 start=$(date +%s)
 
 say "environment"
@@ -31,9 +36,18 @@ say "environment"
       "available", torch.cuda.is_available(), "cxx11 abi", torch.compiled_with_cxx11_abi())'
   cmake --version | head -1
   "${CXX:-c++}" --version | head -1
+  nvcc --version | tail -2
   nproc
 } > "$out/env.txt" 2>&1
 cat "$out/env.txt" | tee -a "$summary"
+torch_prefix=${TORCH_PREFIX:-$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')}
+if [[ -z "$torch_prefix" ]]; then
+  say "$python cannot import torch: set PYTHON to the interpreter that has PyTorch"
+  exit 1
+fi
+if ! command -v nvcc > /dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
+  say "no nvcc on PATH or in /usr/local/cuda: the CUDA LibTorch's CMake package will not configure"
+fi
 
 if ls .gpu/debs/*.deb > /dev/null 2>&1; then
   say "unpacking $(ls .gpu/debs/*.deb | wc -l) dependency packages into $deps"
@@ -47,20 +61,28 @@ if ls .gpu/debs/*.deb > /dev/null 2>&1; then
         ar p "$f" "$member" | tar -x -J -f - -C "$deps"
     fi || say "could not unpack $f"
   done
+  lib="$deps/usr/lib/x86_64-linux-gnu"
   # libjpeg-turbo's CMake files name /usr literally; point them at the unpacked copy.
   sed -i "s#\"/usr#\"$deps/usr#g; s#PACKAGE_PREFIX_DIR \"/usr\"#PACKAGE_PREFIX_DIR \"$deps/usr\"#" \
-    "$deps"/usr/lib/x86_64-linux-gnu/cmake/libjpeg-turbo/*.cmake
-  export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    "$lib"/cmake/libjpeg-turbo/*.cmake
+  # zlib: the bundled libz.so points at Debian's /lib/.../libz.so.1.2.13 and its libz.a is not
+  # position-independent (it cannot go into the torch module); link the machine's own libz.so.1.
+  rm -f "$lib/libz.a" "$lib/libz.so"
+  system_zlib=$(ldconfig -p | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+  if [[ -n "$system_zlib" ]]; then zlib_flag=(-DZLIB_LIBRARY="$system_zlib"); fi
+  broken=$(find "$deps" -xtype l)
+  if [[ -n "$broken" ]]; then say "links in the unpacked packages that point nowhere:"$'\n'"$broken"; fi
+  export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 else
   say "no .gpu/debs: using the system's packages"
 fi
 
-torch_prefix=${TORCH_PREFIX:-$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')}
 generator=()
 if [[ ! -f "$build/CMakeCache.txt" ]] && command -v ninja > /dev/null; then generator=(-G Ninja); fi
+if [[ "$phase" != test ]]; then
 say "configure (LibTorch from $torch_prefix)"
 if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DENSWEEP_WITH_MPI=OFF \
-    -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" > "$out/configure.txt" 2>&1; then
+    -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" "${zlib_flag[@]}" > "$out/configure.txt" 2>&1; then
   tail -40 "$out/configure.txt" | tee -a "$summary"
   exit 1
 fi
@@ -71,9 +93,11 @@ if ! cmake --build "$build" -j "$(nproc)" --target ensweep worker_test > "$out/b
   grep -m 30 -B 2 -A 8 "error" "$out/build.txt" | tee -a "$summary"
   exit 1
 fi
+fi
+if [[ "$phase" == build ]]; then say "built in $(( $(date +%s) - start )) s"; exit 0; fi
 
 say "worker tests on the GPU ($(( $(date +%s) - start )) s so far)"
-timeout 300 "$build/tests/worker/worker_test" > "$out/worker_test.txt" 2>&1
+timeout 180 "$build/tests/worker/worker_test" > "$out/worker_test.txt" 2>&1
 echo "worker_test exit status $?" | tee -a "$summary"
 grep -E "FAILED|failed|passed" "$out/worker_test.txt" | tail -15 | tee -a "$summary"
 
@@ -99,8 +123,9 @@ space:
   precision: {choice: [fp32, bf16, fp16]}
   memory_format: {choice: [contiguous, channels_last]}
 YAML
-timeout 420 "$build/apps/ensweep" run "$work/study.yaml" --workers 1 > "$out/study.txt" 2>&1
+timeout 240 "$build/apps/ensweep" run "$work/study.yaml" --workers 1 > "$out/study.txt" 2>&1
 echo "ensweep run exit status $?" | tee -a "$summary"
 grep -E "ready|finished|FAILED" "$out/study.txt" | tee -a "$summary"
 "$build/apps/ensweep" top "$work/study.yaml" 2>&1 | tee -a "$summary"
+cp "$work/runs/ensweep.sqlite" "$out/study.sqlite" 2> /dev/null
 say "done in $(( $(date +%s) - start )) s"

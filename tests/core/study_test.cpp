@@ -76,6 +76,11 @@ TEST_CASE("TPE's candidate count defaults by mode and keeps what the file gives"
         SamplerSpec::kMultivariateCandidates);
   CHECK(sampler("{type: tpe, multivariate: true, candidates: 7}").candidates == 7);
   CHECK(sampler("{type: tpe, candidates: 30}").candidates == 30);
+  // The stored study keeps the count it was given or defaulted to.
+  const StudySpec multivariate = LoadStudyFile(WriteStudy(
+      "study: s\ndata: {train: t}\nsampler: {type: tpe, multivariate: true}\nspace:\n  lr: 0.1\n"));
+  CHECK(StudyFromJson(multivariate.ToJson()).sampler.candidates ==
+        SamplerSpec::kMultivariateCandidates);
 }
 
 TEST_CASE("every parameter kind of the design document parses", "[core][study]") {

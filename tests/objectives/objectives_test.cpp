@@ -80,10 +80,17 @@ TEST_CASE("an objective trainer reports every epoch under the objective metric a
   CHECK_FALSE(result.stopped_early);
   CHECK(result.metrics.at("val_accuracy") == full.reports.back().metrics.at("val_accuracy"));
   // The clean value rides along, so a benchmark can judge a trial without its noise.
-  const CurveSimulator simulator(spec.space, spec.trainer.noise);
-  for (const auto& report : full.reports) {
+  StudySpec noisy_spec = spec;
+  noisy_spec.trainer.noise = 0.05;
+  RecordingContext noisy(100);
+  MakeObjectiveTrainer(noisy_spec)->Run(request, noisy);
+  const CurveSimulator simulator(noisy_spec.space, 0.0);
+  int differ = 0;
+  for (const auto& report : noisy.reports) {
     CHECK(report.metrics.at("noiseless") == simulator.CleanValue(request.params, report.epoch));
+    if (report.metrics.at("val_accuracy") != report.metrics.at("noiseless")) ++differ;
   }
+  CHECK(differ == 12);
   RecordingContext stopped(3);
   const TrialResult early = trainer->Run(request, stopped);
   CHECK(stopped.reports.size() == 3);

@@ -12,13 +12,14 @@ using namespace ensweep;
 
 namespace {
 
+// A study as the parser makes it (so multivariate gets its own default candidate count).
 StudySpec TpeSpec(const std::string& space_json, uint64_t seed, bool minimize = true,
-                  const std::string& type = "tpe") {
+                  const std::string& type = "tpe", bool multivariate = false) {
   const Json doc = {
       {"study", "tpe"},
       {"trainer", {{"type", "branin"}}},
       {"objective", {{"metric", "value"}, {"direction", minimize ? "minimize" : "maximize"}}},
-      {"sampler", {{"type", type}, {"seed", seed}}},
+      {"sampler", {{"type", type}, {"seed", seed}, {"multivariate", multivariate}}},
       {"space", Json::parse(space_json)}};
   return ParseStudy(doc, "test", "/");
 }
@@ -174,8 +175,7 @@ TEST_CASE("TPE keeps an enqueued trial's fixed values", "[search][tpe]") {
 
 TEST_CASE("parallel TPE proposals are distinct and avoid running trials", "[search][tpe]") {
   for (bool multivariate : {false, true}) {
-    StudySpec spec = TpeSpec(kBraninSpace, 9);
-    spec.sampler.multivariate = multivariate;
+    const StudySpec spec = TpeSpec(kBraninSpace, 9, true, "tpe", multivariate);
     auto sampler = MakeSampler(spec);
     std::vector<TrialRecord> history;
     for (int n = 0; n < 30; ++n) {
@@ -210,8 +210,8 @@ TEST_CASE("parallel TPE proposals are distinct and avoid running trials", "[sear
 TEST_CASE("multivariate TPE also beats random search on Branin", "[search][tpe]") {
   std::vector<double> tpe, random;
   for (uint64_t seed = 0; seed < 7; ++seed) {
-    StudySpec spec = TpeSpec(kBraninSpace, seed);
-    spec.sampler.multivariate = true;
+    const StudySpec spec = TpeSpec(kBraninSpace, seed, true, "tpe", true);
+    REQUIRE(spec.sampler.candidates == SamplerSpec::kMultivariateCandidates);
     tpe.push_back(BestOnBranin(spec, 50) - kBraninMinimum);
     random.push_back(BestOnBranin(TpeSpec(kBraninSpace, seed, true, "random"), 50) -
                      kBraninMinimum);
