@@ -31,7 +31,7 @@ class ObjectiveTrainer : public Trainer {
     TrialResult result;
     for (int epoch = 1; epoch <= request.epochs; ++epoch) {
       if (epoch_time_s_ > 0) Sleep(context);
-      result.metrics = {{metric_, values[static_cast<size_t>(epoch - 1)]}, {"epoch", epoch}};
+      result.metrics = {{metric_, values[static_cast<size_t>(epoch - 1)]}};
       // The simulator also says what the trial is really worth at this epoch, so benchmarks can
       // judge the trial a study picks without the luck of its noise.
       if (type_ == "curve") result.metrics["noiseless"] = curve_.CleanValue(request.params, epoch);

@@ -361,9 +361,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     trial.epochs_done = epoch;
     std::ostringstream line;
     line << "           trial " << number << " epoch " << epoch << "/" << spec_.budget.epochs;
-    for (const auto& [name, value] : metrics) {
-      if (name != "epoch") line << "  " << name << "=" << FormatValue(value);  // shown already
-    }
+    for (const auto& [name, value] : metrics) line << "  " << name << "=" << FormatValue(value);
     const auto objective = metrics.find(spec_.objective.metric);
     if (objective != metrics.end()) curves_[number].values[epoch] = objective->second;
     const bool prune = !slot.stop_sent && pruner_->ShouldPrune(number, epoch, curves_);

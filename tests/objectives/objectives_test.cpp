@@ -79,6 +79,9 @@ TEST_CASE("an objective trainer reports every epoch under the objective metric a
   CHECK(full.reports.size() == 12);
   CHECK_FALSE(result.stopped_early);
   CHECK(result.metrics.at("val_accuracy") == full.reports.back().metrics.at("val_accuracy"));
+  // The epoch travels beside the metrics (EpochReport::epoch), not as one of them.
+  CHECK(full.reports.back().epoch == 12);
+  CHECK(full.reports.back().metrics.count("epoch") == 0);
   // The clean value rides along, so a benchmark can judge a trial without its noise.
   StudySpec noisy_spec = spec;
   noisy_spec.trainer.noise = 0.05;
