@@ -33,8 +33,6 @@ double LogSumExp(const std::vector<double>& values) {
   return top + std::log(sum);
 }
 
-std::vector<double> ObservationWeights(size_t count) { return std::vector<double>(count, 1.0); }
-
 NumericParzen::NumericParzen(const std::vector<double>& points, const std::vector<double>& weights,
                              double low, double high, double prior_weight,
                              double bandwidth_override, bool weight_by_bandwidth)

@@ -27,12 +27,6 @@
 
 namespace ensweep {
 
-// Mixture weights of `count` observations, oldest first: all equal. Optuna's default ramps the
-// weights of all but the 25 newest down towards 1/n; over 400 seeds of 100 trials that ramp gave a
-// higher median regret on both Branin and Hartmann6 (bench/search/README.md), so ensweep's TPE
-// weighs old and new trials alike.
-std::vector<double> ObservationWeights(size_t count);
-
 class NumericParzen {
  public:
   // `points` and `weights` (same size, weights > 0) are observations in the transformed space.

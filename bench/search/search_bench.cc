@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "objectives/functions.h"
