@@ -88,7 +88,7 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
     CHECK(ans >= 0);
     CHECK(ans < 18);
   }
-  const auto ensembles = ReadStudy(dir, name).store->Ensembles(stored.id);
+  const auto ensembles = store->Ensembles(stored.id);
   REQUIRE(ensembles.size() == 1);
   CHECK(ensembles[0].member_numbers.size() == std::min<size_t>(2, complete));
   CHECK(ensembles[0].submission_path == fs::absolute(submission).string());
