@@ -85,6 +85,11 @@ struct SamplerSpec {
   int gamma_cap = 25;         // ... at most this many
   bool constant_liar = true;  // tpe: running trials count as bad, so parallel proposals spread
   bool multivariate = false;  // tpe: one joint density over the unconditional parameters
+  // tpe: once more than this many trials per searched parameter have a value, the kernels' minimum
+  // bandwidth (Optuna's magic clip) shrinks as sqrt(this * parameters / trials), so a well-sampled
+  // space is refined more finely (search/tpe_sampler.h). 0 keeps Optuna's clip throughout. Not a
+  // study-file key: a constant of the sampler, a field so that benchmarks can vary it.
+  double refine_after_per_param = 12;
 };
 
 // Pruners (search/pruner.h) decide at every per-epoch report.

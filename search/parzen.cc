@@ -35,7 +35,8 @@ double LogSumExp(const std::vector<double>& values) {
 
 NumericParzen::NumericParzen(const std::vector<double>& points, const std::vector<double>& weights,
                              double low, double high, double prior_weight,
-                             double bandwidth_override, bool weight_by_bandwidth)
+                             double bandwidth_override, bool weight_by_bandwidth,
+                             double min_bandwidth_scale)
     : low_(low), high_(high) {
   const double width = std::max(high - low, 1e-12);
   const size_t n = points.size();
@@ -44,7 +45,8 @@ NumericParzen::NumericParzen(const std::vector<double>& points, const std::vecto
   std::vector<double> all_weights = weights;
   all_weights.push_back(prior_weight);
   sigmas_.assign(n + 1, width);
-  const double min_sigma = width / std::min(100.0, 1.0 + static_cast<double>(n + 1));
+  const double min_sigma =
+      min_bandwidth_scale * width / std::min(100.0, 1.0 + static_cast<double>(n + 1));
   if (bandwidth_override > 0) {
     for (size_t i = 0; i < n; ++i) sigmas_[i] = std::clamp(bandwidth_override, min_sigma, width);
   } else if (n > 0) {

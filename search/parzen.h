@@ -32,10 +32,12 @@ class NumericParzen {
   // `points` and `weights` (same size, weights > 0) are observations in the transformed space.
   // `bandwidth_override` > 0 gives every observation kernel that bandwidth (Scott's rule, computed
   // by the caller); otherwise bandwidths come from neighbour distances. `weight_by_bandwidth`:
-  // KernelLogPdf and LogPdf score with bandwidth-weighted kernels (see above).
+  // KernelLogPdf and LogPdf score with bandwidth-weighted kernels (see above). Every observation
+  // kernel's bandwidth is at least min_bandwidth_scale * width / min(100, n + 2) (Optuna's magic
+  // clip at scale 1; the TPE sampler lowers the scale as trials accumulate).
   NumericParzen(const std::vector<double>& points, const std::vector<double>& weights, double low,
                 double high, double prior_weight = 1.0, double bandwidth_override = 0,
-                bool weight_by_bandwidth = false);
+                bool weight_by_bandwidth = false, double min_bandwidth_scale = 1.0);
 
   size_t kernels() const { return mus_.size(); }
   // Index of a kernel drawn with probability proportional to its weight.

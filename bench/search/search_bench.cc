@@ -1,9 +1,10 @@
 // TPE quality and proposal latency, the sampler alone (no coordinator): see README.md.
 //   search_bench quality [trials] [seeds] [first_seed]   median regret (quartiles) on Branin and
 //                                                        Hartmann6, seeds first_seed.. (default 0)
-//   search_bench tune trials seeds first_seed candidates gamma [multivariate]
+//   search_bench tune trials seeds first_seed candidates gamma [multivariate] [refine=K]
 //                                           the same for one TPE setting (how the defaults were
-//                                           chosen, on seeds 200-999)
+//                                           chosen, on seeds 200-999); refine=K sets
+//                                           SamplerSpec::refine_after_per_param (0: Optuna's clip)
 //   search_bench latency [history...]       TPE proposal time at the given history sizes
 #include <algorithm>
 #include <array>
@@ -74,6 +75,7 @@ struct Variant {
   bool multivariate = false;
   int candidates = 0;
   double gamma = 0;
+  double refine = -1;  // refine_after_per_param; < 0: the default
 };
 
 void Quality(int trials, int seeds, int first_seed, const std::vector<Variant>& variants) {
@@ -86,6 +88,7 @@ void Quality(int trials, int seeds, int first_seed, const std::vector<Variant>& 
         StudySpec spec =
             Spec(problem, v.type, static_cast<uint64_t>(seed), v.multivariate, v.candidates);
         if (v.gamma > 0) spec.sampler.gamma = v.gamma;
+        if (v.refine >= 0) spec.sampler.refine_after_per_param = v.refine;
         for (const auto& t : Run(spec, problem, trials)) {
           best = std::min(best, *t.value);
         }
@@ -142,24 +145,35 @@ int main(int argc, char** argv) {
     Quality(trials, seeds, first_seed,
             {{"ensweep-tpe", "tpe"},
              {"ensweep-tpe-24-candidates", "tpe", false, 24},
+             {"ensweep-tpe-optuna-clip", "tpe", false, 0, 0, 0},
              {"ensweep-tpe-multivariate", "tpe", true},
              {"ensweep-random", "random"}});
   } else if (mode == "tune" && argc > 6) {
-    const bool multivariate = argc > 7 && std::string(argv[7]) == "multivariate";
-    const int candidates = std::atoi(argv[5]);
-    const double gamma = std::atof(argv[6]);
-    Quality(trials, seeds, first_seed,
-            {{std::string(multivariate ? "tpe-mv" : "tpe") + " c" + argv[5] + " g" + argv[6], "tpe",
-              multivariate, candidates, gamma}});
+    Variant v{std::string("tpe c") + argv[5] + " g" + argv[6], "tpe", false, std::atoi(argv[5]),
+              std::atof(argv[6])};
+    for (int i = 7; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "multivariate") {
+        v.multivariate = true;
+        v.label += " mv";
+      } else if (arg.rfind("refine=", 0) == 0) {
+        v.refine = std::atof(arg.c_str() + 7);
+        v.label += " " + arg;
+      } else {
+        std::fprintf(stderr, "search_bench tune: unknown argument '%s'\n", argv[i]);
+        return 2;
+      }
+    }
+    Quality(trials, seeds, first_seed, {v});
   } else if (mode == "latency") {
     for (int i = 2; i < argc; ++i) Latency(std::atoi(argv[i]));
     if (argc == 2) Latency(1000), Latency(10000);
   } else {
-    std::fprintf(
-        stderr,
-        "usage: search_bench quality [trials] [seeds] [first_seed]\n"
-        "       search_bench tune trials seeds first_seed candidates gamma [multivariate]\n"
-        "       search_bench latency [history...]\n");
+    std::fprintf(stderr,
+                 "usage: search_bench quality [trials] [seeds] [first_seed]\n"
+                 "       search_bench tune trials seeds first_seed candidates gamma [multivariate] "
+                 "[refine=K]\n"
+                 "       search_bench latency [history...]\n");
     return 2;
   }
   return 0;
