@@ -35,8 +35,9 @@ Command AddTopCommand(CLI::App& root) {
   CLI::App* app =
       root.add_subcommand("top", "Leaderboard: the best trials by the study's objective");
   o->locator.AddOptions(app);
-  app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)");
-  app->add_option("-f,--format", o->format, "table, csv or json (default table)");
+  app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)")->check(AtLeast(0));
+  app->add_option("-f,--format", o->format, "table, csv or json (default table)")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
   app->add_flag("-a,--all", o->all,
                 "Also list trials that are not COMPLETE (running, failed, ...)");
   return {app, [o] {
@@ -61,7 +62,8 @@ Command AddShowCommand(CLI::App& root) {
       root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
   o->locator.AddOptions(app);
   app->add_option("trial,-n,--trial", o->number, "Trial number")->required();
-  app->add_option("-f,--format", o->format, "table or json (default table)");
+  app->add_option("-f,--format", o->format, "table or json (default table)")
+      ->check(CLI::IsMember({"table", "json"}));
   return {app, [o] {
             const OutputFormat format = ParseOutputFormat(o->format);
             auto found = o->locator.Open();
@@ -153,7 +155,8 @@ Command AddStudiesCommand(CLI::App& root) {
       root.add_subcommand("studies", "The studies in a store, with their progress and best value");
   app->add_option("study", o->study_file, "A study file whose storage to list");
   app->add_option("--db", o->db, "SQLite store to list");
-  app->add_option("-f,--format", o->format, "table or json (default table)");
+  app->add_option("-f,--format", o->format, "table or json (default table)")
+      ->check(CLI::IsMember({"table", "json"}));
   return {app, [o] {
             const OutputFormat format = ParseOutputFormat(o->format);
             std::string path = o->db;
@@ -170,6 +173,9 @@ Command AddStudiesCommand(CLI::App& root) {
                      {"complete", s.complete_count},
                      {"running", s.running_count},
                      {"failed", s.failed_count},
+                     {"pruned", s.pruned_count},
+                     {"stale", s.stale_count},
+                     {"queued", s.queued_count},
                      {"metric", s.metric},
                      {"direction", s.maximize ? "maximize" : "minimize"},
                      {"best", s.best_value ? nlohmann::json(*s.best_value) : nlohmann::json()},
@@ -178,14 +184,15 @@ Command AddStudiesCommand(CLI::App& root) {
               std::cout << list.dump(2) << "\n";
               return 0;
             }
-            TextTable table({"study", "trials", "complete", "running", "failed", "objective",
-                             "best", "created"});
+            TextTable table({"study", "trials", "complete", "pruned", "running", "queued", "failed",
+                             "stale", "objective", "best", "created"});
             for (const auto& s : studies) {
-              table.AddRow({s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
-                            std::to_string(s.running_count), std::to_string(s.failed_count),
-                            s.metric + (s.maximize ? " (max)" : " (min)"),
-                            s.best_value ? FormatFixed(*s.best_value, 4) : "-",
-                            TimeText(s.created_at)});
+              table.AddRow(
+                  {s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
+                   std::to_string(s.pruned_count), std::to_string(s.running_count),
+                   std::to_string(s.queued_count), std::to_string(s.failed_count),
+                   std::to_string(s.stale_count), s.metric + (s.maximize ? " (max)" : " (min)"),
+                   s.best_value ? FormatFixed(*s.best_value, 4) : "-", TimeText(s.created_at)});
             }
             std::cout << table.Render();
             return 0;

@@ -21,6 +21,7 @@
 #include "orchestrator/gpu_slots.h"
 #include "orchestrator/local_workers.h"
 #include "orchestrator/mpi_transport.h"
+#include "orchestrator/run_lock.h"
 #include "orchestrator/tcp_transport.h"
 #include "orchestrator/worker_loop.h"
 
@@ -61,8 +62,8 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
   };
 }
 
-// "study NAME: 8 trials x 4 epochs, sampler random (seed 0)": the first line of a run, with this
-// run's trial budget (--trials when given).
+// "study NAME: 8 trials x 4 epochs, sampler random (seed 0)": the first line of a run, with the
+// study's trial budget (--trials when given).
 std::string StudyLine(const StudySpec& spec, int64_t trials_this_run) {
   return "study " + spec.name + ": " +
          CountOf(trials_this_run > 0 ? trials_this_run : spec.budget.trials, "trial") + " x " +
@@ -79,11 +80,14 @@ int DefaultLocalWorkers(const StudySpec& spec) {
 
 int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
   std::cout << "\n"
-            << (summary.interrupted ? "stopped" : "finished") << ": " << summary.finished_this_run
-            << " trials ended in " << FormatSeconds(summary.seconds) << " (" << summary.stop_reason
-            << "); study has " << summary.trials << " trials: " << summary.complete << " complete, "
-            << summary.failed << " failed, " << summary.pruned << " pruned, " << summary.stale
-            << " stale\n\n";
+            << (summary.interrupted ? "stopped" : "finished") << ": "
+            << CountOf(summary.finished_this_run, "trial") << " ended in "
+            << FormatSeconds(summary.seconds) << " (" << summary.stop_reason << "); study has "
+            << CountOf(summary.trials, "trial") << ": " << summary.complete << " complete, "
+            << summary.pruned << " pruned, " << summary.failed << " failed, " << summary.stale
+            << " stale";
+  if (summary.queued > 0) std::cout << ", " << summary.queued << " queued";
+  std::cout << "\n\n";
   if (auto study = store.FindStudy(spec.name)) {
     LeaderboardOptions options;
     options.limit = 5;
@@ -101,14 +105,29 @@ struct RunOptions {
   bool quiet = false;
 };
 
+// Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C and SIGTERM to the
+// coordinator, which stops them after putting their trials back in the queue; a signal sent to
+// the whole process group (the terminal's Ctrl-C, `kill -- -PGID`, a batch scheduler) would
+// otherwise end them first. They still exit when the coordinator goes away.
+void LeaveStopSignalsToCoordinator() {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+}
+
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   const int workers = o.workers > 0 ? o.workers : DefaultLocalWorkers(spec);
   const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
-  auto store = Store::OpenForWriting(spec.storage);
   const auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos) throw UserError("--listen: expected HOST:PORT, got " + o.listen);
-  TcpCoordinatorTransport transport(o.listen.substr(0, colon),
-                                    std::stoi(o.listen.substr(colon + 1)));
+  const std::string port = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
+  if (colon == std::string::npos || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    throw UserError("--listen: expected HOST:PORT (a port in 0..65535, 0 for any free port), got " +
+                    o.listen);
+  }
+  RunLock lock(spec.artifacts, spec.name);
+  auto store = Store::OpenForWriting(spec.storage);
+  TcpCoordinatorTransport transport(o.listen.substr(0, colon), std::stoi(port));
+  lock.Describe("coordinator at " + transport.Endpoint());
   std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
             << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()
@@ -145,7 +164,7 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   if (mpi.rank() != 0) {
     const std::string log_name = "worker rank " + std::to_string(mpi.rank());
     SetLogName(log_name);
-    signal(SIGINT, SIG_IGN);
+    LeaveStopSignalsToCoordinator();
     const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
     const int per_node = local_size ? std::max(1, std::atoi(local_size) - 1) : mpi.size() - 1;
     const int threads = o.threads > 0 ? o.threads : DefaultThreads(per_node);
@@ -160,6 +179,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
+    RunLock lock(spec.artifacts, spec.name);
+    lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
     std::cout << StudyLine(spec, o.trials) << ", " << CountOf(mpi.size() - 1, "MPI worker rank")
@@ -191,14 +212,25 @@ Command AddRunCommand(CLI::App& root) {
       "Starts a coordinator plus worker processes on this machine; under mpirun/srun, rank 0 is "
       "the\n"
       "coordinator and every other rank a worker. Running it again on the same study resumes it:\n"
-      "completed trials are kept, interrupted ones are retried. Ctrl-C stops cleanly (exit 130).");
+      "completed trials are kept, interrupted ones run first. Ctrl-C or SIGTERM stops cleanly\n"
+      "(exit 130). One run per study at a time: a second run of a running study exits with 2.\n"
+      "\n"
+      "Examples:\n"
+      "  ensweep run studies/quickstart.yaml --workers 2\n"
+      "  ensweep run studies/quickstart.yaml --trials 40     # extend the study to 40 trials\n"
+      "  mpirun -np 5 ensweep run study.yaml                 # 1 coordinator + 4 worker ranks");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
   app->add_option("-w,--workers", o->workers,
                   "Local worker processes (default: one per visible GPU for LibTorch studies when "
-                  "LibTorch has CUDA, else one per 2 CPU cores); ignored under MPI");
+                  "LibTorch has CUDA, else one per 2 CPU cores); ignored under MPI")
+      ->check(AtLeast(1));
   app->add_option("-t,--threads", o->threads,
-                  "LibTorch threads per worker (default: CPU cores / workers on this machine)");
-  app->add_option("--trials", o->trials, "Trial budget for this run, overriding budget.trials");
+                  "LibTorch threads per worker (default: CPU cores / workers on this machine)")
+      ->check(AtLeast(1));
+  app->add_option("--trials", o->trials,
+                  "Trials in the whole study, overriding budget.trials: a larger number extends "
+                  "a finished study (trials already run count)")
+      ->check(AtLeast(1));
   app->add_option("--listen", o->listen,
                   "Address for workers to connect to (default 127.0.0.1:0, a free port)");
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
@@ -229,16 +261,18 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--connect", o->connect,
                   "The coordinator's HOST:PORT, as `ensweep run` prints it")
       ->required();
-  app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)");
+  app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)")
+      ->check(AtLeast(1));
   app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
   app->add_option("--gpu", o->gpu,
                   "GPU slot: train on CUDA device N modulo the GPUs visible (default: the "
                   "launcher's local rank, e.g. SLURM_LOCALID, else 0)")
-      ->check(CLI::NonNegativeNumber);
-  app->add_flag("--local", o->local, "Started by `ensweep run`: leave Ctrl-C to the coordinator")
+      ->check(AtLeast(0));
+  app->add_flag("--local", o->local,
+                "Started by `ensweep run`: leave Ctrl-C and SIGTERM to the coordinator")
       ->group("");
   return {app, [o] {
-            if (o->local) signal(SIGINT, SIG_IGN);
+            if (o->local) LeaveStopSignalsToCoordinator();
             const std::string log_name =
                 "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
             SetLogName(log_name);

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace ensweep {
@@ -13,6 +14,21 @@ struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;
 };
+
+// Option check for whole numbers of at least `minimum`, with a plain message
+// ("--trials: must be a whole number >= 1, got '0'").
+inline CLI::Validator AtLeast(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          if (std::stoll(text, &used) >= minimum && used == text.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a whole number >= " + std::to_string(minimum) + ", got '" + text + "'";
+      },
+      "INT>=" + std::to_string(minimum));
+}
 
 Command AddRunCommand(CLI::App& root);
 Command AddWorkerCommand(CLI::App& root);

@@ -39,6 +39,19 @@ std::string ParamText(const nlohmann::json& value) {
   return value.dump();
 }
 
+std::string TrialStateCounts(const StudyRecord& study) {
+  std::string text = std::to_string(study.complete_count) + " complete";
+  const std::pair<int64_t, const char*> others[] = {{study.pruned_count, "pruned"},
+                                                    {study.running_count, "running"},
+                                                    {study.queued_count, "queued"},
+                                                    {study.failed_count, "failed"},
+                                                    {study.stale_count, "stale"}};
+  for (const auto& [count, state] : others) {
+    if (count > 0) text += ", " + std::to_string(count) + " " + state;
+  }
+  return text;
+}
+
 void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
                       const LeaderboardOptions& options) {
   std::vector<TrialRecord> rows = store.TopTrials(study.id, study.maximize, options.limit);
@@ -83,18 +96,24 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
           << TrialStateName(t.state) << "," << (t.value ? FormatFixed(*t.value, 6) : "") << ","
           << t.epochs_done << "," << FormatFixed(Duration(t), 1) << "," << CsvCell(t.worker);
       for (const auto& name : param_names) {
-        out << "," << (t.params.contains(name) ? CsvCell(ParamText(t.params[name])) : "");
+        // Full precision: a CSV is read by programs (the table rounds for the eye).
+        const auto it = t.params.find(name);
+        out << ","
+            << (it == t.params.end()
+                    ? ""
+                    : CsvCell(it->is_string() ? it->get<std::string>() : it->dump()));
       }
       out << "\n";
     }
     return;
   }
-  out << "study " << study.name << ": " << study.trial_count << " trials (" << study.complete_count
-      << " complete, " << study.running_count << " running, " << study.failed_count
-      << " failed); objective " << study.metric << " ("
+  out << "study " << study.name << ": " << CountOf(study.trial_count, "trial") << " ("
+      << TrialStateCounts(study) << "); objective " << study.metric << " ("
       << (study.maximize ? "maximize" : "minimize") << ")\n";
   if (rows.empty()) {
-    out << "no completed trials yet\n";
+    out << "no completed trials yet";
+    if (study.trial_count > 0 && !options.all_states) out << " (--all lists every trial)";
+    out << "\n";
     return;
   }
   std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};

@@ -19,6 +19,10 @@ struct LeaderboardOptions {
   OutputFormat format = OutputFormat::kTable;
 };
 
+// "12 complete, 18 pruned, 1 running": the study's trials by state, states with no trial left out
+// (complete is always there).
+std::string TrialStateCounts(const StudyRecord& study);
+
 void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
                       const LeaderboardOptions& options);
 

@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
       "  ensweep top studies/quickstart.yaml\n"
       "  ensweep ensemble studies/quickstart.yaml\n\n"
       "Exit status: 0 success, 2 bad input (the message names the file, key or line), 1 internal\n"
-      "failure, 130 a run stopped by Ctrl-C (resume it by running it again).",
+      "failure, 130 a run stopped by Ctrl-C or SIGTERM (resume it by running it again).",
       "ensweep"};
   root.require_subcommand(1);
   root.set_version_flag("--version", "ensweep 0.1.0");

@@ -61,8 +61,4 @@ std::string FormatSeconds(double seconds) {
   return text;
 }
 
-std::string CountOf(long long count, const std::string& noun) {
-  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
-}
-
 }  // namespace ensweep

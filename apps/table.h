@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text.h"  // CountOf, used with these tables
+
 namespace ensweep {
 
 class TextTable {
@@ -21,7 +23,5 @@ class TextTable {
 std::string FormatFixed(double value, int decimals);
 // "12.3s" below two minutes, else "4m05s".
 std::string FormatSeconds(double seconds);
-// "1 trial", "3 trials": the count and the noun, plural (noun + "s") unless the count is 1.
-std::string CountOf(long long count, const std::string& noun);
 
 }  // namespace ensweep

@@ -174,7 +174,12 @@ const std::string& Store::path() const { return impl_->path; }
 
 std::unique_ptr<Store> Store::OpenForWriting(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent);
+  std::error_code error;
+  if (!parent.empty()) fs::create_directories(parent, error);
+  if (error) {
+    throw UserError(path + ": cannot create the store's folder " + parent.string() + ": " +
+                    error.message());
+  }
   std::unique_ptr<Impl> impl;
   try {
     impl = std::make_unique<Impl>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -263,7 +268,10 @@ constexpr const char* kStudySelect =
     "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.state = 'FAILED'), "
     "CASE s.direction WHEN 'maximize' THEN "
     "(SELECT MAX(value) FROM trials t WHERE t.study_id = s.id AND t.state = 'COMPLETE') ELSE "
-    "(SELECT MIN(value) FROM trials t WHERE t.study_id = s.id AND t.state = 'COMPLETE') END "
+    "(SELECT MIN(value) FROM trials t WHERE t.study_id = s.id AND t.state = 'COMPLETE') END, "
+    "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.state = 'PRUNED'), "
+    "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.state = 'STALE'), "
+    "(SELECT COUNT(*) FROM trials t WHERE t.study_id = s.id AND t.state = 'QUEUED') "
     "FROM studies s ";
 
 StudyRecord ReadStudy(SQLite::Statement& q) {
@@ -280,6 +288,9 @@ StudyRecord ReadStudy(SQLite::Statement& q) {
   r.running_count = q.getColumn(9).getInt64();
   r.failed_count = q.getColumn(10).getInt64();
   if (!q.getColumn(11).isNull()) r.best_value = q.getColumn(11).getDouble();
+  r.pruned_count = q.getColumn(12).getInt64();
+  r.stale_count = q.getColumn(13).getInt64();
+  r.queued_count = q.getColumn(14).getInt64();
   return r;
 }
 
@@ -460,6 +471,20 @@ void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
   q.bind(1, worker);
   q.bind(2, NowSeconds());
   q.bind(3, trial_id);
+  q.exec();
+  transaction.commit();
+}
+
+void Store::MarkInterrupted(int64_t trial_id, const std::string& reason) {
+  WriteTransaction transaction(impl_->db);
+  SQLite::Statement& clear = impl_->Prepared("DELETE FROM epoch_metrics WHERE trial_id = ?");
+  clear.bind(1, trial_id);
+  clear.exec();
+  SQLite::Statement& q = impl_->Prepared(
+      "UPDATE trials SET state = 'QUEUED', error = ?, worker = '', started_at = NULL, "
+      "epochs_done = 0 WHERE id = ?");
+  q.bind(1, reason);
+  q.bind(2, trial_id);
   q.exec();
   transaction.commit();
 }

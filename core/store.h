@@ -76,6 +76,10 @@ class Store {
   int MarkAllRunningStale(int64_t study_id, const std::string& reason);
   // A STALE trial is taken up again: RUNNING, retries + 1.
   void MarkRetried(int64_t trial_id, const std::string& worker);
+  // A running trial stopped by the user (Ctrl-C, SIGTERM): back to QUEUED with its parameters and
+  // `reason` as its error, its epochs cleared; it runs first on the next run and does not count
+  // against max_retries (an interruption is not the trial's failure).
+  void MarkInterrupted(int64_t trial_id, const std::string& reason);
 
   std::vector<TrialRecord> Trials(int64_t study_id) const;  // by number
   std::optional<TrialRecord> FindTrial(int64_t study_id, int64_t number) const;

@@ -54,6 +54,9 @@ struct StudyRecord {
   int64_t complete_count = 0;
   int64_t running_count = 0;
   int64_t failed_count = 0;
+  int64_t pruned_count = 0;
+  int64_t stale_count = 0;
+  int64_t queued_count = 0;
   std::optional<double> best_value;
 };
 

@@ -6,8 +6,9 @@
 //   hartmann6  reads x1..x6 in [0, 1]; reports Hartmann6(x) (minimise; -3.32237 at best).
 //   curve      reads every parameter of the space; reports a simulated validation accuracy per
 //              epoch (maximise; see CurveSimulator in functions.h), noise `trainer.noise`.
-// Each reports its value under the study's objective metric after every epoch (and `epoch` as a
-// second metric), sleeping `trainer.epoch_time` per epoch to stand for training time, and honours
+// Each reports its value under the study's objective metric after every epoch (curve also
+// reports `noiseless`, the same value without the noise), sleeping `trainer.epoch_time` per epoch
+// to stand for training time, and honours
 // STOP from the pruner. They write no artifacts. A missing or non-numeric parameter throws
 // std::invalid_argument (the trial is FAILED with the message).
 // Thread-compatible: one trainer per worker, as worker_loop.h expects.

@@ -7,7 +7,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/error.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace ensweep {
 
@@ -108,7 +110,42 @@ const std::vector<TrialRecord>& Coordinator::History() {
   return history_;
 }
 
+void Coordinator::CheckStoredStudy() {
+  const auto stored = store_.FindStudy(spec_.name);
+  if (!stored || stored->trial_count == 0) return;
+  const std::string file = spec_.source_path.empty() ? "the study" : spec_.source_path;
+  const auto direction = [](bool maximize) { return maximize ? "maximize" : "minimize"; };
+  if (stored->metric != spec_.objective.metric || stored->maximize != spec_.objective.maximize) {
+    throw UserError(file + ": 'objective': study '" + spec_.name + "' in " + spec_.storage +
+                    " already has " + CountOf(stored->trial_count, "trial") + " ranked by " +
+                    stored->metric + " (" + direction(stored->maximize) + "), but this file says " +
+                    spec_.objective.metric + " (" + direction(spec_.objective.maximize) +
+                    "); one study ranks its trials on one objective: restore it, or give this "
+                    "file a new 'study' name to start a new study");
+  }
+  const Json space = spec_.ToJson().value("space", Json::object());
+  if (stored->spec.value("space", Json::object()) != space) {
+    Print("study " + spec_.name +
+          ": the space differs from the stored study's; trials already run keep their "
+          "parameters, new ones follow this file");
+  }
+}
+
+// Whether some trial already ran (or waits to run) with every value `entry` fixes.
+bool Coordinator::EnqueuedBefore(const Json& entry) const {
+  for (const auto& [number, trial] : trials_) {
+    bool all = true;
+    for (const auto& [name, value] : entry.items()) {
+      const auto it = trial.params.find(name);
+      all = all && it != trial.params.end() && *it == value;
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
 void Coordinator::Resume() {
+  CheckStoredStudy();
   study_id_ = store_.CreateOrUpdateStudy(spec_);
   const int stale = store_.MarkAllRunningStale(study_id_, "the previous run stopped while it ran");
   for (auto& trial : store_.Trials(study_id_)) {
@@ -127,18 +164,21 @@ void Coordinator::Resume() {
     NoteBest(number);
   }
   const bool resuming = !trials_.empty();  // a new study's enqueued trials are not a resume
-  if (!resuming) {
-    for (size_t i = 0; i < spec_.enqueue.size(); ++i) {
-      const auto number = static_cast<int64_t>(i);
-      TrialRecord trial;
-      trial.study_id = study_id_;
-      trial.number = number;
-      trial.params = spec_.enqueue[i];
-      trial.seed = TrialSeed(spec_, number);
-      trial.id = store_.AddTrial(study_id_, number, TrialState::kQueued, trial.params, trial.seed);
-      trials_[number] = trial;
-      next_number_ = number + 1;
-    }
+  // Every configuration of `enqueue` runs once per study: on a new study they are trials 0, 1,
+  // ...; entries added to the file later join a resumed study as its next trials.
+  int64_t queued_now = 0, queued_before = 0;
+  for (const auto& [number, trial] : trials_) queued_before += trial.state == TrialState::kQueued;
+  for (const Json& entry : spec_.enqueue) {
+    if (resuming && EnqueuedBefore(entry)) continue;
+    const int64_t number = next_number_++;
+    TrialRecord trial;
+    trial.study_id = study_id_;
+    trial.number = number;
+    trial.params = entry;
+    trial.seed = TrialSeed(spec_, number);
+    trial.id = store_.AddTrial(study_id_, number, TrialState::kQueued, trial.params, trial.seed);
+    trials_[number] = trial;
+    ++queued_now;
   }
   int retry = 0;
   for (const auto& [number, trial] : trials_) {
@@ -150,17 +190,36 @@ void Coordinator::Resume() {
       ++retry;
     }
   }
+  for (const auto& [number, trial] : trials_) {
+    finished_before_ += trial.state == TrialState::kComplete ||
+                        trial.state == TrialState::kFailed || trial.state == TrialState::kPruned ||
+                        (trial.state == TrialState::kStale && !Retryable(trial));
+  }
   if (resuming) {
     int64_t complete = 0;
     for (const auto& [number, trial] : trials_) complete += trial.state == TrialState::kComplete;
     std::ostringstream line;
-    line << "study " << spec_.name << ": resuming with " << trials_.size() << " trials ("
-         << complete << " complete";
+    line << "study " << spec_.name << ": resuming with "
+         << CountOf(trials_.size() - queued_now, "trial") << " (" << complete << " complete";
+    if (queued_before > 0) line << ", " << queued_before << " queued";
     if (stale > 0) line << ", " << stale << " left running by the previous run";
     if (retry > 0) line << ", " << retry << " to retry";
     line << ")";
+    if (queued_now > 0) {
+      line << "; " << CountOf(queued_now, "new enqueued trial") << " from the study file";
+    }
     Print(line.str());
+    if (pending_.empty() && !MayStartNewTrial() && next_number_ >= budget_trials_) {
+      Print("study " + spec_.name + ": it already has " + CountOf(next_number_, "trial") +
+            ", the trial budget is " + std::to_string(budget_trials_) +
+            ": nothing to run (extend it with --trials N, N > " + std::to_string(next_number_) +
+            ")");
+    }
   }
+}
+
+bool Coordinator::Retryable(const TrialRecord& trial) const {
+  return trial.state == TrialState::kStale && trial.retries < spec_.resources.max_retries;
 }
 
 bool Coordinator::TimeBudgetSpent() const {
@@ -259,7 +318,8 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   std::ostringstream line;
   char head[64];
   std::snprintf(head, sizeof(head), "[%4lld/%lld] trial %lld ",
-                static_cast<long long>(finished_this_run_), static_cast<long long>(budget_trials_),
+                static_cast<long long>(finished_before_ + finished_this_run_),
+                static_cast<long long>(std::max(budget_trials_, next_number_)),
                 static_cast<long long>(number));
   line << head;
   if (message.type == msg::kFail) {
@@ -433,9 +493,11 @@ void Coordinator::StopAll(const std::string& reason) {
   for (auto& [peer, slot] : workers_) {
     if (slot->trial) {
       TrialRecord& trial = trials_.at(*slot->trial);
-      trial.state = TrialState::kStale;
+      trial.state = TrialState::kQueued;
       trial.error = "interrupted: " + reason;
-      store_.MarkStale(trial.id, trial.error);
+      trial.epochs_done = 0;
+      store_.MarkInterrupted(trial.id, trial.error);
+      curves_[trial.number] = TrialCurve{};
       curves_[trial.number].state = trial.state;
       slot->trial.reset();
     }
@@ -462,6 +524,15 @@ RunSummary Coordinator::Run() {
         event.reset();
       }
       CheckHeartbeats();
+      // A stop request first: a signal sent to the whole process group (e.g. `kill -- -PGID`,
+      // a job scheduler) may reach the workers before the coordinator sees it.
+      if (options_.stop_requested && options_.stop_requested()) {
+        summary.interrupted = true;
+        summary.stop_reason =
+            "stopped by signal; interrupted trials are queued to run first on the next run";
+        StopAll("stopped by signal");
+        break;
+      }
       if (options_.expected_workers > 0 && workers_.empty()) {
         const bool all_gone = workers_seen_ >= options_.expected_workers;
         const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
@@ -470,13 +541,6 @@ RunSummary Coordinator::Run() {
               all_gone ? "every worker exited before the study finished; see their messages above"
                        : "no worker connected within the start timeout");
         }
-      }
-      if (options_.stop_requested && options_.stop_requested()) {
-        summary.interrupted = true;
-        summary.stop_reason =
-            "stopped by signal; running trials are STALE and resume on the next run";
-        StopAll("stopped by signal");
-        break;
       }
       Dispatch();
       if (Finished()) {
@@ -497,6 +561,7 @@ RunSummary Coordinator::Run() {
     summary.failed += trial.state == TrialState::kFailed;
     summary.pruned += trial.state == TrialState::kPruned;
     summary.stale += trial.state == TrialState::kStale;
+    summary.queued += trial.state == TrialState::kQueued;
   }
   return summary;
 }

@@ -5,9 +5,11 @@
 // (CONTINUE, or STOP: the trial ends PRUNED at the epoch it reached, its value the last reported
 // objective, its artifacts kept), retries trials whose worker was lost (STALE) up to the study's
 // limit, and stops at the budget (trials, wall time, target value) or on request.
-// Resuming: on start, trials left RUNNING by a dead run become STALE and are retried; completed
-// trials are kept; numbering, sampling and pruning continue from the stored history (per-epoch
-// values included), so with one worker a resumed study is identical to an uninterrupted one.
+// Resuming: on start, trials left RUNNING by a dead run become STALE and are retried; trials
+// stopped by a stop request are QUEUED and run first; completed trials are kept; numbering,
+// sampling and pruning continue from the stored history (per-epoch values included), so with one
+// worker a resumed study is identical to an uninterrupted one. The stored study's objective
+// must match the study file's; `enqueue` entries that no trial has run yet are queued.
 // A larger trial budget (CoordinatorOptions::trials, `ensweep run --trials N`) extends a
 // finished study.
 //
@@ -39,8 +41,9 @@ namespace ensweep {
 
 struct CoordinatorOptions {
   std::optional<int64_t> trials;  // overrides budget.trials (e.g. to extend a finished study)
-  // Polled between events; true ends the run cleanly (running trials become STALE, to be retried
-  // on resume; nothing completed is lost).
+  // Polled between events; true ends the run cleanly: running trials go back to the queue with
+  // their parameters (QUEUED, epochs cleared) and run first on resume, without counting as a
+  // retry; nothing completed is lost.
   std::function<bool()> stop_requested;
   // Local and MPI launches know how many workers to expect: if all of them are gone (or none
   // connected within worker_start_timeout) the run fails instead of waiting. 0: elastic, wait.
@@ -53,7 +56,7 @@ struct CoordinatorOptions {
 struct RunSummary {
   int64_t study_id = 0;
   int64_t trials = 0;  // trials in the study after the run
-  int64_t complete = 0, failed = 0, pruned = 0, stale = 0;
+  int64_t complete = 0, failed = 0, pruned = 0, stale = 0, queued = 0;
   int64_t finished_this_run = 0;
   bool interrupted = false;
   std::string stop_reason;
@@ -74,6 +77,11 @@ class Coordinator {
  private:
   struct WorkerSlot;
   void Resume();
+  // Throws UserError when the study file's objective differs from the stored study's (with
+  // trials); notes a changed space.
+  void CheckStoredStudy();
+  bool EnqueuedBefore(const Json& entry) const;
+  bool Retryable(const TrialRecord& trial) const;
   void HandleEvent(const TransportEvent& event);
   void HandleMessage(int peer, const Message& message);
   void HandleLost(int peer, const std::string& reason);
@@ -104,6 +112,7 @@ class Coordinator {
   std::deque<int64_t> pending_;            // QUEUED (enqueued) and STALE-to-retry trial numbers
   std::map<int, std::unique_ptr<WorkerSlot>> workers_;  // by transport peer
   int64_t next_number_ = 0;
+  int64_t finished_before_ = 0;  // trials that had ended (for good) when this run started
   int64_t finished_this_run_ = 0;
   int workers_seen_ = 0;
   std::chrono::steady_clock::time_point started_;

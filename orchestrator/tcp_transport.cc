@@ -1,5 +1,7 @@
 #include "orchestrator/tcp_transport.h"
 
+#include <fcntl.h>
+
 #include <boost/asio.hpp>
 #include <chrono>
 #include <deque>
@@ -36,7 +38,12 @@ std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == endpoint.size()) {
     throw UserError("'" + endpoint + "': expected host:port");
   }
-  return {endpoint.substr(0, colon), endpoint.substr(colon + 1)};
+  const std::string port = endpoint.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    throw UserError("'" + endpoint + "': the port must be a number in 0..65535");
+  }
+  return {endpoint.substr(0, colon), port};
 }
 
 }  // namespace
@@ -137,9 +144,17 @@ struct TcpCoordinatorTransport::Impl {
 
 TcpCoordinatorTransport::TcpCoordinatorTransport(const std::string& host, int port)
     : impl_(std::make_unique<Impl>()) {
+  if (port < 0 || port > 65535) {
+    throw UserError("cannot listen on " + host + ":" + std::to_string(port) +
+                    ": the port must be in 0..65535 (0: any free port)");
+  }
   try {
     const tcp::endpoint where(asio::ip::make_address(host), static_cast<uint16_t>(port));
     impl_->acceptor.open(where.protocol());
+    // Local worker processes are spawned after this; they must not inherit the listening socket
+    // (it would keep the port open after the coordinator is gone).
+    const int fd = impl_->acceptor.native_handle();
+    ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
     impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
     impl_->acceptor.bind(where);
     impl_->acceptor.listen();

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "core/error.h"
 #include "core/store.h"
 #include "fake_trainer.h"
 #include "orchestrator/in_process_transport.h"
@@ -151,12 +152,13 @@ TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere",
   CHECK(retried == 1);
 }
 
-TEST_CASE("a stop request marks running trials STALE and a rerun completes them",
+TEST_CASE("a stop request queues running trials again and a rerun completes them",
           "[orchestrator][coordinator]") {
-  const StudySpec spec = MakeSpec(R"({"lr": 0.02})", 4, 5);
-  std::atomic<bool> stop{false};
+  const StudySpec spec = MakeSpec(R"({"lr": {"uniform": [0.001, 0.1]}})", 4, 5);
+  std::vector<Json> params;
   {
     Harness harness(spec, 2, /*epoch_ms=*/40);
+    std::atomic<bool> stop{false};
     CoordinatorOptions options;
     options.stop_requested = [&] { return stop.load(); };
     std::thread stopper([&] {
@@ -166,16 +168,91 @@ TEST_CASE("a stop request marks running trials STALE and a rerun completes them"
     const RunSummary summary = harness.Run(options);
     stopper.join();
     CHECK(summary.interrupted);
-    CHECK(summary.stale == 2);
+    CHECK(summary.queued == 2);
+    CHECK(summary.stale == 0);
     for (const auto& t : harness.store().Trials(summary.study_id)) {
-      CHECK(t.state == TrialState::kStale);
+      CHECK(t.state == TrialState::kQueued);
       CHECK_THAT(t.error, Catch::Contains("interrupted"));
+      CHECK(t.epochs_done == 0);
+      CHECK(harness.store().Epochs(t.id).empty());  // the interrupted attempt's epochs are gone
+      params.push_back(t.params);
     }
   }
   Harness again(spec, 2);
   const RunSummary summary = again.Run();
   CHECK(summary.complete == 4);
   CHECK_FALSE(summary.interrupted);
+  const auto trials = again.store().Trials(summary.study_id);
+  REQUIRE(trials.size() == 4);
+  for (size_t i = 0; i < params.size(); ++i) {
+    CHECK(trials[i].params == params[i]);  // rerun with the parameters it had
+    CHECK(trials[i].retries == 0);         // an interruption is not a failed attempt
+  }
+}
+
+TEST_CASE("interrupting a trial more often than max_retries does not abandon it",
+          "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": 0.02})", 1, 4);
+  spec.resources.max_retries = 1;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Harness harness(spec, 1, /*epoch_ms=*/40);
+    std::atomic<bool> stop{false};
+    CoordinatorOptions options;
+    options.stop_requested = [&] { return stop.load(); };
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(70));
+      stop = true;
+    });
+    CHECK(harness.Run(options).interrupted);
+    stopper.join();
+  }
+  Harness last(spec, 1);
+  const RunSummary summary = last.Run();
+  CHECK(summary.complete == 1);
+  CHECK(summary.stale == 0);
+}
+
+TEST_CASE("a resume refuses a study file whose objective changed", "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": 0.02})", 2, 1);
+  {
+    Harness harness(spec, 1);
+    CHECK(harness.Run().complete == 2);
+  }
+  StudySpec flipped = spec;
+  flipped.objective.maximize = !spec.objective.maximize;
+  flipped.budget.trials = 3;
+  Harness again(flipped, 1);
+  try {
+    again.Run();
+    FAIL("expected a UserError");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("'objective'"));
+    CHECK_THAT(e.what(), Catch::Contains("new 'study' name"));
+  }
+  // Nothing stored was changed: the study keeps its 2 trials and its direction.
+  const auto study = again.store().FindStudy("fake");
+  REQUIRE(study);
+  CHECK(study->trial_count == 2);
+  CHECK(study->maximize == spec.objective.maximize);
+}
+
+TEST_CASE("enqueue entries added to the study file run when the study resumes",
+          "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": {"uniform": [0.001, 0.1]}})", 3, 1);
+  spec.enqueue = {Json{{"lr", 0.05}}};
+  {
+    Harness harness(spec, 1);
+    CHECK(harness.Run().complete == 3);
+  }
+  spec.enqueue.push_back(Json{{"lr", 0.07}});  // the entry already run is not run again
+  Harness again(spec, 1);
+  const RunSummary summary = again.Run();
+  CHECK(summary.trials == 4);
+  const auto trials = again.store().Trials(summary.study_id);
+  REQUIRE(trials.size() == 4);
+  CHECK(trials[0].params["lr"] == 0.05);
+  CHECK(trials[3].params["lr"] == 0.07);
+  CHECK(trials[3].state == TrialState::kComplete);
 }
 
 TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coordinator]") {

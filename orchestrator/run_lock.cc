@@ -1,0 +1,74 @@
+#include "orchestrator/run_lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace ensweep {
+namespace {
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) return "?";
+  return host;
+}
+
+}  // namespace
+
+RunLock::RunLock(const std::string& artifacts_dir, const std::string& study) {
+  std::error_code error;
+  std::filesystem::create_directories(artifacts_dir, error);
+  if (error) {
+    throw UserError("'artifacts': cannot create " + artifacts_dir + ": " + error.message());
+  }
+  path_ = (std::filesystem::path(artifacts_dir) / ".run.lock").string();
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    throw UserError("'artifacts': cannot open " + path_ + ": " + std::strerror(errno));
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    std::ifstream in(path_);
+    std::string holder;
+    std::getline(in, holder);
+    ::close(fd_);
+    fd_ = -1;
+    if (err != EWOULDBLOCK) {
+      throw UserError("cannot lock " + path_ + ": " + std::strerror(err));
+    }
+    const auto at = holder.find("coordinator at ");
+    const std::string address =
+        at == std::string::npos ? "HOST:PORT" : holder.substr(at + std::strlen("coordinator at "));
+    throw UserError("study '" + study + "' is already being run" +
+                    (holder.empty() ? std::string() : " (" + holder + ")") +
+                    "; wait for that run to end, or add workers to it with `ensweep worker "
+                    "--connect " +
+                    address + "` (lock: " + path_ + ")");
+  }
+  Describe("pid " + std::to_string(::getpid()) + " on " + HostName());
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock; the file stays, unlocked
+}
+
+void RunLock::Describe(const std::string& how_to_reach) {
+  std::string text = how_to_reach;
+  if (text.rfind("pid ", 0) != 0) {
+    text = "pid " + std::to_string(::getpid()) + " on " + HostName() + ", " + how_to_reach;
+  }
+  text += "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, text.data(), text.size(), 0) < 0) {
+    // The description is a courtesy for a second run's message; the lock itself holds.
+  }
+}
+
+}  // namespace ensweep

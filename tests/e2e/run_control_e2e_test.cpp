@@ -1,0 +1,143 @@
+// End to end: controlling a run from outside (a second run of a running study, SIGTERM to the
+// whole process group, input checks on the command line) with the real binary and a built-in
+// objective, so no LibTorch is involved.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/e2e/e2e_util.h"
+
+using namespace ensweep;
+using namespace ensweep::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A curve study of `trials` trials x 4 epochs of 0.25 s each, stored in dir.
+fs::path CurveStudy(const fs::path& dir, int trials) {
+  const fs::path study = dir / "study.yaml";
+  std::ofstream(study) << "study: control\n"
+                       << "storage: " << (dir / "store.sqlite").string() << "\n"
+                       << "artifacts: " << (dir / "artifacts").string() << "\n"
+                       << "trainer: {type: curve, epoch_time: 0.25s, noise: 0.01}\n"
+                       << "objective: {metric: val_accuracy, direction: maximize}\n"
+                       << "budget: {trials: " << trials << ", epochs: 4}\n"
+                       << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n";
+  return study;
+}
+
+// Starts `ensweep run study --workers N` in the background, in a process group of its own,
+// with stdout and stderr in `output`.
+pid_t StartRun(const fs::path& study, int workers, const fs::path& output) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const std::string binary = Ensweep(), count = std::to_string(workers);
+    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int raw = 0;
+  waitpid(pid, &raw, 0);
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// Waits up to 60 s for `text` to appear in the file.
+bool WaitFor(const fs::path& file, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadFile(file).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a second run of a running study exits with 2 and leaves the first run alone",
+          "[e2e][control]") {
+  const fs::path dir = FreshDir("second_run");
+  const fs::path study = CurveStudy(dir, 3);
+  const pid_t first = StartRun(study, 1, dir / "first.txt");
+  REQUIRE(WaitFor(dir / "first.txt", "epoch 1/4"));
+  const auto second = RunCommand(Ensweep() + " run " + study.string() + " --workers 1");
+  INFO(second.output);
+  CHECK(second.status == 2);
+  CHECK_THAT(second.output, Catch::Contains("study 'control' is already being run"));
+  CHECK_THAT(second.output, Catch::Contains("ensweep worker --connect 127.0.0.1:"));
+  const int first_status = WaitExit(first);
+  INFO(ReadFile(dir / "first.txt"));
+  CHECK(first_status == 0);
+  const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());
+  const auto record = store->FindStudy("control");
+  REQUIRE(record);
+  const auto trials = store->Trials(record->id);
+  REQUIRE(trials.size() == 3);
+  for (const auto& t : trials) {
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);  // the second run did not take a trial over
+  }
+  // Once the first run has ended, the study can be run again (here: extended).
+  const auto extend = RunCommand(Ensweep() + " run " + study.string() + " --workers 1 --trials 4");
+  INFO(extend.output);
+  CHECK(extend.status == 0);
+  CHECK_THAT(extend.output, Catch::Contains("[   4/4] trial 3 COMPLETE"));
+}
+
+TEST_CASE("SIGTERM to the run's process group stops it cleanly and a rerun finishes the study",
+          "[e2e][control]") {
+  const fs::path dir = FreshDir("sigterm");
+  const fs::path study = CurveStudy(dir, 3);
+  const pid_t run = StartRun(study, 2, dir / "run.txt");
+  REQUIRE(WaitFor(dir / "run.txt", "epoch 1/4"));
+  kill(-run, SIGTERM);  // the coordinator and both workers, as a batch scheduler would
+  const int status = WaitExit(run);
+  const std::string output = ReadFile(dir / "run.txt");
+  INFO(output);
+  CHECK(status == 130);
+  CHECK_THAT(output, Catch::Contains("stopped: "));
+  CHECK_THAT(output, !Catch::Contains("internal error"));
+  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
+  INFO(rerun.output);
+  REQUIRE(rerun.status == 0);
+  CHECK_THAT(rerun.output, Catch::Contains("queued"));
+  const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());
+  const auto trials = store->Trials(store->FindStudy("control")->id);
+  REQUIRE(trials.size() == 3);
+  for (const auto& t : trials) {
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);
+  }
+}
+
+TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {
+  const fs::path dir = FreshDir("bad_input");
+  const fs::path study = CurveStudy(dir, 2);
+  for (const std::string args : {"--trials 0", "--workers 0", "--threads -1"}) {
+    const auto bad = RunCommand(Ensweep() + " run " + study.string() + " " + args);
+    INFO(args << ": " << bad.output);
+    CHECK(bad.status == 2);
+    CHECK_THAT(bad.output, Catch::Contains("must be a whole number >= 1"));
+  }
+  REQUIRE(RunCommand(Ensweep() + " run " + study.string() + " --workers 1 -q").status == 0);
+  std::string text = ReadFile(study);
+  text.replace(text.find("maximize"), 8, "minimize");
+  std::ofstream(dir / "flipped.yaml") << text;
+  const auto flipped = RunCommand(Ensweep() + " run " + (dir / "flipped.yaml").string());
+  INFO(flipped.output);
+  CHECK(flipped.status == 2);
+  CHECK_THAT(flipped.output, Catch::Contains("'objective'"));
+  const auto top = RunCommand(Ensweep() + " top " + study.string());
+  CHECK_THAT(top.output, Catch::Contains("objective val_accuracy (maximize)"));
+}
