@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <regex>
 
@@ -40,6 +41,11 @@ Command AddDatagenCommand(CLI::App& root) {
             if (!std::regex_match(o->size, match, std::regex(R"((\d+)x(\d+))"))) {
               throw UserError("--image-size: expected WIDTHxHEIGHT such as 96x128, got '" +
                               o->size + "'");
+            }
+            std::error_code error;
+            if (std::filesystem::exists(o->out, error) &&
+                !std::filesystem::is_directory(o->out, error)) {
+              throw UserError("--out: " + o->out + " exists and is not a folder");
             }
             o->generator.width = std::stoi(match[1]);
             o->generator.height = std::stoi(match[2]);

@@ -186,24 +186,24 @@ Command AddEnsembleCommand(CLI::App &root) {
   app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
   app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("-c,--candidates", o->candidates,
                   "Candidate pool: the best n trials (ensemble.candidates)")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--bags", o->bags, "greedy: bagged selections, averaged (ensemble.bags, 1: none)")
-      ->check(CLI::PositiveNumber);
+      ->check(AtLeast(1));
   app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)")
       ->check(CLI::Range(1e-9, 1.0));
   app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
       ->check(CLI::IsMember({"macro_f1", "log_loss"}));
   app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
   app->add_option("--one-per", o->one_per,
                   "Only the best candidate per family: trials with equal "
@@ -221,7 +221,7 @@ Command AddEnsembleCommand(CLI::App &root) {
                 "Leave out candidates whose prediction files are missing or "
                 "corrupt (default: error)");
   app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(AtLeast(0));
   app->add_option("-o,--out", o->out,
                   "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
   app->add_option("-f,--format", o->format,
@@ -272,6 +272,13 @@ int BuildEnsemble(const EnsembleOptions &o) {
   const EnsembleSpec e = Resolve(spec.ensemble, o);
   const double started = NowSeconds();
   const std::vector<std::string> family_keys = FamilyKeys(e);
+  for (const std::string &key : family_keys) {
+    if (spec.space.Find(key) == nullptr) {
+      throw UserError("one per '" + key +
+                      "' (--one-per, ensemble.one_per): not a parameter of study " + spec.name +
+                      "'s space");
+    }
+  }
   const std::vector<TrialRecord> trials = found.store->Trials(found.study.id);
   const auto pool =
       ChooseCandidates(trials, found.study.maximize, {e.candidates, e.include_pruned, family_keys});
@@ -487,7 +494,8 @@ Command AddScoreCommand(CLI::App &root) {
                   "Labels CSV in the same format as the submission, e.g. "
                   "eval_labels.csv from datagen")
       ->required();
-  app->add_option("-f,--format", o->format, "table or json (default table)");
+  app->add_option("-f,--format", o->format, "table or json (default table)")
+      ->check(CLI::IsMember({"table", "json"}));
   return {app, [o] {
             const SubmissionScore score = ScoreSubmission(o->submission, o->labels);
             if (o->format == "json") {

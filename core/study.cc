@@ -291,6 +291,16 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   if (doc.contains("space") && !doc["space"].is_null()) {
     s.space.params = ParseSpace(c, c.Object(doc, "space", "space"));
   }
+  if (s.sampler.type == "grid") {
+    for (const ParamSpec& p : s.space.params) {
+      if (p.kind == ParamKind::kUniform || p.kind == ParamKind::kLogUniform) {
+        c.Fail(JoinPath("space", p.name),
+               std::string("the grid sampler needs discrete parameters (constant, choice or "
+                           "int), but this one is ") +
+                   ParamKindName(p.kind) + "; use choice: [...] or another sampler");
+      }
+    }
+  }
   if (doc.contains("enqueue") && !doc["enqueue"].is_null()) {
     const Json& enqueue = doc["enqueue"];
     if (!enqueue.is_array()) c.Fail("enqueue", "expected a list of {parameter: value} mappings");

@@ -35,7 +35,8 @@ Json ScalarToJson(const YAML::Node& node) {
   return text;
 }
 
-Json YamlToJson(const YAML::Node& node, const std::string& path, LineMap& lines) {
+Json YamlToJson(const YAML::Node& node, const std::string& file, const std::string& path,
+                LineMap& lines) {
   if (node.Mark().line >= 0) lines.emplace(path, node.Mark().line + 1);
   switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -45,7 +46,7 @@ Json YamlToJson(const YAML::Node& node, const std::string& path, LineMap& lines)
     case YAML::NodeType::Sequence: {
       Json array = Json::array();
       for (size_t i = 0; i < node.size(); ++i) {
-        array.push_back(YamlToJson(node[i], path + "[" + std::to_string(i) + "]", lines));
+        array.push_back(YamlToJson(node[i], file, path + "[" + std::to_string(i) + "]", lines));
       }
       return array;
     }
@@ -54,8 +55,14 @@ Json YamlToJson(const YAML::Node& node, const std::string& path, LineMap& lines)
       for (const auto& item : node) {
         const std::string key = item.first.as<std::string>();
         const std::string child = JoinPath(path, key);
+        if (object.contains(key)) {
+          // YAML forbids duplicate keys; yaml-cpp would keep one silently.
+          throw UserError(file + ":" + std::to_string(item.first.Mark().line + 1) + ": '" + child +
+                          "': given twice (first on line " +
+                          std::to_string(lines.count(child) ? lines.at(child) : 0) + ")");
+        }
         if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
-        object[key] = YamlToJson(item.second, child, lines);
+        object[key] = YamlToJson(item.second, file, child, lines);
         if (item.first.Mark().line >= 0) lines[child] = item.first.Mark().line + 1;
       }
       return object;
@@ -79,6 +86,9 @@ std::string Describe(const Json& value) {
 
 Json ReadYamlDocument(const std::string& path, LineMap& lines) {
   std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw UserError(path + ": is a folder; expected a study file (YAML or JSON)");
+  }
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw UserError(path + ": study file not found");
   }
@@ -89,7 +99,7 @@ Json ReadYamlDocument(const std::string& path, LineMap& lines) {
     throw UserError(path + ":" + std::to_string(e.mark.line + 1) +
                     ": not valid YAML or JSON: " + e.msg);
   }
-  return YamlToJson(root, "", lines);
+  return YamlToJson(root, path, "", lines);
 }
 
 void Checker::Fail(const std::string& path, const std::string& message) const {

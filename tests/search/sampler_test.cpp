@@ -121,7 +121,17 @@ TEST_CASE("the grid sampler visits every combination once, honouring conditions"
 }
 
 TEST_CASE("the grid sampler rejects a continuous parameter by name", "[search][sampler]") {
-  const StudySpec spec = SpecWithSpace(R"({"lr": {"uniform": [0.1, 0.2]}})", "grid");
+  // When the study file is read ...
+  try {
+    SpecWithSpace(R"({"lr": {"uniform": [0.1, 0.2]}})", "grid");
+    FAIL("expected a UserError");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("space.lr"));
+    CHECK_THAT(e.what(), Catch::Contains("grid sampler needs discrete parameters"));
+  }
+  // ... and for a spec built in code.
+  StudySpec spec = SpecWithSpace(R"({"lr": {"uniform": [0.1, 0.2]}})");
+  spec.sampler.type = "grid";
   try {
     MakeSampler(spec);
     FAIL("expected a UserError");
