@@ -271,18 +271,26 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_flag("--local", o->local,
                 "Started by `ensweep run`: leave Ctrl-C and SIGTERM to the coordinator")
       ->group("");
-  return {app, [o] {
-            if (o->local) LeaveStopSignalsToCoordinator();
-            const std::string log_name =
-                "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
-            SetLogName(log_name);
-            const int threads = o->threads > 0 ? o->threads : Cores();
-            auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
-            WorkerOptions options;
-            options.name = o->name;
-            const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
-            return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
-          }};
+  return {
+      app, [o] {
+        if (o->local) LeaveStopSignalsToCoordinator();
+        const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
+        SetLogName(log_name);
+        const int threads = o->threads > 0 ? o->threads : Cores();
+        if (!o->local) {
+          std::cout << "connecting to " << o->connect << " (retrying for up to 30s)" << std::endl;
+        }
+        auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
+        WorkerOptions options;
+        options.name = o->name;
+        if (!o->local) {
+          options.progress = &std::cout;
+          std::cout << "connected as " << (o->name.empty() ? DefaultWorkerName() : o->name)
+                    << std::endl;
+        }
+        const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
+        return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
+      }};
 }
 
 }  // namespace ensweep

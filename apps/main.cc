@@ -25,6 +25,21 @@ int main(int argc, char** argv) {
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
       AddScoreCommand(root), AddDatagenCommand(root),
   };
+  // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
+  // alone would only say that a subcommand is required.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const auto& command : commands) {
+      known = known || command.app->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command.app->get_name();
+    }
+    if (!known) {
+      std::cerr << "unknown subcommand '" << argv[1] << "'; expected one of: " << names
+                << " (ensweep --help)" << std::endl;
+      return kExitBadInput;
+    }
+  }
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -140,6 +140,14 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
 
   if (!doc.contains("data")) s.data = DataSpec{};  // no data: a built-in objective (see above)
+  // The built-in objectives default to what they report: Branin and Hartmann6 a value to
+  // minimise, the curve simulator a validation accuracy to maximise.
+  if (s.trainer.type == "branin" || s.trainer.type == "hartmann6") {
+    s.objective.metric = "value";
+    s.objective.maximize = false;
+  } else if (s.trainer.type == "curve") {
+    s.objective.metric = "val_accuracy";
+  }
   if (doc.contains("objective")) {
     const Json& o = c.Object(doc, "objective", "objective");
     c.OnlyKeys(o, "objective", {"metric", "direction"});

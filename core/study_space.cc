@@ -125,6 +125,12 @@ std::vector<ParamSpec> OrderByConditions(const Checker& c, std::vector<ParamSpec
       auto it = by_name.find(condition.param);
       if (it == by_name.end()) c.Fail(path, "names an unknown parameter '" + condition.param + "'");
       if (condition.param == p.name) c.Fail(path, "a parameter cannot depend on itself");
+      const ParamKind kind = it->second->kind;
+      if (kind == ParamKind::kUniform || kind == ParamKind::kLogUniform) {
+        // A continuous draw almost never equals a listed value: the parameter would never exist.
+        c.Fail(path, "'" + condition.param + "' is " + ParamKindName(kind) +
+                         "; a condition needs a choice, int or constant parameter");
+      }
       for (const auto& v : condition.values) {
         if (!ValueInDomain(*it->second, v)) {
           c.Fail(path, Describe(v) + " is not a possible value of '" + condition.param + "'");

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ostream>
 
 #include "core/log.h"
 
@@ -73,6 +75,12 @@ bool RunTrial(WorkerChannel& channel, Trainer& trainer, const Message& run,
   request.artifact_dir = run.body.at("artifact_dir").get<std::string>();
   ChannelTrialContext context(channel, request.trial_number, options.heartbeat_interval_s);
   Log(LogLevel::kDebug, "trial ", request.trial_number, " starting: ", request.params.dump());
+  const auto started = Clock::now();
+  const auto say = [&](const std::string& what) {
+    if (options.progress == nullptr) return;
+    *options.progress << "trial " << request.trial_number << " " << what << std::endl;
+  };
+  say("started: " + request.params.dump());
   try {
     const TrialResult result = trainer.Run(request, context);
     nlohmann::json metrics = nlohmann::json::object();
@@ -83,12 +91,20 @@ bool RunTrial(WorkerChannel& channel, Trainer& trainer, const Message& run,
                           {"artifacts", ArtifactsJson(result.artifacts)},
                           {"epochs", result.epochs_completed},
                           {"stopped_early", result.stopped_early}}});
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%.1f",
+                  std::chrono::duration<double>(Clock::now() - started).count());
+    say(std::string(result.stopped_early ? "stopped early" : "done") + " after " +
+        std::to_string(result.epochs_completed) + " epochs, " + seconds + "s");
   } catch (const ShutdownRequested&) {
+    say("interrupted: the coordinator is stopping");
     return false;
   } catch (const ChannelClosed&) {
     throw;
   } catch (const std::exception& e) {
-    Log(LogLevel::kWarn, "trial ", request.trial_number, " failed: ", e.what());
+    // The coordinator prints and stores the failure; a worker joined by hand says it too.
+    Log(LogLevel::kDebug, "trial ", request.trial_number, " failed: ", e.what());
+    say(std::string("failed: ") + e.what());
     channel.Send(Message{msg::kFail, {{"trial", request.trial_number}, {"error", e.what()}}});
   }
   return true;
@@ -115,7 +131,14 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
     std::unique_ptr<Trainer> trainer;
     while (true) {
       const Message message = channel.Receive();
-      if (message.type == msg::kShutdown) return 0;
+      if (message.type == msg::kShutdown) {
+        if (options.progress != nullptr) {
+          *options.progress << "the coordinator ended the run ("
+                            << message.body.value("reason", std::string("no reason given")) << ")"
+                            << std::endl;
+        }
+        return 0;
+      }
       if (message.type == msg::kWelcome) {
         try {
           trainer = make_trainer(StudyFromJson(message.body.at("study")));
@@ -124,6 +147,10 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
           return 1;
         }
         channel.Send(Message{msg::kReady, {{"device", trainer->Device()}}});
+        if (options.progress != nullptr) {
+          *options.progress << "joined study " << message.body.at("study").value("study", "?")
+                            << " (" << trainer->Device() << "); waiting for trials" << std::endl;
+        }
       } else if (message.type == msg::kRun) {
         if (!trainer) {
           Log(LogLevel::kError, "RUN before WELCOME");

@@ -21,6 +21,9 @@ using TrainerFactory = std::function<std::unique_ptr<Trainer>(const StudySpec&)>
 struct WorkerOptions {
   std::string name;  // shown in the leaderboard's worker column
   double heartbeat_interval_s = 5;
+  // A line per trial started and ended, and when the coordinator ends the run (a worker joined by
+  // hand); null for workers whose coordinator prints progress (local processes, MPI ranks).
+  std::ostream* progress = nullptr;
 };
 
 // Returns 0 after SHUTDOWN, 1 if the coordinator was lost or the trainer could not be built.
