@@ -34,6 +34,12 @@ Command AddTopCommand(CLI::App& root) {
   auto o = std::make_shared<Options>();
   CLI::App* app =
       root.add_subcommand("top", "Leaderboard: the best trials by the study's objective");
+  app->footer(
+      "Ranks COMPLETE trials; --all also lists pruned, failed, running, queued and stale ones.\n"
+      "Safe while a run writes (the store is opened read-only).\n\n"
+      "Examples:\n"
+      "  ensweep top studies/quickstart.yaml -k 5\n"
+      "  ensweep top studies/quickstart.yaml --all -f csv > trials.csv");
   o->locator.AddOptions(app);
   app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)")->check(AtLeast(0));
   app->add_option("-f,--format", o->format, "table, csv or json (default table)")
@@ -61,11 +67,26 @@ Command AddShowCommand(CLI::App& root) {
   CLI::App* app =
       root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
   o->locator.AddOptions(app);
-  app->add_option("trial,-n,--trial", o->number, "Trial number")->required();
+  app->add_option("trial,-n,--trial", o->number, "Trial number (required)");
+  app->footer(
+      "Examples:\n"
+      "  ensweep show studies/quickstart.yaml 3\n"
+      "  ensweep show --db runs/quickstart/ensweep.sqlite --study quickstart 3 -f json");
   app->add_option("-f,--format", o->format, "table or json (default table)")
       ->check(CLI::IsMember({"table", "json"}));
   return {app, [o] {
             const OutputFormat format = ParseOutputFormat(o->format);
+            // With --db there is no study file, so a lone number is the trial.
+            const std::string& first = o->locator.study_file;
+            if (o->number < 0 && !o->locator.db.empty() && !first.empty() &&
+                first.find_first_not_of("0123456789") == std::string::npos) {
+              o->number = std::stoll(first);
+              o->locator.study_file.clear();
+            }
+            if (o->number < 0) {
+              throw UserError(
+                  "which trial? e.g. `ensweep show STUDY_FILE 3` (see ensweep show --help)");
+            }
             auto found = o->locator.Open();
             auto trial = found.store->FindTrial(found.study.id, o->number);
             if (!trial) {
@@ -153,6 +174,10 @@ Command AddStudiesCommand(CLI::App& root) {
   auto o = std::make_shared<Options>();
   CLI::App* app =
       root.add_subcommand("studies", "The studies in a store, with their progress and best value");
+  app->footer(
+      "Examples:\n"
+      "  ensweep studies studies/quickstart.yaml      # the store that study file names\n"
+      "  ensweep studies --db runs/quickstart/ensweep.sqlite -f json");
   app->add_option("study", o->study_file, "A study file whose storage to list");
   app->add_option("--db", o->db, "SQLite store to list");
   app->add_option("-f,--format", o->format, "table or json (default table)")
