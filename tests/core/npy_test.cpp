@@ -1,20 +1,18 @@
 #include "core/npy.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
 
 TEST_CASE("a matrix written as .npy reads back identically with a 64-byte aligned header",
           "[core][npy]") {
-  const std::string path =
-      (fs::temp_directory_path() / ("ensweep_npy_" + std::to_string(getpid()) + ".npy")).string();
+  const std::string path = test::ScratchPath("ensweep_npy", "matrix.npy").string();
   Matrix m;
   m.rows = 3;
   m.cols = 18;
@@ -25,13 +23,10 @@ TEST_CASE("a matrix written as .npy reads back identically with a 64-byte aligne
   CHECK(back.cols == 18);
   CHECK(back.values == m.values);
   CHECK((fs::file_size(path) - 54 * 4) % 64 == 0);
-  fs::remove(path);
 }
 
 TEST_CASE("a truncated .npy is a user error naming the file", "[core][npy]") {
-  const std::string path =
-      (fs::temp_directory_path() / ("ensweep_npy_bad_" + std::to_string(getpid()) + ".npy"))
-          .string();
+  const std::string path = test::ScratchPath("ensweep_npy", "truncated.npy").string();
   std::ofstream(path) << "\x93NUMPY";
   try {
     ReadNpy(path);
@@ -39,5 +34,4 @@ TEST_CASE("a truncated .npy is a user error naming the file", "[core][npy]") {
   } catch (const UserError& e) {
     CHECK_THAT(e.what(), Catch::Contains(path));
   }
-  fs::remove(path);
 }

@@ -1,13 +1,12 @@
 #include "core/store.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "core/error.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -16,10 +15,7 @@ namespace {
 
 std::string FreshStorePath() {
   static int counter = 0;
-  const fs::path dir =
-      fs::temp_directory_path() /
-      ("ensweep_store_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-  fs::remove_all(dir);
+  const fs::path dir = test::ScratchPath("ensweep_store_test", std::to_string(counter++));
   return (dir / "sub" / "store.sqlite").string();
 }
 

@@ -1,12 +1,11 @@
 #include "core/study.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -16,10 +15,7 @@ namespace {
 // Writes `text` as a study file in a fresh temporary folder and returns its path.
 std::string WriteStudy(const std::string& text, const std::string& name = "study.yaml") {
   static int counter = 0;
-  const fs::path dir =
-      fs::temp_directory_path() /
-      ("ensweep_study_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-  fs::create_directories(dir);
+  const fs::path dir = test::FreshDir("ensweep_study_test", std::to_string(counter++));
   const fs::path path = dir / name;
   std::ofstream(path) << text;
   return path.string();
@@ -194,6 +190,46 @@ TEST_CASE("a when with an impossible value and cyclic conditions are errors", "[
   CHECK_THAT(LoadError("study: x\ndata: {train: t}\nspace:\n  a: {choice: [1], when: {b: 1}}\n"
                        "  b: {choice: [1], when: {a: 1}}\n"),
              Catch::Contains("cycle"));
+}
+
+TEST_CASE("a when on a continuous parameter is an error", "[core][study]") {
+  const std::string message = LoadError(
+      "study: x\ndata: {train: t}\nspace:\n  lr: {uniform: [0, 1]}\n"
+      "  w: {choice: [1, 2], when: {lr: 0.5}}\n");
+  CHECK_THAT(message, Catch::Contains(":5: 'space.w.when.lr'"));
+  CHECK_THAT(message, Catch::Contains("needs a choice, int or constant parameter"));
+}
+
+TEST_CASE("a key given twice is an error naming both lines", "[core][study]") {
+  const std::string message = LoadError("study: x\ndata: {train: t}\nstudy: y\n");
+  CHECK_THAT(message, Catch::Contains(":3: 'study': given twice (first on line 1)"));
+  CHECK_THAT(LoadError("study: x\ndata: {train: t, train: u}\n"),
+             Catch::Contains("'data.train': given twice"));
+}
+
+TEST_CASE("a folder given as the study file is named as such", "[core][study]") {
+  const fs::path dir = fs::path(WriteStudy(kMinimal)).parent_path();
+  try {
+    LoadStudyFile(dir.string());
+    FAIL("expected a UserError");
+  } catch (const UserError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("is a folder; expected a study file"));
+  }
+}
+
+TEST_CASE("built-in objectives default to the objective they report", "[core][study]") {
+  const StudySpec branin =
+      LoadStudyFile(WriteStudy("study: b\ntrainer: {type: branin}\nspace: {x1: 0, x2: 0}\n"));
+  CHECK(branin.objective.metric == "value");
+  CHECK_FALSE(branin.objective.maximize);
+  const StudySpec curve = LoadStudyFile(WriteStudy("study: c\ntrainer: {type: curve}\n"));
+  CHECK(curve.objective.metric == "val_accuracy");
+  CHECK(curve.objective.maximize);
+  // The file's objective still wins.
+  const StudySpec given = LoadStudyFile(WriteStudy(
+      "study: h\ntrainer: {type: hartmann6}\nobjective: {metric: v, direction: maximize}\n"));
+  CHECK(given.objective.metric == "v");
+  CHECK(given.objective.maximize);
 }
 
 TEST_CASE("missing required keys and bad YAML are errors", "[core][study]") {

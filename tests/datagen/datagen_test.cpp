@@ -1,5 +1,3 @@
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -18,6 +16,7 @@
 #include "core/error.h"
 #include "core/mask_layout.h"
 #include "datagen/mask_generator.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using ensweep::DatagenOptions;
@@ -25,13 +24,10 @@ using ensweep::GenerateMaskDataset;
 
 namespace {
 
+// A scratch path, not yet created, removed when the test process exits.
 struct TempDir {
   explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("ensweep_datagen_" + name + "_" + std::to_string(getpid()))) {
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+      : path(ensweep::test::ScratchPath("ensweep_datagen", name)) {}
   std::string str() const { return path.string(); }
   fs::path path;
 };

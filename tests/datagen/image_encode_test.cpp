@@ -2,7 +2,6 @@
 
 #include <png.h>
 #include <turbojpeg.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -12,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -35,12 +36,9 @@ std::vector<uint8_t> ReadBytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
+// An empty scratch folder, removed when the test process exits.
 struct TempDir {
-  TempDir() : path(fs::temp_directory_path() / ("ensweep_encode_" + std::to_string(getpid()))) {
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
+  fs::path path = ensweep::test::FreshDir("ensweep_encode", "scratch");
 };
 
 }  // namespace

@@ -3,8 +3,6 @@
 // predictions (one row per training image).
 #include "ensemble/candidate_loading.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include "core/store.h"
 #include "ensemble/candidate_stack.h"
 #include "ensemble/selection.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -29,10 +28,7 @@ struct FakeStudy {
   int64_t study_id = 0;
 
   explicit FakeStudy(const std::string &name) {
-    dir =
-        fs::temp_directory_path() / ("ensweep_candidates_" + name + "_" + std::to_string(getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
+    dir = test::FreshDir("ensweep_candidates", name);
     store = Store::OpenForWriting((dir / "store.sqlite").string());
     const Json doc = {{"study", name}, {"data", {{"train", "data/train"}}}};
     study_id = store->CreateOrUpdateStudy(ParseStudy(doc, "study.yaml", dir.string()));

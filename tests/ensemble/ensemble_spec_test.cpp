@@ -1,13 +1,12 @@
 // The study file's ensemble: block (core/study.h EnsembleSpec), as `ensweep
 // ensemble` reads it.
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "core/study.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
@@ -85,8 +84,7 @@ TEST_CASE("a bad ensemble setting names its key", "[ensemble][spec]") {
 }
 
 TEST_CASE("a bad one_per in a study file names the file, line and key path", "[ensemble][spec]") {
-  const fs::path dir = fs::temp_directory_path() / ("ensweep_spec_" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = test::FreshDir("ensweep_spec", "one_per");
   const fs::path file = dir / "study.yaml";
   std::ofstream(file) << "study: demo\n"
                          "data: {train: data/train}\n"

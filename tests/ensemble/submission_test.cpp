@@ -1,23 +1,21 @@
 #include "ensemble/submission.h"
 
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "ensemble/blend.h"
+#include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ensweep;
 
 namespace {
 
+// One scratch folder for the whole process, removed at exit.
 fs::path Dir() {
-  const fs::path dir =
-      fs::temp_directory_path() / ("ensweep_submission_test_" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  static const fs::path dir = test::FreshDir("ensweep_submission_test", "scratch");
   return dir;
 }
 

@@ -1,7 +1,5 @@
 #include "orchestrator/coordinator.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include "fake_trainer.h"
 #include "orchestrator/in_process_transport.h"
 #include "orchestrator/worker_loop.h"
+#include "tests/scratch_dir.h"
 #include "worker_harness.h"
 
 namespace fs = std::filesystem;
@@ -23,10 +22,7 @@ namespace {
 
 StudySpec MakeSpec(const std::string& space_json, int64_t trials, int epochs = 2) {
   static int counter = 0;
-  const fs::path dir =
-      fs::temp_directory_path() /
-      ("ensweep_coord_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-  fs::remove_all(dir);
+  const fs::path dir = test::ScratchPath("ensweep_coord_test", std::to_string(counter++));
   const Json doc = {{"study", "fake"},
                     {"storage", (dir / "s.sqlite").string()},
                     {"artifacts", (dir / "artifacts").string()},

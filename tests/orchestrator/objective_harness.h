@@ -2,11 +2,11 @@
 // train with the built-in objectives (objectives/), storing into a fresh SQLite file.
 #pragma once
 
-#include <unistd.h>
-
 #include <filesystem>
+#include <string>
 
 #include "objectives/objective_trainer.h"
+#include "tests/scratch_dir.h"
 #include "worker_harness.h"
 
 namespace ensweep::testing {
@@ -15,10 +15,8 @@ namespace ensweep::testing {
 inline Json ObjectiveStudy(const std::string& trainer, const Json& space, int64_t trials,
                            int epochs) {
   static int counter = 0;
-  const auto dir =
-      std::filesystem::temp_directory_path() /
-      ("ensweep_search_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir =
+      test::ScratchPath("ensweep_search_test", std::to_string(counter++));
   const bool maximize = trainer == "curve";
   return {{"study", "objective"},
           {"storage", (dir / "s.sqlite").string()},

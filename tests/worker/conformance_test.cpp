@@ -3,8 +3,6 @@
 // into ensweep's backbones and give torchvision's logits. Needs
 // /usr/bin/python3 with torchvision (scripts/setup.sh --test installs
 // python3-torchvision); without it the checks are skipped with a warning.
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -17,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "tests/scratch_dir.h"
 
 namespace ensweep {
 namespace {
@@ -50,9 +49,8 @@ struct Export {
 // Runs the tool for `arch` with random weights (seed 0) and a 96x128 check
 // batch.
 Export RunExport(const std::string &arch, bool torchscript = false) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("ensweep_conformance_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  // One folder per process, removed at exit: ~190 MB of weights once every backbone ran.
+  static const fs::path dir = test::FreshDir("ensweep_conformance", "export");
   const std::string stem = arch + (torchscript ? "_ts" : "");
   Export out{dir / (stem + ".pt"), dir / (stem + "_x.npy"), dir / (stem + "_logits.npy")};
   const std::string command = std::string(kPython) + " " + ENSWEEP_SOURCE_DIR +

@@ -1,7 +1,5 @@
 #include "worker/image_decode.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -15,6 +13,7 @@
 
 #include "core/error.h"
 #include "datagen/image_encode.h"
+#include "tests/scratch_dir.h"
 #include "worker/image_cache.h"
 
 namespace ensweep {
@@ -24,14 +23,8 @@ namespace fs = std::filesystem;
 
 // A per-process scratch folder, removed when the test binary exits.
 const fs::path& ScratchDir() {
-  struct Dir {
-    fs::path path =
-        fs::temp_directory_path() / ("ensweep_image_decode_test_" + std::to_string(::getpid()));
-    Dir() { fs::create_directories(path); }
-    ~Dir() { fs::remove_all(path); }
-  };
-  static const Dir dir;
-  return dir.path;
+  static const fs::path dir = test::FreshDir("ensweep_image_decode_test", "scratch");
+  return dir;
 }
 
 // A smooth gradient (JPEG reproduces it closely) with a seed-dependent offset.

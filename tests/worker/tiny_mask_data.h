@@ -27,7 +27,6 @@ struct TinyMaskData {
     options.seed = seed;
     summary = GenerateMaskDataset(root.string(), options);
   }
-  ~TinyMaskData() { std::filesystem::remove_all(root); }
   TinyMaskData(const TinyMaskData&) = delete;
   TinyMaskData& operator=(const TinyMaskData&) = delete;
 

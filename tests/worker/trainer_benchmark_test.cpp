@@ -1,7 +1,6 @@
 // Training throughput on the CPU, run by hand:
 //   worker_test "[benchmark]"          (ENSWEEP_BENCH_PEOPLE=150 persons, 7 photos each)
 // Hidden from the default run ([.]): it takes a minute or more on 2 cores.
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "datagen/mask_generator.h"
+#include "tests/scratch_dir.h"
 #include "worker/torch_trainer.h"
 
 namespace ensweep {
@@ -44,8 +44,7 @@ class TimingContext : public TrialContext {
 
 TEST_CASE("training throughput at 48x64 on the CPU", "[.][benchmark][worker]") {
   const char* people_env = std::getenv("ENSWEEP_BENCH_PEOPLE");
-  const fs::path root =
-      fs::temp_directory_path() / ("ensweep_trainer_bench_" + std::to_string(::getpid()));
+  const fs::path root = test::ScratchPath("ensweep_trainer_bench", "data");
   DatagenOptions options;
   options.people = people_env ? std::atoi(people_env) : 150;
   options.eval_people = 1;
@@ -84,7 +83,6 @@ TEST_CASE("training throughput at 48x64 on the CPU", "[.][benchmark][worker]") {
           context.metrics["val_accuracy"]);
     }
   }
-  fs::remove_all(root);
 }
 
 }  // namespace ensweep
