@@ -459,12 +459,15 @@ int Store::MarkAllRunningStale(int64_t study_id, const std::string& reason) {
   return q.exec();
 }
 
-void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
-  WriteTransaction transaction(impl_->db);
-  // The lost attempt's epochs would mix with the new attempt's.
+void Store::ClearEpochs(int64_t trial_id) {
   SQLite::Statement& clear = impl_->Prepared("DELETE FROM epoch_metrics WHERE trial_id = ?");
   clear.bind(1, trial_id);
   clear.exec();
+}
+
+void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
+  WriteTransaction transaction(impl_->db);
+  ClearEpochs(trial_id);  // the lost attempt's epochs would mix with the new attempt's
   SQLite::Statement& q = impl_->Prepared(
       "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
       "started_at = ?, epochs_done = 0 WHERE id = ?");
@@ -477,9 +480,7 @@ void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
 
 void Store::MarkInterrupted(int64_t trial_id, const std::string& reason) {
   WriteTransaction transaction(impl_->db);
-  SQLite::Statement& clear = impl_->Prepared("DELETE FROM epoch_metrics WHERE trial_id = ?");
-  clear.bind(1, trial_id);
-  clear.exec();
+  ClearEpochs(trial_id);
   SQLite::Statement& q = impl_->Prepared(
       "UPDATE trials SET state = 'QUEUED', error = ?, worker = '', started_at = NULL, "
       "epochs_done = 0 WHERE id = ?");

@@ -99,6 +99,9 @@ class Store {
 
  private:
   struct Impl;
+  // Forgets a trial's per-epoch metrics (a lost or interrupted attempt's), inside the caller's
+  // transaction.
+  void ClearEpochs(int64_t trial_id);
   explicit Store(std::unique_ptr<Impl> impl);
   void MarkEnded(int64_t trial_id, const char* state, std::optional<double> value,
                  const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,

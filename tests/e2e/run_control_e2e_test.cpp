@@ -63,6 +63,19 @@ bool WaitFor(const fs::path& file, const std::string& text) {
   return false;
 }
 
+// Requires the study in dir to hold `count` trials, every one COMPLETE at its first attempt.
+void CheckAllCompleteFirstTime(const fs::path& dir, size_t count) {
+  const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());
+  const auto record = store->FindStudy("control");
+  REQUIRE(record);
+  const auto trials = store->Trials(record->id);
+  REQUIRE(trials.size() == count);
+  for (const auto& t : trials) {
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a second run of a running study exits with 2 and leaves the first run alone",
@@ -79,15 +92,7 @@ TEST_CASE("a second run of a running study exits with 2 and leaves the first run
   const int first_status = WaitExit(first);
   INFO(ReadFile(dir / "first.txt"));
   CHECK(first_status == 0);
-  const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());
-  const auto record = store->FindStudy("control");
-  REQUIRE(record);
-  const auto trials = store->Trials(record->id);
-  REQUIRE(trials.size() == 3);
-  for (const auto& t : trials) {
-    CHECK(t.state == TrialState::kComplete);
-    CHECK(t.retries == 0);  // the second run did not take a trial over
-  }
+  CheckAllCompleteFirstTime(dir, 3);  // the second run did not take a trial over
   // Once the first run has ended, the study can be run again (here: extended).
   const auto extend = RunCommand(Ensweep() + " run " + study.string() + " --workers 1 --trials 4");
   INFO(extend.output);
@@ -112,13 +117,7 @@ TEST_CASE("SIGTERM to the run's process group stops it cleanly and a rerun finis
   INFO(rerun.output);
   REQUIRE(rerun.status == 0);
   CHECK_THAT(rerun.output, Catch::Contains("queued"));
-  const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());
-  const auto trials = store->Trials(store->FindStudy("control")->id);
-  REQUIRE(trials.size() == 3);
-  for (const auto& t : trials) {
-    CHECK(t.state == TrialState::kComplete);
-    CHECK(t.retries == 0);
-  }
+  CheckAllCompleteFirstTime(dir, 3);  // an interruption is not a retry
 }
 
 TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {
