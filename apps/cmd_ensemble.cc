@@ -458,12 +458,11 @@ int BuildEnsemble(const EnsembleOptions &o) {
       record.metrics["eval_macro_f1"] = score.macro_f1;
       record.metrics["eval_accuracy"] = score.accuracy;
       record.metrics["best_single_eval_macro_f1"] = single_eval.macro_f1;
-      std::cout << "eval score against " << labels << ":\n"
-                << "  ensemble                macro F1 " << FormatFixed(score.macro_f1, 4)
-                << "  accuracy " << FormatFixed(score.accuracy, 4) << "\n"
-                << "  best single (trial " << candidates[0].number << ")  macro F1 "
-                << FormatFixed(single_eval.macro_f1, 4) << "  accuracy "
-                << FormatFixed(single_eval.accuracy, 4) << "\n";
+      TextTable table({"", "macro_f1", "accuracy"});
+      table.AddRow({"ensemble", FormatFixed(score.macro_f1, 4), FormatFixed(score.accuracy, 4)});
+      table.AddRow({"best single (trial " + std::to_string(candidates[0].number) + ")",
+                    FormatFixed(single_eval.macro_f1, 4), FormatFixed(single_eval.accuracy, 4)});
+      std::cout << "eval score against " << labels << ":\n" << table.Render();
     }
   } else {
     std::cout << "no submission written: the study has no eval data (data.eval)\n";
