@@ -499,6 +499,7 @@ Command AddScoreCommand(CLI::App &root) {
             const SubmissionScore score = ScoreSubmission(o->submission, o->labels);
             if (o->format == "json") {
               std::cout << nlohmann::json{{"rows", score.rows},
+                                          {"unlabelled_rows", score.unlabelled},
                                           {"accuracy", score.accuracy},
                                           {"macro_f1", score.macro_f1}}
                                .dump(2)
@@ -507,6 +508,11 @@ Command AddScoreCommand(CLI::App &root) {
               std::cout << "rows      " << score.rows << "\naccuracy  "
                         << FormatFixed(score.accuracy, 4) << "\nmacro F1  "
                         << FormatFixed(score.macro_f1, 4) << "\n";
+              if (score.unlabelled > 0) {
+                std::cout << "(" << CountOf(score.unlabelled, "submission row")
+                          << " not scored: the labels file does not list "
+                          << (score.unlabelled == 1 ? "its image" : "their images") << ")\n";
+              }
             }
             return 0;
           }};

@@ -95,7 +95,8 @@ SubmissionScore ScoreNamed(const std::map<std::string, std::string>& predicted,
   if (truth.empty()) throw UserError(labels_csv + ": no labelled rows");
   const ConfusionMatrix confusion = Confusion(truth, guess, static_cast<int>(classes.size()));
   return SubmissionScore{static_cast<int64_t>(truth.size()), confusion.Accuracy(),
-                         confusion.MacroF1()};
+                         confusion.MacroF1(),
+                         static_cast<int64_t>(predicted.size() - truth.size())};
 }
 
 }  // namespace
@@ -127,8 +128,10 @@ SubmissionScore ScoreAgainstLabels(const std::map<std::string, int>& predicted,
   const CsvTable labels = ReadCsv(labels_csv);
   const size_t lab_id = labels.Column("ImageID"), lab_ans = labels.Column("ans");
   std::vector<int> truth, guess;
+  std::set<std::string> labelled;
   for (size_t r = 0; r < labels.rows.size(); ++r) {
     const std::string where = labels_csv + ":" + std::to_string(labels.lines[r]);
+    labelled.insert(labels.rows[r][lab_id]);
     auto it = predicted.find(labels.rows[r][lab_id]);
     if (it == predicted.end()) {
       throw UserError(source + ": no prediction for ImageID " + labels.rows[r][lab_id] +
@@ -139,7 +142,8 @@ SubmissionScore ScoreAgainstLabels(const std::map<std::string, int>& predicted,
   }
   const ConfusionMatrix confusion = Confusion(truth, guess, kNumClasses);
   return SubmissionScore{static_cast<int64_t>(truth.size()), confusion.Accuracy(),
-                         confusion.MacroF1()};
+                         confusion.MacroF1(),
+                         static_cast<int64_t>(predicted.size() - labelled.size())};
 }
 
 }  // namespace

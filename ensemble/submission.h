@@ -37,9 +37,10 @@ void WriteSubmission(const SubmissionTarget& target, const Matrix& probs,
 void WriteSubmission(const std::string& info_csv, const Matrix& probs, const std::string& out_path);
 
 struct SubmissionScore {
-  int64_t rows = 0;
+  int64_t rows = 0;  // labelled images scored
   double accuracy = 0;
   double macro_f1 = 0;
+  int64_t unlabelled = 0;  // predictions for images the labels file does not list (not scored)
 };
 
 // Scores a submission against a labels file: ImageID,ans (mask) or path,label (class names; the

@@ -75,6 +75,23 @@ TEST_CASE("scoring names a missing image and a bad class", "[ensemble][score]") 
                     Catch::Contains("bad.csv:2"));
 }
 
+TEST_CASE("scoring counts submission rows that have no label", "[ensemble][score]") {
+  const fs::path dir = Dir();
+  std::ofstream(dir / "labels.csv") << "ImageID,ans\na,0\nb,1\n";
+  std::ofstream(dir / "sub.csv") << "ImageID,ans\nx,3\na,0\nb,1\ny,4\n";
+  const SubmissionScore s =
+      ScoreSubmission((dir / "sub.csv").string(), (dir / "labels.csv").string());
+  CHECK(s.rows == 2);
+  CHECK(s.unlabelled == 2);
+  CHECK(s.accuracy == Approx(1.0));
+  std::ofstream(dir / "named_labels.csv") << "path,label\ncat/1.jpg,cat\n";
+  std::ofstream(dir / "named.csv") << "path,label\ncat/1.jpg,cat\ndog/9.jpg,dog\n";
+  const SubmissionScore named =
+      ScoreSubmission((dir / "named.csv").string(), (dir / "named_labels.csv").string());
+  CHECK(named.rows == 1);
+  CHECK(named.unlabelled == 1);
+}
+
 TEST_CASE("a weighted average blends probabilities row by row", "[ensemble][blend]") {
   Matrix a = OneHot({0, 1});
   Matrix b = OneHot({0, 2});
