@@ -105,10 +105,10 @@ struct RunOptions {
   bool quiet = false;
 };
 
-// Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C and SIGTERM to the
-// coordinator, which stops them after putting their trials back in the queue; a signal sent to
-// the whole process group (the terminal's Ctrl-C, `kill -- -PGID`, a batch scheduler) would
-// otherwise end them first. They still exit when the coordinator goes away.
+// MPI worker ranks leave Ctrl-C and SIGTERM to the coordinator rank, which stops them after
+// putting their trials back in the queue (mpirun forwards signals to every rank). They still
+// exit when the coordinator goes away. Local workers run in a process group of their own
+// (orchestrator/local_workers.cc) and only ignore Ctrl-C, so the coordinator's SIGTERM ends them.
 void LeaveStopSignalsToCoordinator() {
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
@@ -124,7 +124,7 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
     throw UserError("--listen: expected HOST:PORT (a port in 0..65535, 0 for any free port), got " +
                     o.listen);
   }
-  RunLock lock(spec.artifacts, spec.name);
+  RunLock lock(spec.storage, spec.name);
   auto store = Store::OpenForWriting(spec.storage);
   TcpCoordinatorTransport transport(o.listen.substr(0, colon), std::stoi(port));
   lock.Describe("coordinator at " + transport.Endpoint());
@@ -179,7 +179,7 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
-    RunLock lock(spec.artifacts, spec.name);
+    RunLock lock(spec.storage, spec.name);
     lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
@@ -268,12 +268,11 @@ Command AddWorkerCommand(CLI::App& root) {
                   "GPU slot: train on CUDA device N modulo the GPUs visible (default: the "
                   "launcher's local rank, e.g. SLURM_LOCALID, else 0)")
       ->check(AtLeast(0));
-  app->add_flag("--local", o->local,
-                "Started by `ensweep run`: leave Ctrl-C and SIGTERM to the coordinator")
+  app->add_flag("--local", o->local, "Started by `ensweep run`: leave Ctrl-C to the coordinator")
       ->group("");
   return {
       app, [o] {
-        if (o->local) LeaveStopSignalsToCoordinator();
+        if (o->local) signal(SIGINT, SIG_IGN);
         const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
         SetLogName(log_name);
         const int threads = o->threads > 0 ? o->threads : Cores();

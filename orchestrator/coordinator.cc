@@ -1,5 +1,6 @@
 #include "orchestrator/coordinator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -118,10 +119,25 @@ void Coordinator::CheckStoredStudy() {
   if (stored->metric != spec_.objective.metric || stored->maximize != spec_.objective.maximize) {
     throw UserError(file + ": 'objective': study '" + spec_.name + "' in " + spec_.storage +
                     " already has " + CountOf(stored->trial_count, "trial") + " ranked by " +
-                    stored->metric + " (" + direction(stored->maximize) + "), but this file says " +
-                    spec_.objective.metric + " (" + direction(spec_.objective.maximize) +
-                    "); one study ranks its trials on one objective: restore it, or give this "
-                    "file a new 'study' name to start a new study");
+                    stored->metric + " (" + direction(stored->maximize) + "), but this file " +
+                    "gives " + spec_.objective.metric + " (" + direction(spec_.objective.maximize) +
+                    "; the trainer's default when the file has no 'objective'); one study ranks "
+                    "its trials on one objective: write `objective: {metric: " +
+                    stored->metric + ", direction: " + direction(stored->maximize) +
+                    "}` to keep it, or give this file a new 'study' name to start a new study");
+  }
+  // The enqueue list the study last ran with (taken as unchanged for a store without one).
+  stored_enqueue_ = stored->spec.contains("enqueue") && stored->spec["enqueue"].is_array()
+                        ? stored->spec["enqueue"].get<std::vector<Json>>()
+                        : spec_.enqueue;
+  if (spec_.sampler.type == "grid" && stored_enqueue_ != spec_.enqueue) {
+    throw UserError(file +
+                    ": 'enqueue': the grid sampler numbers its points after the enqueued "
+                    "trials, so the list cannot change once the study has trials (" +
+                    CountOf(static_cast<long long>(stored_enqueue_.size()), "entry") +
+                    " when it last ran, " +
+                    CountOf(static_cast<long long>(spec_.enqueue.size()), "entry") +
+                    " now); restore it, or start a new study");
   }
   const Json space = spec_.ToJson().value("space", Json::object());
   if (stored->spec.value("space", Json::object()) != space) {
@@ -131,25 +147,18 @@ void Coordinator::CheckStoredStudy() {
   }
 }
 
-// Whether some trial already ran (or waits to run) with every value `entry` fixes.
-bool Coordinator::EnqueuedBefore(const Json& entry) const {
-  for (const auto& [number, trial] : trials_) {
-    bool all = true;
-    for (const auto& [name, value] : entry.items()) {
-      const auto it = trial.params.find(name);
-      all = all && it != trial.params.end() && *it == value;
-    }
-    if (all) return true;
-  }
-  return false;
-}
-
 void Coordinator::Resume() {
   CheckStoredStudy();
   study_id_ = store_.CreateOrUpdateStudy(spec_);
   const int stale = store_.MarkAllRunningStale(study_id_, "the previous run stopped while it ran");
   for (auto& trial : store_.Trials(study_id_)) {
     next_number_ = std::max(next_number_, trial.number + 1);
+    // Stores written before interruptions were queued kept them STALE; queue them as now.
+    if (trial.state == TrialState::kStale && trial.error.rfind("interrupted: ", 0) == 0) {
+      store_.MarkInterrupted(trial.id, trial.error);
+      trial.state = TrialState::kQueued;
+      trial.epochs_done = 0;
+    }
     TrialCurve& curve = curves_[trial.number];
     curve.state = trial.state;
     // Only a pruner reads past epochs; without one, resuming a large study skips the queries.
@@ -164,12 +173,18 @@ void Coordinator::Resume() {
     NoteBest(number);
   }
   const bool resuming = !trials_.empty();  // a new study's enqueued trials are not a resume
-  // Every configuration of `enqueue` runs once per study: on a new study they are trials 0, 1,
-  // ...; entries added to the file later join a resumed study as its next trials.
+  // Every entry of `enqueue` runs once per study: on a new study they are trials 0, 1, ...;
+  // entries the file has gained since the study last ran (compared with the stored list, one
+  // for one) join a resumed study as its next trials.
+  std::vector<Json> already = resuming ? stored_enqueue_ : std::vector<Json>{};
   int64_t queued_now = 0, queued_before = 0;
   for (const auto& [number, trial] : trials_) queued_before += trial.state == TrialState::kQueued;
   for (const Json& entry : spec_.enqueue) {
-    if (resuming && EnqueuedBefore(entry)) continue;
+    const auto seen = std::find(already.begin(), already.end(), entry);
+    if (seen != already.end()) {
+      already.erase(seen);
+      continue;
+    }
     const int64_t number = next_number_++;
     TrialRecord trial;
     trial.study_id = study_id_;
@@ -455,7 +470,9 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
   if (it == workers_.end()) return;
   WorkerSlot& slot = *it->second;
   Print("worker " + slot.name + " lost: " + reason);
-  if (slot.trial) {
+  if (slot.trial && stopping_) {
+    Interrupt(*slot.trial, "stopped by signal (worker " + slot.name + " gone)");
+  } else if (slot.trial) {
     TrialRecord& trial = trials_.at(*slot.trial);
     trial.state = TrialState::kStale;
     trial.error = "worker " + slot.name + " lost: " + reason;
@@ -489,16 +506,20 @@ void Coordinator::CheckHeartbeats() {
   }
 }
 
+void Coordinator::Interrupt(int64_t number, const std::string& reason) {
+  TrialRecord& trial = trials_.at(number);
+  trial.state = TrialState::kQueued;
+  trial.error = "interrupted: " + reason;
+  trial.epochs_done = 0;
+  store_.MarkInterrupted(trial.id, trial.error);
+  curves_[number] = TrialCurve{};
+  curves_[number].state = trial.state;
+}
+
 void Coordinator::StopAll(const std::string& reason) {
   for (auto& [peer, slot] : workers_) {
     if (slot->trial) {
-      TrialRecord& trial = trials_.at(*slot->trial);
-      trial.state = TrialState::kQueued;
-      trial.error = "interrupted: " + reason;
-      trial.epochs_done = 0;
-      store_.MarkInterrupted(trial.id, trial.error);
-      curves_[trial.number] = TrialCurve{};
-      curves_[trial.number].state = trial.state;
+      Interrupt(*slot->trial, reason);
       slot->trial.reset();
     }
     transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
@@ -517,6 +538,9 @@ RunSummary Coordinator::Run() {
       // store transaction, committed before the coordinator waits again (never held while it
       // waits), so a crash loses at most the round in progress.
       Store::Batch batch(store_);
+      // Read before the events: a signal sent to a whole process group may reach a worker joined
+      // by hand first, and its loss is then part of the stop, not a failure (HandleLost).
+      stopping_ = options_.stop_requested && options_.stop_requested();
       if (event) {
         HandleEvent(*event);
         // Drain what else is waiting before dispatching again.
@@ -524,9 +548,9 @@ RunSummary Coordinator::Run() {
         event.reset();
       }
       CheckHeartbeats();
-      // A stop request first: a signal sent to the whole process group (e.g. `kill -- -PGID`,
-      // a job scheduler) may reach the workers before the coordinator sees it.
-      if (options_.stop_requested && options_.stop_requested()) {
+      // A stop request before the check for lost workers: with a signal sent to the whole process
+      // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
+      if (stopping_) {
         summary.interrupted = true;
         summary.stop_reason =
             "stopped by signal; interrupted trials are queued to run first on the next run";

@@ -80,7 +80,6 @@ class Coordinator {
   // Throws UserError when the study file's objective differs from the stored study's (with
   // trials); notes a changed space.
   void CheckStoredStudy();
-  bool EnqueuedBefore(const Json& entry) const;
   bool Retryable(const TrialRecord& trial) const;
   void HandleEvent(const TransportEvent& event);
   void HandleMessage(int peer, const Message& message);
@@ -94,6 +93,8 @@ class Coordinator {
   bool Finished() const;
   void FinishTrial(WorkerSlot& slot, const Message& message);
   void StopAll(const std::string& reason);
+  // Puts a running trial back in the queue (QUEUED, epochs cleared, no retry used).
+  void Interrupt(int64_t number, const std::string& reason);
   void Print(const std::string& line) const;
   const std::vector<TrialRecord>& History();
   std::string ArtifactDir(int64_t number) const;
@@ -115,6 +116,9 @@ class Coordinator {
   int64_t finished_before_ = 0;  // trials that had ended (for good) when this run started
   int64_t finished_this_run_ = 0;
   int workers_seen_ = 0;
+  bool stopping_ = false;
+  std::vector<Json> stored_enqueue_;  // the stored study's enqueue list (CheckStoredStudy)  // a
+                                      // stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
   std::optional<int64_t> best_number_;
 };

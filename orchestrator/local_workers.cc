@@ -26,7 +26,16 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   for (auto& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  const int status = posix_spawn(&pid, executable.c_str(), nullptr, nullptr, argv.data(), environ);
+  // A process group of its own: a signal for the coordinator's group (the terminal's Ctrl-C,
+  // `kill -- -PGID`, a batch scheduler) reaches only the coordinator, which puts the workers'
+  // trials back in the queue and then stops them (SIGTERM here, in Stop).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  const int status =
+      posix_spawn(&pid, executable.c_str(), nullptr, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   if (status != 0) {
     throw std::runtime_error("cannot start worker " + executable + ": " + std::strerror(status));
   }

@@ -19,7 +19,8 @@ class LocalWorkers {
   LocalWorkers(const LocalWorkers&) = delete;
   LocalWorkers& operator=(const LocalWorkers&) = delete;
 
-  // Starts `executable` with `arguments` (argv[1..]). Throws std::runtime_error on failure.
+  // Starts `executable` with `arguments` (argv[1..]) in a process group of its own, so that
+  // signals for the coordinator's group do not reach it. Throws std::runtime_error on failure.
   void Start(const std::string& executable, const std::vector<std::string>& arguments);
   // Reaps exited processes without blocking; returns how many are still running.
   int Running();

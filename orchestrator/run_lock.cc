@@ -23,16 +23,19 @@ std::string HostName() {
 
 }  // namespace
 
-RunLock::RunLock(const std::string& artifacts_dir, const std::string& study) {
+RunLock::RunLock(const std::string& storage, const std::string& study) {
+  const std::filesystem::path store(storage);
+  const std::filesystem::path folder = store.parent_path();
   std::error_code error;
-  std::filesystem::create_directories(artifacts_dir, error);
+  if (!folder.empty()) std::filesystem::create_directories(folder, error);
   if (error) {
-    throw UserError("'artifacts': cannot create " + artifacts_dir + ": " + error.message());
+    throw UserError(storage + ": cannot create the store's folder " + folder.string() + ": " +
+                    error.message());
   }
-  path_ = (std::filesystem::path(artifacts_dir) / ".run.lock").string();
+  path_ = (folder / ("." + store.filename().string() + "." + study + ".lock")).string();
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
-    throw UserError("'artifacts': cannot open " + path_ + ": " + std::strerror(errno));
+    throw UserError("cannot open the run lock " + path_ + ": " + std::strerror(errno));
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -44,14 +47,15 @@ RunLock::RunLock(const std::string& artifacts_dir, const std::string& study) {
     if (err != EWOULDBLOCK) {
       throw UserError("cannot lock " + path_ + ": " + std::strerror(err));
     }
+    // Extra workers can join a TCP run at its address; an MPI run takes none.
     const auto at = holder.find("coordinator at ");
-    const std::string address =
-        at == std::string::npos ? "HOST:PORT" : holder.substr(at + std::strlen("coordinator at "));
-    throw UserError("study '" + study + "' is already being run" +
+    const std::string join = at == std::string::npos
+                                 ? ""
+                                 : ", or add workers to it with `ensweep worker --connect " +
+                                       holder.substr(at + std::strlen("coordinator at ")) + "`";
+    throw UserError("study '" + study + "' in " + storage + " is already being run" +
                     (holder.empty() ? std::string() : " (" + holder + ")") +
-                    "; wait for that run to end, or add workers to it with `ensweep worker "
-                    "--connect " +
-                    address + "` (lock: " + path_ + ")");
+                    "; wait for that run to end" + join + " (lock: " + path_ + ")");
   }
   Describe("pid " + std::to_string(::getpid()) + " on " + HostName());
 }

@@ -1,9 +1,10 @@
 // One coordinator per study at a time. A second `ensweep run` of a study that is running would
 // mark the first run's trials STALE and train them again into the same artifact folders, so the
-// coordinator holds an exclusive lock (flock) on `<artifacts>/.run.lock` for the whole run. The
-// operating system releases it when the process ends, however it ends, so a crashed run never
-// leaves a stale lock behind. The file holds a line saying who holds it (pid, host, and the
-// address extra workers connect to), for the second run's message.
+// coordinator holds an exclusive lock (flock) for the whole run on a file beside the store,
+// `.<store file name>.<study>.lock`: a study is its name in its store, whichever study file names
+// it. The operating system releases the lock when the process ends, however it ends, so a crashed
+// run never leaves a stale lock behind. The file says who holds it (pid, host, and how to reach
+// the run), for the second run's message.
 #pragma once
 
 #include <string>
@@ -12,14 +13,15 @@ namespace ensweep {
 
 class RunLock {
  public:
-  // Takes the lock of the study whose artifacts live in `artifacts_dir` (created if missing).
+  // Takes the lock of `study` in the store at `storage` (its folder is created if missing).
   // Throws UserError naming the holder when another process holds it.
-  RunLock(const std::string& artifacts_dir, const std::string& study);
+  RunLock(const std::string& storage, const std::string& study);
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
 
-  // Records how to reach this run ("coordinator at HOST:PORT"), shown to a second run.
+  // Records how to reach this run, shown to a second run: "coordinator at HOST:PORT" (a TCP run,
+  // which extra workers can join) or anything else (e.g. an MPI run, which they cannot).
   void Describe(const std::string& how_to_reach);
 
  private:

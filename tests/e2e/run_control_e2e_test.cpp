@@ -87,8 +87,18 @@ TEST_CASE("a second run of a running study exits with 2 and leaves the first run
   const auto second = RunCommand(Ensweep() + " run " + study.string() + " --workers 1");
   INFO(second.output);
   CHECK(second.status == 2);
-  CHECK_THAT(second.output, Catch::Contains("study 'control' is already being run"));
+  CHECK_THAT(second.output, Catch::Contains("study 'control' in "));
+  CHECK_THAT(second.output, Catch::Contains("is already being run"));
   CHECK_THAT(second.output, Catch::Contains("ensweep worker --connect 127.0.0.1:"));
+  // A study is its name in its store, whichever file names it: a copy of the study file with
+  // other artifacts is refused too.
+  std::string copy = ReadFile(study);
+  copy.replace(copy.find("/artifacts"), 10, "/other_artifacts");
+  std::ofstream(dir / "copy.yaml") << copy;
+  const auto third = RunCommand(Ensweep() + " run " + (dir / "copy.yaml").string());
+  INFO(third.output);
+  CHECK(third.status == 2);
+  CHECK_THAT(third.output, Catch::Contains("is already being run"));
   const int first_status = WaitExit(first);
   INFO(ReadFile(dir / "first.txt"));
   CHECK(first_status == 0);

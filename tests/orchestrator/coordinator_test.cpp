@@ -199,8 +199,10 @@ TEST_CASE("interrupting a trial more often than max_retries does not abandon it"
       std::this_thread::sleep_for(std::chrono::milliseconds(70));
       stop = true;
     });
-    CHECK(harness.Run(options).interrupted);
+    const RunSummary summary = harness.Run(options);
     stopper.join();
+    CHECK(summary.interrupted);
+    CHECK(summary.queued == 1);  // the trial was running when the stop came
   }
   Harness last(spec, 1);
   const RunSummary summary = last.Run();
@@ -249,6 +251,33 @@ TEST_CASE("enqueue entries added to the study file run when the study resumes",
   CHECK(trials[0].params["lr"] == 0.05);
   CHECK(trials[3].params["lr"] == 0.07);
   CHECK(trials[3].state == TrialState::kComplete);
+}
+
+TEST_CASE("an enqueue entry runs once even when it fixes a parameter its condition leaves out",
+          "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(
+      R"({"opt": {"choice": ["sgd", "adam"]}, "momentum": {"uniform": [0.5, 0.99], "when": {"opt": "sgd"}}})",
+      2, 1);
+  spec.enqueue = {Json{{"opt", "adam"}, {"momentum", 0.9}}};  // momentum is inactive with adam
+  for (int64_t budget : {2, 3, 4}) {
+    Harness harness(spec, 1);
+    CoordinatorOptions options;
+    options.trials = budget;
+    CHECK(harness.Run(options).trials == budget);  // no copy of the entry on any resume
+  }
+}
+
+TEST_CASE("under the grid sampler the enqueue list cannot change once the study has trials",
+          "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 2, 1);
+  spec.sampler.type = "grid";
+  {
+    Harness harness(spec, 1);
+    CHECK(harness.Run().trials == 2);
+  }
+  spec.enqueue = {Json{{"lr", 0.03}}};
+  Harness again(spec, 1);
+  CHECK_THROWS_WITH(again.Run(), Catch::Contains("grid sampler numbers its points"));
 }
 
 TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coordinator]") {
