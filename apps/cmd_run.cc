@@ -1,5 +1,6 @@
 // `ensweep run` (coordinator plus local or MPI workers) and `ensweep worker` (one worker).
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -272,7 +273,14 @@ Command AddWorkerCommand(CLI::App& root) {
       ->group("");
   return {
       app, [o] {
-        if (o->local) signal(SIGINT, SIG_IGN);
+        if (o->local) {
+          signal(SIGINT, SIG_IGN);
+          // A local worker ends with its coordinator, even one killed outright: otherwise it
+          // would train on into the trial's folder until its next report, while a new run may
+          // already be retrying that trial there.
+          prctl(PR_SET_PDEATHSIG, SIGTERM);
+          if (getppid() == 1) return kExitInternal;  // the coordinator was already gone
+        }
         const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
         SetLogName(log_name);
         const int threads = o->threads > 0 ? o->threads : Cores();
