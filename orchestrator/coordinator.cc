@@ -528,7 +528,12 @@ void Coordinator::StopAll(const std::string& reason) {
 
 RunSummary Coordinator::Run() {
   started_ = Clock::now();
-  Resume();
+  {
+    // One transaction: the stored spec (with its enqueue list) and the trials queued from it
+    // are written together, so a crash cannot keep the one without the other.
+    Store::Batch batch(store_);
+    Resume();
+  }
   RunSummary summary;
   summary.study_id = study_id_;
   std::optional<TransportEvent> event;
