@@ -106,10 +106,11 @@ struct RunOptions {
   bool quiet = false;
 };
 
-// MPI worker ranks leave Ctrl-C and SIGTERM to the coordinator rank, which stops them after
-// putting their trials back in the queue (mpirun forwards signals to every rank). They still
-// exit when the coordinator goes away. Local workers run in a process group of their own
-// (orchestrator/local_workers.cc) and only ignore Ctrl-C, so the coordinator's SIGTERM ends them.
+// Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C and SIGTERM to the
+// coordinator, which puts their trials back in the queue and then stops them: a SIGTERM sent to
+// every process of a job (systemd, Slurm, `kill $(pgrep ensweep)`) may reach a worker first, and
+// its trial would otherwise count as a failed attempt. Local workers are stopped with SIGUSR1
+// (orchestrator/local_workers.cc); all exit when the coordinator goes away.
 void LeaveStopSignalsToCoordinator() {
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
@@ -137,9 +138,10 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   InstallStopHandlers();
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
-    local.Start(SelfExecutable(), {"worker", "--connect", transport.Endpoint(), "--threads",
-                                   std::to_string(threads), "--gpu", std::to_string(i), "--name",
-                                   "local-" + std::to_string(i + 1), "--local"});
+    local.Start(SelfExecutable(),
+                {"worker", "--connect", transport.Endpoint(), "--threads", std::to_string(threads),
+                 "--gpu", std::to_string(i), "--name", "local-" + std::to_string(i + 1), "--local",
+                 "--coordinator-pid", std::to_string(getpid())});
   }
   CoordinatorOptions options;
   if (o.trials > 0) options.trials = o.trials;
@@ -254,6 +256,7 @@ Command AddWorkerCommand(CLI::App& root) {
     std::string name;
     int gpu = -1;
     bool local = false;
+    pid_t coordinator_pid = 0;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand(
@@ -269,17 +272,24 @@ Command AddWorkerCommand(CLI::App& root) {
                   "GPU slot: train on CUDA device N modulo the GPUs visible (default: the "
                   "launcher's local rank, e.g. SLURM_LOCALID, else 0)")
       ->check(AtLeast(0));
-  app->add_flag("--local", o->local, "Started by `ensweep run`: leave Ctrl-C to the coordinator")
+  app->add_flag("--local", o->local,
+                "Started by `ensweep run`: leave Ctrl-C and SIGTERM to the coordinator")
+      ->group("");
+  app->add_option("--coordinator-pid", o->coordinator_pid,
+                  "With --local: the coordinator's pid (to exit if it is already gone)")
       ->group("");
   return {
       app, [o] {
         if (o->local) {
-          signal(SIGINT, SIG_IGN);
+          LeaveStopSignalsToCoordinator();
           // A local worker ends with its coordinator, even one killed outright: otherwise it
           // would train on into the trial's folder until its next report, while a new run may
           // already be retrying that trial there.
-          prctl(PR_SET_PDEATHSIG, SIGTERM);
-          if (getppid() == 1) return kExitInternal;  // the coordinator was already gone
+          prctl(PR_SET_PDEATHSIG, SIGUSR1);
+          if (o->coordinator_pid > 0 && getppid() != o->coordinator_pid) {
+            std::cerr << "the coordinator (pid " << o->coordinator_pid << ") is gone" << std::endl;
+            return kExitInternal;
+          }
         }
         const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
         SetLogName(log_name);

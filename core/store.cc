@@ -157,7 +157,10 @@ class WriteTransaction {
 
 Store::Batch::Batch(Store& store) : store_(store) {
   if (sqlite3_get_autocommit(store_.impl_->db.getHandle()) != 0) {
-    store_.impl_->db.exec("BEGIN");
+    // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before anything is
+    // read, so a batch that reads and then writes never fails because another process (another
+    // study's coordinator on the same store) committed in between.
+    store_.impl_->db.exec("BEGIN IMMEDIATE");
     outermost_ = true;
   }
 }
@@ -187,7 +190,7 @@ std::unique_ptr<Store> Store::OpenForWriting(const std::string& path) {
     impl->db.exec("PRAGMA journal_mode=WAL");
     impl->db.exec("PRAGMA synchronous=NORMAL");
     impl->db.exec("PRAGMA foreign_keys=ON");
-    SQLite::Transaction transaction(impl->db);
+    SQLite::Transaction transaction(impl->db, SQLite::TransactionBehavior::IMMEDIATE);
     impl->db.exec(kSchema);
     SQLite::Statement version(impl->db, "SELECT value FROM meta WHERE key = 'schema_version'");
     if (version.executeStep()) {
@@ -228,6 +231,20 @@ std::unique_ptr<Store> Store::OpenReadOnly(const std::string& path) {
     throw UserError(path + ": cannot open as an ensweep store: " + e.what());
   }
   return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+std::optional<std::string> Store::Meta(const std::string& key) const {
+  SQLite::Statement q(impl_->db, "SELECT value FROM meta WHERE key = ?");
+  q.bind(1, key);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+void Store::SetMeta(const std::string& key, const std::string& value) {
+  SQLite::Statement q(impl_->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  q.bind(1, key);
+  q.bind(2, value);
+  q.exec();
 }
 
 int64_t Store::CreateOrUpdateStudy(const StudySpec& spec) {

@@ -56,6 +56,9 @@ class Store {
   // (a resumed run may extend the budget); returns the study id.
   int64_t CreateOrUpdateStudy(const StudySpec& spec);
   std::optional<StudyRecord> FindStudy(const std::string& name) const;
+  // Small named values kept with the store (e.g. the enqueue entries a study has queued so far).
+  std::optional<std::string> Meta(const std::string& key) const;
+  void SetMeta(const std::string& key, const std::string& value);
   std::vector<StudyRecord> ListStudies() const;
 
   // Trials.

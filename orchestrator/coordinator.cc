@@ -174,17 +174,27 @@ void Coordinator::Resume() {
   }
   const bool resuming = !trials_.empty();  // a new study's enqueued trials are not a resume
   // Every entry of `enqueue` runs once per study: on a new study they are trials 0, 1, ...;
-  // entries the file has gained since the study last ran (compared with the stored list, one
-  // for one) join a resumed study as its next trials.
-  std::vector<Json> already = resuming ? stored_enqueue_ : std::vector<Json>{};
+  // entries the file has gained join a resumed study as its next trials. What has been queued
+  // is kept in the store, entry by entry (a list only added to), so an entry left out for one
+  // run and then restored is not run twice. Stores from before that record start from the
+  // enqueue list the study last ran with.
+  const std::string record_key = "enqueued/" + std::to_string(study_id_);
+  std::vector<Json> queued_ever;
+  if (const auto text = store_.Meta(record_key)) {
+    queued_ever = Json::parse(*text).get<std::vector<Json>>();
+  } else if (resuming) {
+    queued_ever = stored_enqueue_;
+  }
+  std::vector<Json> unmatched = queued_ever;
   int64_t queued_now = 0, queued_before = 0;
   for (const auto& [number, trial] : trials_) queued_before += trial.state == TrialState::kQueued;
   for (const Json& entry : spec_.enqueue) {
-    const auto seen = std::find(already.begin(), already.end(), entry);
-    if (seen != already.end()) {
-      already.erase(seen);
+    const auto seen = std::find(unmatched.begin(), unmatched.end(), entry);
+    if (seen != unmatched.end()) {
+      unmatched.erase(seen);
       continue;
     }
+    queued_ever.push_back(entry);
     const int64_t number = next_number_++;
     TrialRecord trial;
     trial.study_id = study_id_;
@@ -195,6 +205,7 @@ void Coordinator::Resume() {
     trials_[number] = trial;
     ++queued_now;
   }
+  store_.SetMeta(record_key, Json(queued_ever).dump());
   int retry = 0;
   for (const auto& [number, trial] : trials_) {
     if (trial.state == TrialState::kQueued) pending_.push_back(number);

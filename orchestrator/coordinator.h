@@ -116,9 +116,8 @@ class Coordinator {
   int64_t finished_before_ = 0;  // trials that had ended (for good) when this run started
   int64_t finished_this_run_ = 0;
   int workers_seen_ = 0;
-  bool stopping_ = false;
-  std::vector<Json> stored_enqueue_;  // the stored study's enqueue list (CheckStoredStudy)  // a
-                                      // stop was requested; read once per round, before its events
+  bool stopping_ = false;  // a stop was requested; read once per round, before its events
+  std::vector<Json> stored_enqueue_;  // the stored study's enqueue list (CheckStoredStudy)
   std::chrono::steady_clock::time_point started_;
   std::optional<int64_t> best_number_;
 };

@@ -27,8 +27,8 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   argv.push_back(nullptr);
   pid_t pid = 0;
   // A process group of its own: a signal for the coordinator's group (the terminal's Ctrl-C,
-  // `kill -- -PGID`, a batch scheduler) reaches only the coordinator, which puts the workers'
-  // trials back in the queue and then stops them (SIGTERM here, in Stop).
+  // `kill -- -PGID`) reaches only the coordinator, which puts the workers' trials back in the
+  // queue and then stops them (Stop).
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
@@ -54,7 +54,9 @@ int LocalWorkers::Running() {
 
 void LocalWorkers::Stop(int grace_ms) {
   if (pids_.empty()) return;
-  for (pid_t pid : pids_) kill(pid, SIGTERM);
+  // SIGUSR1, not SIGTERM: local workers ignore SIGTERM, which schedulers and service managers
+  // send to every process of a job, and is the coordinator's to handle (cmd_run.cc).
+  for (pid_t pid : pids_) kill(pid, SIGUSR1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   while (Running() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -21,6 +21,7 @@ class LocalWorkers {
 
   // Starts `executable` with `arguments` (argv[1..]) in a process group of its own, so that
   // signals for the coordinator's group do not reach it. Throws std::runtime_error on failure.
+  // Stop() ends the processes with SIGUSR1 (then SIGKILL after the grace time).
   void Start(const std::string& executable, const std::vector<std::string>& arguments);
   // Reaps exited processes without blocking; returns how many are still running.
   int Running();

@@ -32,7 +32,11 @@ RunLock::RunLock(const std::string& storage, const std::string& study) {
     throw UserError(storage + ": cannot create the store's folder " + folder.string() + ": " +
                     error.message());
   }
-  path_ = (folder / ("." + store.filename().string() + "." + study + ".lock")).string();
+  // Named after the store's real path, so a symbolic link to the store finds the same lock.
+  const std::filesystem::path real = std::filesystem::weakly_canonical(store, error);
+  const std::filesystem::path named = error ? store : real;
+  path_ =
+      (named.parent_path() / ("." + named.filename().string() + "." + study + ".lock")).string();
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     throw UserError("cannot open the run lock " + path_ + ": " + std::strerror(errno));

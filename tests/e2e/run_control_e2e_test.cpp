@@ -99,6 +99,14 @@ TEST_CASE("a second run of a running study exits with 2 and leaves the first run
   INFO(third.output);
   CHECK(third.status == 2);
   CHECK_THAT(third.output, Catch::Contains("is already being run"));
+  // ... and so is one that reaches the store through a symbolic link.
+  fs::create_symlink(dir / "store.sqlite", dir / "link.sqlite");
+  copy.replace(copy.find("/store.sqlite"), 13, "/link.sqlite");
+  std::ofstream(dir / "linked.yaml") << copy;
+  const auto fourth = RunCommand(Ensweep() + " run " + (dir / "linked.yaml").string());
+  INFO(fourth.output);
+  CHECK(fourth.status == 2);
+  CHECK_THAT(fourth.output, Catch::Contains("is already being run"));
   const int first_status = WaitExit(first);
   INFO(ReadFile(dir / "first.txt"));
   CHECK(first_status == 0);
@@ -128,6 +136,29 @@ TEST_CASE("SIGTERM to the run's process group stops it cleanly and a rerun finis
   REQUIRE(rerun.status == 0);
   CHECK_THAT(rerun.output, Catch::Contains("queued"));
   CheckAllCompleteFirstTime(dir, 3);  // an interruption is not a retry
+}
+
+TEST_CASE("SIGTERM reaching the workers before the coordinator does not fail their trials",
+          "[e2e][control]") {
+  const fs::path dir = FreshDir("sigterm_workers_first");
+  const fs::path study = CurveStudy(dir, 3);
+  const pid_t run = StartRun(study, 2, dir / "run.txt");
+  REQUIRE(WaitFor(dir / "run.txt", "epoch 1/4"));
+  // As systemd or a scheduler may do: every process of the job, the workers first.
+  const auto workers = RunCommand("pgrep -P " + std::to_string(run));
+  REQUIRE(Lines(workers.output).size() == 2);
+  for (const auto& pid : Lines(workers.output)) kill(std::stoi(pid), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  kill(run, SIGTERM);
+  const int status = WaitExit(run);
+  const std::string output = ReadFile(dir / "run.txt");
+  INFO(output);
+  CHECK(status == 130);
+  CHECK_THAT(output, !Catch::Contains("STALE"));
+  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
+  INFO(rerun.output);
+  REQUIRE(rerun.status == 0);
+  CheckAllCompleteFirstTime(dir, 3);
 }
 
 TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {

@@ -267,6 +267,30 @@ TEST_CASE("an enqueue entry runs once even when it fixes a parameter its conditi
   }
 }
 
+TEST_CASE("an enqueue entry left out for one run and then restored does not run again",
+          "[orchestrator][coordinator]") {
+  StudySpec spec = MakeSpec(R"({"lr": {"uniform": [0.001, 0.1]}})", 2, 1);
+  spec.enqueue = {Json{{"lr", 0.05}}, Json{{"lr", 0.07}}};
+  {
+    Harness harness(spec, 1);
+    CHECK(harness.Run().trials == 2);
+  }
+  StudySpec without = spec;
+  without.enqueue = {Json{{"lr", 0.05}}};
+  without.budget.trials = 3;
+  {
+    Harness harness(without, 1);
+    CHECK(harness.Run().trials == 3);
+  }
+  spec.budget.trials = 4;
+  Harness again(spec, 1);
+  const RunSummary summary = again.Run();
+  CHECK(summary.trials == 4);
+  int with_007 = 0;
+  for (const auto& t : again.store().Trials(summary.study_id)) with_007 += t.params["lr"] == 0.07;
+  CHECK(with_007 == 1);
+}
+
 TEST_CASE("under the grid sampler the enqueue list cannot change once the study has trials",
           "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 2, 1);
