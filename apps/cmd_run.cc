@@ -65,9 +65,9 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
 
 // "study NAME: 8 trials x 4 epochs, sampler random (seed 0)": the first line of a run, with the
 // study's trial budget (--trials when given).
-std::string StudyLine(const StudySpec& spec, int64_t trials_this_run) {
+std::string StudyLine(const StudySpec& spec, int64_t trials_override) {
   return "study " + spec.name + ": " +
-         CountOf(trials_this_run > 0 ? trials_this_run : spec.budget.trials, "trial") + " x " +
+         CountOf(trials_override > 0 ? trials_override : spec.budget.trials, "trial") + " x " +
          CountOf(spec.budget.epochs, "epoch") + ", sampler " + spec.sampler.type + " (seed " +
          std::to_string(spec.sampler.seed) + ")";
 }
@@ -119,16 +119,10 @@ void LeaveStopSignalsToCoordinator() {
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   const int workers = o.workers > 0 ? o.workers : DefaultLocalWorkers(spec);
   const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
-  const auto colon = o.listen.rfind(':');
-  const std::string port = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
-  if (colon == std::string::npos || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
-    throw UserError("--listen: expected HOST:PORT (a port in 0..65535, 0 for any free port), got " +
-                    o.listen);
-  }
+  const auto [host, port] = SplitEndpoint(o.listen);
   RunLock lock(spec.storage, spec.name);
   auto store = Store::OpenForWriting(spec.storage);
-  TcpCoordinatorTransport transport(o.listen.substr(0, colon), std::stoi(port));
+  TcpCoordinatorTransport transport(host, std::stoi(port));
   lock.Describe("coordinator at " + transport.Endpoint());
   std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
             << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
@@ -291,7 +285,8 @@ Command AddWorkerCommand(CLI::App& root) {
             return kExitInternal;
           }
         }
-        const std::string log_name = "worker " + (o->name.empty() ? DefaultWorkerName() : o->name);
+        const std::string name = o->name.empty() ? DefaultWorkerName() : o->name;
+        const std::string log_name = "worker " + name;
         SetLogName(log_name);
         const int threads = o->threads > 0 ? o->threads : Cores();
         if (!o->local) {
@@ -302,8 +297,7 @@ Command AddWorkerCommand(CLI::App& root) {
         options.name = o->name;
         if (!o->local) {
           options.progress = &std::cout;
-          std::cout << "connected as " << (o->name.empty() ? DefaultWorkerName() : o->name)
-                    << std::endl;
+          std::cout << "connected as " << name << std::endl;
         }
         const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
         return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);

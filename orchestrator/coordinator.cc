@@ -16,6 +16,9 @@ namespace ensweep {
 
 using Clock = std::chrono::steady_clock;
 
+// The error text of a trial put back in the queue by a stop (Interrupt), before its reason.
+const std::string kInterrupted = "interrupted: ";
+
 struct Coordinator::WorkerSlot {
   int64_t store_id = 0;
   std::string name;
@@ -111,9 +114,9 @@ const std::vector<TrialRecord>& Coordinator::History() {
   return history_;
 }
 
-void Coordinator::CheckStoredStudy() {
+std::vector<Json> Coordinator::CheckStoredStudy() {
   const auto stored = store_.FindStudy(spec_.name);
-  if (!stored || stored->trial_count == 0) return;
+  if (!stored || stored->trial_count == 0) return {};
   const std::string file = spec_.source_path.empty() ? "the study" : spec_.source_path;
   const auto direction = [](bool maximize) { return maximize ? "maximize" : "minimize"; };
   if (stored->metric != spec_.objective.metric || stored->maximize != spec_.objective.maximize) {
@@ -127,14 +130,15 @@ void Coordinator::CheckStoredStudy() {
                     "}` to keep it, or give this file a new 'study' name to start a new study");
   }
   // The enqueue list the study last ran with (taken as unchanged for a store without one).
-  stored_enqueue_ = stored->spec.contains("enqueue") && stored->spec["enqueue"].is_array()
-                        ? stored->spec["enqueue"].get<std::vector<Json>>()
-                        : spec_.enqueue;
-  if (spec_.sampler.type == "grid" && stored_enqueue_ != spec_.enqueue) {
+  const std::vector<Json> stored_enqueue =
+      stored->spec.contains("enqueue") && stored->spec["enqueue"].is_array()
+          ? stored->spec["enqueue"].get<std::vector<Json>>()
+          : spec_.enqueue;
+  if (spec_.sampler.type == "grid" && stored_enqueue != spec_.enqueue) {
     throw UserError(file +
                     ": 'enqueue': the grid sampler numbers its points after the enqueued "
                     "trials, so the list cannot change once the study has trials (" +
-                    CountOf(static_cast<long long>(stored_enqueue_.size()), "entry") +
+                    CountOf(static_cast<long long>(stored_enqueue.size()), "entry") +
                     " when it last ran, " +
                     CountOf(static_cast<long long>(spec_.enqueue.size()), "entry") +
                     " now); restore it, or start a new study");
@@ -145,16 +149,17 @@ void Coordinator::CheckStoredStudy() {
           ": the space differs from the stored study's; trials already run keep their "
           "parameters, new ones follow this file");
   }
+  return stored_enqueue;
 }
 
 void Coordinator::Resume() {
-  CheckStoredStudy();
+  const std::vector<Json> stored_enqueue = CheckStoredStudy();
   study_id_ = store_.CreateOrUpdateStudy(spec_);
   const int stale = store_.MarkAllRunningStale(study_id_, "the previous run stopped while it ran");
   for (auto& trial : store_.Trials(study_id_)) {
     next_number_ = std::max(next_number_, trial.number + 1);
     // Stores written before interruptions were queued kept them STALE; queue them as now.
-    if (trial.state == TrialState::kStale && trial.error.rfind("interrupted: ", 0) == 0) {
+    if (trial.state == TrialState::kStale && trial.error.rfind(kInterrupted, 0) == 0) {
       store_.MarkInterrupted(trial.id, trial.error);
       trial.state = TrialState::kQueued;
       trial.epochs_done = 0;
@@ -183,7 +188,7 @@ void Coordinator::Resume() {
   if (const auto text = store_.Meta(record_key)) {
     queued_ever = Json::parse(*text).get<std::vector<Json>>();
   } else if (resuming) {
-    queued_ever = stored_enqueue_;
+    queued_ever = stored_enqueue;
   }
   std::vector<Json> unmatched = queued_ever;
   int64_t queued_now = 0, queued_before = 0;
@@ -210,13 +215,11 @@ void Coordinator::Resume() {
   for (const auto& [number, trial] : trials_) {
     if (trial.state == TrialState::kQueued) pending_.push_back(number);
   }
-  for (const auto& [number, trial] : trials_) {
-    if (trial.state == TrialState::kStale && trial.retries < spec_.resources.max_retries) {
+  for (const auto& [number, trial] : trials_) {  // after the queued ones: retries come second
+    if (Retryable(trial)) {
       pending_.push_back(number);
       ++retry;
     }
-  }
-  for (const auto& [number, trial] : trials_) {
     finished_before_ += trial.state == TrialState::kComplete ||
                         trial.state == TrialState::kFailed || trial.state == TrialState::kPruned ||
                         (trial.state == TrialState::kStale && !Retryable(trial));
@@ -489,7 +492,7 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
     trial.error = "worker " + slot.name + " lost: " + reason;
     store_.MarkStale(trial.id, trial.error);
     curves_[trial.number].state = trial.state;
-    if (trial.retries < spec_.resources.max_retries) {
+    if (Retryable(trial)) {
       pending_.push_front(trial.number);
       Print("           trial " + std::to_string(trial.number) + " is STALE; it will be retried");
     } else {
@@ -520,7 +523,7 @@ void Coordinator::CheckHeartbeats() {
 void Coordinator::Interrupt(int64_t number, const std::string& reason) {
   TrialRecord& trial = trials_.at(number);
   trial.state = TrialState::kQueued;
-  trial.error = "interrupted: " + reason;
+  trial.error = kInterrupted + reason;
   trial.epochs_done = 0;
   store_.MarkInterrupted(trial.id, trial.error);
   curves_[number] = TrialCurve{};

@@ -78,8 +78,9 @@ class Coordinator {
   struct WorkerSlot;
   void Resume();
   // Throws UserError when the study file's objective differs from the stored study's (with
-  // trials); notes a changed space.
-  void CheckStoredStudy();
+  // trials), or its enqueue list under the grid sampler; notes a changed space. Returns the
+  // enqueue list the stored study last ran with (empty for a new study).
+  std::vector<Json> CheckStoredStudy();
   bool Retryable(const TrialRecord& trial) const;
   void HandleEvent(const TransportEvent& event);
   void HandleMessage(int peer, const Message& message);
@@ -117,7 +118,6 @@ class Coordinator {
   int64_t finished_this_run_ = 0;
   int workers_seen_ = 0;
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
-  std::vector<Json> stored_enqueue_;  // the stored study's enqueue list (CheckStoredStudy)
   std::chrono::steady_clock::time_point started_;
   std::optional<int64_t> best_number_;
 };

@@ -8,20 +8,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/error.h"
+#include "orchestrator/worker_loop.h"  // HostName
 
 namespace ensweep {
-namespace {
-
-std::string HostName() {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) return "?";
-  return host;
-}
-
-}  // namespace
 
 RunLock::RunLock(const std::string& storage, const std::string& study) {
   const std::filesystem::path store(storage);
@@ -61,19 +52,18 @@ RunLock::RunLock(const std::string& storage, const std::string& study) {
                     (holder.empty() ? std::string() : " (" + holder + ")") +
                     "; wait for that run to end" + join + " (lock: " + path_ + ")");
   }
-  Describe("pid " + std::to_string(::getpid()) + " on " + HostName());
+  holder_ = "pid " + std::to_string(::getpid()) + " on " + HostName();
+  Write(holder_);
 }
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the lock; the file stays, unlocked
 }
 
-void RunLock::Describe(const std::string& how_to_reach) {
-  std::string text = how_to_reach;
-  if (text.rfind("pid ", 0) != 0) {
-    text = "pid " + std::to_string(::getpid()) + " on " + HostName() + ", " + how_to_reach;
-  }
-  text += "\n";
+void RunLock::Describe(const std::string& how_to_reach) { Write(holder_ + ", " + how_to_reach); }
+
+void RunLock::Write(const std::string& line) {
+  const std::string text = line + "\n";
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, text.data(), text.size(), 0) < 0) {
     // The description is a courtesy for a second run's message; the lock itself holds.
   }

@@ -25,7 +25,10 @@ class RunLock {
   void Describe(const std::string& how_to_reach);
 
  private:
+  void Write(const std::string& line);  // replaces the file's line
+
   std::string path_;
+  std::string holder_;  // "pid P on HOST"
   int fd_ = -1;
 };
 

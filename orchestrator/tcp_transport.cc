@@ -33,6 +33,8 @@ uint32_t FrameLength(const unsigned char* header) {
          (static_cast<uint32_t>(header[2]) << 8) | static_cast<uint32_t>(header[3]);
 }
 
+}  // namespace
+
 std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint) {
   const size_t colon = endpoint.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == endpoint.size()) {
@@ -45,8 +47,6 @@ std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint) {
   }
   return {endpoint.substr(0, colon), port};
 }
-
-}  // namespace
 
 struct TcpCoordinatorTransport::Impl {
   struct Session : std::enable_shared_from_this<Session> {

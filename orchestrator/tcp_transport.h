@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "orchestrator/transport.h"
 
@@ -29,6 +30,9 @@ class TcpCoordinatorTransport : public CoordinatorTransport {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// "host:port" split into its parts; throws UserError unless the port is a number in 0..65535.
+std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint);
 
 // Connects to "host:port", retrying until `timeout` passes. Throws UserError if it cannot.
 std::unique_ptr<WorkerChannel> ConnectTcp(const std::string& endpoint,

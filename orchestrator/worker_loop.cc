@@ -112,16 +112,17 @@ bool RunTrial(WorkerChannel& channel, Trainer& trainer, const Message& run,
 
 }  // namespace
 
-std::string DefaultWorkerName() {
+std::string HostName() {
   char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return std::string(host) + ":" + std::to_string(getpid());
+  if (gethostname(host, sizeof(host) - 1) != 0) return "?";
+  return host;
 }
+
+std::string DefaultWorkerName() { return HostName() + ":" + std::to_string(getpid()); }
 
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options) {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
+  const std::string host = HostName();
   try {
     channel.Send(Message{msg::kHello,
                          {{"protocol", kProtocolVersion},

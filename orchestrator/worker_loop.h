@@ -30,6 +30,9 @@ struct WorkerOptions {
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options);
 
+// This machine's host name ("?" if it cannot be read).
+std::string HostName();
+
 // "<host>:<pid>" style default name for this process.
 std::string DefaultWorkerName();
 

@@ -76,6 +76,24 @@ void CheckAllCompleteFirstTime(const fs::path& dir, size_t count) {
   }
 }
 
+// Waits for `run` (started with output in dir/run.txt), which was sent a stop signal: it must
+// stop cleanly (exit 130, no trial failed or STALE), and a rerun must then finish the study's 3
+// trials, each at its first attempt (an interruption is not a retry).
+void CheckCleanStopAndRerun(const fs::path& dir, const fs::path& study, pid_t run) {
+  const int status = WaitExit(run);
+  const std::string output = ReadFile(dir / "run.txt");
+  INFO(output);
+  CHECK(status == 130);
+  CHECK_THAT(output, Catch::Contains("stopped: "));
+  CHECK_THAT(output, !Catch::Contains("internal error"));
+  CHECK_THAT(output, !Catch::Contains("STALE"));
+  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
+  INFO(rerun.output);
+  REQUIRE(rerun.status == 0);
+  CHECK_THAT(rerun.output, Catch::Contains("queued"));
+  CheckAllCompleteFirstTime(dir, 3);
+}
+
 }  // namespace
 
 TEST_CASE("a second run of a running study exits with 2 and leaves the first run alone",
@@ -124,18 +142,10 @@ TEST_CASE("SIGTERM to the run's process group stops it cleanly and a rerun finis
   const fs::path study = CurveStudy(dir, 3);
   const pid_t run = StartRun(study, 2, dir / "run.txt");
   REQUIRE(WaitFor(dir / "run.txt", "epoch 1/4"));
-  kill(-run, SIGTERM);  // the coordinator and both workers, as a batch scheduler would
-  const int status = WaitExit(run);
-  const std::string output = ReadFile(dir / "run.txt");
-  INFO(output);
-  CHECK(status == 130);
-  CHECK_THAT(output, Catch::Contains("stopped: "));
-  CHECK_THAT(output, !Catch::Contains("internal error"));
-  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
-  INFO(rerun.output);
-  REQUIRE(rerun.status == 0);
-  CHECK_THAT(rerun.output, Catch::Contains("queued"));
-  CheckAllCompleteFirstTime(dir, 3);  // an interruption is not a retry
+  // The coordinator's process group, as `kill -- -PGID` or a terminal's Ctrl-C reach it (local
+  // workers have a group of their own and are stopped by the coordinator).
+  kill(-run, SIGTERM);
+  CheckCleanStopAndRerun(dir, study, run);
 }
 
 TEST_CASE("SIGTERM reaching the workers before the coordinator does not fail their trials",
@@ -150,15 +160,7 @@ TEST_CASE("SIGTERM reaching the workers before the coordinator does not fail the
   for (const auto& pid : Lines(workers.output)) kill(std::stoi(pid), SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   kill(run, SIGTERM);
-  const int status = WaitExit(run);
-  const std::string output = ReadFile(dir / "run.txt");
-  INFO(output);
-  CHECK(status == 130);
-  CHECK_THAT(output, !Catch::Contains("STALE"));
-  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
-  INFO(rerun.output);
-  REQUIRE(rerun.status == 0);
-  CheckAllCompleteFirstTime(dir, 3);
+  CheckCleanStopAndRerun(dir, study, run);
 }
 
 TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {
