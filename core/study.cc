@@ -301,7 +301,7 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   }
   if (s.sampler.type == "grid") {
     for (const ParamSpec& p : s.space.params) {
-      if (p.kind == ParamKind::kUniform || p.kind == ParamKind::kLogUniform) {
+      if (Continuous(p.kind)) {
         c.Fail(JoinPath("space", p.name),
                std::string("the grid sampler needs discrete parameters (constant, choice or "
                            "int), but this one is ") +

@@ -167,5 +167,9 @@ StudySpec StudyFromJson(const Json& normalised);
 double ParseDurationSeconds(const Json& value, const std::string& where);
 
 const char* ParamKindName(ParamKind kind);
+// uniform and log_uniform: values that a grid cannot list and a `when` cannot match.
+inline bool Continuous(ParamKind kind) {
+  return kind == ParamKind::kUniform || kind == ParamKind::kLogUniform;
+}
 
 }  // namespace ensweep

@@ -126,7 +126,7 @@ std::vector<ParamSpec> OrderByConditions(const Checker& c, std::vector<ParamSpec
       if (it == by_name.end()) c.Fail(path, "names an unknown parameter '" + condition.param + "'");
       if (condition.param == p.name) c.Fail(path, "a parameter cannot depend on itself");
       const ParamKind kind = it->second->kind;
-      if (kind == ParamKind::kUniform || kind == ParamKind::kLogUniform) {
+      if (Continuous(kind)) {
         // A continuous draw almost never equals a listed value: the parameter would never exist.
         c.Fail(path, "'" + condition.param + "' is " + ParamKindName(kind) +
                          "; a condition needs a choice, int or constant parameter");
