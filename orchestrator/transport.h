@@ -44,8 +44,12 @@ class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;
   virtual void Send(const Message& message) = 0;  // throws ChannelClosed
-  // Blocks until a message arrives; throws ChannelClosed if the coordinator is gone.
+  // Blocks until a message arrives; throws ChannelClosed if the coordinator is gone, or if a
+  // receive timeout is set and nothing arrived within it.
   virtual Message Receive() = 0;
+  // Bounds how long Receive waits (a silent coordinator is taken as lost). Channels whose peer
+  // is trusted to be alive by their launcher (in-process, MPI) may ignore it.
+  virtual void SetReceiveTimeout(std::chrono::milliseconds /*timeout*/) {}
 };
 
 }  // namespace ensweep
