@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages ensweep needs, and nothing when they are all present.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy
-#                             files; torchvision, for the backbone conformance tests)
+#                             files; torchvision, for the backbone conformance tests; clang and
+#                             its sanitizer and libFuzzer runtimes, for scripts/sanitize.sh and
+#                             scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -15,7 +17,7 @@ packages=(
   catch2
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-numpy python3-torchvision)
+  packages+=(python3-numpy python3-torchvision clang libclang-rt-14-dev)
 fi
 
 missing=()

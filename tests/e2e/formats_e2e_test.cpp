@@ -43,7 +43,7 @@ void WriteClassImage(const fs::path& path, int c, int i) {
 }  // namespace
 
 TEST_CASE("an imagefolder study completes trials and writes a path,label submission",
-          "[e2e][formats]") {
+          "[e2e][formats][torch]") {
   const fs::path dir = FreshDir("imagefolder");
   const std::vector<std::string> classes = {"diagonal", "horizontal", "vertical"};
   const int class_of_name[] = {2, 0, 1};  // folder name -> the pattern drawn
@@ -140,7 +140,7 @@ space:
 }
 
 TEST_CASE("a csv study with a bad row stops with its file and line and status 2",
-          "[e2e][formats]") {
+          "[e2e][formats][torch]") {
   const fs::path dir = FreshDir("csv_bad");
   WriteClassImage(dir / "img" / "a.png", 0, 0);
   std::ofstream(dir / "labels.csv") << "path,label\nimg/a.png,stripes\nimg/b.png,dots\n";

@@ -104,7 +104,7 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
 }  // namespace
 
 TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a submission",
-          "[e2e][local]") {
+          "[e2e][local][torch]") {
   const fs::path dir = PrepareStudy("local");
   const auto run =
       RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 2 --threads 1");
@@ -144,7 +144,7 @@ TEST_CASE("a local sweep with 2 workers records trials, ranks them and writes a 
 }
 
 #if ENSWEEP_WITH_MPI
-TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][mpi]") {
+TEST_CASE("the same sweep runs under mpirun with rank 0 as coordinator", "[e2e][mpi][torch]") {
   if (RunCommand("command -v mpirun").status != 0) {
     FAIL("mpirun is not installed (scripts/setup.sh installs openmpi-bin)");
   }

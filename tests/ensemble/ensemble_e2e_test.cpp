@@ -42,7 +42,7 @@ ensemble: {method: greedy, candidates: 10, seed: 5}
 }  // namespace
 
 TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels as the best trial",
-          "[e2e][ensemble]") {
+          "[e2e][ensemble][torch]") {
   const fs::path dir = SweptStudy();
   const std::string study = (dir / "study.yaml").string();
   const fs::path submission = dir / "greedy.csv";
@@ -163,7 +163,7 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
 }
 
 TEST_CASE("trials trained with k folds are ensembled on every training image, out of fold",
-          "[e2e][ensemble]") {
+          "[e2e][ensemble][torch]") {
   const fs::path dir = FreshDir("ensemble_folds");
   GenerateMaskData(dir, 18, 4, 6);
   int64_t train_images = 0;
