@@ -25,4 +25,5 @@ if [[ "${ENSWEEP_TEST_SANITIZERS:-1}" != 0 ]]; then
 fi
 step "release build" scripts/build.sh
 cd build
-step "release tests" ctest --output-on-failure --timeout 900 -j 2
+echo "== release tests"  # ctest's closing lines say how long they took
+ctest --output-on-failure --timeout 900 -j 2
