@@ -153,14 +153,24 @@ struct StudySpec {
   Json ToJson() const;
 };
 
-// Loads and validates a study file (YAML, or JSON which YAML reads too). Throws UserError.
+// Loads and validates a study file (YAML, or JSON which YAML reads too). Throws UserError naming
+// the file, the line and the key path for anything wrong in it, including a file that is missing,
+// unreadable, larger than 16 MiB, not UTF-8, nested deeper than 64 levels or holding more than
+// 100,000 values once its aliases are expanded (core/study_document.h).
 StudySpec LoadStudyFile(const std::string& path);
 
+// LoadStudyFile for text already in memory: `origin` names it in messages, `base_dir` resolves
+// its relative paths; source_path stays empty.
+StudySpec LoadStudyText(const std::string& text, const std::string& origin,
+                        const std::string& base_dir);
+
 // Validates an already parsed document. `origin` names it in messages; `base_dir` resolves
-// relative paths. `lines` optionally maps a key path ("space.lr") to its 1-based line number.
+// relative paths.
 StudySpec ParseStudy(const Json& document, const std::string& origin, const std::string& base_dir);
 
 // Rebuilds a StudySpec from ToJson() output (as sent to workers or stored); throws UserError.
+// The one check it leaves out is `enqueue` against budget.trials (the trials a study file has,
+// which a stored study extended by `ensweep run --trials` may have outgrown).
 StudySpec StudyFromJson(const Json& normalised);
 
 // "2h", "90m", "45s", "1h30m", or a number of seconds. Throws UserError naming `where`.

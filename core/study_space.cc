@@ -1,6 +1,7 @@
 #include "core/study_space.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -32,6 +33,9 @@ const ParamSpec* SearchSpace::Find(const std::string& name) const {
 
 namespace {
 
+constexpr size_t kMaxParams = 1000;
+constexpr size_t kMaxValues = 10000;  // in a choice list or a condition's list
+
 ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec,
                      const std::string& path) {
   ParamSpec param;
@@ -62,7 +66,10 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
     param.constant = body;
   } else if (kind == "choice") {
     param.kind = ParamKind::kChoice;
-    if (!body.is_array() || body.empty()) c.Fail(kind_path, "expected a non-empty list of values");
+    if (!body.is_array() || body.empty() || body.size() > kMaxValues) {
+      c.Fail(kind_path,
+             "expected a non-empty list of values (at most " + std::to_string(kMaxValues) + ")");
+    }
     for (size_t i = 0; i < body.size(); ++i) {
       if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
         c.Fail(kind_path + "[" + std::to_string(i) + "]",
@@ -74,9 +81,13 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
     if (!body.is_array() || body.size() != 2) c.Fail(kind_path, "expected [low, high]");
     if (kind == "int") {
       param.kind = ParamKind::kInt;
-      param.low = static_cast<double>(c.Integer(body[0], kind_path + "[0]", INT64_MIN));
-      param.high = static_cast<double>(c.Integer(body[1], kind_path + "[1]", INT64_MIN));
-      if (spec.contains("step")) param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1);
+      param.low =
+          static_cast<double>(c.Integer(body[0], kind_path + "[0]", -kMaxIntParam, kMaxIntParam));
+      param.high =
+          static_cast<double>(c.Integer(body[1], kind_path + "[1]", -kMaxIntParam, kMaxIntParam));
+      if (spec.contains("step")) {
+        param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1, kMaxIntParam);
+      }
       if (spec.contains("log")) param.log = c.Bool(spec["log"], JoinPath(path, "log"));
       if (param.log && param.low < 1) c.Fail(kind_path, "a log-scale int needs low >= 1");
     } else {
@@ -85,6 +96,10 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
       param.high = c.Number(body[1], kind_path + "[1]");
       if (param.kind == ParamKind::kLogUniform && param.low <= 0) {
         c.Fail(kind_path, "log_uniform needs low > 0, got " + Describe(body[0]));
+      }
+      if (!std::isfinite(param.high - param.low)) {
+        c.Fail(kind_path, "high - low is out of range of a double, got [" + Describe(body[0]) +
+                              ", " + Describe(body[1]) + "]");
       }
     }
     if (param.low > param.high) {
@@ -102,8 +117,10 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
       Condition condition;
       condition.param = item.key();
       if (item.value().is_array()) {
-        if (item.value().empty())
-          c.Fail(JoinPath(when_path, item.key()), "expected at least one value");
+        if (item.value().empty() || item.value().size() > kMaxValues) {
+          c.Fail(JoinPath(when_path, item.key()),
+                 "expected 1 to " + std::to_string(kMaxValues) + " values");
+        }
         for (const auto& v : item.value()) condition.values.push_back(v);
       } else {
         condition.values.push_back(item.value());
@@ -179,6 +196,10 @@ bool ValueInDomain(const ParamSpec& p, const Json& v) {
 }
 
 std::vector<ParamSpec> ParseSpace(const Checker& c, const Json& space) {
+  if (space.size() > kMaxParams) {
+    c.Fail("space", std::to_string(space.size()) + " parameters; a space has at most " +
+                        std::to_string(kMaxParams));
+  }
   std::vector<ParamSpec> params;
   for (const auto& item : space.items()) {
     params.push_back(ParseParam(c, item.key(), item.value(), "space." + item.key()));

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -109,6 +111,12 @@ class AshaPruner : public Pruner {
 }  // namespace
 
 std::vector<int> AshaRungs(int min_epochs, int reduction, int max_epochs, int first_rung) {
+  // A factor below 2 or a first rung below 1 would never pass max_epochs.
+  if (reduction < 2 || min_epochs < 1) {
+    throw std::invalid_argument("AshaRungs: reduction " + std::to_string(reduction) +
+                                " and min_epochs " + std::to_string(min_epochs) +
+                                " must be >= 2 and >= 1");
+  }
   std::vector<int> rungs;
   int64_t epoch = min_epochs;
   for (int k = 0; k < first_rung && epoch < max_epochs; ++k) epoch *= reduction;
@@ -140,6 +148,17 @@ std::unique_ptr<Pruner> MakePruner(const StudySpec& spec) {
   const std::string& type = spec.pruner.type;
   if (type == "none") return std::make_unique<NoPruner>();
   if (type == "median") return std::make_unique<MedianPruner>(spec);
+  if (type == "asha" || type == "hyperband") {
+    // The study file's limits (core/study.cc), for a spec built in code.
+    if (spec.pruner.reduction < 2 || spec.pruner.reduction > 100) {
+      throw UserError("pruner.reduction: expected an integer from 2 to 100, got " +
+                      std::to_string(spec.pruner.reduction));
+    }
+    if (spec.pruner.min_epochs < 1) {
+      throw UserError("pruner.min_epochs: expected an integer >= 1, got " +
+                      std::to_string(spec.pruner.min_epochs));
+    }
+  }
   if (type == "asha") return std::make_unique<AshaPruner>(spec, false);
   if (type == "hyperband") return std::make_unique<AshaPruner>(spec, true);
   throw UserError("pruner.type: unknown pruner '" + type + "'");
