@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages ensweep needs, and nothing when they are all present.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy
-#                             files; torchvision, for the backbone conformance tests)
+#                             files; torchvision, for the backbone conformance tests; scikit-learn,
+#                             whose macro F1 the scoring tests compare with)
 set -euo pipefail
 
 packages=(
@@ -15,7 +16,7 @@ packages=(
   catch2
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-numpy python3-torchvision)
+  packages+=(python3-numpy python3-torchvision python3-sklearn)
 fi
 
 missing=()
