@@ -12,6 +12,13 @@
 #include "datagen/mask_generator.h"
 
 namespace ensweep {
+namespace {
+
+// The generator's own limits (datagen/mask_generator.cc checks them again).
+constexpr int kMaxPeople = 999999;
+constexpr int kMinSide = 16, kMaxSide = 8192;
+
+}  // namespace
 
 Command AddDatagenCommand(CLI::App& root) {
   struct Options {
@@ -28,27 +35,67 @@ Command AddDatagenCommand(CLI::App& root) {
       "score`)\n"
       "and train_label_noise.csv (deliberately wrong training labels). Same seed, same bytes.");
   app->add_option("-o,--out", o->out, "Output folder")->required();
-  app->add_option("--people", o->generator.people, "Training persons, 7 photos each (default 200)");
+  app->add_option("--people", o->generator.people,
+                  "Training persons, 7 photos each, 1 to 999999 (default 200)")
+      ->check(Between(1, kMaxPeople));
   app->add_option("--eval-people", o->generator.eval_people,
-                  "Eval persons (default: half of --people)");
+                  "Eval persons, 1 to 999999 (default: half of --people, at least 1)")
+      ->check(Between(1, kMaxPeople));
   app->add_option("--image-size", o->size,
-                  "WIDTHxHEIGHT of the photos (default 384x512, as in the competition)");
+                  "WIDTHxHEIGHT of the photos, each 16 to 8192 (default 384x512, as in the "
+                  "competition)");
   app->add_option("--label-noise", o->generator.label_noise,
-                  "Fraction of training persons with a wrong gender or age label (default 0)");
-  app->add_option("--seed", o->generator.seed, "Random seed (default 0)");
+                  "Fraction of training persons with a wrong gender or age label, in [0, 1) "
+                  "(default 0)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              size_t used = 0;
+              const double value = std::stod(text, &used);
+              if (used == text.size() && value >= 0.0 && value < 1.0) return "";
+            } catch (const std::exception&) {
+            }
+            return "must be a fraction in [0, 1), got '" + text + "'";
+          },
+          "FRACTION in [0, 1)"));
+  app->add_option("--seed", o->generator.seed, "Random seed, a whole number >= 0 (default 0)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // Digits only: CLI11 would wrap a negative number around to a huge unsigned seed.
+            if (!text.empty() && text.size() <= 20 &&
+                text.find_first_not_of("0123456789") == std::string::npos) {
+              try {
+                std::stoull(text);
+                return "";
+              } catch (const std::exception&) {
+              }
+            }
+            return "must be a whole number between 0 and 18446744073709551615, got '" + text + "'";
+          },
+          "UINT64"));
   return {app, [o] {
             std::smatch match;
             if (!std::regex_match(o->size, match, std::regex(R"((\d+)x(\d+))"))) {
               throw UserError("--image-size: expected WIDTHxHEIGHT such as 96x128, got '" +
                               o->size + "'");
             }
+            // More than 9 digits would overflow an int; any such side is out of range anyway.
+            const auto side = [](const std::string& digits) {
+              return digits.size() > 9 ? kMaxSide + 1 : std::stoi(digits);
+            };
+            o->generator.width = side(match[1]);
+            o->generator.height = side(match[2]);
+            if (o->generator.width < kMinSide || o->generator.width > kMaxSide ||
+                o->generator.height < kMinSide || o->generator.height > kMaxSide) {
+              throw UserError("--image-size: width and height must each be between " +
+                              std::to_string(kMinSide) + " and " + std::to_string(kMaxSide) +
+                              " pixels, got '" + o->size + "'");
+            }
             std::error_code error;
             if (std::filesystem::exists(o->out, error) &&
                 !std::filesystem::is_directory(o->out, error)) {
               throw UserError("--out: " + o->out + " exists and is not a folder");
             }
-            o->generator.width = std::stoi(match[1]);
-            o->generator.height = std::stoi(match[2]);
             const bool tty = isatty(STDERR_FILENO);
             const auto start = std::chrono::steady_clock::now();
             int last_percent = -1;

@@ -166,6 +166,12 @@ std::vector<double> OneHot(size_t size, size_t index) {
 
 int BuildEnsemble(const EnsembleOptions &o);
 
+// Upper bounds of the command line's counts: far above any useful value, low enough that a typo
+// cannot start a selection that never ends (rounds and bags multiply the work) or a thread storm.
+constexpr long long kMaxCount = 100000;
+constexpr long long kMaxBags = 10000;
+constexpr long long kMaxThreads = 1024;
+
 }  // namespace
 
 Command AddEnsembleCommand(CLI::App &root) {
@@ -185,23 +191,39 @@ Command AddEnsembleCommand(CLI::App &root) {
   o->locator.AddOptions(app);
   app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
-  app->add_option("-k,--size", o->size, "uniform: members, the best k candidates (ensemble.size)")
-      ->check(AtLeast(1));
+  app->add_option("-k,--size", o->size,
+                  "uniform: members, the best k candidates, 1 to 100000 (ensemble.size)")
+      ->check(Between(1, kMaxCount));
   app->add_option("-c,--candidates", o->candidates,
-                  "Candidate pool: the best n trials (ensemble.candidates)")
-      ->check(AtLeast(1));
-  app->add_option("--rounds", o->rounds, "greedy: picks with replacement (ensemble.rounds, 25)")
-      ->check(AtLeast(1));
-  app->add_option("--init", o->init, "greedy: start from the best n candidates (ensemble.init, 1)")
-      ->check(AtLeast(1));
-  app->add_option("--bags", o->bags, "greedy: bagged selections, averaged (ensemble.bags, 1: none)")
-      ->check(AtLeast(1));
-  app->add_option("--bag-fraction", o->bag_fraction, "greedy: share of candidates per bag (0.5)")
-      ->check(CLI::Range(1e-9, 1.0));
+                  "Candidate pool: the best n trials, 1 to 100000 (ensemble.candidates)")
+      ->check(Between(1, kMaxCount));
+  app->add_option("--rounds", o->rounds,
+                  "greedy: picks with replacement, 1 to 100000 (ensemble.rounds, 25)")
+      ->check(Between(1, kMaxCount));
+  app->add_option("--init", o->init,
+                  "greedy: start from the best n candidates, 1 to 100000 (ensemble.init, 1)")
+      ->check(Between(1, kMaxCount));
+  app->add_option("--bags", o->bags,
+                  "greedy: bagged selections, averaged, 1 to 10000 (ensemble.bags, 1: none)")
+      ->check(Between(1, kMaxBags));
+  app->add_option("--bag-fraction", o->bag_fraction,
+                  "greedy: share of candidates per bag, in (0, 1] (0.5)")
+      ->check(CLI::Validator(
+          [](std::string &text) -> std::string {
+            // CLI::Range would let "nan" through (no comparison fails), and Resolve ignore it.
+            try {
+              size_t used = 0;
+              const double value = std::stod(text, &used);
+              if (used == text.size() && value > 0.0 && value <= 1.0) return "";
+            } catch (const std::exception &) {
+            }
+            return "must be a fraction in (0, 1], got '" + text + "'";
+          },
+          "FRACTION in (0, 1]"));
   app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
       ->check(CLI::IsMember({"macro_f1", "log_loss"}));
-  app->add_option("--top-n", o->top_n, "weights: keep at most n members (0: no limit)")
-      ->check(AtLeast(0));
+  app->add_option("--top-n", o->top_n, "weights: keep at most n members, 0 to 100000 (0: no limit)")
+      ->check(Between(0, kMaxCount));
   app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
       ->check(AtLeast(0));
   app->add_flag("--include-pruned", o->include_pruned, "PRUNED trials join the candidates");
@@ -220,8 +242,9 @@ Command AddEnsembleCommand(CLI::App &root) {
   app->add_flag("--skip-missing", o->skip_missing,
                 "Leave out candidates whose prediction files are missing or "
                 "corrupt (default: error)");
-  app->add_option("--threads", o->threads, "Selection threads (default: one per hardware thread)")
-      ->check(AtLeast(0));
+  app->add_option("--threads", o->threads,
+                  "Selection threads, 0 to 1024 (default 0: one per hardware thread)")
+      ->check(Between(0, kMaxThreads));
   app->add_option("-o,--out", o->out,
                   "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
   app->add_option("-f,--format", o->format,
@@ -232,10 +255,12 @@ Command AddEnsembleCommand(CLI::App &root) {
                   "Eval labels (ImageID,ans, or path,label for imagefolder and csv data) "
                   "to score the submission (default: eval_labels.csv beside "
                   "the eval folder, if present)");
-  app->add_flag("--list", o->list, "List the study's recorded ensembles");
-  app->add_option("--show", o->show, "Show one recorded ensemble");
-  return {app, [o] {
-            if (o->list || o->show > 0) {
+  CLI::Option *list = app->add_flag("--list", o->list, "List the study's recorded ensembles");
+  app->add_option("--show", o->show, "Show one recorded ensemble, by its id (>= 1)")
+      ->check(AtLeast(1))
+      ->excludes(list);
+  return {app, [o, app] {
+            if (o->list || app->count("--show") > 0) {
               const auto found = o->locator.Open(/*writable=*/false);
               return o->list ? ListEnsembles(found) : ShowEnsemble(found, o->show);
             }
@@ -495,6 +520,15 @@ Command AddScoreCommand(CLI::App &root) {
       ->required();
   app->add_option("-f,--format", o->format, "table or json (default table)")
       ->check(CLI::IsMember({"table", "json"}));
+  app->footer(
+      "Macro F1 is scikit-learn's f1_score(average=\"macro\"), the competition's score: the mean\n"
+      "F1 over the classes that occur in the labels or the predictions (a class in neither is\n"
+      "left out; one predicted but never true, or true but never predicted, counts with F1 0).\n"
+      "Every labelled image must have exactly one submission row: labelled images without a row\n"
+      "are an error that names them (the first five and how many), as a competition scorer\n"
+      "refuses a partial submission. Submission rows for images the labels do not list are\n"
+      "counted and not scored. A labels file with no rows, an image labelled twice or a\n"
+      "submission row repeated is an error naming the file and line (exit status 2).");
   return {app, [o] {
             const SubmissionScore score = ScoreSubmission(o->submission, o->labels);
             if (o->format == "json") {

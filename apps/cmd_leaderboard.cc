@@ -2,6 +2,7 @@
 // while a sweep is writing.
 #include <ctime>
 #include <iostream>
+#include <limits>
 
 #include "apps/commands.h"
 #include "apps/leaderboard.h"
@@ -41,7 +42,8 @@ Command AddTopCommand(CLI::App& root) {
       "  ensweep top studies/quickstart.yaml -k 5\n"
       "  ensweep top studies/quickstart.yaml --all -f csv > trials.csv");
   o->locator.AddOptions(app);
-  app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)")->check(AtLeast(0));
+  app->add_option("-k,--limit", o->k, "How many trials (0: all; default 10)")
+      ->check(Between(0, std::numeric_limits<int>::max()));
   app->add_option("-f,--format", o->format, "table, csv or json (default table)")
       ->check(CLI::IsMember({"table", "csv", "json"}));
   app->add_flag("-a,--all", o->all,
@@ -67,7 +69,8 @@ Command AddShowCommand(CLI::App& root) {
   CLI::App* app =
       root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
   o->locator.AddOptions(app);
-  app->add_option("trial,-n,--trial", o->number, "Trial number (required)");
+  app->add_option("trial,-n,--trial", o->number, "Trial number, >= 0 (required)")
+      ->check(AtLeast(0));
   app->footer(
       "Examples:\n"
       "  ensweep show studies/quickstart.yaml 3\n"
@@ -80,6 +83,8 @@ Command AddShowCommand(CLI::App& root) {
             const std::string& first = o->locator.study_file;
             if (o->number < 0 && !o->locator.db.empty() && !first.empty() &&
                 first.find_first_not_of("0123456789") == std::string::npos) {
+              // Past 18 digits stoll could overflow; no store has such a trial.
+              if (first.size() > 18) throw UserError("trial: no trial numbered " + first);
               o->number = std::stoll(first);
               o->locator.study_file.clear();
             }

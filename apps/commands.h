@@ -30,6 +30,23 @@ inline CLI::Validator AtLeast(long long minimum) {
       "INT>=" + std::to_string(minimum));
 }
 
+// Option check for whole numbers in [minimum, maximum], with a plain message
+// ("--rounds: must be a whole number between 1 and 100000, got '0'").
+inline CLI::Validator Between(long long minimum, long long maximum) {
+  return CLI::Validator(
+      [minimum, maximum](std::string& text) -> std::string {
+        try {
+          size_t used = 0;
+          const long long value = std::stoll(text, &used);
+          if (used == text.size() && value >= minimum && value <= maximum) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a whole number between " + std::to_string(minimum) + " and " +
+               std::to_string(maximum) + ", got '" + text + "'";
+      },
+      "INT in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
+}
+
 Command AddRunCommand(CLI::App& root);
 Command AddWorkerCommand(CLI::App& root);
 Command AddTopCommand(CLI::App& root);

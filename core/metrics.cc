@@ -41,11 +41,44 @@ std::vector<double> ConfusionMatrix::PerClassF1() const {
   return f1;
 }
 
+int ConfusionMatrix::PresentClasses() const {
+  int present = 0;
+  for (int c = 0; c < num_classes_; ++c) {
+    bool occurs = false;
+    for (int k = 0; k < num_classes_ && !occurs; ++k) occurs = count(c, k) > 0 || count(k, c) > 0;
+    present += occurs ? 1 : 0;
+  }
+  return present;
+}
+
 double ConfusionMatrix::MacroF1() const {
-  const std::vector<double> f1 = PerClassF1();
-  double sum = 0.0;
-  for (double v : f1) sum += v;
-  return sum / num_classes_;
+  std::vector<int64_t> tp(static_cast<size_t>(num_classes_)), fp(tp.size()), fn(tp.size());
+  for (int t = 0; t < num_classes_; ++t) {
+    for (int p = 0; p < num_classes_; ++p) {
+      if (t == p) {
+        tp[static_cast<size_t>(t)] += count(t, p);
+      } else {
+        fp[static_cast<size_t>(p)] += count(t, p);
+        fn[static_cast<size_t>(t)] += count(t, p);
+      }
+    }
+  }
+  return MacroF1FromCounts(tp, fp, fn);
+}
+
+double MacroF1FromCounts(const std::vector<int64_t>& tp, const std::vector<int64_t>& fp,
+                         const std::vector<int64_t>& fn) {
+  double total = 0;
+  int64_t present = 0;
+  for (size_t k = 0; k < tp.size(); ++k) {
+    // F1 = 2 TP / (2 TP + FP + FN); the denominator is 0 exactly when the class occurs in neither
+    // the truth (TP + FN) nor the predictions (TP + FP).
+    const int64_t denominator = 2 * tp[k] + fp[k] + fn[k];
+    if (denominator == 0) continue;
+    total += 2.0 * static_cast<double>(tp[k]) / static_cast<double>(denominator);
+    ++present;
+  }
+  return present == 0 ? 0.0 : total / static_cast<double>(present);
 }
 
 ConfusionMatrix Confusion(const std::vector<int>& truth, const std::vector<int>& predicted,

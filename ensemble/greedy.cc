@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/metrics.h"
 #include "core/rng.h"
 
 namespace ensweep {
@@ -31,17 +32,6 @@ void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64
 }
 
 // Per (candidate, row) values that do not change during a selection.
-// Macro F1 from per-class counts, as core/metrics.h computes it (an absent class scores 0).
-double MacroF1(const std::vector<int64_t>& tp, const std::vector<int64_t>& fp,
-               const std::vector<int64_t>& fn) {
-  double total = 0;
-  for (size_t k = 0; k < tp.size(); ++k) {
-    const int64_t denominator = 2 * tp[k] + fp[k] + fn[k];
-    if (denominator > 0) total += 2.0 * static_cast<double>(tp[k]) / denominator;
-  }
-  return total / static_cast<double>(tp.size());
-}
-
 struct RowSummaries {
   std::vector<float> truth_prob;  // candidates x rows: P_c[r][label of r]
   std::vector<double> alone_f1;   // candidates: macro F1 of the candidate on its own
@@ -79,7 +69,7 @@ RowSummaries Summarise(const CandidateStack& s, int threads) {
           ++fn[y];
         }
       }
-      out.alone_f1[c] = MacroF1(tp, fp, fn);
+      out.alone_f1[c] = MacroF1FromCounts(tp, fp, fn);
     }
   });
   return out;
@@ -135,7 +125,7 @@ class ForwardSelection {
 
   double CurrentScore() const {
     if (metric_ == SelectionMetric::kLogLoss) return -LogLossOf(nullptr);
-    return MacroF1(tp_, fp_, fn_);
+    return MacroF1FromCounts(tp_, fp_, fn_);
   }
 
   void Add(size_t position) {
@@ -259,7 +249,7 @@ class ForwardSelection {
         ++fn[y];
       }
     }
-    return MacroF1(tp, fp, fn);
+    return MacroF1FromCounts(tp, fp, fn);
   }
 
   const CandidateStack& s_;

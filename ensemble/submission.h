@@ -44,13 +44,18 @@ struct SubmissionScore {
 };
 
 // Scores a submission against a labels file: ImageID,ans (mask) or path,label (class names; the
-// format is told by the submission's header). Every labelled image must appear in the submission
-// exactly once; throws UserError naming the file and line otherwise. For path,label files the
-// macro F1 is over the class names that occur in the labels or the predictions.
+// format is told by the submission's header). Macro F1 is scikit-learn's f1_score(average="macro"),
+// the competition's score: the mean over the classes (0..17, or class names) that occur in the
+// labels or in the scored predictions (core/metrics.h). Throws UserError naming the file and line
+// for a labels file with no rows, an image labelled twice, a submission row repeated, a bad class;
+// and naming the missing images (the first five and how many) when labelled images have no
+// submission row: a submission must cover every labelled image. Submission rows the labels do not
+// list are allowed and counted in `unlabelled`.
 SubmissionScore ScoreSubmission(const std::string& submission_csv, const std::string& labels_csv);
 
 // Scores class probabilities whose rows follow `info_csv` (as a submission would be written from
-// them) against a labels file, without writing a submission. Same errors as ScoreSubmission.
+// them) against a labels file, without writing a submission. Same errors as ScoreSubmission, an
+// ImageID repeated in info_csv among them.
 SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& probs,
                                  const std::string& labels_csv);
 

@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages ensweep needs, and nothing when they are all present.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy
-#                             files; torchvision, for the backbone conformance tests; clang and
-#                             its sanitizer and libFuzzer runtimes, for scripts/sanitize.sh and
+#                             files; torchvision, for the backbone conformance tests; scikit-learn,
+#                             whose macro F1 the scoring tests compare with; clang and its
+#                             sanitizer and libFuzzer runtimes, for scripts/sanitize.sh and
 #                             scripts/fuzz.sh)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ packages=(
   catch2
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-numpy python3-torchvision clang libclang-rt-14-dev)
+  packages+=(python3-numpy python3-torchvision python3-sklearn clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -4,9 +4,11 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -43,6 +45,31 @@ bool IsPng(const std::vector<uint8_t>& b) {
   return b.size() >= 8 && std::memcmp(b.data(), kMagic, 8) == 0;
 }
 
+// Refuses a declared size before anything of that size is allocated.
+void CheckDeclaredSize(const char* kind, const std::string& path, int64_t width, int64_t height) {
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  if (width < 1 || height < 1) {
+    throw UserError(std::string(kind) + " image " + path + ": its header declares " + size +
+                    " pixels; expected a width and height of at least 1");
+  }
+  const int64_t limit = MaxImagePixels();
+  // Both are below 2^32, so the product cannot overflow.
+  if (width * height > limit) {
+    throw UserError(std::string(kind) + " image " + path + ": its header declares " + size +
+                    " pixels, more than the limit of " + std::to_string(limit) +
+                    " pixels in all (ENSWEEP_MAX_IMAGE_PIXELS raises it)");
+  }
+}
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+bool ContainsNoCase(std::string text, const std::string& lower_needle) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text.find(lower_needle) != std::string::npos;
+}
+
 struct TjHandleCloser {
   void operator()(void* handle) const { tjDestroy(handle); }
 };
@@ -59,6 +86,7 @@ RgbImage DecodeJpeg(const std::vector<uint8_t>& bytes, const std::string& path, 
                           &width, &height, &subsampling, &colorspace) != 0) {
     throw UserError("corrupt JPEG image " + path + ": " + tjGetErrorStr2(handle.get()));
   }
+  CheckDeclaredSize("JPEG", path, width, height);
   int count = 0;
   const tjscalingfactor* factors = tjGetScalingFactors(&count);
   tjscalingfactor best = {1, 1};
@@ -81,22 +109,41 @@ RgbImage DecodeJpeg(const std::vector<uint8_t>& bytes, const std::string& path, 
                     image.pixels.data(), image.width, 0, image.height, TJPF_RGB, 0) != 0) {
     const std::string message = tjGetErrorStr2(handle.get());
     // Warnings (say, extraneous bytes between markers) leave a usable image and PIL accepts them
-    // too; a truncated file does not (its bottom is grey), so it fails like PIL's "image file is
-    // truncated". libjpeg's wording of that warning has been stable for decades.
-    if (tjGetErrorCode(handle.get()) == TJERR_FATAL ||
-        message.find("Premature end") != std::string::npos) {
+    // too. A scan that ends before the header's last row does not: libjpeg fills the rest with
+    // grey and warns "Premature end of JPEG file" (the file ends) or "Corrupt JPEG data: premature
+    // end of data segment" (an end marker comes first, as when the header's size was patched
+    // larger). Such a file fails like PIL's "image file is truncated". libjpeg's wording of these
+    // warnings has been stable for decades.
+    if (tjGetErrorCode(handle.get()) == TJERR_FATAL) {
       throw UserError("corrupt JPEG image " + path + ": " + message);
+    }
+    if (ContainsNoCase(message, "premature end")) {
+      throw UserError("corrupt JPEG image " + path + ": " + message + " (the header declares " +
+                      std::to_string(width) + "x" + std::to_string(height) +
+                      " pixels; the file holds fewer)");
     }
   }
   return image;
 }
 
 RgbImage DecodePng(const std::vector<uint8_t>& bytes, const std::string& path) {
+  // The first chunk must be IHDR (signature, length, "IHDR", width, height, ...): its size is
+  // checked here, before libpng reads on, so that a file that is nothing but a header declaring a
+  // huge image is refused for its size.
+  if (bytes.size() >= 24 && std::memcmp(&bytes[12], "IHDR", 4) == 0) {
+    CheckDeclaredSize("PNG", path, BigEndian32(&bytes[16]), BigEndian32(&bytes[20]));
+  }
   png_image png;
   std::memset(&png, 0, sizeof(png));
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) {
     throw UserError("corrupt PNG image " + path + ": " + png.message);
+  }
+  try {
+    CheckDeclaredSize("PNG", path, png.width, png.height);
+  } catch (...) {
+    png_image_free(&png);
+    throw;
   }
   // Read as RGBA and drop alpha afterwards: the simplified API would otherwise composite onto a
   // background, which PIL's convert("RGB") does not do.
@@ -156,6 +203,18 @@ std::vector<std::vector<Tap>> AxisTaps(int src, int dst) {
 }
 
 }  // namespace
+
+int64_t MaxImagePixels() {
+  const char* text = std::getenv("ENSWEEP_MAX_IMAGE_PIXELS");
+  if (text == nullptr || *text == '\0') return kDefaultMaxImagePixels;
+  const std::string value = text;
+  if (value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos) {
+    const int64_t pixels = std::stoll(value);
+    if (pixels >= 1) return pixels;
+  }
+  throw UserError("ENSWEEP_MAX_IMAGE_PIXELS: expected a whole number of pixels >= 1 (default " +
+                  std::to_string(kDefaultMaxImagePixels) + "), got '" + value + "'");
+}
 
 void ResizeRgb(const uint8_t* src, int src_width, int src_height, uint8_t* dst, int dst_width,
                int dst_height) {

@@ -8,6 +8,17 @@
 // (no aliasing) and bilinear when enlarging, per axis. PNG alpha is dropped, not composited, as
 // PIL's convert("RGB") does, so pixels match the usual Python pipeline.
 //
+// Dimensions are checked from the header before any pixel buffer is allocated: a width or height
+// of 0, or more than MaxImagePixels() pixels in all (64 megapixels unless the environment variable
+// ENSWEEP_MAX_IMAGE_PIXELS says otherwise), is refused, whatever size the image would be decoded
+// at. The pixel buffer is sized from the header and the decoders write no more than that, so a
+// header that declares more pixels than the file holds cannot overflow it; such a file is refused
+// too: a PNG whose image data ends early fails in libpng, and a JPEG whose scan ends before the
+// header's last row (libjpeg's "Premature end of JPEG file" or "premature end of data segment"
+// warnings: a truncated file, or a patched SOF) fails like PIL's "image file is truncated". Other
+// libjpeg warnings (say, extraneous bytes between markers) leave every pixel decoded and the image
+// is kept, as PIL keeps it.
+//
 // Thread-safe: every call uses its own decoder state.
 #pragma once
 
@@ -23,8 +34,16 @@ struct RgbImage {
   std::vector<uint8_t> pixels;  // height rows of width * 3 bytes, RGB
 };
 
+// The most pixels (width x height) an image may declare: ENSWEEP_MAX_IMAGE_PIXELS if set (a whole
+// number >= 1), else kDefaultMaxImagePixels. Read on every call. Throws UserError naming the
+// variable if it is set to anything else.
+constexpr int64_t kDefaultMaxImagePixels = int64_t{64} * 1000 * 1000;
+int64_t MaxImagePixels();
+
 // Decodes `path` at its own size. Throws UserError naming the path if the file is missing,
-// unreadable, neither JPEG nor PNG, or corrupt (including a truncated JPEG).
+// unreadable, neither JPEG nor PNG, corrupt (including a truncated JPEG), or declares a width or
+// height of 0 or more than MaxImagePixels() pixels (the message gives the declared size and the
+// limit).
 RgbImage DecodeImageFile(const std::string& path);
 
 // Decodes `path` and resizes it to exactly width x height (both > 0) into `out`, which must hold
