@@ -18,6 +18,9 @@ using Clock = std::chrono::steady_clock;
 
 // The error text of a trial put back in the queue by a stop (Interrupt), before its reason.
 const std::string kInterrupted = "interrupted: ";
+// The coordinator's HEARTBEAT to an idle worker: at least this often (more often for short
+// heartbeat timeouts).
+constexpr double kHeartbeatEverySeconds = 5;
 
 struct Coordinator::WorkerSlot {
   int64_t store_id = 0;
@@ -28,6 +31,7 @@ struct Coordinator::WorkerSlot {
   bool stop_sent = false;        // the pruner stopped that trial
   Clock::time_point last_seen;
   Clock::time_point trial_started;
+  Clock::time_point heartbeat_sent;  // the coordinator's last HEARTBEAT to it
 };
 
 namespace {
@@ -55,16 +59,6 @@ std::string ShortParams(const Json& params) {
     out += (out.empty() ? "" : " ") + item.key() + "=" + value;
   }
   return out;
-}
-
-// The numeric entries of a message's "metrics" object.
-MetricMap NumericMetrics(const Json& body) {
-  MetricMap metrics;
-  const Json reported = body.value("metrics", Json::object());
-  for (const auto& item : reported.items()) {
-    if (item.value().is_number()) metrics[item.key()] = item.value().get<double>();
-  }
-  return metrics;
 }
 
 bool Better(double a, double b, bool maximize) { return maximize ? a > b : a < b; }
@@ -325,22 +319,19 @@ void Coordinator::Dispatch() {
     slot->trial = number;
     slot->stop_sent = false;
     slot->trial_started = Clock::now();
-    transport_.Send(peer, Message{msg::kRun,
-                                  {{"trial", number},
-                                   {"params", trial.params},
-                                   {"seed", trial.seed},
-                                   {"epochs", spec_.budget.epochs},
-                                   {"artifact_dir", ArtifactDir(number)},
-                                   {"attempt", trial.retries}}});
+    transport_.Send(peer,
+                    msg::Encode(msg::Run{number, trial.params, trial.seed, spec_.budget.epochs,
+                                         ArtifactDir(number), trial.retries}));
     Log(LogLevel::kDebug, "trial ", number, " -> ", slot->name);
   }
 }
 
-void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
+void Coordinator::FinishTrial(WorkerSlot& slot, const std::variant<msg::Done, msg::Fail>& outcome) {
   const int64_t number = *slot.trial;
   TrialRecord& trial = trials_.at(number);
   const double seconds = std::chrono::duration<double>(Clock::now() - slot.trial_started).count();
-  const bool pruned = slot.stop_sent || message.body.value("stopped_early", false);
+  const msg::Done* done = std::get_if<msg::Done>(&outcome);
+  const bool pruned = slot.stop_sent || (done != nullptr && done->stopped_early);
   slot.trial.reset();
   slot.stop_sent = false;
   ++finished_this_run_;
@@ -351,22 +342,18 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
                 static_cast<long long>(std::max(budget_trials_, next_number_)),
                 static_cast<long long>(number));
   line << head;
-  if (message.type == msg::kFail) {
+  if (done == nullptr) {
     trial.state = TrialState::kFailed;
-    trial.error = message.body.value("error", std::string("unknown error"));
+    trial.error = std::get<msg::Fail>(outcome).error;
     store_.MarkFailed(trial.id, trial.error, trial.epochs_done);
     curves_[number].state = trial.state;
     line << "FAILED    " << trial.error;
     Print(line.str());
     return;
   }
-  const MetricMap metrics = NumericMetrics(message.body);
-  std::vector<ArtifactRecord> artifacts;
-  for (const auto& a : message.body.value("artifacts", Json::array())) {
-    artifacts.push_back(ArtifactRecord{a.value("kind", ""), a.value("path", ""),
-                                       a.value("size_bytes", int64_t{0}), a.value("checksum", "")});
-  }
-  const int epochs = message.body.value("epochs", 0);
+  const MetricMap& metrics = done->metrics;
+  const std::vector<ArtifactRecord>& artifacts = done->artifacts;
+  const int epochs = done->epochs;
   TrialCurve& curve = curves_[number];
   if (pruned) {
     // The last reported objective, at the epoch the trial reached; falls back to the final metrics.
@@ -410,41 +397,70 @@ void Coordinator::FinishTrial(WorkerSlot& slot, const Message& message) {
   Print(line.str());
 }
 
-void Coordinator::HandleMessage(int peer, const Message& message) {
-  if (message.type == msg::kHello) {
-    if (message.body.value("protocol", 0) != kProtocolVersion) {
-      Log(LogLevel::kWarn, "worker speaks protocol ", message.body.value("protocol", 0),
-          ", expected ", kProtocolVersion, "; disconnecting it");
-      transport_.Send(peer, Message{msg::kShutdown, {{"reason", "protocol version mismatch"}}});
-      transport_.Disconnect(peer);
-      return;
+void Coordinator::CheckArtifacts(int64_t number, std::vector<ArtifactRecord>& artifacts) const {
+  const std::string folder = ArtifactDir(number);
+  for (size_t i = 0; i < artifacts.size(); ++i) {
+    const auto inside = msg::PathInside(folder, artifacts[i].path);
+    if (!inside) {
+      throw ProtocolError("DONE: 'artifacts[" + std::to_string(i) +
+                          "].path' is not inside the trial's artifact folder " + folder);
     }
+    artifacts[i].path = *inside;
+  }
+}
+
+void Coordinator::HandleMessage(int peer, const Message& message) {
+  if (dropped_peers_.count(peer)) {
+    Log(LogLevel::kDebug, "ignoring ", msg::QuotedType(message.type), " from a lost worker");
+    return;
+  }
+  const auto it = workers_.find(peer);
+  if (message.type == msg::kHello) {
+    if (it != workers_.end()) throw ProtocolError("a second HELLO on the same connection");
+    const msg::Hello hello = msg::DecodeHello(message);
     auto slot = std::make_unique<WorkerSlot>();
-    slot->name = message.body.value("name", "worker-" + std::to_string(peer));
-    slot->store_id = store_.RegisterWorker(study_id_, slot->name, message.body.value("host", ""),
-                                           message.body.value("pid", int64_t{0}), "");
+    slot->name = hello.name;
+    slot->store_id = store_.RegisterWorker(study_id_, slot->name, hello.host, hello.pid, "");
     slot->last_seen = Clock::now();
+    slot->heartbeat_sent = slot->last_seen;
     workers_[peer] = std::move(slot);
     ++workers_seen_;
-    transport_.Send(peer, Message{msg::kWelcome, {{"worker_id", peer}, {"study", spec_.ToJson()}}});
+    transport_.Send(peer, msg::Encode(msg::Welcome{peer, spec_.ToJson()}));
     return;
   }
-  auto it = workers_.find(peer);
   if (it == workers_.end()) {
-    Log(LogLevel::kDebug, "ignoring ", message.type, " from an unknown or lost worker");
-    return;
+    throw ProtocolError(msg::QuotedType(message.type) + " before HELLO");
   }
   WorkerSlot& slot = *it->second;
-  slot.last_seen = Clock::now();
+  // The trial a REPORT, DONE or FAIL names must be the one this worker runs.
+  const auto check_trial = [&](int64_t number) {
+    if (!slot.trial || *slot.trial != number) {
+      throw ProtocolError(message.type + " for trial " + std::to_string(number) + ", but " +
+                          (slot.trial ? "the worker runs trial " + std::to_string(*slot.trial)
+                                      : std::string("the worker runs no trial")));
+    }
+  };
+  const auto check_epochs = [&](int epochs, const char* field) {
+    if (epochs > spec_.budget.epochs) {
+      throw ProtocolError(message.type + ": '" + field + "' is " + std::to_string(epochs) +
+                          ", beyond the study's " + std::to_string(spec_.budget.epochs) +
+                          " epochs");
+    }
+  };
   if (message.type == msg::kReady) {
+    const msg::Ready ready = msg::DecodeReady(message);
+    slot.last_seen = Clock::now();
     slot.ready = true;
-    slot.device = message.body.value("device", "");
+    slot.device = ready.device;
     Print("worker " + slot.name + " ready (" + slot.device + ")");
   } else if (message.type == msg::kReport) {
-    const int64_t number = message.body.value("trial", int64_t{-1});
-    if (!slot.trial || *slot.trial != number) return;
-    const int epoch = message.body.value("epoch", 0);
-    const MetricMap metrics = NumericMetrics(message.body);
+    const msg::Report report = msg::DecodeReport(message);
+    check_trial(report.trial);
+    check_epochs(report.epoch, "epoch");
+    slot.last_seen = Clock::now();
+    const int64_t number = report.trial;
+    const int epoch = report.epoch;
+    const MetricMap& metrics = report.metrics;
     TrialRecord& trial = trials_.at(number);
     store_.RecordEpoch(trial.id, epoch, metrics);
     trial.epochs_done = epoch;
@@ -458,16 +474,27 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     Print(line.str());
     if (prune || slot.stop_sent) {
       slot.stop_sent = true;
-      transport_.Send(peer, Message{msg::kStop, {{"trial", number}}});
+      transport_.Send(peer, msg::Encode(msg::Stop{number}));
     } else {
-      transport_.Send(peer, Message{msg::kContinue, {{"trial", number}}});
+      transport_.Send(peer, msg::Encode(msg::Continue{number}));
     }
-  } else if (message.type == msg::kDone || message.type == msg::kFail) {
-    const int64_t number = message.body.value("trial", int64_t{-1});
-    if (!slot.trial || *slot.trial != number) return;
-    FinishTrial(slot, message);
-  } else if (message.type != msg::kHeartbeat) {
-    Log(LogLevel::kWarn, "ignoring unexpected ", message.type, " from ", slot.name);
+  } else if (message.type == msg::kDone) {
+    msg::Done done = msg::DecodeDone(message);
+    check_trial(done.trial);
+    check_epochs(done.epochs, "epochs");
+    CheckArtifacts(done.trial, done.artifacts);
+    slot.last_seen = Clock::now();
+    FinishTrial(slot, done);
+  } else if (message.type == msg::kFail) {
+    const msg::Fail fail = msg::DecodeFail(message);
+    check_trial(fail.trial);
+    slot.last_seen = Clock::now();
+    FinishTrial(slot, fail);
+  } else if (message.type == msg::kHeartbeat) {
+    msg::DecodeHeartbeat(message);
+    slot.last_seen = Clock::now();
+  } else {
+    throw ProtocolError("workers do not send " + msg::QuotedType(message.type));
   }
 }
 
@@ -475,11 +502,29 @@ void Coordinator::HandleEvent(const TransportEvent& event) {
   if (event.kind == TransportEvent::Kind::kLost) {
     HandleLost(event.peer, event.reason);
   } else {
-    HandleMessage(event.peer, event.message);
+    try {
+      HandleMessage(event.peer, event.message);
+    } catch (const ProtocolError& e) {
+      DropPeer(event.peer, event.message.type, e.what());
+    }
   }
 }
 
+void Coordinator::DropPeer(int peer, const std::string& type, const std::string& error) {
+  const auto it = workers_.find(peer);
+  Log(LogLevel::kWarn,
+      it != workers_.end() ? "worker " + it->second->name : "peer " + std::to_string(peer),
+      ": protocol error: ", error, "; disconnecting it");
+  // A worker refused at HELLO (e.g. of another protocol version) is told why.
+  if (it == workers_.end() && type == msg::kHello) {
+    transport_.Send(peer, msg::Encode(msg::Shutdown{"protocol error: " + error}));
+  }
+  transport_.Disconnect(peer);
+  HandleLost(peer, "protocol error: " + error);
+}
+
 void Coordinator::HandleLost(int peer, const std::string& reason) {
+  dropped_peers_.insert(peer);  // whatever it sent after this is ignored
   auto it = workers_.find(peer);
   if (it == workers_.end()) return;
   WorkerSlot& slot = *it->second;
@@ -520,6 +565,19 @@ void Coordinator::CheckHeartbeats() {
   }
 }
 
+void Coordinator::SendHeartbeats() {
+  const double interval_s =
+      std::min(kHeartbeatEverySeconds, spec_.resources.heartbeat_timeout_s / 3);
+  const auto now = Clock::now();
+  for (auto& [peer, slot] : workers_) {
+    // A worker that runs a trial reads only the answers to its reports, which come at once.
+    if (slot->trial) continue;
+    if (std::chrono::duration<double>(now - slot->heartbeat_sent).count() < interval_s) continue;
+    transport_.Send(peer, msg::Encode(msg::Heartbeat{}));
+    slot->heartbeat_sent = now;
+  }
+}
+
 void Coordinator::Interrupt(int64_t number, const std::string& reason) {
   TrialRecord& trial = trials_.at(number);
   trial.state = TrialState::kQueued;
@@ -536,7 +594,7 @@ void Coordinator::StopAll(const std::string& reason) {
       Interrupt(*slot->trial, reason);
       slot->trial.reset();
     }
-    transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
+    transport_.Send(peer, msg::Encode(msg::Shutdown{reason}));
   }
 }
 
@@ -586,6 +644,7 @@ RunSummary Coordinator::Run() {
         }
       }
       Dispatch();
+      SendHeartbeats();
       if (Finished()) {
         summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
                               : TargetReached() ? "target value reached"

@@ -29,7 +29,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "core/store.h"
 #include "core/study.h"
@@ -83,16 +86,26 @@ class Coordinator {
   std::vector<Json> CheckStoredStudy();
   bool Retryable(const TrialRecord& trial) const;
   void HandleEvent(const TransportEvent& event);
+  // Throws ProtocolError for anything the peer should not have sent (message.h), before writing
+  // anything of it.
   void HandleMessage(int peer, const Message& message);
+  // A peer that broke the protocol: disconnected, logged, and handled as lost (its trial STALE).
+  void DropPeer(int peer, const std::string& type, const std::string& error);
   void HandleLost(int peer, const std::string& reason);
   void CheckHeartbeats();
+  // A HEARTBEAT to every worker without a trial, at least every min(5 s, heartbeat timeout / 3),
+  // so that a worker can tell a silent coordinator from an idle one.
+  void SendHeartbeats();
   void Dispatch();
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
   bool TargetReached() const;
   void NoteBest(int64_t number);
   bool Finished() const;
-  void FinishTrial(WorkerSlot& slot, const Message& message);
+  void FinishTrial(WorkerSlot& slot, const std::variant<msg::Done, msg::Fail>& outcome);
+  // Rewrites each artifact's path as an absolute path inside ArtifactDir(number) (relative paths
+  // are relative to it); throws ProtocolError if one is elsewhere or has a ".." component.
+  void CheckArtifacts(int64_t number, std::vector<ArtifactRecord>& artifacts) const;
   void StopAll(const std::string& reason);
   // Puts a running trial back in the queue (QUEUED, epochs cleared, no retry used).
   void Interrupt(int64_t number, const std::string& reason);
@@ -113,6 +126,7 @@ class Coordinator {
   std::map<int64_t, TrialRecord> trials_;  // by number: the in-memory copy of the stored history
   std::deque<int64_t> pending_;            // QUEUED (enqueued) and STALE-to-retry trial numbers
   std::map<int, std::unique_ptr<WorkerSlot>> workers_;  // by transport peer
+  std::set<int> dropped_peers_;  // lost or disconnected: whatever they still send is ignored
   int64_t next_number_ = 0;
   int64_t finished_before_ = 0;  // trials that had ended (for good) when this run started
   int64_t finished_this_run_ = 0;

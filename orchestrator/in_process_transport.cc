@@ -11,7 +11,7 @@ struct InProcessHub::Impl : CoordinatorTransport {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<TransportEvent> to_coordinator;
-  std::map<int, std::deque<Message>> to_worker;
+  std::map<int, std::deque<std::string>> to_worker;  // encoded messages
   std::map<int, bool> alive;
   int next_peer = 1;
 
@@ -25,9 +25,10 @@ struct InProcessHub::Impl : CoordinatorTransport {
   }
 
   void Send(int peer, const Message& message) override {
+    std::string text = EncodeMessage(message);
     std::lock_guard<std::mutex> lock(mutex);
     if (!alive[peer]) return;
-    to_worker[peer].push_back(message);
+    to_worker[peer].push_back(std::move(text));
     changed.notify_all();
   }
 
@@ -39,59 +40,82 @@ struct InProcessHub::Impl : CoordinatorTransport {
 
   std::string Endpoint() const override { return "in-process"; }
 
-  void Kill(int peer, const std::string& reason) {
-    std::lock_guard<std::mutex> lock(mutex);
+  // With the lock held.
+  void LoseLocked(int peer, const std::string& reason) {
     if (!alive[peer]) return;
     alive[peer] = false;
     to_coordinator.push_back(TransportEvent{TransportEvent::Kind::kLost, peer, {}, reason});
     changed.notify_all();
   }
-};
 
-namespace {
-
-class InProcessChannel : public WorkerChannel {
- public:
-  InProcessChannel(std::shared_ptr<InProcessHub::Impl> hub, int peer)
-      : hub_(std::move(hub)), peer_(peer) {}
-
-  ~InProcessChannel() override { hub_->Kill(peer_, "worker channel closed"); }
-
-  void Send(const Message& message) override {
-    std::lock_guard<std::mutex> lock(hub_->mutex);
-    if (!hub_->alive[peer_]) throw ChannelClosed("in-process channel closed");
-    hub_->to_coordinator.push_back(
-        TransportEvent{TransportEvent::Kind::kMessage, peer_, message, ""});
-    hub_->changed.notify_all();
+  void Kill(int peer, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mutex);
+    LoseLocked(peer, reason);
   }
 
-  Message Receive() override {
+  // A frame from a worker: decoded as a transport does; text that does not decode drops the peer.
+  void FromWorker(int peer, const std::string& text) {
+    std::optional<Message> message;
+    std::string error;
+    try {
+      message = DecodeMessage(text);
+    } catch (const ProtocolError& e) {
+      error = e.what();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!alive[peer]) throw ChannelClosed("in-process channel closed");
+    if (!message) return LoseLocked(peer, error);
+    to_coordinator.push_back(
+        TransportEvent{TransportEvent::Kind::kMessage, peer, std::move(*message), ""});
+    changed.notify_all();
+  }
+};
+
+InProcessChannel::InProcessChannel(std::shared_ptr<InProcessHub::Impl> hub, int peer,
+                                   bool honour_timeout)
+    : hub_(std::move(hub)), peer_(peer), honour_timeout_(honour_timeout) {}
+
+InProcessChannel::~InProcessChannel() { hub_->Kill(peer_, "worker channel closed"); }
+
+void InProcessChannel::Send(const Message& message) { SendText(EncodeMessage(message)); }
+
+void InProcessChannel::SendText(const std::string& text) { hub_->FromWorker(peer_, text); }
+
+void InProcessChannel::SetReceiveTimeout(std::chrono::milliseconds timeout) {
+  if (honour_timeout_) timeout_ = timeout;
+}
+
+Message InProcessChannel::Receive() {
+  std::string text;
+  {
     std::unique_lock<std::mutex> lock(hub_->mutex);
     auto& queue = hub_->to_worker[peer_];
-    hub_->changed.wait(lock, [&] { return !queue.empty() || !hub_->alive[peer_]; });
+    const auto ready = [&] { return !queue.empty() || !hub_->alive[peer_]; };
+    if (timeout_) {
+      if (!hub_->changed.wait_for(lock, *timeout_, ready)) {
+        throw ChannelClosed("no message from the coordinator for " +
+                            std::to_string(timeout_->count()) + " ms");
+      }
+    } else {
+      hub_->changed.wait(lock, ready);
+    }
     if (queue.empty()) throw ChannelClosed("in-process channel closed");
-    Message message = std::move(queue.front());
+    text = std::move(queue.front());
     queue.pop_front();
-    return message;
   }
-
- private:
-  std::shared_ptr<InProcessHub::Impl> hub_;
-  int peer_;
-};
-
-}  // namespace
+  return DecodeMessage(text);
+}
 
 InProcessHub::InProcessHub() : impl_(std::make_shared<Impl>()) {}
 InProcessHub::~InProcessHub() = default;
 
 CoordinatorTransport& InProcessHub::coordinator() { return *impl_; }
 
-std::unique_ptr<WorkerChannel> InProcessHub::Connect() {
+std::unique_ptr<InProcessChannel> InProcessHub::Connect(bool honour_receive_timeout) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   const int peer = impl_->next_peer++;
   impl_->alive[peer] = true;
-  return std::make_unique<InProcessChannel>(impl_, peer);
+  return std::make_unique<InProcessChannel>(impl_, peer, honour_receive_timeout);
 }
 
 void InProcessHub::Kill(int peer, const std::string& reason) { impl_->Kill(peer, reason); }

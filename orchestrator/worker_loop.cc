@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 #include <ostream>
 
 #include "core/log.h"
@@ -11,86 +13,178 @@
 namespace ensweep {
 namespace {
 
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // Raised inside a trial when the coordinator asks the worker to shut down mid-trial.
 struct ShutdownRequested {};
 
+// Raised when nothing came from the coordinator within the receive timeout.
+struct CoordinatorSilent {
+  double seconds;
+};
+
+// The worker's end of the conversation: receives with a timeout, and tells a timeout (the
+// coordinator is silent) from a closed channel whatever the channel's words for either.
+class Inbox {
+ public:
+  explicit Inbox(WorkerChannel& channel) : channel_(channel) {}
+
+  void SetTimeout(std::chrono::milliseconds timeout) {
+    timeout_ = timeout;
+    channel_.SetReceiveTimeout(timeout);
+  }
+
+  // The next message other than a HEARTBEAT. A HEARTBEAT proves the coordinator alive and is
+  // answered with one, which keeps an idle worker alive in the coordinator's eyes.
+  Message Next() {
+    while (true) {
+      const auto started = Clock::now();
+      Message message;
+      try {
+        message = channel_.Receive();
+      } catch (const ChannelClosed&) {
+        const auto waited = Clock::now() - started;
+        if (timeout_ && waited >= *timeout_ * 9 / 10) {
+          throw CoordinatorSilent{std::chrono::duration<double>(waited).count()};
+        }
+        throw;
+      }
+      if (message.type != msg::kHeartbeat) return message;
+      msg::DecodeHeartbeat(message);
+      channel_.Send(msg::Encode(msg::Heartbeat{}));
+    }
+  }
+
+ private:
+  WorkerChannel& channel_;
+  std::optional<std::chrono::milliseconds> timeout_;
+};
+
 class ChannelTrialContext : public TrialContext {
  public:
-  ChannelTrialContext(WorkerChannel& channel, int64_t trial, double heartbeat_interval_s)
+  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, int64_t trial,
+                      double heartbeat_interval_s)
       : channel_(channel),
+        inbox_(inbox),
         trial_(trial),
         interval_(heartbeat_interval_s),
         last_send_(Clock::now()) {}
 
   bool ReportEpoch(const EpochReport& report) override {
-    nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [name, value] : report.metrics) metrics[name] = value;
-    channel_.Send(
-        Message{msg::kReport, {{"trial", trial_}, {"epoch", report.epoch}, {"metrics", metrics}}});
+    channel_.Send(msg::Encode(msg::Report{trial_, report.epoch, report.metrics}));
     last_send_ = Clock::now();
     while (true) {
-      const Message answer = channel_.Receive();
-      if (answer.type == msg::kContinue) return true;
-      if (answer.type == msg::kStop) return false;
+      const Message answer = inbox_.Next();
       if (answer.type == msg::kShutdown) throw ShutdownRequested{};
-      Log(LogLevel::kWarn, "ignoring unexpected ", answer.type, " while waiting for a decision");
+      int64_t trial = 0;
+      bool go_on = true;
+      if (answer.type == msg::kContinue) {
+        trial = msg::DecodeContinue(answer).trial;
+      } else if (answer.type == msg::kStop) {
+        trial = msg::DecodeStop(answer).trial;
+        go_on = false;
+      } else {
+        throw ProtocolError(msg::QuotedType(answer.type) + " while waiting for CONTINUE or STOP");
+      }
+      if (trial != trial_) {
+        throw ProtocolError(answer.type + " for trial " + std::to_string(trial) + " while trial " +
+                            std::to_string(trial_) + " runs");
+      }
+      return go_on;
     }
   }
 
   void KeepAlive() override {
     const auto now = Clock::now();
     if (std::chrono::duration<double>(now - last_send_).count() < interval_) return;
-    channel_.Send(Message{msg::kHeartbeat, {}});
+    channel_.Send(msg::Encode(msg::Heartbeat{}));
     last_send_ = now;
   }
 
  private:
   WorkerChannel& channel_;
+  Inbox& inbox_;
   int64_t trial_;
   double interval_;
   Clock::time_point last_send_;
 };
 
-nlohmann::json ArtifactsJson(const std::vector<ArtifactRecord>& artifacts) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& a : artifacts) {
-    list.push_back({{"kind", a.kind},
-                    {"path", a.path},
-                    {"size_bytes", a.size_bytes},
-                    {"checksum", a.checksum}});
+// What the worker got wrong about the study itself: reported as FAIL, not a protocol error.
+struct ArtifactFolderError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The trial's artifact folder: `dir` as sent, which must lie inside the study's artifacts folder
+// `root`, created, with its real path (symbolic links resolved) inside root's real path. The
+// check of the real path is made before the folder is created (so that nothing is created
+// outside) and again after. Throws ProtocolError when it is elsewhere, ArtifactFolderError when
+// it cannot be created.
+std::string TrialFolder(const std::string& root, const std::string& dir) {
+  const std::string shown = "'" + msg::CutText(dir, 256) + "'";
+  const auto inside = msg::PathInside(root, dir);
+  if (!inside) {
+    throw ProtocolError("RUN: 'artifact_dir' " + shown +
+                        " is not inside the study's artifacts folder " + root);
   }
-  return list;
+  std::error_code error;
+  fs::create_directories(root, error);
+  const fs::path real_root = error ? fs::path() : fs::canonical(root, error);
+  if (error) {
+    throw ArtifactFolderError("cannot create the artifacts folder " + root + ": " +
+                              error.message());
+  }
+  const auto check_real = [&](const fs::path& real) {
+    if (!msg::PathInside(real_root.string(), real.string())) {
+      throw ProtocolError("RUN: 'artifact_dir' " + shown + " leads to " + real.string() +
+                          " through a symbolic link, outside the study's artifacts folder " + root);
+    }
+  };
+  const fs::path before = fs::weakly_canonical(*inside, error);
+  if (error) {
+    throw ArtifactFolderError("cannot resolve the artifact folder " + *inside + ": " +
+                              error.message());
+  }
+  check_real(before);
+  fs::create_directories(*inside, error);
+  const fs::path after = error ? fs::path() : fs::canonical(*inside, error);
+  if (error) {
+    throw ArtifactFolderError("cannot create the artifact folder " + *inside + ": " +
+                              error.message());
+  }
+  check_real(after);
+  return *inside;
 }
 
-// Runs one RUN message to DONE or FAIL. Returns false if the worker must exit.
-bool RunTrial(WorkerChannel& channel, Trainer& trainer, const Message& run,
-              const WorkerOptions& options) {
+// Runs one RUN message to DONE or FAIL. Returns false if the worker must exit. Throws
+// ProtocolError, before running anything, for a RUN the study does not allow.
+bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const StudySpec& study,
+              const msg::Run& run, const WorkerOptions& options) {
+  if (run.epochs > study.budget.epochs) {
+    throw ProtocolError("RUN: 'epochs' is " + std::to_string(run.epochs) + ", beyond the study's " +
+                        std::to_string(study.budget.epochs));
+  }
   TrialRequest request;
-  request.trial_number = run.body.at("trial").get<int64_t>();
-  request.seed = run.body.at("seed").get<uint64_t>();
-  request.params = run.body.at("params");
-  request.epochs = run.body.at("epochs").get<int>();
-  request.artifact_dir = run.body.at("artifact_dir").get<std::string>();
-  ChannelTrialContext context(channel, request.trial_number, options.heartbeat_interval_s);
+  request.trial_number = run.trial;
+  request.seed = run.seed;
+  request.params = run.params;
+  request.epochs = run.epochs;
+  ChannelTrialContext context(channel, inbox, request.trial_number, options.heartbeat_interval_s);
   Log(LogLevel::kDebug, "trial ", request.trial_number, " starting: ", request.params.dump());
   const auto started = Clock::now();
   const auto say = [&](const std::string& what) {
     if (options.progress == nullptr) return;
     *options.progress << "trial " << request.trial_number << " " << what << std::endl;
   };
-  say("started: " + request.params.dump());
   try {
+    request.artifact_dir = TrialFolder(study.artifacts, run.artifact_dir);
+    say("started: " + request.params.dump());
     const TrialResult result = trainer.Run(request, context);
-    nlohmann::json metrics = nlohmann::json::object();
-    for (const auto& [name, value] : result.metrics) metrics[name] = value;
-    channel.Send(Message{msg::kDone,
-                         {{"trial", request.trial_number},
-                          {"metrics", metrics},
-                          {"artifacts", ArtifactsJson(result.artifacts)},
-                          {"epochs", result.epochs_completed},
-                          {"stopped_early", result.stopped_early}}});
+    // A trainer that writes nothing (the built-in objectives) leaves no empty folder behind.
+    std::error_code ignored;
+    if (fs::is_empty(request.artifact_dir, ignored)) fs::remove(request.artifact_dir, ignored);
+    channel.Send(msg::Encode(msg::Done{request.trial_number, result.metrics, result.artifacts,
+                                       result.epochs_completed, result.stopped_early}));
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%.1f",
                   std::chrono::duration<double>(Clock::now() - started).count());
@@ -101,13 +195,19 @@ bool RunTrial(WorkerChannel& channel, Trainer& trainer, const Message& run,
     return false;
   } catch (const ChannelClosed&) {
     throw;
+  } catch (const ProtocolError&) {
+    throw;
   } catch (const std::exception& e) {
     // The coordinator prints and stores the failure; a worker joined by hand says it too.
     Log(LogLevel::kDebug, "trial ", request.trial_number, " failed: ", e.what());
     say(std::string("failed: ") + e.what());
-    channel.Send(Message{msg::kFail, {{"trial", request.trial_number}, {"error", e.what()}}});
+    channel.Send(msg::Encode(msg::Fail{request.trial_number, e.what()}));
   }
   return true;
+}
+
+std::chrono::milliseconds Milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
 }  // namespace
@@ -122,50 +222,67 @@ std::string DefaultWorkerName() { return HostName() + ":" + std::to_string(getpi
 
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options) {
-  const std::string host = HostName();
+  Inbox inbox(channel);
   try {
-    channel.Send(Message{msg::kHello,
-                         {{"protocol", kProtocolVersion},
-                          {"name", options.name.empty() ? DefaultWorkerName() : options.name},
-                          {"host", host},
-                          {"pid", static_cast<int64_t>(getpid())}}});
+    inbox.SetTimeout(Milliseconds(options.welcome_timeout_s));
+    channel.Send(msg::Encode(msg::Hello{kProtocolVersion,
+                                        options.name.empty() ? DefaultWorkerName() : options.name,
+                                        HostName(), static_cast<int64_t>(getpid())}));
     std::unique_ptr<Trainer> trainer;
+    std::optional<StudySpec> study;
     while (true) {
-      const Message message = channel.Receive();
+      const Message message = inbox.Next();
       if (message.type == msg::kShutdown) {
+        const msg::Shutdown shutdown = msg::DecodeShutdown(message);
         if (options.progress != nullptr) {
           *options.progress << "the coordinator ended the run ("
-                            << message.body.value("reason", std::string("no reason given")) << ")"
-                            << std::endl;
+                            << (shutdown.reason.empty() ? "no reason given" : shutdown.reason)
+                            << ")" << std::endl;
         }
         return 0;
       }
       if (message.type == msg::kWelcome) {
+        if (study) throw ProtocolError("a second WELCOME");
+        const msg::Welcome welcome = msg::DecodeWelcome(message);
         try {
-          trainer = make_trainer(StudyFromJson(message.body.at("study")));
+          study = StudyFromJson(welcome.study);
+        } catch (const std::exception& e) {
+          Log(LogLevel::kError, "the coordinator sent a study this worker cannot read: ", e.what());
+          return 1;
+        }
+        inbox.SetTimeout(
+            Milliseconds(study->resources.heartbeat_timeout_s + options.silence_margin_s));
+        try {
+          trainer = make_trainer(*study);
         } catch (const std::exception& e) {
           Log(LogLevel::kError, "cannot build the trainer: ", e.what());
           return 1;
         }
-        channel.Send(Message{msg::kReady, {{"device", trainer->Device()}}});
+        channel.Send(msg::Encode(msg::Ready{trainer->Device()}));
         if (options.progress != nullptr) {
-          *options.progress << "joined study " << message.body.at("study").value("study", "?")
-                            << " (" << trainer->Device() << "); waiting for trials" << std::endl;
+          *options.progress << "joined study " << study->name << " (" << trainer->Device()
+                            << "); waiting for trials" << std::endl;
         }
       } else if (message.type == msg::kRun) {
-        if (!trainer) {
-          Log(LogLevel::kError, "RUN before WELCOME");
-          return 1;
-        }
-        if (!RunTrial(channel, *trainer, message, options)) return 0;
+        const msg::Run run = msg::DecodeRun(message);
+        if (!trainer) throw ProtocolError("RUN before WELCOME");
+        if (!RunTrial(channel, inbox, *trainer, *study, run, options)) return 0;
       } else if (message.type == msg::kContinue || message.type == msg::kStop) {
         // A decision for a trial that already ended (e.g. after a FAIL): nothing to do.
       } else {
-        Log(LogLevel::kWarn, "ignoring unexpected message ", message.type);
+        throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
       }
     }
+  } catch (const CoordinatorSilent& silent) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%.1f", silent.seconds);
+    Log(LogLevel::kError, "the coordinator was silent for ", seconds, " s; exiting");
+    return 1;
   } catch (const ChannelClosed& e) {
     Log(LogLevel::kWarn, e.what(), "; exiting");
+    return 1;
+  } catch (const ProtocolError& e) {
+    Log(LogLevel::kError, "protocol error from the coordinator: ", e.what(), "; exiting");
     return 1;
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "worker error: ", e.what());

@@ -4,6 +4,15 @@
 // trials until SHUTDOWN or until the coordinator goes away. A trial that throws is reported as
 // FAIL with the exception's text; the worker stays up for the next one. Exceptions never cross
 // this function: it returns an exit status.
+//
+// The worker does not trust its coordinator (message.h): a message that does not decode, a study
+// it cannot read, a RUN beyond the study's epoch budget or whose artifact_dir is not inside the
+// study's artifacts folder (symbolic links resolved) ends it with status 1 before anything runs.
+// It creates the trial's artifact folder before the trainer runs (and removes it afterwards if
+// the trainer left it empty). It bounds how long it waits for the coordinator
+// (WorkerChannel::SetReceiveTimeout): welcome_timeout_s for WELCOME, then the study's heartbeat
+// timeout plus silence_margin_s; the coordinator sends HEARTBEATs to idle workers, so a longer
+// silence means it is gone or stuck, and the worker exits with status 1 saying so.
 #pragma once
 
 #include <functional>
@@ -21,12 +30,15 @@ using TrainerFactory = std::function<std::unique_ptr<Trainer>(const StudySpec&)>
 struct WorkerOptions {
   std::string name;  // shown in the leaderboard's worker column
   double heartbeat_interval_s = 5;
+  double welcome_timeout_s = 60;  // how long the worker waits for WELCOME after its HELLO
+  double silence_margin_s = 30;   // added to the study's heartbeat timeout once it has WELCOME
   // A line per trial started and ended, and when the coordinator ends the run (a worker joined by
   // hand); null for workers whose coordinator prints progress (local processes, MPI ranks).
   std::ostream* progress = nullptr;
 };
 
-// Returns 0 after SHUTDOWN, 1 if the coordinator was lost or the trainer could not be built.
+// Returns 0 after SHUTDOWN, 1 if the coordinator was lost, silent or broke the protocol, or the
+// trainer could not be built.
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options);
 
