@@ -13,8 +13,9 @@
 // The coordinator checks the worker's MAC in constant time; a wrong one closes the connection
 // with nothing said beyond the challenge. The worker checks the coordinator's MAC before it sends
 // HELLO, so it only works for a coordinator that holds the same secret. Both MACs are bound to
-// both nonces, so neither answer can be replayed on another connection. The traffic is not
-// encrypted: the handshake proves who is at each end, not that nobody listens.
+// both nonces, so neither answer can be replayed on another connection. The traffic after the
+// handshake is neither encrypted nor signed: the handshake proves that both ends held the secret
+// when the connection was made, not that nobody on the path listens or interferes.
 //
 // The coordinator's end has no thread of its own: its sockets, and their timers, make progress
 // inside Poll (and a Send writes at once when the socket has room), all on the coordinator's
