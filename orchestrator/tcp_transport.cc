@@ -169,7 +169,7 @@ struct TcpCoordinatorTransport::Impl {
               try {
                 self->owner.Push(TransportEvent{TransportEvent::Kind::kMessage, self->peer,
                                                 DecodeMessage(self->body), ""});
-              } catch (const ProtocolError& e) {
+              } catch (const std::exception& e) {  // ProtocolError, or whatever decoding throws
                 return self->Close(e.what());
               }
             }
@@ -188,7 +188,7 @@ struct TcpCoordinatorTransport::Impl {
         Close("", false);
         return false;
       }
-      const std::string secret = owner.options.secret;
+      const std::string& secret = owner.options.secret;
       if (!SameMac(mac, HandshakeMac(secret, kWorkerLabel, nonce, worker_nonce))) {
         owner.Refused(address, "its AUTH does not prove the study's token");
         Close("", false);

@@ -108,3 +108,12 @@ TEST_CASE("a worker without the study's token is refused and one with it joins t
   CHECK(trials.size() == 8);
   for (const auto& t : trials) CHECK(t.state == TrialState::kComplete);
 }
+
+TEST_CASE("a frame limit out of range on the command line exits with 2", "[e2e][auth]") {
+  for (const std::string mib : {"0", "4096", "x"}) {
+    const auto bad = RunCommand(Ensweep() + " run nothing.yaml --max-frame-mib " + mib);
+    INFO(mib << ": " << bad.output);
+    CHECK(bad.status == 2);
+    CHECK_THAT(bad.output, Catch::Contains("--max-frame-mib"));
+  }
+}
