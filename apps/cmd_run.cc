@@ -18,6 +18,7 @@
 #include "core/store.h"
 #include "core/study.h"
 #include "objectives/objective_trainer.h"
+#include "orchestrator/auth.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/gpu_slots.h"
 #include "orchestrator/local_workers.h"
@@ -103,6 +104,7 @@ struct RunOptions {
   int threads = 0;
   int64_t trials = 0;
   std::string listen = "127.0.0.1:0";
+  int max_frame_mib = static_cast<int>(kDefaultMaxFrameBytes >> 20);
   bool quiet = false;
 };
 
@@ -122,20 +124,30 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   const auto [host, port] = SplitEndpoint(o.listen);
   RunLock lock(spec.storage, spec.name);
   auto store = Store::OpenForWriting(spec.storage);
-  TcpCoordinatorTransport transport(host, std::stoi(port));
+  // Workers prove that they hold the study's secret before they hear about the study; local ones
+  // get it in their environment (not on their command line, which `ps` shows to everyone).
+  const std::string token_file = StudyTokenPath(spec.storage, spec.name);
+  const std::string secret = LoadOrCreateToken(token_file);
+  TcpTransportOptions transport_options;
+  transport_options.secret = secret;
+  transport_options.max_frame_bytes = static_cast<size_t>(o.max_frame_mib) << 20;
+  transport_options.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(spec.resources.heartbeat_timeout_s * 1000));
+  TcpCoordinatorTransport transport(host, std::stoi(port), transport_options);
   lock.Describe("coordinator at " + transport.Endpoint());
   std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
             << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()
-            << " (more workers: ensweep worker --connect " << transport.Endpoint() << ")"
-            << std::endl;
+            << " (more workers: ensweep worker --connect " << transport.Endpoint()
+            << " --token-file " << token_file << ")" << std::endl;
   InstallStopHandlers();
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
     local.Start(SelfExecutable(),
                 {"worker", "--connect", transport.Endpoint(), "--threads", std::to_string(threads),
                  "--gpu", std::to_string(i), "--name", "local-" + std::to_string(i + 1), "--local",
-                 "--coordinator-pid", std::to_string(getpid())});
+                 "--coordinator-pid", std::to_string(getpid())},
+                {"ENSWEEP_TOKEN=" + ToHex(secret)});
   }
   CoordinatorOptions options;
   if (o.trials > 0) options.trials = o.trials;
@@ -230,6 +242,10 @@ Command AddRunCommand(CLI::App& root) {
       ->check(AtLeast(1));
   app->add_option("--listen", o->listen,
                   "Address for workers to connect to (default 127.0.0.1:0, a free port)");
+  app->add_option("--max-frame-mib", o->max_frame_mib,
+                  "Largest message a worker may send, in MiB (default 16); a larger one drops "
+                  "the worker")
+      ->check(CLI::Range(1, 4095));
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
   return {app, [o] {
             const StudySpec spec = LoadStudyFile(o->study_file);
@@ -243,9 +259,15 @@ Command AddRunCommand(CLI::App& root) {
           }};
 }
 
+// Where a worker joined by hand finds the study's token (orchestrator/auth.h).
+constexpr const char* kWhereTheTokenIs =
+    "the study's token file is .<store file name>.<study>.token beside the study's store on the "
+    "coordinator's machine (`ensweep run` prints its path)";
+
 Command AddWorkerCommand(CLI::App& root) {
   struct Options {
     std::string connect;
+    std::string token_file;
     int threads = 0;
     std::string name;
     int gpu = -1;
@@ -259,6 +281,9 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--connect", o->connect,
                   "The coordinator's HOST:PORT, as `ensweep run` prints it")
       ->required();
+  app->add_option("--token-file", o->token_file,
+                  "The study's token file, as `ensweep run` prints it (default: the token in "
+                  "the ENSWEEP_TOKEN environment variable)");
   app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)")
       ->check(AtLeast(1));
   app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
@@ -285,6 +310,21 @@ Command AddWorkerCommand(CLI::App& root) {
             return kExitInternal;
           }
         }
+        // The secret that admits this worker (orchestrator/auth.h), kept out of the environment
+        // of anything the worker starts.
+        std::string secret;
+        const char* variable = std::getenv("ENSWEEP_TOKEN");
+        if (!o->token_file.empty()) {
+          secret = ReadTokenFile(o->token_file);
+        } else if (variable != nullptr && *variable != '\0') {
+          secret = DecodeToken(variable, "ENSWEEP_TOKEN");
+        } else {
+          throw UserError(
+              "a worker needs the token of the study it joins: give --token-file "
+              "FILE or set ENSWEEP_TOKEN to its contents; " +
+              std::string(kWhereTheTokenIs));
+        }
+        unsetenv("ENSWEEP_TOKEN");
         const std::string name = o->name.empty() ? DefaultWorkerName() : o->name;
         const std::string log_name = "worker " + name;
         SetLogName(log_name);
@@ -292,7 +332,12 @@ Command AddWorkerCommand(CLI::App& root) {
         if (!o->local) {
           std::cout << "connecting to " << o->connect << " (retrying for up to 30s)" << std::endl;
         }
-        auto channel = ConnectTcp(o->connect, std::chrono::seconds(30));
+        std::unique_ptr<WorkerChannel> channel;
+        try {
+          channel = ConnectTcp(o->connect, secret);
+        } catch (const TokenMismatch& e) {
+          throw UserError(std::string(e.what()) + "; " + kWhereTheTokenIs);
+        }
         WorkerOptions options;
         options.name = o->name;
         if (!o->local) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -18,13 +19,28 @@ namespace ensweep {
 
 LocalWorkers::~LocalWorkers() { Stop(3000); }
 
-void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments) {
+void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments,
+                         const std::vector<std::string>& environment) {
   std::vector<std::string> storage;
   storage.push_back(executable);
   storage.insert(storage.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
   for (auto& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
+  // This process's environment without the variables `environment` sets, then those.
+  std::vector<char*> envp;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view variable(*entry);
+    const auto same_name = [&](const std::string& added) {
+      const size_t equals = added.find('=');
+      return equals != std::string::npos && variable.size() > equals &&
+             variable.compare(0, equals + 1, added, 0, equals + 1) == 0;
+    };
+    if (std::none_of(environment.begin(), environment.end(), same_name)) envp.push_back(*entry);
+  }
+  std::vector<std::string> added(environment);
+  for (auto& entry : added) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
   // A process group of its own: a signal for the coordinator's group (the terminal's Ctrl-C,
   // `kill -- -PGID`) reaches only the coordinator, which puts the workers' trials back in the
@@ -34,7 +50,7 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attributes, 0);
   const int status =
-      posix_spawn(&pid, executable.c_str(), nullptr, &attributes, argv.data(), environ);
+      posix_spawn(&pid, executable.c_str(), nullptr, &attributes, argv.data(), envp.data());
   posix_spawnattr_destroy(&attributes);
   if (status != 0) {
     throw std::runtime_error("cannot start worker " + executable + ": " + std::strerror(status));

@@ -21,8 +21,11 @@ class LocalWorkers {
 
   // Starts `executable` with `arguments` (argv[1..]) in a process group of its own, so that
   // signals for the coordinator's group do not reach it. Throws std::runtime_error on failure.
-  // Stop() ends the processes with SIGUSR1 (then SIGKILL after the grace time).
-  void Start(const std::string& executable, const std::vector<std::string>& arguments);
+  // Stop() ends the processes with SIGUSR1 (then SIGKILL after the grace time). `environment`
+  // ("NAME=value" entries) is added to this process's environment for the child only, replacing
+  // variables of the same names: a way to hand it a secret that `ps` does not show.
+  void Start(const std::string& executable, const std::vector<std::string>& arguments,
+             const std::vector<std::string>& environment = {});
   // Reaps exited processes without blocking; returns how many are still running.
   int Running();
   // SIGTERM to all, up to `grace_ms` to exit, then SIGKILL; reaps them all.

@@ -14,6 +14,7 @@ packages=(
   libopenmpi-dev openmpi-bin         # MPI launch: mpirun -np N+1 ensweep run ...
   libsqlitecpp-dev libsqlite3-dev    # the store
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libboost-dev
+  libssl-dev                         # libcrypto: HMAC-SHA256 for the TCP workers' handshake
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image codecs
   catch2
 )
