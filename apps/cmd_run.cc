@@ -98,6 +98,17 @@ int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
   return summary.interrupted ? 130 : kExitOk;
 }
 
+// The store failed under the run (core/error.h): what happened, and what the user keeps.
+int ReportStoreError(const StoreError& e) {
+  std::cerr << "error: " << e.what() << "\n";
+  if (e.kind() != StoreError::Kind::kMoved) {
+    std::cerr << "nothing reported above is lost; trials that were running will run again when "
+                 "the study resumes\n";
+  }
+  std::cerr << std::flush;
+  return kExitInternal;
+}
+
 struct RunOptions {
   std::string study_file;
   int workers = 0;
@@ -158,6 +169,9 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   RunSummary summary;
   try {
     summary = coordinator.Run();
+  } catch (const StoreError& e) {
+    local.Stop(2000);
+    return ReportStoreError(e);
   } catch (...) {
     local.Stop(2000);
     throw;
@@ -202,6 +216,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
     options.progress = o.quiet ? nullptr : &std::cout;
     Coordinator coordinator(spec, *store, *transport, options);
     status = FinishRun(spec, *store, coordinator.Run());
+  } catch (const StoreError& e) {
+    mpi.Abort(ReportStoreError(e));
   } catch (const UserError& e) {
     std::cerr << "error: " << e.what() << std::endl;
     mpi.Abort(kExitBadInput);

@@ -1,13 +1,24 @@
 #include "core/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -100,6 +111,114 @@ Json ParseJsonColumn(const SQLite::Column& column) {
   return text.empty() ? Json::object() : Json::parse(text);
 }
 
+// The writers' own descriptors of store files, by file (device, inode). Closing any descriptor of
+// a file drops every POSIX lock the process holds on it, SQLite's included (the locks that tell
+// other processes this one still uses the file's WAL), so a store's descriptor is closed only
+// when no Store of the same file is open in this process any more, as SQLite does with its own.
+class StoreFiles {
+ public:
+  static StoreFiles& Get() {
+    static StoreFiles files;
+    return files;
+  }
+  void Opened(dev_t device, ino_t inode) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ++files_[{device, inode}].open;
+  }
+  // After the Store's SQLite connection has closed.
+  void Closed(dev_t device, ino_t inode, int fd) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto it = files_.find({device, inode});
+    if (it == files_.end()) {
+      if (fd >= 0) ::close(fd);
+      return;
+    }
+    if (fd >= 0) it->second.unused.push_back(fd);
+    if (--it->second.open > 0) return;
+    for (const int unused : it->second.unused) ::close(unused);
+    files_.erase(it);
+  }
+
+ private:
+  struct File {
+    int open = 0;             // Stores of the file open in this process
+    std::vector<int> unused;  // descriptors of closed Stores, closed with the last one
+  };
+  std::mutex mutex_;
+  std::map<std::pair<dev_t, ino_t>, File> files_;
+};
+
+// A Store's place in StoreFiles: its descriptor (writers only) and the file's identity.
+class FileHandle {
+ public:
+  FileHandle() = default;
+  ~FileHandle() {
+    if (registered_) StoreFiles::Get().Closed(device_, inode_, fd_);
+  }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  void Register(int fd, dev_t device, ino_t inode) {
+    fd_ = fd;
+    device_ = device;
+    inode_ = inode;
+    registered_ = true;
+    StoreFiles::Get().Opened(device, inode);
+  }
+  int get() const { return fd_; }
+  dev_t device() const { return device_; }
+  ino_t inode() const { return inode_; }
+
+ private:
+  int fd_ = -1;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  bool registered_ = false;
+};
+
+// The StoreError for SQLite's error `code` (extended or primary) on the store at `path`, in a
+// user's words, with SQLite's own text as `detail`.
+StoreError ErrorFrom(const std::string& path, int code, const std::string& detail) {
+  using Kind = StoreError::Kind;
+  const std::string store = "the store " + path;
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return StoreError(Kind::kFull, "the disk holding " + store + " is full (" + detail +
+                                         "); free space on it and run again to resume");
+    case SQLITE_IOERR:
+      return StoreError(Kind::kIo, "an I/O error on " + store + " (" + detail +
+                                       "); check its disk and run again to resume");
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return StoreError(Kind::kReadOnly,
+                        store + " cannot be written (" + detail +
+                            "): it, its folder or its file system is read-only; make it "
+                            "writable and run again to resume");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StoreError(Kind::kLocked, store + " is locked by another process (" + detail +
+                                           "); run again to resume once it is free");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return StoreError(Kind::kOther, store + " is damaged (" + detail + ")");
+    case SQLITE_CANTOPEN:
+      return StoreError(Kind::kIo, "cannot open " + store + " (" + detail + ")");
+    default:
+      return StoreError(Kind::kOther, store + " failed: " + detail);
+  }
+}
+
+std::optional<int64_t> EnvNumber(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  const long long value = std::strtoll(text, &end, 10);
+  if (*end != '\0' || value < 0) {
+    throw UserError(std::string(name) + "='" + text + "': expected a whole number >= 0");
+  }
+  return value;
+}
+
 }  // namespace
 
 double NowSeconds() {
@@ -108,10 +227,20 @@ double NowSeconds() {
 
 struct Store::Impl {
   std::string path;
+  // The file's identity (device, inode), and for a writer its own descriptor of it: for CheckFile
+  // and the run lock (orchestrator/run_lock.h). Declared before `db` so that it is let go after
+  // SQLite's descriptors (see StoreFiles).
+  FileHandle file;
   SQLite::Database db;
   // The writer's statements, prepared once and reused (a sweep runs the same few per trial).
   // Declared after `db` so that they are finalised before it closes.
   std::map<std::string, std::unique_ptr<SQLite::Statement>> statements;
+  // Waiting for another process's lock (BusyHandler).
+  std::chrono::milliseconds busy_timeout{10000};
+  LockWait lock_wait;
+  std::chrono::steady_clock::time_point busy_since;
+  bool wait_reported = false;
+
   Impl(const std::string& p, int flags) : path(p), db(p, flags) {}
 
   // The prepared statement for `sql`, reset and with no bindings.
@@ -125,22 +254,61 @@ struct Store::Impl {
     }
     return *statement;
   }
+
+  StoreError Error(const SQLite::Exception& e) const {
+    return ErrorFrom(path, e.getExtendedErrorCode(), e.getErrorStr());
+  }
+
+  // SQLite's busy handler: sleeps with a growing back-off while another process holds the lock,
+  // asks lock_wait once the busy timeout has passed; returns 0 to give up (SQLITE_BUSY).
+  static int BusyHandler(void* self, int count) {
+    Impl& impl = *static_cast<Impl*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (count == 0) {
+      impl.busy_since = now;
+      impl.wait_reported = false;
+    }
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - impl.busy_since);
+    if (waited >= impl.busy_timeout) {
+      if (!impl.lock_wait) return 0;
+      const bool first = !impl.wait_reported;
+      impl.wait_reported = true;
+      if (!impl.lock_wait(waited, first)) return 0;
+    }
+    static constexpr int kBackoffMs[] = {1, 2, 5, 10, 20, 50, 100, 100, 250};
+    constexpr int kSteps = sizeof(kBackoffMs) / sizeof(kBackoffMs[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(kBackoffMs[std::min(count, kSteps - 1)]));
+    return 1;
+  }
 };
+
+template <typename Body>
+auto Store::Guarded(Body&& body) const -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    throw impl_->Error(e);
+  }
+}
 
 namespace {
 
 // A transaction for one write method: BEGIN/COMMIT of its own, or nothing inside a Batch (whose
-// commit then covers it). Rolls back if destroyed uncommitted, as SQLite::Transaction does.
+// commit then covers it). Rolls back if destroyed uncommitted, as SQLite::Transaction does. A
+// failed COMMIT throws (the caller turns it into a StoreError).
 class WriteTransaction {
  public:
   explicit WriteTransaction(SQLite::Database& db) : db_(db) {
     if (sqlite3_get_autocommit(db_.getHandle()) != 0) {
-      db_.exec("BEGIN");
+      db_.exec("BEGIN IMMEDIATE");
       own_ = true;
     }
   }
   ~WriteTransaction() {
-    if (own_ && !committed_) db_.tryExec("ROLLBACK");
+    if (own_ && !committed_ && sqlite3_get_autocommit(db_.getHandle()) == 0) {
+      db_.tryExec("ROLLBACK");
+    }
   }
   void commit() {
     if (own_) db_.exec("COMMIT");
@@ -156,26 +324,78 @@ class WriteTransaction {
 }  // namespace
 
 Store::Batch::Batch(Store& store) : store_(store) {
-  if (sqlite3_get_autocommit(store_.impl_->db.getHandle()) != 0) {
-    // IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before anything is
-    // read, so a batch that reads and then writes never fails because another process (another
-    // study's coordinator on the same store) committed in between.
-    store_.impl_->db.exec("BEGIN IMMEDIATE");
-    outermost_ = true;
-  }
+  store_.Guarded([&] {
+    if (sqlite3_get_autocommit(store_.impl_->db.getHandle()) != 0) {
+      // IMMEDIATE: the write lock is taken (waiting as SetLockWait says) before anything is
+      // read, so a batch that reads and then writes never fails because another process
+      // (another study's coordinator on the same store) committed in between.
+      store_.impl_->db.exec("BEGIN IMMEDIATE");
+      outermost_ = true;
+    }
+  });
 }
 
 Store::Batch::~Batch() {
-  if (!outermost_) return;
-  // Commit what the batch wrote even when leaving by an exception: completed trials are kept.
-  if (store_.impl_->db.tryExec("COMMIT") != SQLITE_OK) store_.impl_->db.tryExec("ROLLBACK");
+  if (!outermost_ || done_) return;
+  // Not committed: an exception is leaving. Nothing of the batch is kept (SQLite may already have
+  // rolled it back after a failed write).
+  if (sqlite3_get_autocommit(store_.impl_->db.getHandle()) == 0) {
+    store_.impl_->db.tryExec("ROLLBACK");
+  }
+}
+
+void Store::Batch::Commit() {
+  if (!outermost_ || done_) return;
+  done_ = true;
+  SQLite::Database& db = store_.impl_->db;
+  try {
+    db.exec("COMMIT");
+  } catch (const SQLite::Exception& e) {
+    if (sqlite3_get_autocommit(db.getHandle()) == 0) db.tryExec("ROLLBACK");
+    throw store_.impl_->Error(e);
+  }
+  store_.CheckFile();
 }
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 const std::string& Store::path() const { return impl_->path; }
+int Store::file_descriptor() const { return impl_->file.get(); }
 
-std::unique_ptr<Store> Store::OpenForWriting(const std::string& path) {
+void Store::SetLockWait(LockWait lock_wait) { impl_->lock_wait = std::move(lock_wait); }
+
+void Store::CheckFile() const {
+  if (impl_->file.get() < 0) return;
+  using Kind = StoreError::Kind;
+  const std::string& path = impl_->path;
+  const std::string lost =
+      "; what the run wrote since went with it, and running trials are "
+      "lost. Restore the file, or remove it to start anew, and run again";
+  struct stat open_file {};
+  if (::fstat(impl_->file.get(), &open_file) != 0) {
+    throw StoreError(Kind::kIo, "cannot check the store " + path + ": " + std::strerror(errno));
+  }
+  struct stat at_path {};
+  if (::stat(path.c_str(), &at_path) != 0) {
+    throw StoreError(Kind::kMoved,
+                     "the store " + path +
+                         (open_file.st_nlink == 0 ? " was deleted" : " was renamed or moved away") +
+                         " while the run used it" + lost);
+  }
+  if (at_path.st_dev != impl_->file.device() || at_path.st_ino != impl_->file.inode()) {
+    throw StoreError(Kind::kMoved,
+                     "the store " + path +
+                         " was replaced by another file while the run used it (the run kept "
+                         "writing to the old one)" +
+                         lost);
+  }
+  if (open_file.st_size == 0) {
+    throw StoreError(Kind::kMoved, "the store " + path +
+                                       " was truncated to 0 bytes while the run used it" + lost);
+  }
+}
+
+std::unique_ptr<Store> Store::OpenForWriting(const std::string& path, const StoreOptions& options) {
   const fs::path parent = fs::path(path).parent_path();
   std::error_code error;
   if (!parent.empty()) fs::create_directories(parent, error);
@@ -183,10 +403,19 @@ std::unique_ptr<Store> Store::OpenForWriting(const std::string& path) {
     throw UserError(path + ": cannot create the store's folder " + parent.string() + ": " +
                     error.message());
   }
+  struct stat before {};
+  if (::stat(path.c_str(), &before) == 0 && S_ISREG(before.st_mode) && before.st_size == 0) {
+    throw UserError(path +
+                    ": the file is empty, which an ensweep store never is once created (was it "
+                    "truncated?); to start a new store there, remove the file");
+  }
   std::unique_ptr<Impl> impl;
   try {
     impl = std::make_unique<Impl>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    impl->db.setBusyTimeout(10000);
+    const auto busy_ms = EnvNumber("ENSWEEP_STORE_BUSY_TIMEOUT_MS");
+    impl->busy_timeout =
+        options.busy_timeout.value_or(std::chrono::milliseconds(busy_ms ? *busy_ms : 10000));
+    sqlite3_busy_handler(impl->db.getHandle(), &Impl::BusyHandler, impl.get());
     impl->db.exec("PRAGMA journal_mode=WAL");
     impl->db.exec("PRAGMA synchronous=NORMAL");
     impl->db.exec("PRAGMA foreign_keys=ON");
@@ -205,9 +434,26 @@ std::unique_ptr<Store> Store::OpenForWriting(const std::string& path) {
     impl->db.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '" +
                   std::to_string(kSchemaVersion) + "')");
     transaction.commit();
+    // After the schema: a limit below the schema's own pages would refuse the store itself.
+    const auto max_pages =
+        options.max_pages ? options.max_pages : EnvNumber("ENSWEEP_STORE_MAX_PAGES");
+    if (max_pages) impl->db.exec("PRAGMA max_page_count=" + std::to_string(*max_pages));
   } catch (const SQLite::Exception& e) {
+    const int code = e.getErrorCode();
+    if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY ||
+        code == SQLITE_BUSY) {
+      throw ErrorFrom(path, e.getExtendedErrorCode(), e.getErrorStr());
+    }
     throw UserError(path + ": cannot open as an ensweep store: " + e.what());
   }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  struct stat opened {};
+  if (fd < 0 || ::fstat(fd, &opened) != 0) {
+    const std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw StoreError(StoreError::Kind::kIo, "cannot open the store " + path + ": " + reason);
+  }
+  impl->file.Register(fd, opened.st_dev, opened.st_ino);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -218,6 +464,8 @@ std::unique_ptr<Store> Store::OpenReadOnly(const std::string& path) {
   std::unique_ptr<Impl> impl;
   try {
     impl = std::make_unique<Impl>(path, SQLite::OPEN_READONLY);
+    struct stat opened {};
+    if (::stat(path.c_str(), &opened) == 0) impl->file.Register(-1, opened.st_dev, opened.st_ino);
     impl->db.setBusyTimeout(10000);
     SQLite::Statement version(impl->db, "SELECT value FROM meta WHERE key = 'schema_version'");
     if (!version.executeStep())
@@ -234,45 +482,52 @@ std::unique_ptr<Store> Store::OpenReadOnly(const std::string& path) {
 }
 
 std::optional<std::string> Store::Meta(const std::string& key) const {
-  SQLite::Statement q(impl_->db, "SELECT value FROM meta WHERE key = ?");
-  q.bind(1, key);
-  if (!q.executeStep()) return std::nullopt;
-  return q.getColumn(0).getString();
+  return Guarded([&]() -> std::optional<std::string> {
+    SQLite::Statement q(impl_->db, "SELECT value FROM meta WHERE key = ?");
+    q.bind(1, key);
+    if (!q.executeStep()) return std::nullopt;
+    return q.getColumn(0).getString();
+  });
 }
 
 void Store::SetMeta(const std::string& key, const std::string& value) {
-  SQLite::Statement q(impl_->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-  q.bind(1, key);
-  q.bind(2, value);
-  q.exec();
+  return Guarded([&]() -> void {
+    SQLite::Statement q(impl_->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    q.bind(1, key);
+    q.bind(2, value);
+    q.exec();
+  });
 }
 
 int64_t Store::CreateOrUpdateStudy(const StudySpec& spec) {
-  const std::string text = spec.ToJson().dump();
-  const std::string hash = HashHex(text);
-  const double now = NowSeconds();
-  SQLite::Statement update(impl_->db,
-                           "UPDATE studies SET spec = ?, spec_hash = ?, metric = ?, direction = ?, "
-                           "updated_at = ? WHERE name = ? RETURNING id");
-  update.bind(1, text);
-  update.bind(2, hash);
-  update.bind(3, spec.objective.metric);
-  update.bind(4, spec.objective.maximize ? "maximize" : "minimize");
-  update.bind(5, now);
-  update.bind(6, spec.name);
-  if (update.executeStep()) return update.getColumn(0).getInt64();
-  SQLite::Statement insert(impl_->db,
-                           "INSERT INTO studies (name, spec, spec_hash, metric, direction, "
-                           "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  insert.bind(1, spec.name);
-  insert.bind(2, text);
-  insert.bind(3, hash);
-  insert.bind(4, spec.objective.metric);
-  insert.bind(5, spec.objective.maximize ? "maximize" : "minimize");
-  insert.bind(6, now);
-  insert.bind(7, now);
-  insert.exec();
-  return impl_->db.getLastInsertRowid();
+  return Guarded([&]() -> int64_t {
+    const std::string text = spec.ToJson().dump();
+    const std::string hash = HashHex(text);
+    const double now = NowSeconds();
+    SQLite::Statement update(
+        impl_->db,
+        "UPDATE studies SET spec = ?, spec_hash = ?, metric = ?, direction = ?, "
+        "updated_at = ? WHERE name = ? RETURNING id");
+    update.bind(1, text);
+    update.bind(2, hash);
+    update.bind(3, spec.objective.metric);
+    update.bind(4, spec.objective.maximize ? "maximize" : "minimize");
+    update.bind(5, now);
+    update.bind(6, spec.name);
+    if (update.executeStep()) return update.getColumn(0).getInt64();
+    SQLite::Statement insert(impl_->db,
+                             "INSERT INTO studies (name, spec, spec_hash, metric, direction, "
+                             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, spec.name);
+    insert.bind(2, text);
+    insert.bind(3, hash);
+    insert.bind(4, spec.objective.metric);
+    insert.bind(5, spec.objective.maximize ? "maximize" : "minimize");
+    insert.bind(6, now);
+    insert.bind(7, now);
+    insert.exec();
+    return impl_->db.getLastInsertRowid();
+  });
 }
 
 namespace {
@@ -344,65 +599,75 @@ Json MetricsJson(const MetricMap& metrics) {
 }  // namespace
 
 std::optional<StudyRecord> Store::FindStudy(const std::string& name) const {
-  SQLite::Statement q(impl_->db, std::string(kStudySelect) + "WHERE s.name = ?");
-  q.bind(1, name);
-  if (!q.executeStep()) return std::nullopt;
-  return ReadStudy(q);
+  return Guarded([&]() -> std::optional<StudyRecord> {
+    SQLite::Statement q(impl_->db, std::string(kStudySelect) + "WHERE s.name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return std::nullopt;
+    return ReadStudy(q);
+  });
 }
 
 std::vector<StudyRecord> Store::ListStudies() const {
-  SQLite::Statement q(impl_->db, std::string(kStudySelect) + "ORDER BY s.id");
-  std::vector<StudyRecord> result;
-  while (q.executeStep()) result.push_back(ReadStudy(q));
-  return result;
+  return Guarded([&]() -> std::vector<StudyRecord> {
+    SQLite::Statement q(impl_->db, std::string(kStudySelect) + "ORDER BY s.id");
+    std::vector<StudyRecord> result;
+    while (q.executeStep()) result.push_back(ReadStudy(q));
+    return result;
+  });
 }
 
 int64_t Store::AddTrial(int64_t study_id, int64_t number, TrialState state, const Json& params,
                         uint64_t seed) {
-  SQLite::Statement& q = impl_->Prepared(
-      "INSERT INTO trials (study_id, number, state, params, seed, queued_at) "
-      "VALUES (?, ?, ?, ?, ?, ?)");
-  q.bind(1, study_id);
-  q.bind(2, number);
-  q.bind(3, TrialStateName(state));
-  q.bind(4, params.dump());
-  q.bind(5, SeedText(seed));
-  q.bind(6, NowSeconds());
-  q.exec();
-  return impl_->db.getLastInsertRowid();
+  return Guarded([&]() -> int64_t {
+    SQLite::Statement& q = impl_->Prepared(
+        "INSERT INTO trials (study_id, number, state, params, seed, queued_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, study_id);
+    q.bind(2, number);
+    q.bind(3, TrialStateName(state));
+    q.bind(4, params.dump());
+    q.bind(5, SeedText(seed));
+    q.bind(6, NowSeconds());
+    q.exec();
+    return impl_->db.getLastInsertRowid();
+  });
 }
 
 void Store::MarkRunning(int64_t trial_id, const std::string& worker, const Json& params) {
-  SQLite::Statement& q = impl_->Prepared(
-      "UPDATE trials SET state = 'RUNNING', worker = ?, params = ?, started_at = ? "
-      "WHERE id = ?");
-  q.bind(1, worker);
-  q.bind(2, params.dump());
-  q.bind(3, NowSeconds());
-  q.bind(4, trial_id);
-  q.exec();
+  return Guarded([&]() -> void {
+    SQLite::Statement& q = impl_->Prepared(
+        "UPDATE trials SET state = 'RUNNING', worker = ?, params = ?, started_at = ? "
+        "WHERE id = ?");
+    q.bind(1, worker);
+    q.bind(2, params.dump());
+    q.bind(3, NowSeconds());
+    q.bind(4, trial_id);
+    q.exec();
+  });
 }
 
 void Store::RecordEpoch(int64_t trial_id, int epoch, const MetricMap& metrics) {
-  WriteTransaction transaction(impl_->db);
-  SQLite::Statement& q = impl_->Prepared(
-      "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value, at) "
-      "VALUES (?, ?, ?, ?, ?)");
-  const double now = NowSeconds();
-  for (const auto& [name, value] : metrics) {
-    q.bind(1, trial_id);
-    q.bind(2, epoch);
-    q.bind(3, name);
-    q.bind(4, value);
-    q.bind(5, now);
-    q.exec();
-    q.reset();
-  }
-  SQLite::Statement& progress = impl_->Prepared("UPDATE trials SET epochs_done = ? WHERE id = ?");
-  progress.bind(1, epoch);
-  progress.bind(2, trial_id);
-  progress.exec();
-  transaction.commit();
+  return Guarded([&]() -> void {
+    WriteTransaction transaction(impl_->db);
+    SQLite::Statement& q = impl_->Prepared(
+        "INSERT OR REPLACE INTO epoch_metrics (trial_id, epoch, name, value, at) "
+        "VALUES (?, ?, ?, ?, ?)");
+    const double now = NowSeconds();
+    for (const auto& [name, value] : metrics) {
+      q.bind(1, trial_id);
+      q.bind(2, epoch);
+      q.bind(3, name);
+      q.bind(4, value);
+      q.bind(5, now);
+      q.exec();
+      q.reset();
+    }
+    SQLite::Statement& progress = impl_->Prepared("UPDATE trials SET epochs_done = ? WHERE id = ?");
+    progress.bind(1, epoch);
+    progress.bind(2, trial_id);
+    progress.exec();
+    transaction.commit();
+  });
 }
 
 void Store::MarkComplete(int64_t trial_id, std::optional<double> value, const MetricMap& metrics,
@@ -418,62 +683,70 @@ void Store::MarkPruned(int64_t trial_id, std::optional<double> value, const Metr
 void Store::MarkEnded(int64_t trial_id, const char* state, std::optional<double> value,
                       const MetricMap& metrics, const std::vector<ArtifactRecord>& artifacts,
                       int epochs_done) {
-  WriteTransaction transaction(impl_->db);
-  SQLite::Statement& q =
-      impl_->Prepared(std::string("UPDATE trials SET state = '") + state +
-                      "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
-                      "WHERE id = ?");
-  if (value) {
-    q.bind(1, *value);
-  } else {
-    q.bind(1);
-  }
-  q.bind(2, MetricsJson(metrics).dump());
-  q.bind(3, epochs_done);
-  q.bind(4, NowSeconds());
-  q.bind(5, trial_id);
-  q.exec();
-  SQLite::Statement& a = impl_->Prepared(
-      "INSERT OR REPLACE INTO artifacts (trial_id, kind, path, size_bytes, checksum) "
-      "VALUES (?, ?, ?, ?, ?)");
-  for (const auto& artifact : artifacts) {
-    a.bind(1, trial_id);
-    a.bind(2, artifact.kind);
-    a.bind(3, artifact.path);
-    a.bind(4, artifact.size_bytes);
-    a.bind(5, artifact.checksum);
-    a.exec();
-    a.reset();
-  }
-  transaction.commit();
+  return Guarded([&]() -> void {
+    WriteTransaction transaction(impl_->db);
+    SQLite::Statement& q =
+        impl_->Prepared(std::string("UPDATE trials SET state = '") + state +
+                        "', value = ?, metrics = ?, epochs_done = ?, finished_at = ?, error = '' "
+                        "WHERE id = ?");
+    if (value) {
+      q.bind(1, *value);
+    } else {
+      q.bind(1);
+    }
+    q.bind(2, MetricsJson(metrics).dump());
+    q.bind(3, epochs_done);
+    q.bind(4, NowSeconds());
+    q.bind(5, trial_id);
+    q.exec();
+    SQLite::Statement& a = impl_->Prepared(
+        "INSERT OR REPLACE INTO artifacts (trial_id, kind, path, size_bytes, checksum) "
+        "VALUES (?, ?, ?, ?, ?)");
+    for (const auto& artifact : artifacts) {
+      a.bind(1, trial_id);
+      a.bind(2, artifact.kind);
+      a.bind(3, artifact.path);
+      a.bind(4, artifact.size_bytes);
+      a.bind(5, artifact.checksum);
+      a.exec();
+      a.reset();
+    }
+    transaction.commit();
+  });
 }
 
 void Store::MarkFailed(int64_t trial_id, const std::string& error, int epochs_done) {
-  SQLite::Statement& q = impl_->Prepared(
-      "UPDATE trials SET state = 'FAILED', error = ?, epochs_done = MAX(epochs_done, ?), "
-      "finished_at = ? WHERE id = ?");
-  q.bind(1, error);
-  q.bind(2, epochs_done);
-  q.bind(3, NowSeconds());
-  q.bind(4, trial_id);
-  q.exec();
+  return Guarded([&]() -> void {
+    SQLite::Statement& q = impl_->Prepared(
+        "UPDATE trials SET state = 'FAILED', error = ?, epochs_done = MAX(epochs_done, ?), "
+        "finished_at = ? WHERE id = ?");
+    q.bind(1, error);
+    q.bind(2, epochs_done);
+    q.bind(3, NowSeconds());
+    q.bind(4, trial_id);
+    q.exec();
+  });
 }
 
 void Store::MarkStale(int64_t trial_id, const std::string& reason) {
-  SQLite::Statement& q =
-      impl_->Prepared("UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
-  q.bind(1, reason);
-  q.bind(2, trial_id);
-  q.exec();
+  return Guarded([&]() -> void {
+    SQLite::Statement& q =
+        impl_->Prepared("UPDATE trials SET state = 'STALE', error = ? WHERE id = ?");
+    q.bind(1, reason);
+    q.bind(2, trial_id);
+    q.exec();
+  });
 }
 
 int Store::MarkAllRunningStale(int64_t study_id, const std::string& reason) {
-  SQLite::Statement q(impl_->db,
-                      "UPDATE trials SET state = 'STALE', error = ? "
-                      "WHERE study_id = ? AND state = 'RUNNING'");
-  q.bind(1, reason);
-  q.bind(2, study_id);
-  return q.exec();
+  return Guarded([&]() -> int {
+    SQLite::Statement q(impl_->db,
+                        "UPDATE trials SET state = 'STALE', error = ? "
+                        "WHERE study_id = ? AND state = 'RUNNING'");
+    q.bind(1, reason);
+    q.bind(2, study_id);
+    return q.exec();
+  });
 }
 
 void Store::ClearEpochs(int64_t trial_id) {
@@ -483,168 +756,193 @@ void Store::ClearEpochs(int64_t trial_id) {
 }
 
 void Store::MarkRetried(int64_t trial_id, const std::string& worker) {
-  WriteTransaction transaction(impl_->db);
-  ClearEpochs(trial_id);  // the lost attempt's epochs would mix with the new attempt's
-  SQLite::Statement& q = impl_->Prepared(
-      "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
-      "started_at = ?, epochs_done = 0 WHERE id = ?");
-  q.bind(1, worker);
-  q.bind(2, NowSeconds());
-  q.bind(3, trial_id);
-  q.exec();
-  transaction.commit();
+  return Guarded([&]() -> void {
+    WriteTransaction transaction(impl_->db);
+    ClearEpochs(trial_id);  // the lost attempt's epochs would mix with the new attempt's
+    SQLite::Statement& q = impl_->Prepared(
+        "UPDATE trials SET state = 'RUNNING', worker = ?, retries = retries + 1, "
+        "started_at = ?, epochs_done = 0 WHERE id = ?");
+    q.bind(1, worker);
+    q.bind(2, NowSeconds());
+    q.bind(3, trial_id);
+    q.exec();
+    transaction.commit();
+  });
 }
 
 void Store::MarkInterrupted(int64_t trial_id, const std::string& reason) {
-  WriteTransaction transaction(impl_->db);
-  ClearEpochs(trial_id);
-  SQLite::Statement& q = impl_->Prepared(
-      "UPDATE trials SET state = 'QUEUED', error = ?, worker = '', started_at = NULL, "
-      "epochs_done = 0 WHERE id = ?");
-  q.bind(1, reason);
-  q.bind(2, trial_id);
-  q.exec();
-  transaction.commit();
+  return Guarded([&]() -> void {
+    WriteTransaction transaction(impl_->db);
+    ClearEpochs(trial_id);
+    SQLite::Statement& q = impl_->Prepared(
+        "UPDATE trials SET state = 'QUEUED', error = ?, worker = '', started_at = NULL, "
+        "epochs_done = 0 WHERE id = ?");
+    q.bind(1, reason);
+    q.bind(2, trial_id);
+    q.exec();
+    transaction.commit();
+  });
 }
 
 std::vector<TrialRecord> Store::Trials(int64_t study_id) const {
-  SQLite::Statement q(impl_->db, std::string(kTrialSelect) + "WHERE study_id = ? ORDER BY number");
-  q.bind(1, study_id);
-  std::vector<TrialRecord> result;
-  while (q.executeStep()) result.push_back(ReadTrial(q));
-  return result;
+  return Guarded([&]() -> std::vector<TrialRecord> {
+    SQLite::Statement q(impl_->db,
+                        std::string(kTrialSelect) + "WHERE study_id = ? ORDER BY number");
+    q.bind(1, study_id);
+    std::vector<TrialRecord> result;
+    while (q.executeStep()) result.push_back(ReadTrial(q));
+    return result;
+  });
 }
 
 std::optional<TrialRecord> Store::FindTrial(int64_t study_id, int64_t number) const {
-  SQLite::Statement q(impl_->db, std::string(kTrialSelect) + "WHERE study_id = ? AND number = ?");
-  q.bind(1, study_id);
-  q.bind(2, number);
-  if (!q.executeStep()) return std::nullopt;
-  return ReadTrial(q);
+  return Guarded([&]() -> std::optional<TrialRecord> {
+    SQLite::Statement q(impl_->db, std::string(kTrialSelect) + "WHERE study_id = ? AND number = ?");
+    q.bind(1, study_id);
+    q.bind(2, number);
+    if (!q.executeStep()) return std::nullopt;
+    return ReadTrial(q);
+  });
 }
 
 std::vector<TrialRecord> Store::TopTrials(int64_t study_id, bool maximize, int limit) const {
-  // Served by the (study_id, state, value) index: no full scan even at 100,000 trials.
-  std::string sql =
-      std::string(kTrialSelect) +
-      "WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value " +
-      (maximize ? "DESC" : "ASC") + ", number ASC";
-  if (limit > 0) sql += " LIMIT " + std::to_string(limit);
-  SQLite::Statement q(impl_->db, sql);
-  q.bind(1, study_id);
-  std::vector<TrialRecord> result;
-  while (q.executeStep()) result.push_back(ReadTrial(q));
-  return result;
+  return Guarded([&]() -> std::vector<TrialRecord> {
+    // Served by the (study_id, state, value) index: no full scan even at 100,000 trials.
+    std::string sql =
+        std::string(kTrialSelect) +
+        "WHERE study_id = ? AND state = 'COMPLETE' AND value IS NOT NULL ORDER BY value " +
+        (maximize ? "DESC" : "ASC") + ", number ASC";
+    if (limit > 0) sql += " LIMIT " + std::to_string(limit);
+    SQLite::Statement q(impl_->db, sql);
+    q.bind(1, study_id);
+    std::vector<TrialRecord> result;
+    while (q.executeStep()) result.push_back(ReadTrial(q));
+    return result;
+  });
 }
 
 std::vector<EpochRecord> Store::Epochs(int64_t trial_id) const {
-  SQLite::Statement q(impl_->db,
-                      "SELECT epoch, name, value, at FROM epoch_metrics WHERE trial_id = ? "
-                      "ORDER BY epoch, name");
-  q.bind(1, trial_id);
-  std::vector<EpochRecord> result;
-  while (q.executeStep()) {
-    const int epoch = q.getColumn(0).getInt();
-    if (result.empty() || result.back().epoch != epoch) result.push_back(EpochRecord{epoch, {}, 0});
-    result.back().metrics[q.getColumn(1).getString()] = q.getColumn(2).getDouble();
-    result.back().at = q.getColumn(3).getDouble();
-  }
-  return result;
+  return Guarded([&]() -> std::vector<EpochRecord> {
+    SQLite::Statement q(impl_->db,
+                        "SELECT epoch, name, value, at FROM epoch_metrics WHERE trial_id = ? "
+                        "ORDER BY epoch, name");
+    q.bind(1, trial_id);
+    std::vector<EpochRecord> result;
+    while (q.executeStep()) {
+      const int epoch = q.getColumn(0).getInt();
+      if (result.empty() || result.back().epoch != epoch)
+        result.push_back(EpochRecord{epoch, {}, 0});
+      result.back().metrics[q.getColumn(1).getString()] = q.getColumn(2).getDouble();
+      result.back().at = q.getColumn(3).getDouble();
+    }
+    return result;
+  });
 }
 
 std::vector<ArtifactRecord> Store::Artifacts(int64_t trial_id) const {
-  SQLite::Statement q(impl_->db,
-                      "SELECT kind, path, size_bytes, checksum FROM artifacts WHERE trial_id = ? "
-                      "ORDER BY kind");
-  q.bind(1, trial_id);
-  std::vector<ArtifactRecord> result;
-  while (q.executeStep()) {
-    result.push_back(ArtifactRecord{q.getColumn(0).getString(), q.getColumn(1).getString(),
-                                    q.getColumn(2).getInt64(), q.getColumn(3).getString()});
-  }
-  return result;
+  return Guarded([&]() -> std::vector<ArtifactRecord> {
+    SQLite::Statement q(impl_->db,
+                        "SELECT kind, path, size_bytes, checksum FROM artifacts WHERE trial_id = ? "
+                        "ORDER BY kind");
+    q.bind(1, trial_id);
+    std::vector<ArtifactRecord> result;
+    while (q.executeStep()) {
+      result.push_back(ArtifactRecord{q.getColumn(0).getString(), q.getColumn(1).getString(),
+                                      q.getColumn(2).getInt64(), q.getColumn(3).getString()});
+    }
+    return result;
+  });
 }
 
 int64_t Store::RegisterWorker(int64_t study_id, const std::string& name, const std::string& host,
                               int64_t pid, const std::string& device) {
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO workers (study_id, name, host, pid, device, connected_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
-  q.bind(1, study_id);
-  q.bind(2, name);
-  q.bind(3, host);
-  q.bind(4, pid);
-  q.bind(5, device);
-  q.bind(6, NowSeconds());
-  q.exec();
-  return impl_->db.getLastInsertRowid();
+  return Guarded([&]() -> int64_t {
+    SQLite::Statement q(impl_->db,
+                        "INSERT INTO workers (study_id, name, host, pid, device, connected_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, study_id);
+    q.bind(2, name);
+    q.bind(3, host);
+    q.bind(4, pid);
+    q.bind(5, device);
+    q.bind(6, NowSeconds());
+    q.exec();
+    return impl_->db.getLastInsertRowid();
+  });
 }
 
 void Store::MarkWorkerGone(int64_t worker_id, const std::string& reason) {
-  SQLite::Statement q(impl_->db, "UPDATE workers SET gone_at = ?, gone_reason = ? WHERE id = ?");
-  q.bind(1, NowSeconds());
-  q.bind(2, reason);
-  q.bind(3, worker_id);
-  q.exec();
+  return Guarded([&]() -> void {
+    SQLite::Statement q(impl_->db, "UPDATE workers SET gone_at = ?, gone_reason = ? WHERE id = ?");
+    q.bind(1, NowSeconds());
+    q.bind(2, reason);
+    q.bind(3, worker_id);
+    q.exec();
+  });
 }
 
 int64_t Store::AddEnsemble(const EnsembleRecord& record) {
-  WriteTransaction transaction(impl_->db);
-  SQLite::Statement q(
-      impl_->db,
-      "INSERT INTO ensembles (study_id, method, settings, metrics, submission_path, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?)");
-  q.bind(1, record.study_id);
-  q.bind(2, record.method);
-  q.bind(3, record.settings.dump());
-  q.bind(4, record.metrics.dump());
-  q.bind(5, record.submission_path);
-  q.bind(6, NowSeconds());
-  q.exec();
-  const int64_t id = impl_->db.getLastInsertRowid();
-  SQLite::Statement m(impl_->db,
-                      "INSERT INTO ensemble_members (ensemble_id, position, trial_number, weight) "
-                      "VALUES (?, ?, ?, ?)");
-  for (size_t i = 0; i < record.member_numbers.size(); ++i) {
-    m.bind(1, id);
-    m.bind(2, static_cast<int64_t>(i));
-    m.bind(3, record.member_numbers[i]);
-    m.bind(4, i < record.weights.size() ? record.weights[i] : 0.0);
-    m.exec();
-    m.reset();
-  }
-  transaction.commit();
-  return id;
+  return Guarded([&]() -> int64_t {
+    WriteTransaction transaction(impl_->db);
+    SQLite::Statement q(
+        impl_->db,
+        "INSERT INTO ensembles (study_id, method, settings, metrics, submission_path, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, record.study_id);
+    q.bind(2, record.method);
+    q.bind(3, record.settings.dump());
+    q.bind(4, record.metrics.dump());
+    q.bind(5, record.submission_path);
+    q.bind(6, NowSeconds());
+    q.exec();
+    const int64_t id = impl_->db.getLastInsertRowid();
+    SQLite::Statement m(
+        impl_->db,
+        "INSERT INTO ensemble_members (ensemble_id, position, trial_number, weight) "
+        "VALUES (?, ?, ?, ?)");
+    for (size_t i = 0; i < record.member_numbers.size(); ++i) {
+      m.bind(1, id);
+      m.bind(2, static_cast<int64_t>(i));
+      m.bind(3, record.member_numbers[i]);
+      m.bind(4, i < record.weights.size() ? record.weights[i] : 0.0);
+      m.exec();
+      m.reset();
+    }
+    transaction.commit();
+    return id;
+  });
 }
 
 std::vector<EnsembleRecord> Store::Ensembles(int64_t study_id) const {
-  SQLite::Statement q(impl_->db,
-                      "SELECT id, method, settings, metrics, submission_path, created_at "
-                      "FROM ensembles WHERE study_id = ? ORDER BY id");
-  q.bind(1, study_id);
-  std::vector<EnsembleRecord> result;
-  while (q.executeStep()) {
-    EnsembleRecord r;
-    r.id = q.getColumn(0).getInt64();
-    r.study_id = study_id;
-    r.method = q.getColumn(1).getString();
-    r.settings = ParseJsonColumn(q.getColumn(2));
-    r.metrics = ParseJsonColumn(q.getColumn(3));
-    r.submission_path = q.getColumn(4).getString();
-    r.created_at = q.getColumn(5).getDouble();
-    result.push_back(r);
-  }
-  for (auto& r : result) {
-    SQLite::Statement m(impl_->db,
-                        "SELECT trial_number, weight FROM ensemble_members WHERE ensemble_id = ? "
-                        "ORDER BY position");
-    m.bind(1, r.id);
-    while (m.executeStep()) {
-      r.member_numbers.push_back(m.getColumn(0).getInt64());
-      r.weights.push_back(m.getColumn(1).getDouble());
+  return Guarded([&]() -> std::vector<EnsembleRecord> {
+    SQLite::Statement q(impl_->db,
+                        "SELECT id, method, settings, metrics, submission_path, created_at "
+                        "FROM ensembles WHERE study_id = ? ORDER BY id");
+    q.bind(1, study_id);
+    std::vector<EnsembleRecord> result;
+    while (q.executeStep()) {
+      EnsembleRecord r;
+      r.id = q.getColumn(0).getInt64();
+      r.study_id = study_id;
+      r.method = q.getColumn(1).getString();
+      r.settings = ParseJsonColumn(q.getColumn(2));
+      r.metrics = ParseJsonColumn(q.getColumn(3));
+      r.submission_path = q.getColumn(4).getString();
+      r.created_at = q.getColumn(5).getDouble();
+      result.push_back(r);
     }
-  }
-  return result;
+    for (auto& r : result) {
+      SQLite::Statement m(impl_->db,
+                          "SELECT trial_number, weight FROM ensemble_members WHERE ensemble_id = ? "
+                          "ORDER BY position");
+      m.bind(1, r.id);
+      while (m.executeStep()) {
+        r.member_numbers.push_back(m.getColumn(0).getInt64());
+        r.weights.push_back(m.getColumn(1).getDouble());
+      }
+    }
+    return result;
+  });
 }
 
 }  // namespace ensweep

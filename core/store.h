@@ -7,8 +7,17 @@
 //
 // The schema carries a version (table `meta`); opening an older file for writing migrates it,
 // opening a newer one fails with a clear message.
+//
+// Failures are never silent: every SQLite error under a store method (a full disk, an I/O error, a
+// read-only file, a lock held too long by another process) is thrown as a StoreError
+// (core/error.h) whose message names the store's path and says what happened in a user's words;
+// a transaction whose commit failed is rolled back and reported, never taken for done. The writer
+// also notices the file at its path being removed, replaced or truncated (CheckFile, and every
+// commit) and reports that the same way.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,10 +30,25 @@ namespace ensweep {
 
 inline constexpr int kSchemaVersion = 1;
 
+// How the writer opens its store. Unset values come from the environment, for tests and quotas:
+//   ENSWEEP_STORE_BUSY_TIMEOUT_MS  busy_timeout in milliseconds
+//   ENSWEEP_STORE_MAX_PAGES        max_pages
+struct StoreOptions {
+  // How long a write waits for a lock another process holds on the store before the wait is
+  // reported to the lock-wait callback (SetLockWait), or, without one, fails with a StoreError.
+  std::optional<std::chrono::milliseconds> busy_timeout;  // default 10 s
+  // SQLite's `PRAGMA max_page_count` on this connection: a write that would grow the file past
+  // this many pages fails as a full disk would (StoreError kFull). For tests and small quotas.
+  std::optional<int64_t> max_pages;
+};
+
 class Store {
  public:
-  // Creates the file (and its folder) if missing. Throws UserError if it is not an ensweep store.
-  static std::unique_ptr<Store> OpenForWriting(const std::string& path);
+  // Creates the file (and its folder) if missing. Throws UserError if it is not an ensweep store,
+  // including an empty (0-byte) file: a store is never empty once created, so an empty file is a
+  // store that was truncated, and is refused rather than silently started anew.
+  static std::unique_ptr<Store> OpenForWriting(const std::string& path,
+                                               const StoreOptions& options = {});
   // Throws UserError if the file does not exist or is not an ensweep store.
   static std::unique_ptr<Store> OpenReadOnly(const std::string& path);
 
@@ -34,22 +58,49 @@ class Store {
 
   const std::string& path() const;
 
+  // The writer's open descriptor of the store file (read-write, close-on-exec), kept as long as
+  // the store is open and closed only after SQLite's: for open-file-description locks on the store
+  // itself (orchestrator/run_lock.h). Closing it early would drop SQLite's own POSIX locks. -1 for
+  // a read-only store.
+  int file_descriptor() const;
+
+  // Throws StoreError (kMoved) if the file at path() is no longer the file this store has open:
+  // removed, replaced by another file, or truncated to 0 bytes. Two stat calls: cheap enough for
+  // every commit. A no-op for a read-only store.
+  void CheckFile() const;
+
+  // Called while a write waits for a lock another process holds on the store, once `busy_timeout`
+  // has passed and then every 100-250 ms: `first` is true on the first call of each wait. Return
+  // true to wait on, false to give up (the write then throws StoreError kLocked). Without one, a
+  // write gives up after the busy timeout. Pass nullptr to remove it.
+  using LockWait = std::function<bool(std::chrono::milliseconds waited, bool first)>;
+  void SetLockWait(LockWait lock_wait);
+
   // Groups every write made while it lives into one transaction: one commit instead of one per
   // write (a sweep of instant trials commits per coordinator round, not four times per trial).
-  // Readers see the writes when it ends. Nested batches join the outermost one. The destructor
-  // commits; if the process dies first, that batch's writes are lost, so hold one only across
-  // work that does not wait (the coordinator holds one per round of events, never while it
-  // waits for a message).
+  // Readers see the writes when Commit() returns. Nested batches join the outermost one (their
+  // Commit does nothing). A batch destroyed without Commit (an exception is leaving) rolls back
+  // everything it wrote. If the process dies first, that batch's writes are lost, so hold one only
+  // across work that does not wait (the coordinator holds one per round of events, never while
+  // it waits for a message).
   class Batch {
    public:
+    // Waits for the store's write lock (see SetLockWait); throws StoreError.
     explicit Batch(Store& store);
     ~Batch();
     Batch(const Batch&) = delete;
     Batch& operator=(const Batch&) = delete;
 
+    // Commits the outermost batch and checks that the file is still at its path (CheckFile).
+    // Throws StoreError when the commit fails (the batch is then rolled back: nothing it wrote
+    // is stored) or the file was removed or replaced (what it wrote went with the old file). Once
+    // it returns, the writes are in the store.
+    void Commit();
+
    private:
     Store& store_;
     bool outermost_ = false;
+    bool done_ = false;
   };
 
   // Studies. CreateOrUpdateStudy stores the spec on first use and keeps the newest spec after
@@ -102,6 +153,9 @@ class Store {
 
  private:
   struct Impl;
+  // Runs a store method's body, turning SQLite's exceptions into StoreError.
+  template <typename Body>
+  auto Guarded(Body&& body) const -> decltype(body());
   // Forgets a trial's per-epoch metrics (a lost or interrupted attempt's), inside the caller's
   // transaction.
   void ClearEpochs(int64_t trial_id);

@@ -78,7 +78,40 @@ Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTranspo
 Coordinator::~Coordinator() = default;
 
 void Coordinator::Print(const std::string& line) const {
-  if (options_.progress != nullptr) *options_.progress << line << std::endl;
+  // Written once the round's commit has succeeded (FlushProgress): a line never reports what the
+  // store does not hold.
+  if (options_.progress != nullptr) unprinted_.push_back(line);
+}
+
+void Coordinator::FlushProgress() {
+  if (options_.progress == nullptr || unprinted_.empty()) return;
+  for (const std::string& line : unprinted_) *options_.progress << line << '\n';
+  options_.progress->flush();
+  unprinted_.clear();
+}
+
+void Coordinator::CommitRound(Store::Batch& batch) {
+  batch.Commit();
+  FlushProgress();
+}
+
+bool Coordinator::WaitForStoreLock(std::chrono::milliseconds /*waited*/, bool first) {
+  if (first) {
+    const std::string line = "store " + store_.path() + " is locked by another process; waiting " +
+                             "for it (Ctrl-C stops the run)";
+    if (options_.progress != nullptr) {
+      *options_.progress << line << std::endl;
+    } else {
+      Log(LogLevel::kWarn, line);
+    }
+  }
+  return !(options_.stop_requested && options_.stop_requested());
+}
+
+void Coordinator::AbandonWorkers(const std::string& reason) {
+  for (auto& [peer, slot] : workers_) {
+    transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
+  }
 }
 
 std::string Coordinator::ArtifactDir(int64_t number) const {
@@ -600,61 +633,32 @@ void Coordinator::StopAll(const std::string& reason) {
 
 RunSummary Coordinator::Run() {
   started_ = Clock::now();
-  {
-    // One transaction: the stored spec (with its enqueue list) and the trials queued from it
-    // are written together, so a crash cannot keep the one without the other.
-    Store::Batch batch(store_);
-    Resume();
-  }
   RunSummary summary;
-  summary.study_id = study_id_;
-  std::optional<TransportEvent> event;
-  while (true) {
-    {
-      // One round: the events that arrived, then new work. Everything the round writes is one
-      // store transaction, committed before the coordinator waits again (never held while it
-      // waits), so a crash loses at most the round in progress.
-      Store::Batch batch(store_);
-      // Read before the events: a signal sent to a whole process group may reach a worker joined
-      // by hand first, and its loss is then part of the stop, not a failure (HandleLost).
-      stopping_ = options_.stop_requested && options_.stop_requested();
-      if (event) {
-        HandleEvent(*event);
-        // Drain what else is waiting before dispatching again.
-        while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
-        event.reset();
-      }
-      CheckHeartbeats();
-      // A stop request before the check for lost workers: with a signal sent to the whole process
-      // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
-      if (stopping_) {
-        summary.interrupted = true;
-        summary.stop_reason =
-            "stopped by signal; interrupted trials are queued to run first on the next run";
-        StopAll("stopped by signal");
-        break;
-      }
-      if (options_.expected_workers > 0 && workers_.empty()) {
-        const bool all_gone = workers_seen_ >= options_.expected_workers;
-        const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
-        if (all_gone || none_came) {
-          throw std::runtime_error(
-              all_gone ? "every worker exited before the study finished; see their messages above"
-                       : "no worker connected within the start timeout");
-        }
-      }
-      Dispatch();
-      SendHeartbeats();
-      if (Finished()) {
-        summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
-                              : TargetReached() ? "target value reached"
-                                                : "trial budget reached";
-        StopAll("study finished");
-        break;
-      }
-    }
-    event = transport_.Poll(options_.poll_interval);
+  store_.SetLockWait([this](std::chrono::milliseconds waited, bool first) {
+    return WaitForStoreLock(waited, first);
+  });
+  try {
+    RunRounds(summary);
+  } catch (const StoreError& e) {
+    // The store failed (or another process held it while a stop was requested): nothing more can
+    // be written. What the failed round printed is dropped with its writes; trials that were
+    // running stay RUNNING in the store and are retried on resume; workers are told to go.
+    store_.SetLockWait(nullptr);
+    unprinted_.clear();
+    const bool stopped = e.kind() == StoreError::Kind::kLocked && options_.stop_requested &&
+                         options_.stop_requested();
+    AbandonWorkers(stopped ? "stopped by signal" : "the store failed");
+    if (!stopped) throw;
+    summary.interrupted = true;
+    summary.stop_reason =
+        "stopped by signal while another process held the store's lock; trials that were running "
+        "are retried on the next run";
+  } catch (...) {
+    store_.SetLockWait(nullptr);
+    throw;
   }
+  store_.SetLockWait(nullptr);
+  summary.study_id = study_id_;
   summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   summary.finished_this_run = finished_this_run_;
   for (const auto& [number, trial] : trials_) {
@@ -666,6 +670,77 @@ RunSummary Coordinator::Run() {
     summary.queued += trial.state == TrialState::kQueued;
   }
   return summary;
+}
+
+void Coordinator::RunRounds(RunSummary& summary) {
+  {
+    // One transaction: the stored spec (with its enqueue list) and the trials queued from it
+    // are written together, so a crash cannot keep the one without the other.
+    Store::Batch batch(store_);
+    Resume();
+    CommitRound(batch);
+  }
+  std::optional<TransportEvent> event;
+  bool done = false;
+  while (!done) {
+    // One round: the events that arrived, then new work. Everything the round writes is one
+    // store transaction, committed before the coordinator waits again (never held while it
+    // waits), so a crash loses at most the round in progress; the round's progress lines are
+    // printed once its commit has succeeded. A store failure (StoreError) ends the run with the
+    // round rolled back; any other exception keeps what the round wrote (finished trials) first.
+    Store::Batch batch(store_);
+    try {
+      done = Round(summary, event);
+    } catch (const StoreError&) {
+      throw;
+    } catch (...) {
+      CommitRound(batch);
+      throw;
+    }
+    CommitRound(batch);
+    if (!done) event = transport_.Poll(options_.poll_interval);
+  }
+}
+
+bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& event) {
+  // Read before the events: a signal sent to a whole process group may reach a worker joined
+  // by hand first, and its loss is then part of the stop, not a failure (HandleLost).
+  stopping_ = options_.stop_requested && options_.stop_requested();
+  if (event) {
+    HandleEvent(*event);
+    // Drain what else is waiting before dispatching again.
+    while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
+    event.reset();
+  }
+  CheckHeartbeats();
+  // A stop request before the check for lost workers: with a signal sent to the whole process
+  // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
+  if (stopping_) {
+    summary.interrupted = true;
+    summary.stop_reason =
+        "stopped by signal; interrupted trials are queued to run first on the next run";
+    StopAll("stopped by signal");
+    return true;
+  }
+  if (options_.expected_workers > 0 && workers_.empty()) {
+    const bool all_gone = workers_seen_ >= options_.expected_workers;
+    const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
+    if (all_gone || none_came) {
+      throw std::runtime_error(
+          all_gone ? "every worker exited before the study finished; see their messages above"
+                   : "no worker connected within the start timeout");
+    }
+  }
+  Dispatch();
+  SendHeartbeats();
+  if (Finished()) {
+    summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
+                          : TargetReached() ? "target value reached"
+                                            : "trial budget reached";
+    StopAll("study finished");
+    return true;
+  }
+  return false;
 }
 
 }  // namespace ensweep

@@ -16,7 +16,12 @@
 // Store writes are grouped per round (the events that arrived, then new work) into one
 // transaction committed before the coordinator waits again; if the process is killed mid-round,
 // that round's writes are lost: a trial it finished is retried on resume (as STALE), one it
-// created is proposed again.
+// created is proposed again. Progress lines are printed only after their round's commit, so
+// nothing printed is missing from the store. When the store fails (a full disk, an I/O error, the
+// file removed or replaced: StoreError), Run() tells the workers to go and throws it: trials that
+// were running stay RUNNING in the store and are retried on resume. Another process holding the
+// store's lock is waited for (one message) for as long as it holds it; a stop request while
+// waiting ends the run as interrupted, its running trials left to be retried.
 //
 // Run() is single-threaded and owns the loop; the transport may use threads inside. The time
 // and target budgets stop new trials from starting; trials already running finish.
@@ -74,7 +79,7 @@ class Coordinator {
   ~Coordinator();
 
   // Runs until the study is done, stopped, or (with expected_workers) every worker is gone.
-  // Throws std::runtime_error in the last case.
+  // Throws std::runtime_error in the last case, StoreError when the store fails.
   RunSummary Run();
 
  private:
@@ -109,7 +114,18 @@ class Coordinator {
   void StopAll(const std::string& reason);
   // Puts a running trial back in the queue (QUEUED, epochs cleared, no retry used).
   void Interrupt(int64_t number, const std::string& reason);
+  // Queues a progress line, printed after the round's commit (FlushProgress).
   void Print(const std::string& line) const;
+  void FlushProgress();
+  // Commits the round's batch (throws StoreError), then prints its progress lines.
+  void CommitRound(Store::Batch& batch);
+  void RunRounds(RunSummary& summary);
+  // One round of events and new work, inside the caller's batch; true when the run ends.
+  bool Round(RunSummary& summary, std::optional<TransportEvent>& event);
+  // The store's lock-wait callback: one message per wait; false (give up) on a stop request.
+  bool WaitForStoreLock(std::chrono::milliseconds waited, bool first);
+  // Tells every worker to shut down, writing nothing (the store has failed).
+  void AbandonWorkers(const std::string& reason);
   const std::vector<TrialRecord>& History();
   std::string ArtifactDir(int64_t number) const;
 
@@ -134,6 +150,7 @@ class Coordinator {
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
   std::optional<int64_t> best_number_;
+  mutable std::vector<std::string> unprinted_;  // progress lines of the round not yet committed
 };
 
 }  // namespace ensweep

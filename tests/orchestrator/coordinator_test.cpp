@@ -337,10 +337,12 @@ TEST_CASE("a store batch, as the coordinator holds per round, is one transaction
     {
       Store::Batch nested(*store);                   // joins the outer batch
       store->RecordEpoch(id, 1, {{"value", 0.25}});  // its own transaction joins too
+      nested.Commit();                               // the outermost batch's commit counts
     }
     CHECK(reader->Trials(study).empty());  // nothing visible before the outermost batch ends
     store->MarkComplete(id, 0.25, {{"value", 0.25}}, {}, 1);
     CHECK(reader->Trials(study).empty());
+    batch.Commit();
   }
   const auto trials = reader->Trials(study);
   REQUIRE(trials.size() == 1);
