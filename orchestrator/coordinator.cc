@@ -253,8 +253,7 @@ bool Coordinator::Retryable(const TrialRecord& trial) const {
 
 bool Coordinator::TimeBudgetSpent() const {
   if (spec_.budget.time_seconds <= 0) return false;
-  return std::chrono::duration<double>(Clock::now() - started_).count() >=
-         spec_.budget.time_seconds;
+  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_seconds;
 }
 
 void Coordinator::NoteBest(int64_t number) {
@@ -423,7 +422,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     slot->name = message.body.value("name", "worker-" + std::to_string(peer));
     slot->store_id = store_.RegisterWorker(study_id_, slot->name, message.body.value("host", ""),
                                            message.body.value("pid", int64_t{0}), "");
-    slot->last_seen = Clock::now();
+    slot->last_seen = Now();
     workers_[peer] = std::move(slot);
     ++workers_seen_;
     transport_.Send(peer, Message{msg::kWelcome, {{"worker_id", peer}, {"study", spec_.ToJson()}}});
@@ -435,7 +434,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     return;
   }
   WorkerSlot& slot = *it->second;
-  slot.last_seen = Clock::now();
+  slot.last_seen = Now();
   if (message.type == msg::kReady) {
     slot.ready = true;
     slot.device = message.body.value("device", "");
@@ -504,13 +503,25 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
 }
 
 void Coordinator::CheckHeartbeats() {
-  const auto now = Clock::now();
+  const auto now = Now();
+  const auto timeout = std::chrono::duration<double>(spec_.resources.heartbeat_timeout_s);
+  const auto previous = last_heartbeat_check_;
+  last_heartbeat_check_ = now;
+  if (previous && now - *previous > timeout) {
+    // The coordinator itself was not running (stopped, or its machine suspended): its workers'
+    // silence says nothing about them, so each gets a fresh timeout from now.
+    char gap[32];
+    std::snprintf(gap, sizeof(gap), "%.1fs",
+                  std::chrono::duration<double>(now - *previous).count());
+    Log(LogLevel::kWarn, "the coordinator did not run for ", gap,
+        " (stopped or suspended?), longer than the heartbeat timeout; every worker gets a fresh "
+        "timeout");
+    for (auto& [peer, slot] : workers_) slot->last_seen = now;
+    return;
+  }
   std::vector<int> silent;
   for (const auto& [peer, slot] : workers_) {
-    if (std::chrono::duration<double>(now - slot->last_seen).count() >
-        spec_.resources.heartbeat_timeout_s) {
-      silent.push_back(peer);
-    }
+    if (now - slot->last_seen > timeout) silent.push_back(peer);
   }
   for (int peer : silent) {
     transport_.Disconnect(peer);
@@ -541,7 +552,7 @@ void Coordinator::StopAll(const std::string& reason) {
 }
 
 RunSummary Coordinator::Run() {
-  started_ = Clock::now();
+  started_ = Now();
   {
     // One transaction: the stored spec (with its enqueue list) and the trials queued from it
     // are written together, so a crash cannot keep the one without the other.
@@ -560,12 +571,12 @@ RunSummary Coordinator::Run() {
       // Read before the events: a signal sent to a whole process group may reach a worker joined
       // by hand first, and its loss is then part of the stop, not a failure (HandleLost).
       stopping_ = options_.stop_requested && options_.stop_requested();
-      if (event) {
-        HandleEvent(*event);
-        // Drain what else is waiting before dispatching again.
-        while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
-        event.reset();
-      }
+      if (event) HandleEvent(*event);
+      event.reset();
+      // Everything else already waiting, before dispatching again and before heartbeats are
+      // judged: after a pause (SIGSTOP, a suspended machine) the messages workers sent meanwhile
+      // are there, and their senders are not silent.
+      while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
       CheckHeartbeats();
       // A stop request before the check for lost workers: with a signal sent to the whole process
       // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
@@ -578,7 +589,7 @@ RunSummary Coordinator::Run() {
       }
       if (options_.expected_workers > 0 && workers_.empty()) {
         const bool all_gone = workers_seen_ >= options_.expected_workers;
-        const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
+        const bool none_came = Now() - started_ > options_.worker_start_timeout;
         if (all_gone || none_came) {
           throw std::runtime_error(
               all_gone ? "every worker exited before the study finished; see their messages above"
@@ -596,7 +607,7 @@ RunSummary Coordinator::Run() {
     }
     event = transport_.Poll(options_.poll_interval);
   }
-  summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  summary.seconds = std::chrono::duration<double>(Now() - started_).count();
   summary.finished_this_run = finished_this_run_;
   for (const auto& [number, trial] : trials_) {
     ++summary.trials;

@@ -20,6 +20,9 @@
 //
 // Run() is single-threaded and owns the loop; the transport may use threads inside. The time
 // and target budgets stop new trials from starting; trials already running finish.
+// Every round reads all the events the transport already holds before it checks heartbeats, and
+// a coordinator that was itself not running for longer than the heartbeat timeout (SIGSTOP and
+// SIGCONT, a suspended machine) gives every worker a fresh timeout instead of declaring it lost.
 #pragma once
 
 #include <chrono>
@@ -51,6 +54,9 @@ struct CoordinatorOptions {
   std::chrono::seconds worker_start_timeout{120};
   std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
   std::chrono::milliseconds poll_interval{100};
+  // The clock the heartbeat and time-budget checks read; tests pass a fake one to simulate a
+  // coordinator that was paused.
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 struct RunSummary {
@@ -85,7 +91,13 @@ class Coordinator {
   void HandleEvent(const TransportEvent& event);
   void HandleMessage(int peer, const Message& message);
   void HandleLost(int peer, const std::string& reason);
+  // Declares lost every worker silent for longer than the study's heartbeat timeout, unless the
+  // coordinator itself did not run for that long since the previous check: then every worker
+  // gets a fresh timeout (its messages could not be read meanwhile). Called once per round.
   void CheckHeartbeats();
+  std::chrono::steady_clock::time_point Now() const {
+    return options_.now ? options_.now() : std::chrono::steady_clock::now();
+  }
   void Dispatch();
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
@@ -119,6 +131,7 @@ class Coordinator {
   int workers_seen_ = 0;
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
+  std::optional<std::chrono::steady_clock::time_point> last_heartbeat_check_;
   std::optional<int64_t> best_number_;
 };
 
