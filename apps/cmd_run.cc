@@ -31,16 +31,35 @@ namespace ensweep {
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signal{0};  // the first stop signal received; 0 while none was
 
-void RequestStop(int) { g_stop_requested = true; }
+void RequestStop(int signal) {
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, signal);
+  g_stop_requested = true;
+}
 
+// The coordinator stops cleanly on Ctrl-C, SIGTERM and SIGHUP (its terminal closed, an ssh
+// session that dropped): the round in progress ends, running trials go back to the queue, and
+// FinishRun's status says which signal it was.
 void InstallStopHandlers() {
   struct sigaction action {};
   action.sa_handler = RequestStop;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);
 }
+
+// A closed stdout or socket is an error where it is written (`ensweep run ... | head -3`, a
+// worker gone mid-message), never a reason to die: writes to it fail with EPIPE instead. A
+// failed write to std::cout sets its badbit, after which every later write to it is skipped, so
+// the run goes on silently to its end and its exit status is the study's.
+void IgnoreBrokenPipes() { signal(SIGPIPE, SIG_IGN); }
+
+// The exit status of a run stopped by a signal: 129 (128 + SIGHUP) for a hang-up, 130 for Ctrl-C
+// and SIGTERM.
+int StoppedStatus() { return g_stop_signal.load() == SIGHUP ? 128 + SIGHUP : 130; }
 
 int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
 
@@ -95,7 +114,7 @@ int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
     options.limit = 5;
     PrintLeaderboard(std::cout, store, *study, options);
   }
-  return summary.interrupted ? 130 : kExitOk;
+  return summary.interrupted ? StoppedStatus() : kExitOk;
 }
 
 // The store failed under the run (core/error.h): what happened, and what the user keeps.
@@ -119,14 +138,15 @@ struct RunOptions {
   bool quiet = false;
 };
 
-// Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C and SIGTERM to the
-// coordinator, which puts their trials back in the queue and then stops them: a SIGTERM sent to
-// every process of a job (systemd, Slurm, `kill $(pgrep ensweep)`) may reach a worker first, and
-// its trial would otherwise count as a failed attempt. Local workers are stopped with SIGUSR1
-// (orchestrator/local_workers.cc); all exit when the coordinator goes away.
+// Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C, SIGTERM and SIGHUP
+// to the coordinator, which puts their trials back in the queue and then stops them: a signal
+// sent to every process of a job (systemd, Slurm, `kill $(pgrep ensweep)`, a hang-up) may reach
+// a worker first, and its trial would otherwise count as a failed attempt. Local workers are
+// stopped with SIGUSR1 (orchestrator/local_workers.cc); all exit when the coordinator goes away.
 void LeaveStopSignalsToCoordinator() {
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
 }
 
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
@@ -238,7 +258,9 @@ Command AddRunCommand(CLI::App& root) {
       "the\n"
       "coordinator and every other rank a worker. Running it again on the same study resumes it:\n"
       "completed trials are kept, interrupted ones run first. Ctrl-C or SIGTERM stops cleanly\n"
-      "(exit 130). One run per study at a time: a second run of a running study exits with 2.\n"
+      "(exit 130), and so does SIGHUP, a closed terminal or dropped ssh session (exit 129).\n"
+      "A closed stdout (`| head`) only ends the progress lines; the run goes on to its end.\n"
+      "One run per study at a time: a second run of a running study exits with 2.\n"
       "\n"
       "Examples:\n"
       "  ensweep run studies/quickstart.yaml --workers 2\n"
@@ -270,6 +292,7 @@ Command AddRunCommand(CLI::App& root) {
               CheckDataExists(spec);
             }
             SetLogName("coordinator");
+            IgnoreBrokenPipes();
             if (LaunchedByMpi()) return RunUnderMpi(*o, spec);
             return RunCoordinatorLocal(*o, spec);
           }};
@@ -308,7 +331,7 @@ Command AddWorkerCommand(CLI::App& root) {
                   "launcher's local rank, e.g. SLURM_LOCALID, else 0)")
       ->check(AtLeast(0));
   app->add_flag("--local", o->local,
-                "Started by `ensweep run`: leave Ctrl-C and SIGTERM to the coordinator")
+                "Started by `ensweep run`: leave Ctrl-C, SIGTERM and SIGHUP to the coordinator")
       ->group("");
   app->add_option("--coordinator-pid", o->coordinator_pid,
                   "With --local: the coordinator's pid (to exit if it is already gone)")

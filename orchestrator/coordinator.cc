@@ -280,8 +280,7 @@ bool Coordinator::Retryable(const TrialRecord& trial) const {
 
 bool Coordinator::TimeBudgetSpent() const {
   if (spec_.budget.time_seconds <= 0) return false;
-  return std::chrono::duration<double>(Clock::now() - started_).count() >=
-         spec_.budget.time_seconds;
+  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_seconds;
 }
 
 void Coordinator::NoteBest(int64_t number) {
@@ -351,7 +350,7 @@ void Coordinator::Dispatch() {
     curves_[number] = TrialCurve{};  // a retry starts with no epochs from its lost attempt
     slot->trial = number;
     slot->stop_sent = false;
-    slot->trial_started = Clock::now();
+    slot->trial_started = Now();
     transport_.Send(peer,
                     msg::Encode(msg::Run{number, trial.params, trial.seed, spec_.budget.epochs,
                                          ArtifactDir(number), trial.retries}));
@@ -362,7 +361,7 @@ void Coordinator::Dispatch() {
 void Coordinator::FinishTrial(WorkerSlot& slot, const std::variant<msg::Done, msg::Fail>& outcome) {
   const int64_t number = *slot.trial;
   TrialRecord& trial = trials_.at(number);
-  const double seconds = std::chrono::duration<double>(Clock::now() - slot.trial_started).count();
+  const double seconds = std::chrono::duration<double>(Now() - slot.trial_started).count();
   const msg::Done* done = std::get_if<msg::Done>(&outcome);
   const bool pruned = slot.stop_sent || (done != nullptr && done->stopped_early);
   slot.trial.reset();
@@ -454,7 +453,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     auto slot = std::make_unique<WorkerSlot>();
     slot->name = hello.name;
     slot->store_id = store_.RegisterWorker(study_id_, slot->name, hello.host, hello.pid, "");
-    slot->last_seen = Clock::now();
+    slot->last_seen = Now();
     slot->heartbeat_sent = slot->last_seen;
     workers_[peer] = std::move(slot);
     ++workers_seen_;
@@ -482,7 +481,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
   };
   if (message.type == msg::kReady) {
     const msg::Ready ready = msg::DecodeReady(message);
-    slot.last_seen = Clock::now();
+    slot.last_seen = Now();
     slot.ready = true;
     slot.device = ready.device;
     Print("worker " + slot.name + " ready (" + slot.device + ")");
@@ -490,7 +489,7 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     const msg::Report report = msg::DecodeReport(message);
     check_trial(report.trial);
     check_epochs(report.epoch, "epoch");
-    slot.last_seen = Clock::now();
+    slot.last_seen = Now();
     const int64_t number = report.trial;
     const int epoch = report.epoch;
     const MetricMap& metrics = report.metrics;
@@ -516,16 +515,16 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     check_trial(done.trial);
     check_epochs(done.epochs, "epochs");
     CheckArtifacts(done.trial, done.artifacts);
-    slot.last_seen = Clock::now();
+    slot.last_seen = Now();
     FinishTrial(slot, done);
   } else if (message.type == msg::kFail) {
     const msg::Fail fail = msg::DecodeFail(message);
     check_trial(fail.trial);
-    slot.last_seen = Clock::now();
+    slot.last_seen = Now();
     FinishTrial(slot, fail);
   } else if (message.type == msg::kHeartbeat) {
     msg::DecodeHeartbeat(message);
-    slot.last_seen = Clock::now();
+    slot.last_seen = Now();
   } else {
     throw ProtocolError("workers do not send " + msg::QuotedType(message.type));
   }
@@ -582,13 +581,25 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
 }
 
 void Coordinator::CheckHeartbeats() {
-  const auto now = Clock::now();
+  const auto now = Now();
+  const auto timeout = std::chrono::duration<double>(spec_.resources.heartbeat_timeout_s);
+  const auto previous = last_heartbeat_check_;
+  last_heartbeat_check_ = now;
+  if (previous && now - *previous > timeout) {
+    // The coordinator itself was not running (stopped, or its machine suspended): its workers'
+    // silence says nothing about them, so each gets a fresh timeout from now.
+    char gap[32];
+    std::snprintf(gap, sizeof(gap), "%.1fs",
+                  std::chrono::duration<double>(now - *previous).count());
+    Log(LogLevel::kWarn, "the coordinator did not run for ", gap,
+        " (stopped or suspended?), longer than the heartbeat timeout; every worker gets a fresh "
+        "timeout");
+    for (auto& [peer, slot] : workers_) slot->last_seen = now;
+    return;
+  }
   std::vector<int> silent;
   for (const auto& [peer, slot] : workers_) {
-    if (std::chrono::duration<double>(now - slot->last_seen).count() >
-        spec_.resources.heartbeat_timeout_s) {
-      silent.push_back(peer);
-    }
+    if (now - slot->last_seen > timeout) silent.push_back(peer);
   }
   for (int peer : silent) {
     transport_.Disconnect(peer);
@@ -601,7 +612,7 @@ void Coordinator::CheckHeartbeats() {
 void Coordinator::SendHeartbeats() {
   const double interval_s =
       std::min(kHeartbeatEverySeconds, spec_.resources.heartbeat_timeout_s / 3);
-  const auto now = Clock::now();
+  const auto now = Now();
   for (auto& [peer, slot] : workers_) {
     // A worker that runs a trial reads only the answers to its reports, which come at once.
     if (slot->trial) continue;
@@ -632,7 +643,7 @@ void Coordinator::StopAll(const std::string& reason) {
 }
 
 RunSummary Coordinator::Run() {
-  started_ = Clock::now();
+  started_ = Now();
   RunSummary summary;
   store_.SetLockWait([this](std::chrono::milliseconds waited, bool first) {
     return WaitForStoreLock(waited, first);
@@ -659,7 +670,7 @@ RunSummary Coordinator::Run() {
   }
   store_.SetLockWait(nullptr);
   summary.study_id = study_id_;
-  summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  summary.seconds = std::chrono::duration<double>(Now() - started_).count();
   summary.finished_this_run = finished_this_run_;
   for (const auto& [number, trial] : trials_) {
     ++summary.trials;
@@ -706,12 +717,12 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
   // Read before the events: a signal sent to a whole process group may reach a worker joined
   // by hand first, and its loss is then part of the stop, not a failure (HandleLost).
   stopping_ = options_.stop_requested && options_.stop_requested();
-  if (event) {
-    HandleEvent(*event);
-    // Drain what else is waiting before dispatching again.
-    while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
-    event.reset();
-  }
+  if (event) HandleEvent(*event);
+  event.reset();
+  // Everything else already waiting, before dispatching again and before heartbeats are
+  // judged: after a pause (SIGSTOP, a suspended machine) the messages workers sent meanwhile
+  // are there, and their senders are not silent.
+  while (auto more = transport_.Poll(std::chrono::milliseconds(0))) HandleEvent(*more);
   CheckHeartbeats();
   // A stop request before the check for lost workers: with a signal sent to the whole process
   // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
@@ -724,7 +735,7 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
   }
   if (options_.expected_workers > 0 && workers_.empty()) {
     const bool all_gone = workers_seen_ >= options_.expected_workers;
-    const bool none_came = Clock::now() - started_ > options_.worker_start_timeout;
+    const bool none_came = Now() - started_ > options_.worker_start_timeout;
     if (all_gone || none_came) {
       throw std::runtime_error(
           all_gone ? "every worker exited before the study finished; see their messages above"

@@ -25,6 +25,9 @@
 //
 // Run() is single-threaded and owns the loop; the transport may use threads inside. The time
 // and target budgets stop new trials from starting; trials already running finish.
+// Every round reads all the events the transport already holds before it checks heartbeats, and
+// a coordinator that was itself not running for longer than the heartbeat timeout (SIGSTOP and
+// SIGCONT, a suspended machine) gives every worker a fresh timeout instead of declaring it lost.
 #pragma once
 
 #include <chrono>
@@ -59,6 +62,9 @@ struct CoordinatorOptions {
   std::chrono::seconds worker_start_timeout{120};
   std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
   std::chrono::milliseconds poll_interval{100};
+  // The clock the heartbeat and time-budget checks read; tests pass a fake one to simulate a
+  // coordinator that was paused.
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 struct RunSummary {
@@ -97,10 +103,16 @@ class Coordinator {
   // A peer that broke the protocol: disconnected, logged, and handled as lost (its trial STALE).
   void DropPeer(int peer, const std::string& type, const std::string& error);
   void HandleLost(int peer, const std::string& reason);
+  // Declares lost every worker silent for longer than the study's heartbeat timeout, unless the
+  // coordinator itself did not run for that long since the previous check: then every worker
+  // gets a fresh timeout (its messages could not be read meanwhile). Called once per round.
   void CheckHeartbeats();
   // A HEARTBEAT to every worker without a trial, at least every min(5 s, heartbeat timeout / 3),
   // so that a worker can tell a silent coordinator from an idle one.
   void SendHeartbeats();
+  std::chrono::steady_clock::time_point Now() const {
+    return options_.now ? options_.now() : std::chrono::steady_clock::now();
+  }
   void Dispatch();
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
@@ -149,6 +161,7 @@ class Coordinator {
   int workers_seen_ = 0;
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
+  std::optional<std::chrono::steady_clock::time_point> last_heartbeat_check_;
   std::optional<int64_t> best_number_;
   mutable std::vector<std::string> unprinted_;  // progress lines of the round not yet committed
 };

@@ -70,8 +70,9 @@ int LocalWorkers::Running() {
 
 void LocalWorkers::Stop(int grace_ms) {
   if (pids_.empty()) return;
-  // SIGUSR1, not SIGTERM: local workers ignore SIGTERM, which schedulers and service managers
-  // send to every process of a job, and is the coordinator's to handle (cmd_run.cc).
+  // SIGUSR1, not SIGTERM: local workers ignore SIGINT, SIGTERM and SIGHUP, which schedulers,
+  // service managers and a closing terminal may send to every process of a job, and are the
+  // coordinator's to handle (cmd_run.cc).
   for (pid_t pid : pids_) kill(pid, SIGUSR1);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
   while (Running() > 0 && std::chrono::steady_clock::now() < deadline) {
