@@ -303,6 +303,10 @@ struct TcpCoordinatorTransport::Impl {
         return Accept();
       }
       over_capacity = false;
+      // Not inherited by local workers started later (as for the listening socket): closing it
+      // here must end the connection.
+      const int fd = socket.native_handle();
+      ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC);
       socket.set_option(tcp::no_delay(true), ignored);
       const int peer = next_peer++;
       auto session = std::make_shared<Session>(*this, std::move(socket), peer);
