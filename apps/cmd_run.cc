@@ -165,7 +165,8 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   transport_options.idle_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(spec.resources.heartbeat_timeout_s * 1000));
   TcpCoordinatorTransport transport(host, std::stoi(port), transport_options);
-  lock.Describe("coordinator at " + transport.Endpoint());
+  // The second run's message offers `ensweep worker --connect` with what follows "coordinator at ".
+  lock.Describe("coordinator at " + transport.Endpoint() + " --token-file " + token_file);
   std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
             << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
             << "coordinator listening on " << transport.Endpoint()

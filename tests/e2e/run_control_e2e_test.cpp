@@ -108,6 +108,7 @@ TEST_CASE("a second run of a running study exits with 2 and leaves the first run
   CHECK_THAT(second.output, Catch::Contains("study 'control' in "));
   CHECK_THAT(second.output, Catch::Contains("is already being run"));
   CHECK_THAT(second.output, Catch::Contains("ensweep worker --connect 127.0.0.1:"));
+  CHECK_THAT(second.output, Catch::Contains(".control.token`"));
   // A study is its name in its store, whichever file names it: a copy of the study file with
   // other artifacts is refused too.
   std::string copy = ReadFile(study);
