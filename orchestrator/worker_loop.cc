@@ -234,6 +234,11 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
       const Message message = inbox.Next();
       if (message.type == msg::kShutdown) {
         const msg::Shutdown shutdown = msg::DecodeShutdown(message);
+        if (!study) {
+          // Before WELCOME: the coordinator refused this worker (e.g. another protocol version).
+          Log(LogLevel::kError, "the coordinator refused this worker: ", shutdown.reason);
+          return 1;
+        }
         if (options.progress != nullptr) {
           *options.progress << "the coordinator ended the run ("
                             << (shutdown.reason.empty() ? "no reason given" : shutdown.reason)

@@ -37,8 +37,8 @@ struct WorkerOptions {
   std::ostream* progress = nullptr;
 };
 
-// Returns 0 after SHUTDOWN, 1 if the coordinator was lost, silent or broke the protocol, or the
-// trainer could not be built.
+// Returns 0 after SHUTDOWN, 1 if the coordinator refused the worker (SHUTDOWN before WELCOME), was
+// lost, silent or broke the protocol, or the trainer could not be built.
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options);
 

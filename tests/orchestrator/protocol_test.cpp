@@ -222,6 +222,13 @@ std::vector<RogueCase> HoldingCases(int budget_epochs) {
                            "{\"type\": \"REPORT\", \"trial\": 0", "\"REPORT\""}) {
     cases.push_back({std::string("the text ") + text, nullptr, text});
   }
+  // Deeply nested JSON (parsed, refused and freed without recursion).
+  const size_t depth = 200000;
+  cases.push_back({"a REPORT whose trial is nested 200000 arrays deep", nullptr,
+                   "{\"type\": \"REPORT\", \"trial\": " + std::string(depth, '[') +
+                       std::string(depth, ']') + "}"});
+  cases.push_back({"an unterminated nesting 200000 arrays deep", nullptr,
+                   "{\"type\": \"REPORT\", \"trial\": " + std::string(depth, '[')});
   return cases;
 }
 
@@ -706,4 +713,12 @@ TEST_CASE("a worker whose coordinator stays silent exits 1", "[orchestrator][pro
     CHECK(coordinator.ExitStatus(10) == 1);
     CHECK(Clock::now() - ready >= std::chrono::milliseconds(1000));
   }
+}
+
+TEST_CASE("a worker refused at HELLO (SHUTDOWN before WELCOME) exits 1",
+          "[orchestrator][protocol][worker]") {
+  RogueCoordinator coordinator;
+  coordinator.Expect(msg::kHello);
+  coordinator.Send(msg::Encode(msg::Shutdown{"protocol error: HELLO: 'protocol' is 2"}));
+  CHECK(coordinator.ExitStatus() == 1);
 }
