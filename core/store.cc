@@ -419,21 +419,35 @@ std::unique_ptr<Store> Store::OpenForWriting(const std::string& path, const Stor
     impl->db.exec("PRAGMA journal_mode=WAL");
     impl->db.exec("PRAGMA synchronous=NORMAL");
     impl->db.exec("PRAGMA foreign_keys=ON");
-    SQLite::Transaction transaction(impl->db, SQLite::TransactionBehavior::IMMEDIATE);
-    impl->db.exec(kSchema);
-    SQLite::Statement version(impl->db, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (version.executeStep()) {
-      const int found = std::stoi(version.getColumn(0).getString());
-      if (found > kSchemaVersion) {
-        throw UserError(path + ": store schema version " + std::to_string(found) +
+    // A store of this version needs no write to open (a read never waits for another process's
+    // write lock): only a new or older store takes the lock, to create or migrate the schema.
+    const auto stored_version = [&]() -> std::optional<int> {
+      SQLite::Statement meta(impl->db,
+                             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+      if (!meta.executeStep()) return std::nullopt;
+      SQLite::Statement version(impl->db, "SELECT value FROM meta WHERE key = 'schema_version'");
+      if (!version.executeStep()) return std::nullopt;
+      return std::stoi(version.getColumn(0).getString());
+    };
+    const auto check_version = [&](std::optional<int> found) {
+      if (found && *found > kSchemaVersion) {
+        throw UserError(path + ": store schema version " + std::to_string(*found) +
                         " is newer than this ensweep supports (" + std::to_string(kSchemaVersion) +
                         "); upgrade ensweep");
       }
+    };
+    std::optional<int> found = stored_version();
+    check_version(found);
+    if (found != kSchemaVersion) {
+      SQLite::Transaction transaction(impl->db, SQLite::TransactionBehavior::IMMEDIATE);
+      found = stored_version();  // another process may have created it meanwhile
+      check_version(found);
+      impl->db.exec(kSchema);
       // Migrations from older versions go here, one step per version.
+      impl->db.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '" +
+                    std::to_string(kSchemaVersion) + "')");
+      transaction.commit();
     }
-    impl->db.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '" +
-                  std::to_string(kSchemaVersion) + "')");
-    transaction.commit();
     // After the schema: a limit below the schema's own pages would refuse the store itself.
     const auto max_pages =
         options.max_pages ? options.max_pages : EnvNumber("ENSWEEP_STORE_MAX_PAGES");

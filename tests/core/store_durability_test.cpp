@@ -230,3 +230,19 @@ TEST_CASE("another connection's lock is waited for, reported once, and can be gi
     CHECK_THAT(e.what(), Catch::Contains("is locked by another process"));
   }
 }
+
+TEST_CASE("opening a store of this version for writing does not wait for another writer's lock",
+          "[core][store][durability]") {
+  const std::string path = (FreshDir("open_locked") / "store.sqlite").string();
+  auto holder = Store::OpenForWriting(path);
+  const int64_t study = holder->CreateOrUpdateStudy(Spec());
+  Store::Batch hold(*holder);
+  StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(10);
+  auto store = Store::OpenForWriting(path, options);  // reads only: nothing to wait for
+  CHECK(store->FindStudy("s")->id == study);
+  CHECK_THROWS_AS(store->AddTrial(study, 0, TrialState::kQueued, Json::object(), 0), StoreError);
+  hold.Commit();
+  store->AddTrial(study, 0, TrialState::kQueued, Json::object(), 0);
+  CHECK(store->Trials(study).size() == 1);
+}

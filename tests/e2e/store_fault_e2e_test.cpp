@@ -231,6 +231,35 @@ TEST_CASE("a store locked by another process for a while is waited for and the r
   }
 }
 
+TEST_CASE("a stop request while another process holds the store's lock stops the run cleanly",
+          "[e2e][store_fault]") {
+  const fs::path dir = FreshDir("locked_stop");
+  const fs::path store = dir / "store.sqlite";
+  const fs::path study = CurveStudy(dir, store, 3, 4, "0.25s");
+  const pid_t run = StartRun(study, 2, dir / "run.txt", {"ENSWEEP_STORE_BUSY_TIMEOUT_MS=200"});
+  REQUIRE(WaitFor(dir / "run.txt", "epoch 1/4"));
+  {
+    auto holder = Store::OpenForWriting(store.string());
+    Store::Batch hold(*holder);
+    CHECK(WaitFor(dir / "run.txt", "is locked by another process; waiting"));
+    kill(run, SIGTERM);
+    const int status = WaitExit(run);  // while the lock is still held
+    const std::string output = ReadFile(dir / "run.txt");
+    INFO(output);
+    CHECK(status == 130);
+    CHECK_THAT(output, Catch::Contains("stopped: "));
+    CHECK_THAT(output, Catch::Contains("while another process held the store's lock"));
+    hold.Commit();
+  }
+  // The trials it was running are retried; the study finishes.
+  const auto rerun = RunCommand(Ensweep() + " run " + study.string() + " --workers 2");
+  INFO(rerun.output);
+  CHECK(rerun.status == 0);
+  const auto trials = StoredTrials(store);
+  CHECK(trials.size() == 3);
+  for (const auto& trial : trials) CHECK(trial.state == TrialState::kComplete);
+}
+
 TEST_CASE("a second run of a running study through a hard link to its store exits with 2",
           "[e2e][store_fault]") {
   const fs::path dir = FreshDir("hard_link");
