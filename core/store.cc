@@ -227,9 +227,8 @@ double NowSeconds() {
 
 struct Store::Impl {
   std::string path;
-  // The file's identity (device, inode), and for a writer its own descriptor of it: for CheckFile
-  // and the run lock (orchestrator/run_lock.h). Declared before `db` so that it is let go after
-  // SQLite's descriptors (see StoreFiles).
+  // The file's identity (device, inode), and for a writer its own descriptor of it, for
+  // CheckFile. Declared before `db` so that it is let go after SQLite's descriptors (StoreFiles).
   FileHandle file;
   SQLite::Database db;
   // The writer's statements, prepared once and reused (a sweep runs the same few per trial).
@@ -360,7 +359,6 @@ void Store::Batch::Commit() {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 const std::string& Store::path() const { return impl_->path; }
-int Store::file_descriptor() const { return impl_->file.get(); }
 
 void Store::SetLockWait(LockWait lock_wait) { impl_->lock_wait = std::move(lock_wait); }
 

@@ -58,12 +58,6 @@ class Store {
 
   const std::string& path() const;
 
-  // The writer's open descriptor of the store file (read-write, close-on-exec), kept as long as
-  // the store is open and closed only after SQLite's: for open-file-description locks on the store
-  // itself (orchestrator/run_lock.h). Closing it early would drop SQLite's own POSIX locks. -1 for
-  // a read-only store.
-  int file_descriptor() const;
-
   // Throws StoreError (kMoved) if the file at path() is no longer the file this store has open:
   // removed, replaced by another file, or truncated to 0 bytes. Two stat calls: cheap enough for
   // every commit. A no-op for a read-only store.
