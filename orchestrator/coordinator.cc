@@ -110,7 +110,7 @@ bool Coordinator::WaitForStoreLock(std::chrono::milliseconds /*waited*/, bool fi
 
 void Coordinator::AbandonWorkers(const std::string& reason) {
   for (auto& [peer, slot] : workers_) {
-    transport_.Send(peer, Message{msg::kShutdown, {{"reason", reason}}});
+    transport_.Send(peer, msg::Encode(msg::Shutdown{reason}));
   }
 }
 
