@@ -278,7 +278,7 @@ Command AddRunCommand(CLI::App& root) {
   app->add_option("--trials", o->trials,
                   "Trials in the whole study, overriding budget.trials: a larger number extends "
                   "a finished study (trials already run count)")
-      ->check(AtLeast(1));
+      ->check(Between(1, 1000000));
   app->add_option("--listen", o->listen,
                   "Address for workers to connect to (default 127.0.0.1:0, a free port)");
   app->add_option("--max-frame-mib", o->max_frame_mib,
@@ -288,6 +288,12 @@ Command AddRunCommand(CLI::App& root) {
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
   return {app, [o] {
             const StudySpec spec = LoadStudyFile(o->study_file);
+            if (o->trials > 0 && static_cast<size_t>(o->trials) < spec.enqueue.size()) {
+              throw UserError("--trials " + std::to_string(o->trials) + ": " + o->study_file +
+                              " enqueues " + CountOf(spec.enqueue.size(), "trial") +
+                              ", which the budget must hold; give at least " +
+                              std::to_string(spec.enqueue.size()));
+            }
             if (spec.trainer.type == "torch") {  // objectives read no data and need no LibTorch
               FindTorchPlugin();                 // a missing module stops here, not in every worker
               CheckDataExists(spec);

@@ -132,7 +132,17 @@ struct TcpCoordinatorTransport::Impl {
       const auto idle = owner.options.idle_timeout;
       if (idle.count() <= 0) return;
       const auto deadline = last_frame + idle;
-      if (Clock::now() < deadline) return Wake(deadline);
+      const auto now = Clock::now();
+      if (now < deadline) return Wake(deadline);
+      // Not the peer's silence but the coordinator's own: bytes already wait on the socket, or
+      // the timer fires long after its deadline because this process was stopped (SIGSTOP, a
+      // suspended machine) and has not yet read what arrived meanwhile. A fresh timeout.
+      boost::system::error_code ec;
+      const bool waiting = socket.available(ec) > 0 && !ec;
+      if (waiting || now - deadline > idle / 2) {
+        last_frame = now;
+        return Wake(now + idle);
+      }
       Close("no message for " + Duration(idle));
     }
 

@@ -209,7 +209,7 @@ TEST_CASE("every integer key is checked against its documented range", "[core][s
       {"pruner: {min_epochs: 10001}", "pruner.min_epochs", "from 1 to 10000"},
       {"pruner: {startup_trials: -1}", "pruner.startup_trials", "from 0 to 1000000"},
       {"resources: {gpus_per_trial: 4294967297}", "resources.gpus_per_trial", "from 1 to 1"},
-      {"resources: {max_retries: 101}", "resources.max_retries", "from 0 to 100"},
+      {"resources: {max_retries: 10001}", "resources.max_retries", "from 0 to 10000"},
       {"ensemble: {candidates: 0}", "ensemble.candidates", "from 1 to 10000"},
       {"ensemble: {size: 10001}", "ensemble.size", "from 1 to 10000"},
       {"ensemble: {rounds: 100001}", "ensemble.rounds", "from 1 to 100000"},

@@ -167,12 +167,26 @@ TEST_CASE("SIGTERM reaching the workers before the coordinator does not fail the
 TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {
   const fs::path dir = FreshDir("bad_input");
   const fs::path study = CurveStudy(dir, 2);
-  for (const std::string args : {"--trials 0", "--workers 0", "--threads -1"}) {
+  for (const std::string args : {"--workers 0", "--threads -1"}) {
     const auto bad = RunCommand(Ensweep() + " run " + study.string() + " " + args);
     INFO(args << ": " << bad.output);
     CHECK(bad.status == 2);
     CHECK_THAT(bad.output, Catch::Contains("must be a whole number >= 1"));
   }
+  for (const std::string args : {"--trials 0", "--trials 1000001"}) {
+    const auto bad = RunCommand(Ensweep() + " run " + study.string() + " " + args);
+    INFO(args << ": " << bad.output);
+    CHECK(bad.status == 2);
+    CHECK_THAT(bad.output, Catch::Contains("must be a whole number between 1 and 1000000"));
+  }
+  // --trials may not cut the study's enqueued trials short (the file alone may not either).
+  std::ofstream(dir / "enqueued.yaml")
+      << ReadFile(study) << "enqueue:\n  - {lr: 0.01}\n  - {lr: 0.02}\n";
+  const auto short_budget =
+      RunCommand(Ensweep() + " run " + (dir / "enqueued.yaml").string() + " --trials 1");
+  INFO(short_budget.output);
+  CHECK(short_budget.status == 2);
+  CHECK_THAT(short_budget.output, Catch::Contains("enqueues 2 trials"));
   REQUIRE(RunCommand(Ensweep() + " run " + study.string() + " --workers 1 -q").status == 0);
   std::string text = ReadFile(study);
   text.replace(text.find("maximize"), 8, "minimize");
