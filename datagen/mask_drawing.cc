@@ -91,8 +91,10 @@ void DrawMask(const Person& person, const MaskLook& look, Canvas& canvas) {
   for (float side : {-1.0f, 1.0f}) {
     const float ear_u = side * (person.face_width + 0.02f);
     const float mask_u = side * person.face_width * 0.9f;
-    for (const auto& [v_mask, v_ear] :
+    for (const auto& ends :
          {std::pair{look.top + 0.15f, -0.08f}, std::pair{look.bottom - 0.3f, 0.1f}}) {
+      // Plain copies: a lambda may not capture structured bindings in C++17 (clang refuses).
+      const float v_mask = ends.first, v_ear = ends.second;
       const float u0 = std::min(ear_u, mask_u) - thick - px,
                   u1 = std::max(ear_u, mask_u) + thick + px;
       const float v0 = std::min(v_ear, v_mask) - thick - px,
