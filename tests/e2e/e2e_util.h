@@ -1,17 +1,21 @@
 // Helpers for end-to-end tests that run the real `ensweep` binary.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/csv.h"
@@ -50,6 +54,54 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Starts `ensweep run study --workers N` in the background, in a process group of its own (so
+// a test can signal the whole group), with `env` ("NAME=value" entries) added to its
+// environment and ENSWEEP_TOKEN removed from it; stdout and stderr go to the file `output`.
+inline pid_t StartRun(const std::filesystem::path& study, int workers,
+                      const std::filesystem::path& output,
+                      const std::vector<std::string>& env = {}) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    unsetenv("ENSWEEP_TOKEN");
+    for (const auto& entry : env) putenv(const_cast<char*>(entry.c_str()));
+    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    const std::string binary = Ensweep(), count = std::to_string(workers);
+    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// The exit status of a process StartRun started; kills its process group if it has not ended
+// within `limit` (-1, as for a process ended by a signal).
+inline int WaitExit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(90)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int raw = 0;
+  while (waitpid(pid, &raw, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &raw, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+}
+
+// Waits up to 60 s for `text` to appear in the file.
+inline bool WaitFor(const std::filesystem::path& file, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadFile(file).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 inline std::vector<std::string> Lines(const std::string& text) {

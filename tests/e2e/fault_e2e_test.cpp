@@ -67,15 +67,6 @@ pid_t Spawn(const fs::path& study, int workers, int out_fd, int err_fd) {
   return pid;
 }
 
-// As Spawn, stdout and stderr together in the file `output`.
-pid_t StartRun(const fs::path& study, int workers, const fs::path& output) {
-  const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  REQUIRE(fd >= 0);
-  const pid_t pid = Spawn(study, workers, fd, fd);
-  close(fd);
-  return pid;
-}
-
 struct Exit {
   int status = -1;   // exit status; -1 if killed by a signal or not ended in time
   int signal = 0;    // the signal that ended it
@@ -83,7 +74,7 @@ struct Exit {
 };
 
 // Waits up to `limit` for `pid` to end; past it, kills it (status -1).
-Exit WaitExit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(60)) {
+Exit WaitEnd(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(60)) {
   const auto deadline = Clock::now() + limit;
   int raw = 0;
   struct rusage usage {};
@@ -101,16 +92,6 @@ Exit WaitExit(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(60)) 
   exit.cpu_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
                usage.ru_stime.tv_usec / 1e6;
   return exit;
-}
-
-// Waits up to 60 s for `text` to appear in the file.
-bool WaitFor(const fs::path& file, const std::string& text) {
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < deadline) {
-    if (ReadFile(file).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 // The local workers of the coordinator `coordinator`: processes whose command line holds
@@ -183,7 +164,7 @@ TEST_CASE("SIGHUP stops a run cleanly with status 129 and a rerun finishes the s
   for (pid_t worker : workers) kill(worker, SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   kill(run, SIGHUP);
-  const Exit exit = WaitExit(run);
+  const Exit exit = WaitEnd(run);
   const std::string output = ReadFile(dir / "run.txt");
   INFO(output);
   CHECK(exit.status == 129);
@@ -228,7 +209,7 @@ TEST_CASE("a run whose stdout is closed (| head -3) finishes the study and exits
     lines += c == '\n';
   }
   close(fds[0]);
-  const Exit exit = WaitExit(run);
+  const Exit exit = WaitEnd(run);
   const double wall_s = std::chrono::duration<double>(Clock::now() - started).count();
   const std::string errors = ReadFile(dir / "stderr.txt");
   INFO(head << errors);
@@ -250,7 +231,7 @@ TEST_CASE("a coordinator stopped for longer than the heartbeat timeout loses no 
   kill(run, SIGSTOP);  // as Ctrl-Z, or a suspended machine: the workers' reports wait
   std::this_thread::sleep_for(std::chrono::seconds(4));
   kill(run, SIGCONT);
-  const Exit exit = WaitExit(run);
+  const Exit exit = WaitEnd(run);
   const std::string output = ReadFile(dir / "run.txt");
   INFO(output);
   CHECK(exit.status == 0);
@@ -344,7 +325,7 @@ Campaign KillCampaign(const std::string& name, int trials, int kills, unsigned s
     }
     if (wanted >= 1) std::this_thread::sleep_for(std::chrono::microseconds(us));
     kill(run, SIGKILL);
-    const Exit exit = WaitExit(run);
+    const Exit exit = WaitEnd(run);
     if (exit.signal == SIGKILL) {
       ++campaign.kills;
     } else {
@@ -358,7 +339,7 @@ Campaign KillCampaign(const std::string& name, int trials, int kills, unsigned s
   }
   const fs::path output = campaign.dir / "run-last.txt";
   const pid_t run = StartRun(study, 3, output);
-  campaign.last_status = WaitExit(run).status;
+  campaign.last_status = WaitEnd(run).status;
   CHECK(WorkersGone(run));
   ParsePrinted(ReadFile(output), kills, campaign.printed);
   campaign.seconds = std::chrono::duration<double>(Clock::now() - started).count();

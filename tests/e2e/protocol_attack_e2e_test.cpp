@@ -27,33 +27,6 @@ using Json = nlohmann::json;
 
 namespace {
 
-pid_t StartRun(const fs::path& study, const fs::path& output) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string binary = Ensweep();
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", "1",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit status of `pid`, waiting up to `seconds`; -1 if it did not exit normally in time.
-int WaitExit(pid_t pid, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
-}
-
 // A raw TCP connection to "127.0.0.1:port" that sends `bytes` and then reads until the
 // coordinator closes it (or 3 s pass); returns what it received.
 std::string RawExchange(int port, const std::string& bytes) {
@@ -128,7 +101,7 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
                        << "budget: {trials: 10, epochs: 4}\n"
                        << "resources: {max_retries: 10}\n"
                        << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n";
-  const pid_t run = StartRun(study, dir / "run.txt");
+  const pid_t run = StartRun(study, 1, dir / "run.txt");
   const std::regex join("ensweep worker --connect (\\S+):(\\d+) --token-file (\\S+)\\)");
   std::smatch match;
   std::string text;
@@ -221,7 +194,7 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
     CHECK(ClosedByCoordinator(*channel));
   }
 
-  const int status = WaitExit(run, 240);
+  const int status = WaitExit(run, std::chrono::seconds(240));
   const std::string output = ReadFile(dir / "run.txt");
   INFO(output);
   REQUIRE(status == 0);

@@ -30,39 +30,6 @@ fs::path CurveStudy(const fs::path& dir, int trials) {
   return study;
 }
 
-// Starts `ensweep run study --workers N` in the background, in a process group of its own,
-// with stdout and stderr in `output`.
-pid_t StartRun(const fs::path& study, int workers, const fs::path& output) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string binary = Ensweep(), count = std::to_string(workers);
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid) {
-  int raw = 0;
-  waitpid(pid, &raw, 0);
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
-// Waits up to 60 s for `text` to appear in the file.
-bool WaitFor(const fs::path& file, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ReadFile(file).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 // Requires the study in dir to hold `count` trials, every one COMPLETE at its first attempt.
 void CheckAllCompleteFirstTime(const fs::path& dir, size_t count) {
   const auto store = Store::OpenReadOnly((dir / "store.sqlite").string());

@@ -36,50 +36,6 @@ fs::path CurveStudy(const fs::path& dir, const fs::path& store, int trials, int 
   return study;
 }
 
-// Starts `ensweep run study --workers N` in the background with `env` ("NAME=value" entries)
-// added to its environment, stdout and stderr in `output`.
-pid_t StartRun(const fs::path& study, int workers, const fs::path& output,
-               const std::vector<std::string>& env = {}) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    for (const auto& entry : env) putenv(const_cast<char*>(entry.c_str()));
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string binary = Ensweep(), count = std::to_string(workers);
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// The run's exit status; kills its process group if it has not ended within 90 s (-1).
-int WaitExit(pid_t pid) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  int raw = 0;
-  while (waitpid(pid, &raw, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(-pid, SIGKILL);
-      waitpid(pid, &raw, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
-
-// Waits up to 60 s for `text` to appear in the file.
-bool WaitFor(const fs::path& file, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ReadFile(file).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 size_t Count(const std::string& text, const std::string& what) {
   size_t count = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;

@@ -17,22 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Starts `ensweep run study --workers 1` in the background with stdout and stderr in `output`.
-pid_t StartRun(const fs::path& study, const fs::path& output) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    unsetenv("ENSWEEP_TOKEN");
-    const std::string binary = Ensweep();
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", "1",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 // The address and token file of the run's "more workers: ..." line, waiting up to 60 s for it.
 std::smatch JoinLine(const fs::path& output, std::string& text) {
   const std::regex join("ensweep worker --connect (\\S+) --token-file (\\S+)\\)");
@@ -61,7 +45,7 @@ TEST_CASE("a worker without the study's token is refused and one with it joins t
                        << "objective: {metric: val_accuracy, direction: maximize}\n"
                        << "budget: {trials: 8, epochs: 4}\n"
                        << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n";
-  const pid_t run = StartRun(study, dir / "run.txt");
+  const pid_t run = StartRun(study, 1, dir / "run.txt");
   std::string text;
   const std::smatch join = JoinLine(dir / "run.txt", text);
   const std::string address = join[1], token_file = join[2];
