@@ -26,7 +26,11 @@ configure() {  # configure <dir> <sanitizer flags> [cmake args...]
 
 run_asan() {
   local t0=$SECONDS
-  configure build-asan "-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+  # No vptr check: its runtime tests memory through a pipe, which fails while a test has used up
+  # every file descriptor on purpose (the accept loop's EMFILE test), and it then reports a valid
+  # object as having an invalid vptr.
+  configure build-asan \
+    "-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined" \
     -DENSWEEP_FUZZ=ON
   cmake --build build-asan -j "$jobs"
   echo "sanitize: asan build took $((SECONDS - t0))s"
