@@ -55,8 +55,6 @@ namespace ensweep {
 
 inline constexpr int kProtocolVersion = 1;
 inline constexpr int kMpiTag = 7701;
-// Frames larger than this are a protocol error (a study spec is a few kilobytes).
-inline constexpr size_t kMaxFrameBytes = 64u << 20;
 
 // Limits the typed decoders enforce. Names, devices, kinds, checksums and paths must not contain
 // control characters.
