@@ -21,7 +21,8 @@ import numpy as np
 
 def macro_f1_of_chunk(pred, labels, true_count, classes):
     """Macro F1 (every class counts; a class with no true and no predicted rows scores 0) of each
-    row of `pred` (chunk x rows of predicted classes)."""
+    row of `pred` (chunk x rows of predicted classes). The benchmark's labels hold every class,
+    so this equals ensweep's macro F1 over the classes present in the truth or the predictions."""
     chunk = pred.shape[0]
     offsets = (np.arange(chunk) * classes)[:, None]
     predicted = np.bincount((pred + offsets).ravel(), minlength=chunk * classes).reshape(chunk, classes)
