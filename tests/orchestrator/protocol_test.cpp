@@ -455,7 +455,7 @@ TEST_CASE("the coordinator sends HEARTBEATs that keep an idle worker waiting",
   std::atomic<int> statuses[2] = {{-1}, {-1}};
   std::vector<std::thread> workers;
   for (int i = 0; i < 2; ++i) {
-    workers.emplace_back([&hub, &statuses, i, channel = hub.Connect(true)]() mutable {
+    workers.emplace_back([&statuses, i, channel = hub.Connect(true)]() mutable {
       WorkerOptions options;
       options.name = "w" + std::to_string(i);
       options.heartbeat_interval_s = 0.1;
