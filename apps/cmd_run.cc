@@ -295,8 +295,8 @@ Command AddRunCommand(CLI::App& root) {
                               std::to_string(spec.enqueue.size()));
             }
             if (spec.trainer.type == "torch") {  // objectives read no data and need no LibTorch
+              FindTorchPlugin();                 // a missing module stops here, not in every worker
               CheckDataExists(spec);
-              FindTorchPlugin();  // a missing module stops here, not in every worker
             }
             SetLogName("coordinator");
             IgnoreBrokenPipes();
