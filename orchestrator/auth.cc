@@ -71,6 +71,19 @@ int OpenNoFollow(const std::string& path) {
   throw UserError("cannot open the token file " + path + ": " + std::strerror(err));
 }
 
+// The token of `path` through `fd` from OpenNoFollow (refused when it is -1), closed after.
+std::string ReadAndClose(int fd, const std::string& path) {
+  if (fd < 0) RefuseOpen(path, errno);
+  try {
+    std::string secret = ReadOpenToken(fd, path);
+    ::close(fd);
+    return secret;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 void WriteAll(int fd, const std::string& text, const std::string& path) {
   size_t done = 0;
   while (done < text.size()) {
@@ -123,28 +136,11 @@ std::string LoadOrCreateToken(const std::string& path) {
     }
     fd = OpenNoFollow(path);
   }
-  if (fd < 0) RefuseOpen(path, errno);
-  try {
-    std::string secret = ReadOpenToken(fd, path);
-    ::close(fd);
-    return secret;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  return ReadAndClose(fd, path);
 }
 
 std::string ReadTokenFile(const std::string& path) {
-  const int fd = OpenNoFollow(path);
-  if (fd < 0) RefuseOpen(path, errno);
-  try {
-    std::string secret = ReadOpenToken(fd, path);
-    ::close(fd);
-    return secret;
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
+  return ReadAndClose(OpenNoFollow(path), path);
 }
 
 std::string DecodeToken(const std::string& text, const std::string& where) {

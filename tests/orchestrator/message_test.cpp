@@ -9,31 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/orchestrator/json_kinds.h"
+
 using namespace ensweep;
 using Json = nlohmann::json;
 
 namespace {
 
-// One value of every JSON type, with a name for failure messages.
-const std::vector<std::pair<std::string, Json>>& Samples() {
-  static const std::vector<std::pair<std::string, Json>> samples = {
-      {"null", Json(nullptr)},    {"boolean", Json(true)},  {"integer", Json(7)},
-      {"fraction", Json(2.5)},    {"string", Json("text")}, {"array", Json::array({1})},
-      {"object", Json{{"k", 1}}},
-  };
-  return samples;
-}
-
-// The sample kinds a value of `value`'s type would not accept.
-std::string Kind(const Json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_boolean()) return "boolean";
-  if (value.is_number_integer()) return "integer";
-  if (value.is_number_float()) return "fraction";
-  if (value.is_string()) return "string";
-  if (value.is_array()) return "array";
-  return "object";
-}
+using test::JsonSamples;
+using test::Kind;
 
 // A decoder, re-encoded: what the typed layer made of a message.
 using Roundtrip = std::function<Message(const Message&)>;
@@ -140,7 +124,7 @@ TEST_CASE("every field missing or of another JSON type is refused, naming the ty
       missing.body.erase(field);
       CheckRefused(example, missing, field);
       ++refused;
-      for (const auto& [kind, value] : Samples()) {
+      for (const auto& [kind, value] : JsonSamples()) {
         if (kind == Kind(item.value())) continue;
         INFO(example.valid.type << "." << field << " as " << kind);
         CheckRefused(example, With(example.valid, field, value), field);
@@ -157,7 +141,7 @@ TEST_CASE("metrics must be an object of finite numbers with short names and a ca
   for (const char* type : {msg::kReport, msg::kDone}) {
     const Example& example = ExampleOf(examples, type);
     INFO(type);
-    for (const auto& [kind, value] : Samples()) {
+    for (const auto& [kind, value] : JsonSamples()) {
       if (kind == "integer" || kind == "fraction") {
         CHECK_NOTHROW(example.roundtrip(With(example.valid, "metrics", Json{{"m", value}})));
         continue;
@@ -190,7 +174,7 @@ TEST_CASE("artifacts must be objects with a string kind, path and checksum and a
           "[orchestrator][protocol]") {
   const auto examples = Examples();
   const Example& done = ExampleOf(examples, msg::kDone);
-  for (const auto& [kind, value] : Samples()) {
+  for (const auto& [kind, value] : JsonSamples()) {
     if (kind != "object") {
       CheckRefused(done, WithJsonPointer(done.valid, "/artifacts/0", value), "artifacts[0]");
     }
@@ -201,7 +185,7 @@ TEST_CASE("artifacts must be objects with a string kind, path and checksum and a
     Message missing = done.valid;
     missing.body["artifacts"][0].erase(item.key());
     CheckRefused(done, missing, field);
-    for (const auto& [kind, value] : Samples()) {
+    for (const auto& [kind, value] : JsonSamples()) {
       if (kind == Kind(item.value())) continue;
       INFO(field << " as " << kind);
       CheckRefused(done, WithJsonPointer(done.valid, "/artifacts/0/" + item.key(), value), field);

@@ -19,6 +19,7 @@
 #include "orchestrator/coordinator.h"
 #include "orchestrator/in_process_transport.h"
 #include "orchestrator/worker_loop.h"
+#include "tests/orchestrator/json_kinds.h"
 #include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -32,21 +33,8 @@ namespace {
 const Json kBraninSpace = {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}};
 
 // One value of every JSON type.
-const std::vector<std::pair<std::string, Json>> kSamples = {
-    {"null", Json(nullptr)},    {"boolean", Json(false)}, {"integer", Json(3)},
-    {"fraction", Json(0.5)},    {"string", Json("x")},    {"array", Json::array({1})},
-    {"object", Json{{"k", 1}}},
-};
-
-std::string Kind(const Json& value) {
-  if (value.is_null()) return "null";
-  if (value.is_boolean()) return "boolean";
-  if (value.is_number_integer()) return "integer";
-  if (value.is_number_float()) return "fraction";
-  if (value.is_string()) return "string";
-  if (value.is_array()) return "array";
-  return "object";
-}
+using test::Kind;
+const auto& kSamples = test::JsonSamples();
 
 // The next message other than HEARTBEAT; the channel's receive timeout bounds the wait.
 Message NextMessage(InProcessChannel& channel) {
