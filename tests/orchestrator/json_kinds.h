@@ -11,9 +11,9 @@ namespace ensweep::test {
 // One value of every JSON type, each with the name Kind gives its type.
 inline const std::vector<std::pair<std::string, nlohmann::json>>& JsonSamples() {
   static const std::vector<std::pair<std::string, nlohmann::json>> samples = {
-      {"null", nlohmann::json(nullptr)},   {"boolean", nlohmann::json(true)},
-      {"integer", nlohmann::json(7)},      {"fraction", nlohmann::json(2.5)},
-      {"string", nlohmann::json("text")},  {"array", nlohmann::json::array({1})},
+      {"null", nlohmann::json(nullptr)},    {"boolean", nlohmann::json(true)},
+      {"integer", nlohmann::json(7)},       {"fraction", nlohmann::json(2.5)},
+      {"string", nlohmann::json("text")},   {"array", nlohmann::json::array({1})},
       {"object", nlohmann::json{{"k", 1}}},
   };
   return samples;
