@@ -30,16 +30,6 @@ constexpr const char* kAuthOk = "AUTH_OK";
 constexpr const char* kWorkerLabel = "ensweep worker auth v1";
 constexpr const char* kCoordinatorLabel = "ensweep coordinator auth v1";
 
-std::string FrameOf(const std::string& body) {
-  const auto n = static_cast<uint32_t>(body.size());
-  std::string frame(4, '\0');
-  frame[0] = static_cast<char>((n >> 24) & 0xff);
-  frame[1] = static_cast<char>((n >> 16) & 0xff);
-  frame[2] = static_cast<char>((n >> 8) & 0xff);
-  frame[3] = static_cast<char>(n & 0xff);
-  return frame + body;
-}
-
 std::string Frame(const Message& message) { return FrameOf(EncodeMessage(message)); }
 
 uint32_t FrameLength(const unsigned char* header) {
@@ -71,6 +61,16 @@ std::string Duration(std::chrono::milliseconds d) {
 }
 
 }  // namespace
+
+std::string FrameOf(const std::string& body) {
+  const auto n = static_cast<uint32_t>(body.size());
+  std::string frame(4, '\0');
+  frame[0] = static_cast<char>((n >> 24) & 0xff);
+  frame[1] = static_cast<char>((n >> 16) & 0xff);
+  frame[2] = static_cast<char>((n >> 8) & 0xff);
+  frame[3] = static_cast<char>(n & 0xff);
+  return frame + body;
+}
 
 std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint) {
   const size_t colon = endpoint.rfind(':');

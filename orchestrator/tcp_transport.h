@@ -84,6 +84,9 @@ class TcpCoordinatorTransport : public CoordinatorTransport {
   std::unique_ptr<Impl> impl_;
 };
 
+// `body` as one frame on the wire: its length as 4 big-endian bytes, then the text.
+std::string FrameOf(const std::string& body);
+
 // "host:port" split into its parts; throws UserError unless the port is a number in 0..65535.
 std::pair<std::string, std::string> SplitEndpoint(const std::string& endpoint);
 

@@ -50,14 +50,6 @@ std::string RawExchange(int port, const std::string& bytes) {
   return received;
 }
 
-// A frame as the transport sends it: 4-byte big-endian length, then the text.
-std::string Frame(const std::string& text) {
-  const auto n = static_cast<uint32_t>(text.size());
-  std::string frame = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                       static_cast<char>(n >> 8), static_cast<char>(n)};
-  return frame + text;
-}
-
 // Receives until a message of `type` arrives (skipping HEARTBEATs and others); nullopt if the
 // coordinator closed the connection first.
 std::optional<Message> ReceiveType(WorkerChannel& channel, const std::string& type) {
@@ -118,10 +110,10 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
   const std::vector<std::string> raw_attacks = {
       std::string("\x03\xff\xff\xff", 4),                                      // 64 MiB claimed
       std::string("\x7f\xff\xff\xff", 4) + "xyz",                              // 2 GiB claimed
-      Frame(EncodeMessage(ValidHello("no-auth"))),                              // HELLO first
-      Frame("{\"type\":\"AUTH\",\"nonce\":5,\"mac\":[1]}"),                     // wrong types
-      Frame("{\"type\":\"AUTH\",\"nonce\":\"00\",\"mac\":\"" + std::string(64, '0') + "\"}"),
-      Frame("not json at all"),
+      FrameOf(EncodeMessage(ValidHello("no-auth"))),                              // HELLO first
+      FrameOf("{\"type\":\"AUTH\",\"nonce\":5,\"mac\":[1]}"),                     // wrong types
+      FrameOf("{\"type\":\"AUTH\",\"nonce\":\"00\",\"mac\":\"" + std::string(64, '0') + "\"}"),
+      FrameOf("not json at all"),
       std::string("\x00\x00\x00\x10{\"type\"", 11),                             // truncated
       std::string(),                                                           // silent
   };

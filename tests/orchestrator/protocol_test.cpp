@@ -32,9 +32,8 @@ namespace {
 
 const Json kBraninSpace = {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}};
 
-// One value of every JSON type.
 using test::Kind;
-const auto& kSamples = test::JsonSamples();
+const auto& kSamples = test::JsonSamples();  // one value of every JSON type
 
 // The next message other than HEARTBEAT; the channel's receive timeout bounds the wait.
 Message NextMessage(InProcessChannel& channel) {

@@ -72,13 +72,6 @@ std::unique_ptr<WorkerChannel> Connect(TcpCoordinatorTransport& t) {
   return channel;
 }
 
-std::string FrameOf(const std::string& body) {
-  const auto n = static_cast<uint32_t>(body.size());
-  return std::string{static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
-                     static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)} +
-         body;
-}
-
 // The complete frames at the start of `bytes`, as JSON.
 std::vector<nlohmann::json> Frames(const std::string& bytes) {
   std::vector<nlohmann::json> frames;
