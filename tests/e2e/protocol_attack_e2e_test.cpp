@@ -2,14 +2,13 @@
 // TCP port: unauthenticated garbage, oversized and truncated frames, wrong tokens, and peers that
 // hold the study's token but send messages with fields of the wrong type, a second HELLO, or a
 // DONE whose artifacts point outside the trial's folder (some of them while holding a trial).
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <chrono>
 #include <regex>
@@ -108,14 +107,14 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
 
   // Unauthenticated: nothing but the challenge comes back, never the study.
   const std::vector<std::string> raw_attacks = {
-      std::string("\x03\xff\xff\xff", 4),                                      // 64 MiB claimed
-      std::string("\x7f\xff\xff\xff", 4) + "xyz",                              // 2 GiB claimed
-      FrameOf(EncodeMessage(ValidHello("no-auth"))),                              // HELLO first
-      FrameOf("{\"type\":\"AUTH\",\"nonce\":5,\"mac\":[1]}"),                     // wrong types
+      std::string("\x03\xff\xff\xff", 4),                      // 64 MiB claimed
+      std::string("\x7f\xff\xff\xff", 4) + "xyz",              // 2 GiB claimed
+      FrameOf(EncodeMessage(ValidHello("no-auth"))),           // HELLO first
+      FrameOf("{\"type\":\"AUTH\",\"nonce\":5,\"mac\":[1]}"),  // wrong types
       FrameOf("{\"type\":\"AUTH\",\"nonce\":\"00\",\"mac\":\"" + std::string(64, '0') + "\"}"),
       FrameOf("not json at all"),
-      std::string("\x00\x00\x00\x10{\"type\"", 11),                             // truncated
-      std::string(),                                                           // silent
+      std::string("\x00\x00\x00\x10{\"type\"", 11),  // truncated
+      std::string(),                                 // silent
   };
   for (const std::string& attack : raw_attacks) {
     const std::string received = RawExchange(port, attack);
@@ -143,19 +142,46 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
   }
   // After a valid HELLO and READY, so that the coordinator may hand the peer a trial first.
   const std::vector<std::function<Message(int64_t)>> holding = {
-      [](int64_t) { return Raw("READY", {{"device", 5}}); },
-      [](int64_t t) { return Raw("REPORT", {{"trial", std::to_string(t)}, {"epoch", 1}, {"metrics", Json::object()}}); },
-      [](int64_t t) { return Raw("REPORT", {{"trial", t}, {"epoch", "1"}, {"metrics", Json::object()}}); },
-      [](int64_t t) { return Raw("DONE", {{"trial", t}, {"metrics", {{"val_accuracy", 1e300}}}, {"artifacts", Json::array({1})}, {"epochs", 4}, {"stopped_early", false}}); },
-      [](int64_t t) { return Raw("DONE", {{"trial", t}, {"metrics", {{"val_accuracy", 1e300}}}, {"artifacts", Json::array()}, {"epochs", 4}, {"stopped_early", "no"}}); },
-      [](int64_t t) { return Raw("FAIL", {{"trial", t}, {"error", 5}}); },
-      [](int64_t t) {
-        return msg::Encode(msg::Done{t, {{"val_accuracy", 1e300}},
-                                     {ArtifactRecord{"model", "/etc/shadow", 1, "x"}}, 4, false});
+      [](int64_t) {
+        return Raw("READY", {{"device", 5}});
       },
       [](int64_t t) {
-        return msg::Encode(msg::Done{t, {{"val_accuracy", 1e300}},
-                                     {ArtifactRecord{"model", "../../escape.pt", 1, "x"}}, 4, false});
+        return Raw("REPORT",
+                   {{"trial", std::to_string(t)}, {"epoch", 1}, {"metrics", Json::object()}});
+      },
+      [](int64_t t) {
+        return Raw("REPORT", {{"trial", t}, {"epoch", "1"}, {"metrics", Json::object()}});
+      },
+      [](int64_t t) {
+        return Raw("DONE", {{"trial", t},
+                            {"metrics", {{"val_accuracy", 1e300}}},
+                            {"artifacts", Json::array({1})},
+                            {"epochs", 4},
+                            {"stopped_early", false}});
+      },
+      [](int64_t t) {
+        return Raw("DONE", {{"trial", t},
+                            {"metrics", {{"val_accuracy", 1e300}}},
+                            {"artifacts", Json::array()},
+                            {"epochs", 4},
+                            {"stopped_early", "no"}});
+      },
+      [](int64_t t) {
+        return Raw("FAIL", {{"trial", t}, {"error", 5}});
+      },
+      [](int64_t t) {
+        return msg::Encode(msg::Done{t,
+                                     {{"val_accuracy", 1e300}},
+                                     {ArtifactRecord{"model", "/etc/shadow", 1, "x"}},
+                                     4,
+                                     false});
+      },
+      [](int64_t t) {
+        return msg::Encode(msg::Done{t,
+                                     {{"val_accuracy", 1e300}},
+                                     {ArtifactRecord{"model", "../../escape.pt", 1, "x"}},
+                                     4,
+                                     false});
       },
       [](int64_t) { return ValidHello("again"); },  // a second HELLO
   };

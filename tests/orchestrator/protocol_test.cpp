@@ -273,7 +273,7 @@ class CoordinatorThread {
 
 StudySpec RogueStudy(int64_t trials, int epochs) {
   Json doc = ObjectiveStudy("branin", kBraninSpace, trials, epochs);
-  doc["resources"]["max_retries"] = 10000;   // every rogue takes the same trial and loses it
+  doc["resources"]["max_retries"] = 10000;  // every rogue takes the same trial and loses it
   // Slow enough that both ordinary workers join before the study ends.
   doc["trainer"]["epoch_time"] = 0.05;
   return ParseStudy(doc, "test", "/");
