@@ -4,17 +4,11 @@
 #include <set>
 
 #include "apps/table.h"
+#include "core/csv.h"
 #include "core/error.h"
 
 namespace ensweep {
 namespace {
-
-std::string CsvCell(std::string text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
 
 double Duration(const TrialRecord& t) {
   return t.finished_at > 0 && t.started_at > 0 ? t.finished_at - t.started_at : 0.0;
@@ -87,21 +81,21 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
   }
   if (options.format == OutputFormat::kCsv) {
     out << "rank,trial,state," << study.metric << ",epochs,duration_s,worker";
-    for (const auto& name : param_names) out << "," << CsvCell(name);
+    for (const auto& name : param_names) out << "," << CsvField(name);
     out << "\n";
     int rank = 0;
     for (const auto& t : rows) {
       const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
       out << (ranked ? std::to_string(++rank) : "") << "," << t.number << ","
           << TrialStateName(t.state) << "," << (t.value ? FormatFixed(*t.value, 6) : "") << ","
-          << t.epochs_done << "," << FormatFixed(Duration(t), 1) << "," << CsvCell(t.worker);
+          << t.epochs_done << "," << FormatFixed(Duration(t), 1) << "," << CsvField(t.worker);
       for (const auto& name : param_names) {
         // Full precision: a CSV is read by programs (the table rounds for the eye).
         const auto it = t.params.find(name);
         out << ","
             << (it == t.params.end()
                     ? ""
-                    : CsvCell(it->is_string() ? it->get<std::string>() : it->dump()));
+                    : CsvField(it->is_string() ? it->get<std::string>() : it->dump()));
       }
       out << "\n";
     }

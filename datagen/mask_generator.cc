@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/mask_layout.h"
 #include "core/rng.h"
@@ -223,19 +224,21 @@ int WriteTrainTables(const fs::path& out, const std::vector<PersonPlan>& train) 
   const fs::path train_csv = out / "train" / "train.csv";
   const fs::path noise_csv = out / "train_label_noise.csv";
   std::ofstream train_file = OpenText(train_csv), noise_file = OpenText(noise_csv);
-  train_file << "id,gender,race,age,path\n";
-  noise_file << "path,given_label,true_label\n";
+  WriteCsvRow(train_file, {"id", "gender", "race", "age", "path"});
+  WriteCsvRow(noise_file, {"path", "given_label", "true_label"});
   int noisy_labels = 0;
   for (const PersonPlan& plan : train) {
     const std::string folder = fs::path(plan.files[0]).parent_path().filename().string();
-    train_file << folder.substr(0, 6) << ',' << GenderName(plan.given_gender) << ",Asian,"
-               << plan.given_age << ',' << folder << '\n';
+    WriteCsvRow(train_file, {folder.substr(0, 6), GenderName(plan.given_gender), "Asian",
+                             std::to_string(plan.given_age), folder});
     if (plan.given_gender == plan.person.gender && plan.given_age == plan.person.age) continue;
     for (int k = 0; k < kPhotosPerPerson; ++k) {
       const int mask = MaskStateOfPhoto(k);
-      noise_file << plan.files[k] << ','
-                 << EncodeClass(mask, plan.given_gender, AgeBand(plan.given_age)) << ','
-                 << EncodeClass(mask, plan.person.gender, AgeBand(plan.person.age)) << '\n';
+      WriteCsvRow(
+          noise_file,
+          {plan.files[k],
+           std::to_string(EncodeClass(mask, plan.given_gender, AgeBand(plan.given_age))),
+           std::to_string(EncodeClass(mask, plan.person.gender, AgeBand(plan.person.age)))});
       ++noisy_labels;
     }
   }
@@ -248,11 +251,11 @@ int WriteTrainTables(const fs::path& out, const std::vector<PersonPlan>& train) 
 void WriteEvalTables(const fs::path& out, const std::vector<std::pair<std::string, int>>& rows) {
   const fs::path info_csv = out / "eval" / "info.csv", labels_csv = out / "eval_labels.csv";
   std::ofstream info_file = OpenText(info_csv), labels_file = OpenText(labels_csv);
-  info_file << "ImageID,ans\n";
-  labels_file << "ImageID,ans\n";
+  WriteCsvRow(info_file, {"ImageID", "ans"});
+  WriteCsvRow(labels_file, {"ImageID", "ans"});
   for (const auto& [id, label] : rows) {
-    info_file << id << ",0\n";
-    labels_file << id << ',' << label << '\n';
+    WriteCsvRow(info_file, {id, "0"});
+    WriteCsvRow(labels_file, {id, std::to_string(label)});
   }
   CloseText(info_file, info_csv);
   CloseText(labels_file, labels_csv);

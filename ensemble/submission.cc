@@ -163,13 +163,11 @@ void WriteSubmission(const std::string& info_csv, const Matrix& probs,
   CheckRows(info_csv, info.rows.size(), probs);
   const std::vector<int> predicted = ArgmaxRows(probs.values, probs.rows, probs.cols);
   WriteAtomically(out_path, [&](std::ostream& out) {
-    for (size_t c = 0; c < info.header.size(); ++c) out << (c ? "," : "") << info.header[c];
-    out << "\n";
+    WriteCsvRow(out, info.header);
     for (size_t r = 0; r < info.rows.size(); ++r) {
-      for (size_t c = 0; c < info.header.size(); ++c) {
-        out << (c ? "," : "") << (c == ans_col ? std::to_string(predicted[r]) : info.rows[r][c]);
-      }
-      out << "\n";
+      std::vector<std::string> row = info.rows[r];
+      row[ans_col] = std::to_string(predicted[r]);
+      WriteCsvRow(out, row);
     }
   });
 }
@@ -274,8 +272,8 @@ void WriteSubmission(const SubmissionTarget& target, const Matrix& probs,
   WriteAtomically(out_path, [&](std::ostream& out) {
     out << "path,label\n";
     for (size_t r = 0; r < target.image_ids.size(); ++r) {
-      out << target.image_ids[r] << ',' << target.class_names[static_cast<size_t>(predicted[r])]
-          << '\n';
+      WriteCsvRow(out,
+                  {target.image_ids[r], target.class_names[static_cast<size_t>(predicted[r])]});
     }
   });
 }

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/csv.h"
 #include "core/mask_layout.h"
 #include "core/metrics.h"
 
@@ -54,10 +55,10 @@ void WriteConfusionCsv(const std::string& path, const std::vector<float>& probs,
       Confusion(truth, ArgmaxRows(probs, static_cast<int64_t>(truth.size()), classes), classes);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << "truth";
-  for (const std::string& name : class_names) out << ',' << name;
+  for (const std::string& name : class_names) out << ',' << CsvField(name);
   out << '\n';
   for (int t = 0; t < classes; ++t) {
-    out << class_names[static_cast<size_t>(t)];
+    out << CsvField(class_names[static_cast<size_t>(t)]);
     for (int c = 0; c < classes; ++c) out << ',' << confusion.count(t, c);
     out << '\n';
   }

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/csv.h"
 #include "core/log.h"
 #include "core/mask_layout.h"
 #include "core/npy.h"
@@ -262,13 +263,6 @@ std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size) 
   return ranges;
 }
 
-std::string CsvField(const std::string &text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 // One line per validation row: the image, its group (person) and its label.
 void WriteValIndex(const std::string &path, const Dataset &data,
                    const std::vector<int64_t> &val_rows) {
@@ -276,8 +270,7 @@ void WriteValIndex(const std::string &path, const Dataset &data,
   out << "row,path,person,label\n";
   for (size_t row = 0; row < val_rows.size(); ++row) {
     const LabeledImage &image = data.train_listing[static_cast<size_t>(val_rows[row])];
-    out << row << ',' << CsvField(image.path) << ',' << CsvField(image.person) << ',' << image.label
-        << '\n';
+    WriteCsvRow(out, {std::to_string(row), image.path, image.person, std::to_string(image.label)});
   }
   out.close();
   if (!out) throw std::runtime_error("cannot write " + path);
