@@ -16,10 +16,10 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/mask_layout.h"
+#include "core/parallel_for.h"
 #include "core/rng.h"
 #include "datagen/face_renderer.h"
 #include "datagen/image_encode.h"
-#include "datagen/parallel_for.h"
 #include "datagen/person.h"
 
 namespace fs = std::filesystem;
@@ -294,9 +294,16 @@ DatagenSummary GenerateMaskDataset(const std::string& out_dir, const DatagenOpti
 
   fs::create_directories(out / "train" / "images");
   fs::create_directories(out / "eval" / "images");
-  datagen::ParallelFor(
+  ParallelOptions parallel;
+  parallel.threads = std::min(ThreadCount(0), 32);
+  if (progress) {
+    parallel.progress = [&](int64_t done, int64_t count) {
+      progress(static_cast<int>(done), static_cast<int>(count));
+    };
+  }
+  ParallelFor(
       options.people + eval_people,
-      [&](int index) {
+      [&](int64_t index) {
         if (index < options.people) {
           RemoveStalePhotos(out, train[index]);
           RenderPerson(out, train[index], options);
@@ -304,7 +311,7 @@ DatagenSummary GenerateMaskDataset(const std::string& out_dir, const DatagenOpti
           RenderPerson(out, eval[index - options.people], options);
         }
       },
-      progress);
+      parallel);
 
   DatagenSummary summary;
   summary.train_people = options.people;

@@ -6,30 +6,13 @@
 #include <limits>
 #include <numeric>
 #include <stdexcept>
-#include <thread>
 
 #include "core/metrics.h"
+#include "core/parallel_for.h"
 #include "core/rng.h"
 
 namespace ensweep {
 namespace {
-
-// Calls fn(begin, end) on `threads` contiguous chunks of [0, n); the first
-// chunk runs here.
-void ParallelFor(int64_t n, int threads, const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t parts = std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1));
-  if (parts <= 1) {
-    fn(0, n);
-    return;
-  }
-  const int64_t chunk = (n + parts - 1) / parts;
-  std::vector<std::thread> pool;
-  for (int64_t begin = chunk; begin < n; begin += chunk) {
-    pool.emplace_back(fn, begin, std::min(n, begin + chunk));
-  }
-  fn(0, std::min(n, chunk));
-  for (auto& t : pool) t.join();
-}
 
 // Per (candidate, row) values that do not change during a selection.
 struct RowSummaries {
@@ -50,7 +33,7 @@ RowSummaries Summarise(const CandidateStack& s, int threads) {
   RowSummaries out;
   out.truth_prob.resize(static_cast<size_t>(s.candidates * s.rows));
   out.alone_f1.resize(static_cast<size_t>(s.candidates));
-  ParallelFor(s.candidates, threads, [&](int64_t begin, int64_t end) {
+  ParallelChunks(s.candidates, threads, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> tp(static_cast<size_t>(s.cols)), fp(tp.size()), fn(tp.size());
     for (int64_t c = begin; c < end; ++c) {
       std::fill(tp.begin(), tp.end(), 0);
@@ -115,10 +98,12 @@ class ForwardSelection {
       for (size_t i = 0; i < allowed_.size(); ++i) scores[i] = summaries_.alone_f1[allowed_[i]];
       return scores;
     }
-    ParallelFor(static_cast<int64_t>(allowed_.size()), threads_, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> scratch(static_cast<size_t>(s_.rows));
-      for (int64_t i = begin; i < end; ++i) scores[i] = ScoreWith(static_cast<size_t>(i), &scratch);
-    });
+    ParallelChunks(static_cast<int64_t>(allowed_.size()), threads_,
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<int32_t> scratch(static_cast<size_t>(s_.rows));
+                     for (int64_t i = begin; i < end; ++i)
+                       scores[i] = ScoreWith(static_cast<size_t>(i), &scratch);
+                   });
     std::fill(stale_.begin(), stale_.end(), 0);
     return scores;
   }
@@ -318,9 +303,7 @@ GreedyResult GreedySelect(const CandidateStack& stack, const GreedyOptions& opti
         "greedy selection needs rounds, init_size, bags >= 1 and "
         "0 < bag_fraction <= 1");
   }
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = ThreadCount(options.threads);
   const RowSummaries summaries = Summarise(stack, threads);
   GreedyResult result;
   result.weights.assign(static_cast<size_t>(stack.candidates), 0.0);

@@ -9,5 +9,5 @@ mkdir -p "$(dirname "$out")"
 ${CXX:-g++} -std=c++17 -O3 -DNDEBUG -Wall -Wextra -pthread -I"$root" \
   "$root/bench/ensemble/greedy_bench.cc" "$root/ensemble/greedy.cc" \
   "$root/ensemble/weight_optimizer.cc" "$root/ensemble/candidate_stack.cc" \
-  "$root/core/metrics.cc" "$root/core/rng.cc" -o "$out"
+  "$root/core/metrics.cc" "$root/core/parallel_for.cc" "$root/core/rng.cc" -o "$out"
 echo "$out"
