@@ -119,13 +119,7 @@ Command AddShowCommand(CLI::App& root) {
               j["epochs"] = nlohmann::json::array();
               for (const auto& e : epochs)
                 j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
-              j["artifacts"] = nlohmann::json::array();
-              for (const auto& a : artifacts) {
-                j["artifacts"].push_back({{"kind", a.kind},
-                                          {"path", a.path},
-                                          {"size_bytes", a.size_bytes},
-                                          {"checksum", a.checksum}});
-              }
+              j["artifacts"] = artifacts;
               std::cout << j.dump(2) << "\n";
               return 0;
             }

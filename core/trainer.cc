@@ -6,6 +6,17 @@
 
 namespace ensweep {
 
+void to_json(nlohmann::json& j, const ArtifactRecord& a) {
+  j = {{"kind", a.kind}, {"path", a.path}, {"size_bytes", a.size_bytes}, {"checksum", a.checksum}};
+}
+
+void from_json(const nlohmann::json& j, ArtifactRecord& a) {
+  j.at("kind").get_to(a.kind);
+  j.at("path").get_to(a.path);
+  j.at("size_bytes").get_to(a.size_bytes);
+  j.at("checksum").get_to(a.checksum);
+}
+
 ArtifactRecord DescribeArtifact(const std::string& kind, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read artifact " + path);

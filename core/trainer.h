@@ -39,6 +39,12 @@ struct ArtifactRecord {
   std::string checksum;  // "fnv1a64:<hex>" of the file's bytes
 };
 
+// The one JSON form of an artifact (DONE messages, `ensweep show -f json`):
+// {"kind", "path", "size_bytes", "checksum"}. from_json throws nlohmann::json::exception if a key
+// is missing or of the wrong type; it checks no limits (the protocol's decoder does).
+void to_json(nlohmann::json& j, const ArtifactRecord& a);
+void from_json(const nlohmann::json& j, ArtifactRecord& a);
+
 struct TrialResult {
   MetricMap metrics;  // the final evaluated model's metrics (includes the study's objective)
   std::vector<ArtifactRecord> artifacts;

@@ -280,17 +280,10 @@ Message Encode(const Continue& m) { return Message{kContinue, {{"trial", m.trial
 Message Encode(const Stop& m) { return Message{kStop, {{"trial", m.trial}}}; }
 
 Message Encode(const Done& m) {
-  Json artifacts = Json::array();
-  for (const auto& a : m.artifacts) {
-    artifacts.push_back({{"kind", a.kind},
-                         {"path", a.path},
-                         {"size_bytes", a.size_bytes},
-                         {"checksum", a.checksum}});
-  }
   return Message{kDone,
                  {{"trial", m.trial},
                   {"metrics", MetricsJson(m.metrics)},
-                  {"artifacts", std::move(artifacts)},
+                  {"artifacts", Json(m.artifacts)},
                   {"epochs", m.epochs},
                   {"stopped_early", m.stopped_early}}};
 }
