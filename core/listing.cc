@@ -13,15 +13,6 @@ namespace fs = std::filesystem;
 namespace ensweep {
 namespace {
 
-// ensweep's own CSV files (val_index.csv, submissions) are read back by a plain comma splitter, so
-// names that would need quoting are refused up front, naming where they came from.
-void CheckCsvSafe(const std::string& text, const std::string& where, const std::string& what) {
-  if (text.find_first_of(",\"\r\n") != std::string::npos) {
-    throw UserError(where + ": " + what + " '" + text +
-                    "' contains a comma, quote or line break, which ensweep does not support");
-  }
-}
-
 bool IsHidden(const fs::path& path) {
   const std::string name = path.filename().string();
   return !name.empty() && name[0] == '.';
@@ -39,7 +30,6 @@ std::vector<std::string> ImagesUnder(const fs::path& root) {
     }
     if (!it->is_regular_file() || !HasImageExtension(it->path().string())) continue;
     const std::string rel = it->path().lexically_relative(root).generic_string();
-    CheckCsvSafe(rel, it->path().string(), "image file name");
     relative.push_back(rel);
   }
   std::sort(relative.begin(), relative.end());
@@ -54,7 +44,6 @@ std::vector<std::string> ImageFolderClasses(const fs::path& root) {
   for (const auto& entry : fs::directory_iterator(root)) {
     if (!entry.is_directory() || IsHidden(entry.path())) continue;
     const std::string name = entry.path().filename().string();
-    CheckCsvSafe(name, entry.path().string(), "class folder name");
     classes.push_back(name);
   }
   std::sort(classes.begin(), classes.end());

@@ -76,6 +76,32 @@ TEST_CASE("an imagefolder study's submission is path,label in eval order with cl
   CHECK(from_probs.macro_f1 == Approx(from_file.macro_f1));
 }
 
+TEST_CASE("an imagefolder image whose name holds a comma or a quote survives the submission",
+          "[ensemble][submission][csv]") {
+  const fs::path dir = FreshDir("comma");
+  Touch(dir / "train" / "cat" / "1.jpg");
+  Touch(dir / "train" / "dog,puppy" / "1.jpg");
+  Touch(dir / "eval" / "a,b.jpg");
+  Touch(dir / "eval" / "say \"hi\".jpg");
+  DataSpec data;
+  data.format = "imagefolder";
+  data.train = (dir / "train").string();
+  data.eval = (dir / "eval").string();
+
+  const SubmissionTarget target = SubmissionTargetFor(data);
+  REQUIRE(target.image_ids == std::vector<std::string>{"a,b.jpg", "say \"hi\".jpg"});
+  WriteSubmission(target, Probs({1, 0}, 2), (dir / "sub.csv").string());
+  CHECK(Read(dir / "sub.csv") ==
+        "path,label\n\"a,b.jpg\",\"dog,puppy\"\n\"say \"\"hi\"\".jpg\",cat\n");
+  // ensweep reads back what it wrote: the labels file is written the same way.
+  std::ofstream(dir / "labels.csv")
+      << "path,label\n\"say \"\"hi\"\".jpg\",cat\n\"a,b.jpg\",\"dog,puppy\"\n";
+  const SubmissionScore score =
+      ScoreSubmission((dir / "sub.csv").string(), (dir / "labels.csv").string());
+  CHECK(score.rows == 2);
+  CHECK(score.accuracy == Approx(1.0));
+}
+
 TEST_CASE("path,label scoring names the missing and repeated rows", "[ensemble][submission]") {
   const fs::path dir = FreshDir("score");
   std::ofstream(dir / "sub.csv") << "path,label\na.jpg,cat\nb.jpg,dog\n";
