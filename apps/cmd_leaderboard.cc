@@ -59,13 +59,116 @@ Command AddTopCommand(CLI::App& root) {
           }};
 }
 
+namespace {
+
+struct ShowOptions {
+  StudyLocator locator;
+  int64_t number = -1;
+  std::string format = "table";
+};
+
+// The trial number: --trial, or with --db (no study file) a lone number in the study's place.
+int64_t TrialNumberOf(ShowOptions& o) {
+  const std::string& first = o.locator.study_file;
+  if (o.number < 0 && !o.locator.db.empty() && !first.empty() &&
+      first.find_first_not_of("0123456789") == std::string::npos) {
+    // Past 18 digits stoll could overflow; no store has such a trial.
+    if (first.size() > 18) throw UserError("trial: no trial numbered " + first);
+    o.number = std::stoll(first);
+    o.locator.study_file.clear();
+  }
+  if (o.number < 0) {
+    throw UserError("which trial? e.g. `ensweep show STUDY_FILE 3` (see ensweep show --help)");
+  }
+  return o.number;
+}
+
+nlohmann::json TrialJson(const TrialRecord& trial, const std::vector<EpochRecord>& epochs,
+                         const std::vector<ArtifactRecord>& artifacts) {
+  nlohmann::json j = {{"trial", trial.number},
+                      {"state", TrialStateName(trial.state)},
+                      {"params", trial.params},
+                      {"seed", std::to_string(trial.seed)},
+                      {"value", trial.value ? nlohmann::json(*trial.value) : nlohmann::json()},
+                      {"metrics", trial.metrics},
+                      {"epochs_done", trial.epochs_done},
+                      {"worker", trial.worker},
+                      {"queued_at", trial.queued_at},
+                      {"started_at", trial.started_at},
+                      {"finished_at", trial.finished_at},
+                      {"error", trial.error},
+                      {"retries", trial.retries}};
+  j["epochs"] = nlohmann::json::array();
+  for (const auto& e : epochs) j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
+  j["artifacts"] = artifacts;
+  return j;
+}
+
+// The per-epoch metrics table, one column per metric of the first epoch.
+std::string EpochTable(const std::vector<EpochRecord>& epochs) {
+  std::vector<std::string> header = {"epoch"};
+  for (const auto& [name, value] : epochs.front().metrics) header.push_back(name);
+  TextTable table(header);
+  for (const auto& e : epochs) {
+    std::vector<std::string> row = {std::to_string(e.epoch)};
+    for (size_t c = 1; c < header.size(); ++c) {
+      auto it = e.metrics.find(header[c]);
+      row.push_back(it == e.metrics.end() ? "" : FormatFixed(it->second, 4));
+    }
+    table.AddRow(row);
+  }
+  return table.Render();
+}
+
+void PrintTrial(const StudyRecord& study, const TrialRecord& trial,
+                const std::vector<EpochRecord>& epochs,
+                const std::vector<ArtifactRecord>& artifacts) {
+  std::cout << "study " << study.name << ", trial " << trial.number << ": "
+            << TrialStateName(trial.state);
+  if (trial.value) std::cout << ", " << study.metric << " = " << FormatFixed(*trial.value, 4);
+  std::cout << "\n  seed      " << trial.seed << "\n  worker    "
+            << (trial.worker.empty() ? "-" : trial.worker) << "\n  started   "
+            << TimeText(trial.started_at) << "\n  finished  " << TimeText(trial.finished_at);
+  if (trial.finished_at > 0 && trial.started_at > 0) {
+    std::cout << " (" << FormatSeconds(trial.finished_at - trial.started_at) << ")";
+  }
+  std::cout << "\n  retries   " << trial.retries << "\n";
+  if (!trial.error.empty()) std::cout << "  error     " << trial.error << "\n";
+  std::cout << "\nparameters\n";
+  for (const auto& item : trial.params.items()) {
+    std::cout << "  " << item.key() << " = " << ParamText(item.value()) << "\n";
+  }
+  if (!epochs.empty()) std::cout << "\nper-epoch metrics\n" << EpochTable(epochs);
+  if (!artifacts.empty()) {
+    TextTable table({"kind", "bytes", "path"});
+    for (const auto& a : artifacts) table.AddRow({a.kind, std::to_string(a.size_bytes), a.path});
+    std::cout << "\nartifacts\n" << table.Render();
+  }
+}
+
+int ShowTrial(ShowOptions& o) {
+  const OutputFormat format = ParseOutputFormat(o.format);
+  const int64_t number = TrialNumberOf(o);
+  auto found = o.locator.Open();
+  auto trial = found.store->FindTrial(found.study.id, number);
+  if (!trial) {
+    throw UserError("study " + found.study.name + " has no trial " + std::to_string(number) +
+                    " (it has " + std::to_string(found.study.trial_count) + ")");
+  }
+  const auto epochs = found.store->Epochs(trial->id);
+  const auto artifacts = found.store->Artifacts(trial->id);
+  if (format == OutputFormat::kJson) {
+    std::cout << TrialJson(*trial, epochs, artifacts).dump(2) << "\n";
+  } else {
+    PrintTrial(found.study, *trial, epochs, artifacts);
+  }
+  return 0;
+}
+
+}  // namespace
+
 Command AddShowCommand(CLI::App& root) {
-  struct Options {
-    StudyLocator locator;
-    int64_t number = -1;
-    std::string format = "table";
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<ShowOptions>();
   CLI::App* app =
       root.add_subcommand("show", "One trial: parameters, per-epoch metrics, artifacts, error");
   o->locator.AddOptions(app);
@@ -77,91 +180,7 @@ Command AddShowCommand(CLI::App& root) {
       "  ensweep show --db runs/quickstart/ensweep.sqlite --study quickstart 3 -f json");
   app->add_option("-f,--format", o->format, "table or json (default table)")
       ->check(CLI::IsMember({"table", "json"}));
-  return {app, [o] {
-            const OutputFormat format = ParseOutputFormat(o->format);
-            // With --db there is no study file, so a lone number is the trial.
-            const std::string& first = o->locator.study_file;
-            if (o->number < 0 && !o->locator.db.empty() && !first.empty() &&
-                first.find_first_not_of("0123456789") == std::string::npos) {
-              // Past 18 digits stoll could overflow; no store has such a trial.
-              if (first.size() > 18) throw UserError("trial: no trial numbered " + first);
-              o->number = std::stoll(first);
-              o->locator.study_file.clear();
-            }
-            if (o->number < 0) {
-              throw UserError(
-                  "which trial? e.g. `ensweep show STUDY_FILE 3` (see ensweep show --help)");
-            }
-            auto found = o->locator.Open();
-            auto trial = found.store->FindTrial(found.study.id, o->number);
-            if (!trial) {
-              throw UserError("study " + found.study.name + " has no trial " +
-                              std::to_string(o->number) + " (it has " +
-                              std::to_string(found.study.trial_count) + ")");
-            }
-            const auto epochs = found.store->Epochs(trial->id);
-            const auto artifacts = found.store->Artifacts(trial->id);
-            if (format == OutputFormat::kJson) {
-              nlohmann::json j = {
-                  {"trial", trial->number},
-                  {"state", TrialStateName(trial->state)},
-                  {"params", trial->params},
-                  {"seed", std::to_string(trial->seed)},
-                  {"value", trial->value ? nlohmann::json(*trial->value) : nlohmann::json()},
-                  {"metrics", trial->metrics},
-                  {"epochs_done", trial->epochs_done},
-                  {"worker", trial->worker},
-                  {"queued_at", trial->queued_at},
-                  {"started_at", trial->started_at},
-                  {"finished_at", trial->finished_at},
-                  {"error", trial->error},
-                  {"retries", trial->retries}};
-              j["epochs"] = nlohmann::json::array();
-              for (const auto& e : epochs)
-                j["epochs"].push_back({{"epoch", e.epoch}, {"metrics", e.metrics}});
-              j["artifacts"] = artifacts;
-              std::cout << j.dump(2) << "\n";
-              return 0;
-            }
-            std::cout << "study " << found.study.name << ", trial " << trial->number << ": "
-                      << TrialStateName(trial->state);
-            if (trial->value)
-              std::cout << ", " << found.study.metric << " = " << FormatFixed(*trial->value, 4);
-            std::cout << "\n  seed      " << trial->seed << "\n  worker    "
-                      << (trial->worker.empty() ? "-" : trial->worker) << "\n  started   "
-                      << TimeText(trial->started_at) << "\n  finished  "
-                      << TimeText(trial->finished_at);
-            if (trial->finished_at > 0 && trial->started_at > 0) {
-              std::cout << " (" << FormatSeconds(trial->finished_at - trial->started_at) << ")";
-            }
-            std::cout << "\n  retries   " << trial->retries << "\n";
-            if (!trial->error.empty()) std::cout << "  error     " << trial->error << "\n";
-            std::cout << "\nparameters\n";
-            for (const auto& item : trial->params.items()) {
-              std::cout << "  " << item.key() << " = " << ParamText(item.value()) << "\n";
-            }
-            if (!epochs.empty()) {
-              std::vector<std::string> header = {"epoch"};
-              for (const auto& [name, value] : epochs.front().metrics) header.push_back(name);
-              TextTable table(header);
-              for (const auto& e : epochs) {
-                std::vector<std::string> row = {std::to_string(e.epoch)};
-                for (size_t c = 1; c < header.size(); ++c) {
-                  auto it = e.metrics.find(header[c]);
-                  row.push_back(it == e.metrics.end() ? "" : FormatFixed(it->second, 4));
-                }
-                table.AddRow(row);
-              }
-              std::cout << "\nper-epoch metrics\n" << table.Render();
-            }
-            if (!artifacts.empty()) {
-              TextTable table({"kind", "bytes", "path"});
-              for (const auto& a : artifacts)
-                table.AddRow({a.kind, std::to_string(a.size_bytes), a.path});
-              std::cout << "\nartifacts\n" << table.Render();
-            }
-            return 0;
-          }};
+  return {app, [o] { return ShowTrial(*o); }};
 }
 
 Command AddStudiesCommand(CLI::App& root) {

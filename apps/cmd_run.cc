@@ -310,6 +310,29 @@ constexpr const char* kWhereTheTokenIs =
     "the study's token file is .<store file name>.<study>.token beside the study's store on the "
     "coordinator's machine (`ensweep run` prints its path)";
 
+namespace {
+
+// The secret that admits a worker (orchestrator/auth.h): from the token file, else from
+// ENSWEEP_TOKEN, which is then removed so that nothing the worker starts sees it.
+std::string WorkerSecret(const std::string& token_file) {
+  std::string secret;
+  const char* variable = std::getenv("ENSWEEP_TOKEN");
+  if (!token_file.empty()) {
+    secret = ReadTokenFile(token_file);
+  } else if (variable != nullptr && *variable != '\0') {
+    secret = DecodeToken(variable, "ENSWEEP_TOKEN");
+  } else {
+    throw UserError(
+        "a worker needs the token of the study it joins: give --token-file "
+        "FILE or set ENSWEEP_TOKEN to its contents; " +
+        std::string(kWhereTheTokenIs));
+  }
+  unsetenv("ENSWEEP_TOKEN");
+  return secret;
+}
+
+}  // namespace
+
 Command AddWorkerCommand(CLI::App& root) {
   struct Options {
     std::string connect;
@@ -356,21 +379,7 @@ Command AddWorkerCommand(CLI::App& root) {
             return kExitInternal;
           }
         }
-        // The secret that admits this worker (orchestrator/auth.h), kept out of the environment
-        // of anything the worker starts.
-        std::string secret;
-        const char* variable = std::getenv("ENSWEEP_TOKEN");
-        if (!o->token_file.empty()) {
-          secret = ReadTokenFile(o->token_file);
-        } else if (variable != nullptr && *variable != '\0') {
-          secret = DecodeToken(variable, "ENSWEEP_TOKEN");
-        } else {
-          throw UserError(
-              "a worker needs the token of the study it joins: give --token-file "
-              "FILE or set ENSWEEP_TOKEN to its contents; " +
-              std::string(kWhereTheTokenIs));
-        }
-        unsetenv("ENSWEEP_TOKEN");
+        const std::string secret = WorkerSecret(o->token_file);
         const std::string name = o->name.empty() ? DefaultWorkerName() : o->name;
         const std::string log_name = "worker " + name;
         SetLogName(log_name);

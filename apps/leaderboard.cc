@@ -46,6 +46,89 @@ std::string TrialStateCounts(const StudyRecord& study) {
   return text;
 }
 
+namespace {
+
+bool Ranked(const TrialRecord& t) {
+  return t.state == TrialState::kComplete && t.value.has_value();
+}
+
+void WriteJson(std::ostream& out, const StudyRecord& study, const std::vector<TrialRecord>& rows) {
+  nlohmann::json list = nlohmann::json::array();
+  int rank = 0;
+  for (const auto& t : rows) {
+    list.push_back({{"rank", Ranked(t) ? nlohmann::json(++rank) : nlohmann::json(nullptr)},
+                    {"trial", t.number},
+                    {"state", TrialStateName(t.state)},
+                    {"value", t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr)},
+                    {"metric", study.metric},
+                    {"epochs", t.epochs_done},
+                    {"duration_s", Duration(t)},
+                    {"worker", t.worker},
+                    {"params", t.params},
+                    {"metrics", t.metrics},
+                    {"error", t.error}});
+  }
+  out << list.dump(2) << "\n";
+}
+
+void WriteCsv(std::ostream& out, const StudyRecord& study, const std::vector<TrialRecord>& rows,
+              const std::set<std::string>& param_names) {
+  std::vector<std::string> header = {"rank",   "trial",      "state", study.metric,
+                                     "epochs", "duration_s", "worker"};
+  header.insert(header.end(), param_names.begin(), param_names.end());
+  WriteCsvRow(out, header);
+  int rank = 0;
+  for (const auto& t : rows) {
+    std::vector<std::string> row = {Ranked(t) ? std::to_string(++rank) : "",
+                                    std::to_string(t.number),
+                                    TrialStateName(t.state),
+                                    t.value ? FormatFixed(*t.value, 6) : "",
+                                    std::to_string(t.epochs_done),
+                                    FormatFixed(Duration(t), 1),
+                                    t.worker};
+    for (const auto& name : param_names) {
+      // Full precision: a CSV is read by programs (the table rounds for the eye).
+      const auto it = t.params.find(name);
+      row.push_back(it == t.params.end() ? ""
+                    : it->is_string()    ? it->get<std::string>()
+                                         : it->dump());
+    }
+    WriteCsvRow(out, row);
+  }
+}
+
+void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<TrialRecord>& rows,
+                const std::set<std::string>& param_names, bool all_states) {
+  out << "study " << study.name << ": " << CountOf(study.trial_count, "trial") << " ("
+      << TrialStateCounts(study) << "); objective " << study.metric << " ("
+      << (study.maximize ? "maximize" : "minimize") << ")\n";
+  if (rows.empty()) {
+    out << "no completed trials yet";
+    if (study.trial_count > 0 && !all_states) out << " (--all lists every trial)";
+    out << "\n";
+    return;
+  }
+  std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
+  header.insert(header.end(), param_names.begin(), param_names.end());
+  TextTable table(header);
+  int rank = 0;
+  for (const auto& t : rows) {
+    std::vector<std::string> row = {Ranked(t) ? std::to_string(++rank) : "-",
+                                    std::to_string(t.number),
+                                    TrialStateName(t.state),
+                                    t.value ? FormatFixed(*t.value, 4) : "",
+                                    std::to_string(t.epochs_done),
+                                    FormatFixed(Duration(t), 1)};
+    for (const auto& name : param_names) {
+      row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
+    }
+    table.AddRow(std::move(row));
+  }
+  out << table.Render();
+}
+
+}  // namespace
+
 void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
                       const LeaderboardOptions& options) {
   std::vector<TrialRecord> rows = store.TopTrials(study.id, study.maximize, options.limit);
@@ -58,76 +141,17 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
   for (const auto& t : rows) {
     for (const auto& item : t.params.items()) param_names.insert(item.key());
   }
-
-  if (options.format == OutputFormat::kJson) {
-    nlohmann::json list = nlohmann::json::array();
-    int rank = 0;
-    for (const auto& t : rows) {
-      const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
-      list.push_back({{"rank", ranked ? nlohmann::json(++rank) : nlohmann::json(nullptr)},
-                      {"trial", t.number},
-                      {"state", TrialStateName(t.state)},
-                      {"value", t.value ? nlohmann::json(*t.value) : nlohmann::json(nullptr)},
-                      {"metric", study.metric},
-                      {"epochs", t.epochs_done},
-                      {"duration_s", Duration(t)},
-                      {"worker", t.worker},
-                      {"params", t.params},
-                      {"metrics", t.metrics},
-                      {"error", t.error}});
-    }
-    out << list.dump(2) << "\n";
-    return;
+  switch (options.format) {
+    case OutputFormat::kJson:
+      WriteJson(out, study, rows);
+      return;
+    case OutputFormat::kCsv:
+      WriteCsv(out, study, rows, param_names);
+      return;
+    case OutputFormat::kTable:
+      WriteTable(out, study, rows, param_names, options.all_states);
+      return;
   }
-  if (options.format == OutputFormat::kCsv) {
-    out << "rank,trial,state," << study.metric << ",epochs,duration_s,worker";
-    for (const auto& name : param_names) out << "," << CsvField(name);
-    out << "\n";
-    int rank = 0;
-    for (const auto& t : rows) {
-      const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
-      out << (ranked ? std::to_string(++rank) : "") << "," << t.number << ","
-          << TrialStateName(t.state) << "," << (t.value ? FormatFixed(*t.value, 6) : "") << ","
-          << t.epochs_done << "," << FormatFixed(Duration(t), 1) << "," << CsvField(t.worker);
-      for (const auto& name : param_names) {
-        // Full precision: a CSV is read by programs (the table rounds for the eye).
-        const auto it = t.params.find(name);
-        out << ","
-            << (it == t.params.end()
-                    ? ""
-                    : CsvField(it->is_string() ? it->get<std::string>() : it->dump()));
-      }
-      out << "\n";
-    }
-    return;
-  }
-  out << "study " << study.name << ": " << CountOf(study.trial_count, "trial") << " ("
-      << TrialStateCounts(study) << "); objective " << study.metric << " ("
-      << (study.maximize ? "maximize" : "minimize") << ")\n";
-  if (rows.empty()) {
-    out << "no completed trials yet";
-    if (study.trial_count > 0 && !options.all_states) out << " (--all lists every trial)";
-    out << "\n";
-    return;
-  }
-  std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
-  header.insert(header.end(), param_names.begin(), param_names.end());
-  TextTable table(header);
-  int rank = 0;
-  for (const auto& t : rows) {
-    const bool ranked = t.state == TrialState::kComplete && t.value.has_value();
-    std::vector<std::string> row = {ranked ? std::to_string(++rank) : "-",
-                                    std::to_string(t.number),
-                                    TrialStateName(t.state),
-                                    t.value ? FormatFixed(*t.value, 4) : "",
-                                    std::to_string(t.epochs_done),
-                                    FormatFixed(Duration(t), 1)};
-    for (const auto& name : param_names) {
-      row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
-    }
-    table.AddRow(std::move(row));
-  }
-  out << table.Render();
 }
 
 }  // namespace ensweep
