@@ -368,6 +368,41 @@ class TorchTrainer : public Trainer {
   void PredictValidation(FoldModel &fold, const TrialParams &params, const Arithmetic &arithmetic,
                          TrialContext &context) const;
 
+  // One trial between the steps of Run: its models and where their validation rows go.
+  struct Trial {
+    Trial(const TrialRequest &request, TrialContext &context, const TrialParams &params,
+          const Dataset &data, const Arithmetic &arithmetic)
+        : request(request), context(context), params(params), data(data), arithmetic(arithmetic) {}
+
+    const TrialRequest &request;
+    TrialContext &context;
+    const TrialParams &params;
+    const Dataset &data;
+    const Arithmetic arithmetic;
+    // Validation rows: the held-out images of the single split, or with k folds every training
+    // image (each predicted by the fold that did not train on it: out-of-fold predictions).
+    std::vector<const SplitIndices *> splits;
+    std::vector<int64_t> val_rows;  // training images, in validation row order
+    std::vector<int64_t> row_of;    // training image -> validation row, -1 if none
+    std::vector<int> val_truth;     // one label per validation row
+    std::vector<FoldModel> folds;
+
+    bool k_fold() const { return !data.folds.empty(); }
+    int classes() const { return data.num_classes; }
+    // Scatters every fold's rows into one validation matrix (per-fold vectors of `field`).
+    std::vector<float> Gather(std::vector<float> FoldModel::*field) const;
+  };
+  static void LayOutValidation(Trial &t);
+  // Trains every fold one epoch and predicts the validation rows into `val_probs`; sets swa_done
+  // once the last epoch has evaluated the SWA average.
+  EpochReport TrainAndValidate(Trial &t, int epoch, bool &swa_done,
+                               std::vector<float> &val_probs) const;
+  // Every epoch, reporting each; returns the final validation probabilities.
+  std::vector<float> TrainEpochs(Trial &t, TrialResult &result) const;
+  // The eval images' predictions (the mean of the fold models'), plain and mirrored.
+  void PredictEval(Trial &t, std::vector<float> &plain, std::vector<float> &flipped) const;
+  void WriteArtifacts(Trial &t, std::vector<float> val_probs, TrialResult &result) const;
+
   const StudySpec study_;
   const int threads_;
   const torch::Device device_;
@@ -522,6 +557,172 @@ void TorchTrainer::PredictValidation(FoldModel &fold, const TrialParams &params,
   }
 }
 
+void TorchTrainer::LayOutValidation(Trial &t) {
+  const Dataset &data = t.data;
+  if (t.k_fold()) {
+    for (const SplitIndices &s : data.folds) t.splits.push_back(&s);
+    t.val_rows.resize(data.train_listing.size());
+    for (size_t i = 0; i < t.val_rows.size(); ++i) t.val_rows[i] = static_cast<int64_t>(i);
+  } else {
+    t.splits.push_back(&data.split);
+    t.val_rows = data.split.val;
+  }
+  t.row_of.assign(data.train_listing.size(), -1);
+  for (size_t row = 0; row < t.val_rows.size(); ++row) {
+    t.row_of[static_cast<size_t>(t.val_rows[row])] = static_cast<int64_t>(row);
+  }
+  for (int64_t i : t.val_rows) {
+    t.val_truth.push_back(data.train_listing[static_cast<size_t>(i)].label);
+  }
+}
+
+std::vector<float> TorchTrainer::Trial::Gather(std::vector<float> FoldModel::*field) const {
+  const int classes = this->classes();
+  std::vector<float> all(val_rows.size() * static_cast<size_t>(classes));
+  for (const FoldModel &fold : folds) {
+    const std::vector<float> &part = fold.*field;
+    for (size_t j = 0; j < fold.split->val.size(); ++j) {
+      const int64_t row = row_of[static_cast<size_t>(fold.split->val[j])];
+      std::copy(part.begin() + static_cast<std::ptrdiff_t>(j * classes),
+                part.begin() + static_cast<std::ptrdiff_t>((j + 1) * classes),
+                all.begin() + row * classes);
+    }
+  }
+  return all;
+}
+
+EpochReport TorchTrainer::TrainAndValidate(Trial &t, int epoch, bool &swa_done,
+                                           std::vector<float> &val_probs) const {
+  const TrialParams &params = t.params;
+  const auto start = Clock::now();
+  double train_loss = 0;
+  int64_t trained_images = 0;
+  for (FoldModel &fold : t.folds) {
+    const double loss = TrainEpoch(epoch, params, t.arithmetic, *fold.model, *fold.optimizer,
+                                   fold.weights, fold.scaler, fold.rng, fold.order, t.context);
+    train_loss += loss * static_cast<double>(fold.order.size());
+    trained_images += static_cast<int64_t>(fold.order.size());
+    if (params.swa && epoch >= params.swa_start &&
+        (epoch - params.swa_start) % params.swa_freq == 0) {
+      fold.swa.Add(*fold.model);
+    }
+    if (fold.swa.count() > 0 && epoch == params.epochs) {  // the last epoch evaluates the average
+      FinishSwa(fold.swa, params, t.arithmetic, fold.split->train, *fold.model);
+      swa_done = true;
+    }
+  }
+  train_loss /= static_cast<double>(std::max<int64_t>(trained_images, 1));
+  const auto trained = Clock::now();
+  for (FoldModel &fold : t.folds) PredictValidation(fold, params, t.arithmetic, t.context);
+  val_probs = t.Gather(&FoldModel::val_probs);
+  EpochReport report{
+      epoch, ValidationMetrics(val_probs, t.val_truth, t.classes(), study_.data.format == "mask")};
+  report.metrics["train_loss"] = train_loss;
+  report.metrics["lr"] = LearningRate(params, epoch, 0.999);
+  const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
+  Log(LogLevel::kDebug, "trial ", t.request.trial_number, " epoch ", epoch, "/", params.epochs,
+      ": train_loss ", train_loss, " val_loss ", report.metrics["val_loss"], " val_macro_f1 ",
+      report.metrics["val_macro_f1"], " (train ", train_s, " s, ",
+      static_cast<int64_t>(static_cast<double>(trained_images) / std::max(train_s, 1e-6)),
+      " images/s; validation ", val_s, " s)");
+  return report;
+}
+
+std::vector<float> TorchTrainer::TrainEpochs(Trial &t, TrialResult &result) const {
+  const TrialParams &params = t.params;
+  std::vector<float> val_probs;
+  bool swa_done = false;
+  for (int epoch = 1; epoch <= params.epochs; ++epoch) {
+    const EpochReport report = TrainAndValidate(t, epoch, swa_done, val_probs);
+    result.metrics = report.metrics;
+    result.epochs_completed = epoch;
+    if (!t.context.ReportEpoch(report)) {
+      result.stopped_early = true;
+      break;
+    }
+  }
+  if (params.swa && !swa_done && t.folds.front().swa.count() > 0) {
+    // Stopped early: the saved model is still the average.
+    for (FoldModel &fold : t.folds) {
+      FinishSwa(fold.swa, params, t.arithmetic, fold.split->train, *fold.model);
+      PredictValidation(fold, params, t.arithmetic, t.context);
+    }
+    val_probs = t.Gather(&FoldModel::val_probs);
+    const double train_loss = result.metrics["train_loss"];
+    result.metrics =
+        ValidationMetrics(val_probs, t.val_truth, t.classes(), study_.data.format == "mask");
+    result.metrics["train_loss"] = train_loss;
+  }
+  if (params.swa) result.metrics["swa_snapshots"] = t.folds.front().swa.count();
+  if (t.k_fold()) result.metrics["folds"] = static_cast<double>(t.folds.size());
+  return val_probs;
+}
+
+void TorchTrainer::PredictEval(Trial &t, std::vector<float> &plain,
+                               std::vector<float> &flipped) const {
+  std::vector<int64_t> all(t.data.eval_listing.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  plain.assign(all.size() * static_cast<size_t>(t.classes()), 0.0f);
+  flipped.assign(plain.size(), 0.0f);
+  const float share = 1.0f / static_cast<float>(t.folds.size());
+  for (FoldModel &fold : t.folds) {
+    for (bool mirror : {false, true}) {
+      const std::vector<float> p =
+          PredictView(*fold.model, t.data.eval_images, all, t.params, t.classes(), mirror, device_,
+                      t.arithmetic, t.context);
+      std::vector<float> &sum = mirror ? flipped : plain;
+      for (size_t i = 0; i < p.size(); ++i) sum[i] += share * p[i];
+    }
+  }
+}
+
+void TorchTrainer::WriteArtifacts(Trial &t, std::vector<float> val_probs,
+                                  TrialResult &result) const {
+  const int classes = t.classes();
+  // The mirrored view alone, for ensembles that combine it with the trial
+  // (ensemble tta: hflip).
+  for (FoldModel &fold : t.folds) {
+    if (fold.val_flipped.empty()) {
+      fold.val_flipped = PredictView(*fold.model, t.data.train_images, fold.split->val, t.params,
+                                     classes, /*flipped=*/true, device_, t.arithmetic, t.context);
+    }
+  }
+  std::vector<float> val_flipped = t.Gather(&FoldModel::val_flipped);
+
+  const fs::path dir(t.request.artifact_dir);
+  fs::create_directories(dir);
+  const auto add = [&](const std::string &kind, const fs::path &path) {
+    result.artifacts.push_back(DescribeArtifact(kind, path.string()));
+  };
+  WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, t.val_truth, t.data.class_names);
+  add("confusion_matrix", dir / "confusion.csv");
+  WriteProbs((dir / "val_probs.npy").string(), std::move(val_probs), classes);
+  add("val_probs", dir / "val_probs.npy");
+  WriteProbs((dir / "val_probs_hflip.npy").string(), std::move(val_flipped), classes);
+  add("val_probs_hflip", dir / "val_probs_hflip.npy");
+  WriteValIndex((dir / "val_index.csv").string(), t.data, t.val_rows);
+  add("val_index", dir / "val_index.csv");
+  if (!t.data.eval_listing.empty()) {
+    std::vector<float> plain, flipped;
+    PredictEval(t, plain, flipped);
+    std::vector<float> eval_probs = t.params.tta == "hflip" ? MeanOfViews(plain, flipped) : plain;
+    WriteProbs((dir / "eval_probs.npy").string(), std::move(eval_probs), classes);
+    add("eval_probs", dir / "eval_probs.npy");
+    WriteProbs((dir / "eval_probs_hflip.npy").string(), std::move(flipped), classes);
+    add("eval_probs_hflip", dir / "eval_probs_hflip.npy");
+  }
+  if (t.k_fold()) {
+    for (size_t f = 0; f < t.folds.size(); ++f) {
+      const std::string name = "model_fold" + std::to_string(f + 1);
+      WriteCheckpoint((dir / (name + ".pt")).string(), *t.folds[f].model);
+      add("checkpoint_fold" + std::to_string(f + 1), dir / (name + ".pt"));
+    }
+  } else {
+    WriteCheckpoint((dir / "model.pt").string(), *t.folds.front().model);
+    add("checkpoint", dir / "model.pt");
+  }
+}
+
 TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context) {
   const TrialParams params = ParseTrialParams(request.params, request.epochs);
   torch::set_num_threads(threads_);  // process-wide; another trainer may have changed it
@@ -530,160 +731,15 @@ TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context
   c10::OptionalDeviceGuard device_guard;
   if (device_.is_cuda()) device_guard.reset_device(device_);
   const Dataset &data = Data(context);
-  const int classes = data.num_classes;
-  const bool mask_tasks = study_.data.format == "mask";
-  const Arithmetic arithmetic = ResolveArithmetic(params, device_);
-
-  // Validation rows: the held-out images of the single split, or with k folds
-  // every training image (each predicted by the fold that did not train on it:
-  // out-of-fold predictions).
-  const bool k_fold = !data.folds.empty();
-  std::vector<const SplitIndices *> splits;
-  std::vector<int64_t> val_rows;
-  if (k_fold) {
-    for (const SplitIndices &s : data.folds) splits.push_back(&s);
-    val_rows.resize(data.train_listing.size());
-    for (size_t i = 0; i < val_rows.size(); ++i) val_rows[i] = static_cast<int64_t>(i);
-  } else {
-    splits.push_back(&data.split);
-    val_rows = data.split.val;
+  Trial t(request, context, params, data, ResolveArithmetic(params, device_));
+  LayOutValidation(t);
+  for (size_t f = 0; f < t.splits.size(); ++f) {
+    t.folds.push_back(
+        MakeFoldModel(request, params, t.arithmetic, *t.splits[f], static_cast<int>(f)));
   }
-  std::vector<int64_t> row_of(data.train_listing.size(), -1);
-  for (size_t row = 0; row < val_rows.size(); ++row) {
-    row_of[static_cast<size_t>(val_rows[row])] = static_cast<int64_t>(row);
-  }
-  std::vector<int> val_truth;
-  for (int64_t i : val_rows) val_truth.push_back(data.train_listing[static_cast<size_t>(i)].label);
-
-  std::vector<FoldModel> folds;
-  for (size_t f = 0; f < splits.size(); ++f) {
-    folds.push_back(MakeFoldModel(request, params, arithmetic, *splits[f], static_cast<int>(f)));
-  }
-  // Scatters every fold's rows into one validation matrix (per-fold vectors of
-  // `field`).
-  const auto gather = [&](std::vector<float> FoldModel::*field) {
-    std::vector<float> all(val_rows.size() * static_cast<size_t>(classes));
-    for (const FoldModel &fold : folds) {
-      const std::vector<float> &part = fold.*field;
-      for (size_t j = 0; j < fold.split->val.size(); ++j) {
-        const int64_t row = row_of[static_cast<size_t>(fold.split->val[j])];
-        std::copy(part.begin() + static_cast<std::ptrdiff_t>(j * classes),
-                  part.begin() + static_cast<std::ptrdiff_t>((j + 1) * classes),
-                  all.begin() + row * classes);
-      }
-    }
-    return all;
-  };
-
   TrialResult result;
-  std::vector<float> val_probs;
-  bool swa_done = false;
-  for (int epoch = 1; epoch <= params.epochs; ++epoch) {
-    const auto start = Clock::now();
-    double train_loss = 0;
-    int64_t trained_images = 0;
-    for (FoldModel &fold : folds) {
-      const double loss = TrainEpoch(epoch, params, arithmetic, *fold.model, *fold.optimizer,
-                                     fold.weights, fold.scaler, fold.rng, fold.order, context);
-      train_loss += loss * static_cast<double>(fold.order.size());
-      trained_images += static_cast<int64_t>(fold.order.size());
-      if (params.swa && epoch >= params.swa_start &&
-          (epoch - params.swa_start) % params.swa_freq == 0) {
-        fold.swa.Add(*fold.model);
-      }
-      if (fold.swa.count() > 0 && epoch == params.epochs) {  // the last epoch evaluates the average
-        FinishSwa(fold.swa, params, arithmetic, fold.split->train, *fold.model);
-        swa_done = true;
-      }
-    }
-    train_loss /= static_cast<double>(std::max<int64_t>(trained_images, 1));
-    const auto trained = Clock::now();
-    for (FoldModel &fold : folds) PredictValidation(fold, params, arithmetic, context);
-    val_probs = gather(&FoldModel::val_probs);
-    EpochReport report{epoch, ValidationMetrics(val_probs, val_truth, classes, mask_tasks)};
-    report.metrics["train_loss"] = train_loss;
-    report.metrics["lr"] = LearningRate(params, epoch, 0.999);
-    const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
-    Log(LogLevel::kDebug, "trial ", request.trial_number, " epoch ", epoch, "/", params.epochs,
-        ": train_loss ", train_loss, " val_loss ", report.metrics["val_loss"], " val_macro_f1 ",
-        report.metrics["val_macro_f1"], " (train ", train_s, " s, ",
-        static_cast<int64_t>(static_cast<double>(trained_images) / std::max(train_s, 1e-6)),
-        " images/s; validation ", val_s, " s)");
-    result.metrics = report.metrics;
-    result.epochs_completed = epoch;
-    if (!context.ReportEpoch(report)) {
-      result.stopped_early = true;
-      break;
-    }
-  }
-  if (params.swa && !swa_done && folds.front().swa.count() > 0) {
-    // Stopped early: the saved model is still the average.
-    for (FoldModel &fold : folds) {
-      FinishSwa(fold.swa, params, arithmetic, fold.split->train, *fold.model);
-      PredictValidation(fold, params, arithmetic, context);
-    }
-    val_probs = gather(&FoldModel::val_probs);
-    const double train_loss = result.metrics["train_loss"];
-    result.metrics = ValidationMetrics(val_probs, val_truth, classes, mask_tasks);
-    result.metrics["train_loss"] = train_loss;
-  }
-  if (params.swa) result.metrics["swa_snapshots"] = folds.front().swa.count();
-  if (k_fold) result.metrics["folds"] = static_cast<double>(folds.size());
-
-  // The mirrored view alone, for ensembles that combine it with the trial
-  // (ensemble tta: hflip).
-  for (FoldModel &fold : folds) {
-    if (fold.val_flipped.empty()) {
-      fold.val_flipped = PredictView(*fold.model, data.train_images, fold.split->val, params,
-                                     classes, /*flipped=*/true, device_, arithmetic, context);
-    }
-  }
-  std::vector<float> val_flipped = gather(&FoldModel::val_flipped);
-
-  const fs::path dir(request.artifact_dir);
-  fs::create_directories(dir);
-  const auto add = [&](const std::string &kind, const fs::path &path) {
-    result.artifacts.push_back(DescribeArtifact(kind, path.string()));
-  };
-  WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, val_truth, data.class_names);
-  add("confusion_matrix", dir / "confusion.csv");
-  WriteProbs((dir / "val_probs.npy").string(), std::move(val_probs), classes);
-  add("val_probs", dir / "val_probs.npy");
-  WriteProbs((dir / "val_probs_hflip.npy").string(), std::move(val_flipped), classes);
-  add("val_probs_hflip", dir / "val_probs_hflip.npy");
-  WriteValIndex((dir / "val_index.csv").string(), data, val_rows);
-  add("val_index", dir / "val_index.csv");
-  if (!data.eval_listing.empty()) {
-    // With k folds, the mean of the fold models' predictions.
-    std::vector<int64_t> all(data.eval_listing.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
-    std::vector<float> plain(all.size() * static_cast<size_t>(classes), 0.0f);
-    std::vector<float> flipped(plain.size(), 0.0f);
-    const float share = 1.0f / static_cast<float>(folds.size());
-    for (FoldModel &fold : folds) {
-      for (bool mirror : {false, true}) {
-        const std::vector<float> p = PredictView(*fold.model, data.eval_images, all, params,
-                                                 classes, mirror, device_, arithmetic, context);
-        std::vector<float> &sum = mirror ? flipped : plain;
-        for (size_t i = 0; i < p.size(); ++i) sum[i] += share * p[i];
-      }
-    }
-    std::vector<float> eval_probs = params.tta == "hflip" ? MeanOfViews(plain, flipped) : plain;
-    WriteProbs((dir / "eval_probs.npy").string(), std::move(eval_probs), classes);
-    add("eval_probs", dir / "eval_probs.npy");
-    WriteProbs((dir / "eval_probs_hflip.npy").string(), std::move(flipped), classes);
-    add("eval_probs_hflip", dir / "eval_probs_hflip.npy");
-  }
-  if (k_fold) {
-    for (size_t f = 0; f < folds.size(); ++f) {
-      const std::string name = "model_fold" + std::to_string(f + 1);
-      WriteCheckpoint((dir / (name + ".pt")).string(), *folds[f].model);
-      add("checkpoint_fold" + std::to_string(f + 1), dir / (name + ".pt"));
-    }
-  } else {
-    WriteCheckpoint((dir / "model.pt").string(), *folds.front().model);
-    add("checkpoint", dir / "model.pt");
-  }
+  std::vector<float> val_probs = TrainEpochs(t, result);
+  WriteArtifacts(t, std::move(val_probs), result);
   return result;
 }
 
