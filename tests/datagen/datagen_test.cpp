@@ -78,17 +78,11 @@ DatagenOptions Tiny(int people, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("datagen writes the competition layout", "[datagen]") {
-  TempDir dir("layout");
-  DatagenOptions options = Tiny(12, 7);
-  options.eval_people = 5;
-  const auto summary = GenerateMaskDataset(dir.str(), options);
-  CHECK(summary.train_people == 12);
-  CHECK(summary.train_images == 84);
-  CHECK(summary.eval_images == 35);
-  CHECK(summary.noisy_labels == 0);
+namespace {
 
-  const auto train_lines = ReadLines(dir.path / "train" / "train.csv");
+// train/train.csv: one row per person, and each person's folder holds the 7 photos.
+void CheckTrainTable(const fs::path& dir) {
+  const auto train_lines = ReadLines(dir / "train" / "train.csv");
   REQUIRE(train_lines.size() == 13);
   CHECK(train_lines[0] == "id,gender,race,age,path");
   const std::regex row_pattern(
@@ -109,7 +103,7 @@ TEST_CASE("datagen writes the competition layout", "[datagen]") {
     CHECK(age <= 80);
     std::set<std::string> found;
     for (const auto& entry :
-         fs::directory_iterator(dir.path / "train" / "images" / Split(train_lines[i])[4])) {
+         fs::directory_iterator(dir / "train" / "images" / Split(train_lines[i])[4])) {
       const std::string extension = entry.path().extension().string();
       CHECK((extension == ".jpg" || extension == ".jpeg" || extension == ".png"));
       CHECK(HasMagicFor(ReadText(entry.path()), extension));
@@ -117,9 +111,11 @@ TEST_CASE("datagen writes the competition layout", "[datagen]") {
     }
     CHECK(found == stems);
   }
+}
 
+void CheckTrainListing(const fs::path& dir) {
   // ReadMaskTrain sees 7 photos per person, labelled from the folder name and the stem.
-  const auto train = ensweep::ReadMaskTrain((dir.path / "train").string());
+  const auto train = ensweep::ReadMaskTrain((dir / "train").string());
   REQUIRE(train.size() == 84);
   for (const auto& image : train) {
     const auto parts = Split(std::regex_replace(image.person, std::regex("_"), ","));
@@ -127,11 +123,13 @@ TEST_CASE("datagen writes the competition layout", "[datagen]") {
     const int mask = ensweep::MaskStateFromStem(fs::path(image.path).stem().string());
     CHECK(image.label == ensweep::EncodeClass(mask, gender, ensweep::AgeBand(std::stoi(parts[3]))));
   }
+}
 
+void CheckEvalTables(const fs::path& dir) {
   // eval: info.csv with hashed names, and the true labels in a separate file outside eval/.
-  const auto eval = ensweep::ReadMaskEval((dir.path / "eval").string());
-  const auto info_lines = ReadLines(dir.path / "eval" / "info.csv");
-  const auto label_lines = ReadLines(dir.path / "eval_labels.csv");
+  const auto eval = ensweep::ReadMaskEval((dir / "eval").string());
+  const auto info_lines = ReadLines(dir / "eval" / "info.csv");
+  const auto label_lines = ReadLines(dir / "eval_labels.csv");
   REQUIRE(eval.size() == 35);
   REQUIRE(info_lines.size() == 36);
   REQUIRE(label_lines.size() == 36);
@@ -156,9 +154,26 @@ TEST_CASE("datagen writes the competition layout", "[datagen]") {
   }
   CHECK(ids.size() == 35);
   CHECK(mask_counts == std::map<int, int>{{0, 25}, {1, 5}, {2, 5}});
-  CHECK_FALSE(fs::exists(dir.path / "eval" / "eval_labels.csv"));
-  CHECK(ReadLines(dir.path / "train_label_noise.csv") ==
+  CHECK_FALSE(fs::exists(dir / "eval" / "eval_labels.csv"));
+  CHECK(ReadLines(dir / "train_label_noise.csv") ==
         std::vector<std::string>{"path,given_label,true_label"});
+}
+
+}  // namespace
+
+TEST_CASE("datagen writes the competition layout", "[datagen]") {
+  TempDir dir("layout");
+  DatagenOptions options = Tiny(12, 7);
+  options.eval_people = 5;
+  const auto summary = GenerateMaskDataset(dir.str(), options);
+  CHECK(summary.train_people == 12);
+  CHECK(summary.train_images == 84);
+  CHECK(summary.eval_images == 35);
+  CHECK(summary.noisy_labels == 0);
+
+  CheckTrainTable(dir.path);
+  CheckTrainListing(dir.path);
+  CheckEvalTables(dir.path);
 
   const auto record = nlohmann::json::parse(ReadText(dir.path / "datagen.json"));
   CHECK(record.at("seed").get<uint64_t>() == 7);

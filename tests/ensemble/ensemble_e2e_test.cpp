@@ -39,12 +39,9 @@ ensemble: {method: greedy, candidates: 10, seed: 5}
   return dir;
 }
 
-}  // namespace
-
-TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels as the best trial",
-          "[e2e][ensemble][torch]") {
-  const fs::path dir = SweptStudy();
-  const std::string study = (dir / "study.yaml").string();
+// Step 1: greedy (the study's method) with --format probs: output, submission, probabilities,
+// record. Returns the record.
+EnsembleRecord CheckGreedyEnsemble(const fs::path& dir, const std::string& study) {
   const fs::path submission = dir / "greedy.csv";
   const auto greedy = RunCommand(Ensweep() + " ensemble " + study + " --out " +
                                  submission.string() + " --format probs");
@@ -64,7 +61,7 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   CHECK(ReadNpy((dir / "greedy.eval_probs.npy").string()).rows ==
         static_cast<int64_t>(info.rows.size()));
 
-  auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
+  const auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
   const auto id = store->FindStudy("ens")->id;
   const auto ensembles = store->Ensembles(id);
   REQUIRE(ensembles.size() == 1);
@@ -86,6 +83,11 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   CHECK(record.metrics["val_macro_f1"].get<double>() >=
         record.metrics["best_single_val_macro_f1"].get<double>());
 
+  return record;
+}
+
+// Step 2: the other methods, and one candidate per configuration family.
+void CheckOtherMethods(const Store& store, int64_t id, const std::string& study) {
   // The other methods, and the records' list and detail views.
   for (const std::string method : {"weights", "uniform"}) {
     const auto other = RunCommand(Ensweep() + " ensemble " + study + " --method " + method);
@@ -97,17 +99,20 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   INFO(family.output);
   REQUIRE(family.status == 0);
   CHECK_THAT(family.output, Catch::Contains("one per backbone"));
-  const auto by_family = store->Ensembles(id).back();
+  const auto by_family = store.Ensembles(id).back();
   CHECK(by_family.settings["one_per"] == Json::array({"backbone"}));
   CHECK(by_family.settings["tta"] == "none");
   std::set<std::string> backbones;
   for (const auto& number : by_family.settings["candidate_trials"]) {
-    backbones.insert(store->FindTrial(id, number.get<int64_t>())->params["backbone"]);
+    backbones.insert(store.FindTrial(id, number.get<int64_t>())->params["backbone"]);
   }
   CHECK(backbones.size() == by_family.settings["candidate_trials"].size());
   CHECK(by_family.settings["honest_pool_trials"].get<int64_t>() >=
         static_cast<int64_t>(backbones.size()));
+}
 
+// Step 3: the records' list and detail views.
+void CheckListAndShow(const std::string& study, const EnsembleRecord& first) {
   const auto list = RunCommand(Ensweep() + " ensemble " + study + " --list");
   REQUIRE(list.status == 0);
   CHECK(Lines(list.output).size() == 5);
@@ -115,15 +120,18 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   const auto show = RunCommand(Ensweep() + " ensemble " + study + " --show 1");
   REQUIRE(show.status == 0);
   CHECK_THAT(show.output, Catch::Contains("honest_macro_f1"));
-  CHECK_THAT(show.output, Catch::Contains(std::to_string(record.member_numbers[0])));
+  CHECK_THAT(show.output, Catch::Contains(std::to_string(first.member_numbers[0])));
   CHECK(RunCommand(Ensweep() + " ensemble " + study + " --show 99").status == 2);
+}
 
+// Step 4: hflip TTA.
+void CheckTta(const Store& store, int64_t id, const std::string& study) {
   // hflip TTA: every candidate combined with its flipped view when the trials recorded one, and
   // otherwise an error naming a trial and the missing view.
   bool has_views = true;
-  for (const auto& t : store->TopTrials(id, true, 0)) {
+  for (const auto& t : store.TopTrials(id, true, 0)) {
     bool found = false;
-    for (const auto& a : store->Artifacts(t.id)) found = found || a.kind == "val_probs_hflip";
+    for (const auto& a : store.Artifacts(t.id)) found = found || a.kind == "val_probs_hflip";
     has_views = has_views && found;
   }
   const auto tta = RunCommand(Ensweep() + " ensemble " + study + " --tta hflip");
@@ -131,13 +139,16 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   if (has_views) {
     REQUIRE(tta.status == 0);
     CHECK_THAT(tta.output, Catch::Contains("hflip TTA"));
-    CHECK(store->Ensembles(id).back().settings["tta"] == "hflip");
+    CHECK(store.Ensembles(id).back().settings["tta"] == "hflip");
   } else {
     CHECK(tta.status == 2);
     CHECK_THAT(tta.output, Catch::Contains("val_probs_hflip"));
     CHECK_THAT(tta.output, Catch::Contains("trial "));
   }
+}
 
+// Step 5: a bad family list in a study file, and candidates whose predictions are gone.
+void CheckBadInput(const Store& store, int64_t id, const fs::path& dir, const std::string& study) {
   // A bad family list in the study file: file, line and key path, exit status 2.
   std::ofstream(dir / "bad.yaml") << "study: ens\nstorage: runs/store.sqlite\n"
                                      "data: {train: data/train}\n"
@@ -147,9 +158,9 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   CHECK_THAT(bad.output, Catch::Contains("bad.yaml:5: 'ensemble.one_per'"));
 
   // A candidate whose predictions are gone is an error naming it, unless --skip-missing.
-  const auto pool = store->TopTrials(id, true, 0);
+  const auto pool = store.TopTrials(id, true, 0);
   const auto& last = pool.back();
-  for (const auto& a : store->Artifacts(last.id)) {
+  for (const auto& a : store.Artifacts(last.id)) {
     if (a.kind == "val_probs") std::ofstream(a.path, std::ios::trunc) << "not numpy";
   }
   const std::string who = "trial " + std::to_string(last.number);
@@ -160,6 +171,21 @@ TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels
   INFO(skipped.output);
   CHECK(skipped.status == 0);
   CHECK_THAT(skipped.output, Catch::Contains("skipped " + who));
+}
+
+}  // namespace
+
+TEST_CASE("the ensemble of a seeded sweep scores at least as well on eval labels as the best trial",
+          "[e2e][ensemble][torch]") {
+  const fs::path dir = SweptStudy();
+  const std::string study = (dir / "study.yaml").string();
+  const EnsembleRecord first = CheckGreedyEnsemble(dir, study);
+  const auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
+  const int64_t id = store->FindStudy("ens")->id;
+  CheckOtherMethods(*store, id, study);
+  CheckListAndShow(study, first);
+  CheckTta(*store, id, study);
+  CheckBadInput(*store, id, dir, study);
 }
 
 TEST_CASE("trials trained with k folds are ensembled on every training image, out of fold",
