@@ -128,9 +128,10 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
   // Authenticated peers that break the protocol, each on its own connection.
   const std::vector<Message> before_hello = {
       Raw("HELLO", {{"protocol", "1"}, {"name", "a"}, {"host", "h"}, {"pid", 1}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", 5}, {"host", "h"}, {"pid", 1}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", "a"}, {"host", "h"}, {"pid", "x"}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", "a"}, {"host", Json::array({1})}, {"pid", 1}}),
+      Raw("HELLO", {{"protocol", kProtocolVersion}, {"name", 5}, {"host", "h"}, {"pid", 1}}),
+      Raw("HELLO", {{"protocol", kProtocolVersion}, {"name", "a"}, {"host", "h"}, {"pid", "x"}}),
+      Raw("HELLO",
+          {{"protocol", kProtocolVersion}, {"name", "a"}, {"host", Json::array({1})}, {"pid", 1}}),
       Raw("READY", {{"device", "cpu"}}),  // before HELLO
       Raw("NONSENSE", Json::object()),
   };

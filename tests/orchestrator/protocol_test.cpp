@@ -102,7 +102,7 @@ std::vector<Build> ValidMessages() {
         return msg::Encode(msg::Hello{kProtocolVersion, "rogue", "h", 1});
       },
       [](const msg::Run&) {
-        return msg::Encode(msg::Welcome{1, Json{{"study", "s"}}});
+        return msg::Encode(msg::Welcome{Json{{"study", "s"}}});
       },
       [](const msg::Run&) { return msg::Encode(msg::Ready{"cpu"}); },
       [](const msg::Run& r) { return msg::Encode(r); },
@@ -133,7 +133,7 @@ Build Changed(Build base, std::function<void(Json&, const msg::Run&)> change) {
 
 std::vector<RogueCase> HoldingCases(int budget_epochs) {
   std::vector<RogueCase> cases;
-  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000", 0};
+  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000"};
   const std::vector<Build> valid = ValidMessages();
   for (const Build& build : valid) {
     const Message sample = build(example);
@@ -335,7 +335,7 @@ TEST_CASE("a rogue peer is disconnected alone, its trial retried, and the study 
   }
 
   // Anything but HELLO first.
-  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000", 0};
+  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000"};
   for (const Build& build : ValidMessages()) {
     const Message m = build(no_trial);
     if (m.type == msg::kHello) continue;
@@ -511,7 +511,7 @@ class RogueCoordinator {
   // HELLO, WELCOME with the study, READY.
   void Welcome(const Json& study) {
     Expect(msg::kHello);
-    Send(msg::Encode(msg::Welcome{1, study}));
+    Send(msg::Encode(msg::Welcome{study}));
   }
 
   // The worker's exit status; fails the test if it has not exited within `seconds`.
@@ -525,7 +525,7 @@ class RogueCoordinator {
   const fs::path& root() const { return root_; }
   int runs() const { return runs_; }
   msg::Run RunFor(const std::string& artifact_dir, int epochs = 2) const {
-    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir, 0};
+    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir};
   }
 
  private:
@@ -644,7 +644,7 @@ TEST_CASE("a WELCOME whose study does not parse makes the worker exit 1",
   }
   RogueCoordinator coordinator;  // a study that is not even an object
   coordinator.Expect(msg::kHello);
-  coordinator.Send(Message{msg::kWelcome, {{"worker_id", 1}, {"study", 5}}});
+  coordinator.Send(Message{msg::kWelcome, {{"study", 5}}});
   CHECK(coordinator.ExitStatus() == 1);
 }
 
@@ -665,7 +665,7 @@ TEST_CASE(
     RogueCoordinator coordinator;
     coordinator.Welcome(coordinator.spec().ToJson());
     coordinator.Expect(msg::kReady);
-    coordinator.Send(msg::Encode(msg::Welcome{1, coordinator.spec().ToJson()}));
+    coordinator.Send(msg::Encode(msg::Welcome{coordinator.spec().ToJson()}));
     CHECK(coordinator.ExitStatus() == 1);
   }
   {
