@@ -1,7 +1,9 @@
-// The coordinator's time-dependent paths (heartbeat timeouts, the time budget, lost workers)
-// on a simulated clock: the test is the workers, and every message, delay and loss happens at a
-// point of simulated time, so the outcomes are exact and nothing sleeps.
+// The coordinator's time-dependent paths (heartbeat timeouts, the time budget, lost workers, and
+// pauses of the coordinator's own: SIGSTOP and SIGCONT, a suspended machine) on a simulated
+// clock: the test is the workers, and every message, delay, loss and pause happens at a point of
+// simulated time, so the outcomes are exact and nothing sleeps.
 #include <catch2/catch.hpp>
+#include <deque>
 #include <map>
 #include <queue>
 #include <sstream>
@@ -61,7 +63,23 @@ class SimulatedWorkers : public CoordinatorTransport {
   Clock::time_point Now() const { return start_ + elapsed_; }
   milliseconds elapsed() const { return elapsed_; }
 
+  // Pauses of the coordinator's own (SIGSTOP and SIGCONT): once `after_runs` RUN messages have
+  // been sent, each of the next waiting Polls lets one of `pauses` pass at once and returns
+  // nothing, as a Poll whose deadline passed while the process was stopped; what the workers
+  // sent meanwhile waits for the next Poll.
+  void PauseAfter(int after_runs, std::deque<milliseconds> pauses) {
+    pause_after_runs_ = after_runs;
+    pauses_ = std::move(pauses);
+  }
+  int pauses_taken() const { return pauses_taken_; }
+
   std::optional<TransportEvent> Poll(milliseconds timeout) override {
+    if (timeout.count() > 0 && runs_sent_ >= pause_after_runs_ && !pauses_.empty()) {
+      elapsed_ += pauses_.front();
+      pauses_.pop_front();
+      ++pauses_taken_;
+      return std::nullopt;
+    }
     while (!events_.empty()) {
       const Scheduled next = events_.top();
       if (next.at > elapsed_ + timeout) break;
@@ -84,6 +102,7 @@ class SimulatedWorkers : public CoordinatorTransport {
       At(elapsed_, peer, msg::Encode(msg::Heartbeat{}));
     } else if (message.type == msg::kRun) {
       const msg::Run run = msg::DecodeRun(message);
+      ++runs_sent_;
       ++runs_[peer];
       if (runs_[peer] - 1 == worker.hang_in_trial) return;  // silent from now on
       for (auto beat = worker.heartbeat; beat < worker.trial; beat += worker.heartbeat) {
@@ -125,23 +144,36 @@ class SimulatedWorkers : public CoordinatorTransport {
   const Clock::time_point start_ = Clock::now();
   milliseconds elapsed_{0};
   int64_t order_ = 0;
+  int runs_sent_ = 0;
+  int pause_after_runs_ = 0;
+  std::deque<milliseconds> pauses_;
+  int pauses_taken_ = 0;
 };
 
 struct ClockRun {
   RunSummary summary;
   std::vector<TrialRecord> trials;
   std::string progress;
+  std::string error;  // what ended the run, if it failed
 };
 
-ClockRun RunSimulated(const StudySpec& spec, SimulatedWorkers& workers) {
+// Runs the coordinator over `workers` on their clock; with `expected_workers`, losing them all
+// ends the run with an error (kept in `error`) instead of a wait.
+ClockRun RunSimulated(const StudySpec& spec, SimulatedWorkers& workers, int expected_workers = 0) {
   auto store = Store::OpenForWriting(spec.storage);
   std::ostringstream progress;
   CoordinatorOptions options;
   options.now = [&workers] { return workers.Now(); };
   options.progress = &progress;
+  options.expected_workers = expected_workers;
   Coordinator coordinator(spec, *store, workers, options);
   ClockRun run;
-  run.summary = coordinator.Run();
+  try {
+    run.summary = coordinator.Run();
+  } catch (const std::runtime_error& e) {
+    run.error = e.what();
+    run.summary.study_id = 1;
+  }
   run.trials = store->Trials(run.summary.study_id);
   run.progress = progress.str();
   return run;
@@ -226,4 +258,60 @@ TEST_CASE("a grid study's progress counts the trials the grid holds, not the bud
   CHECK(run.summary.trials == 4);
   CHECK_THAT(run.progress, Catch::Contains("[   4/4] trial"));
   CHECK_THAT(run.progress, !Catch::Contains("/100]"));
+}
+
+TEST_CASE("messages that arrived while the coordinator was paused are read before heartbeats",
+          "[orchestrator][coordinator][clock][pause]") {
+  // Two pauses in a row, each shorter than the 1 s timeout but together longer, while both
+  // workers are busy: their heartbeats wait unread through each, and only reading them first
+  // keeps the workers alive (the pauses are too short for a fresh timeout).
+  const StudySpec spec = ClockStudy(4, 1);
+  Behaviour busy;
+  busy.trial = milliseconds(2000);
+  busy.heartbeat = milliseconds(200);
+  SimulatedWorkers workers({busy, busy});
+  workers.PauseAfter(2, {milliseconds(600), milliseconds(600)});
+  const ClockRun run = RunSimulated(spec, workers, 2);
+  INFO(run.progress);
+  CHECK(workers.pauses_taken() == 2);
+  CHECK_THAT(run.progress, !Catch::Contains("lost"));
+  CHECK(run.summary.complete == 4);
+  for (const auto& t : run.trials) CHECK(t.retries == 0);
+}
+
+TEST_CASE("a coordinator paused for longer than the heartbeat timeout loses no worker",
+          "[orchestrator][coordinator][clock][pause]") {
+  // 5 s of the coordinator's clock pass at once while the workers are mid-trial: none of them
+  // could have been heard, none is lost.
+  const StudySpec spec = ClockStudy(4, 1);
+  Behaviour busy;
+  busy.trial = milliseconds(3000);
+  busy.heartbeat = milliseconds(200);
+  SimulatedWorkers workers({busy, busy});
+  workers.PauseAfter(2, {milliseconds(5000)});
+  const ClockRun run = RunSimulated(spec, workers, 2);
+  INFO(run.progress);
+  CHECK(workers.pauses_taken() == 1);
+  CHECK_THAT(run.progress, !Catch::Contains("lost"));
+  CHECK(run.summary.complete == 4);
+  for (const auto& t : run.trials) CHECK(t.retries == 0);
+}
+
+TEST_CASE("a worker that stops answering is still declared lost while the clock runs on",
+          "[orchestrator][coordinator][clock][pause]") {
+  // The clock jumps 0.4 s per round, less than the 1 s timeout: no round looks like a pause of
+  // the coordinator, and the silent worker is lost after a few rounds.
+  const StudySpec spec = ClockStudy(2, 1);
+  Behaviour hangs;
+  hangs.hang_in_trial = 0;
+  SimulatedWorkers workers({hangs});
+  workers.PauseAfter(1, std::deque<milliseconds>(20, milliseconds(400)));
+  const ClockRun run = RunSimulated(spec, workers, 1);
+  INFO(run.progress);
+  CHECK_THAT(run.error, Catch::Contains("every worker exited"));
+  CHECK_THAT(run.progress, Catch::Contains("worker sim1 lost: no message for 1s"));
+  CHECK(workers.pauses_taken() <= 5);  // lost within the first rounds past the timeout
+  REQUIRE(!run.trials.empty());
+  CHECK(run.trials[0].state == TrialState::kStale);
+  CHECK_THAT(run.trials[0].error, Catch::Contains("no message for 1s"));
 }
