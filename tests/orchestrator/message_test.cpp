@@ -283,8 +283,8 @@ TEST_CASE("a HELLO of another protocol version is refused for its version first"
           "[orchestrator][protocol]") {
   Message hello = msg::Encode(msg::Hello{kProtocolVersion + 1, "w", "h", 1});
   hello.body.erase("name");  // a future version may well have other fields
-  CHECK_THROWS_WITH(msg::DecodeHello(hello),
-                    Catch::Contains("HELLO: 'protocol' is " + std::to_string(kProtocolVersion + 1)));
+  CHECK_THROWS_WITH(msg::DecodeHello(hello), Catch::Contains("HELLO: 'protocol' is " +
+                                                             std::to_string(kProtocolVersion + 1)));
 }
 
 TEST_CASE(
