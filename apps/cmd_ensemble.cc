@@ -58,8 +58,8 @@ struct EnsembleOptions {
 
 // The study's `ensemble:` block with the command line's options on top.
 EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions &o) {
-  if (!o.method.empty()) e.method = o.method;
-  if (!o.metric.empty()) e.metric = o.metric;
+  if (!o.method.empty()) e.method = *ParseOption<EnsembleMethod>(o.method);
+  if (!o.metric.empty()) e.metric = *ParseOption<EnsembleMetric>(o.metric);
   if (o.size > 0) e.size = o.size;
   if (o.candidates > 0) e.candidates = o.candidates;
   if (o.rounds > 0) e.rounds = o.rounds;
@@ -84,20 +84,21 @@ EnsembleSpec Resolve(EnsembleSpec e, const EnsembleOptions &o) {
       start = comma + 1;
     }
   }
-  if (!o.tta.empty()) e.tta = o.tta;
+  if (!o.tta.empty()) e.tta = *ParseOption<EnsembleTta>(o.tta);
   if (e.bag_fraction <= 0 || e.bag_fraction > 1) throw UserError("--bag-fraction: expected (0, 1]");
   return e;
 }
 
 SelectionOptions ToSelection(const EnsembleSpec &e, int threads) {
   SelectionOptions s;
-  s.method = e.method;
+  s.method = OptionName(e.method);
   s.size = e.size;
   s.greedy.rounds = e.rounds;
   s.greedy.init_size = e.init;
   s.greedy.bags = e.bags;
   s.greedy.bag_fraction = e.bag_fraction;
-  s.greedy.metric = e.metric == "log_loss" ? SelectionMetric::kLogLoss : SelectionMetric::kMacroF1;
+  s.greedy.metric =
+      e.metric == EnsembleMetric::kLogLoss ? SelectionMetric::kLogLoss : SelectionMetric::kMacroF1;
   s.greedy.seed = e.seed;
   s.greedy.threads = threads;
   s.weights.max_members = e.top_n;
@@ -105,21 +106,21 @@ SelectionOptions ToSelection(const EnsembleSpec &e, int threads) {
 }
 
 Json SettingsJson(const EnsembleSpec &e) {
-  Json j = {{"method", e.method},
+  Json j = {{"method", OptionName(e.method)},
             {"candidates", e.candidates},
-            {"metric", e.metric},
+            {"metric", OptionName(e.metric)},
             {"include_pruned", e.include_pruned},
             {"one_per", FamilyKeys(e)},
-            {"tta", e.tta},
+            {"tta", OptionName(e.tta)},
             {"seed", e.seed}};
-  if (e.method == "uniform") j["size"] = e.size;
-  if (e.method == "greedy") {
+  if (e.method == EnsembleMethod::kUniform) j["size"] = e.size;
+  if (e.method == EnsembleMethod::kGreedy) {
     j.update({{"rounds", e.rounds},
               {"init", e.init},
               {"bags", e.bags},
               {"bag_fraction", e.bag_fraction}});
   }
-  if (e.method == "weights") j["top_n"] = e.top_n;
+  if (e.method == EnsembleMethod::kWeights) j["top_n"] = e.top_n;
   return j;
 }
 
@@ -190,7 +191,7 @@ Command AddEnsembleCommand(CLI::App &root) {
                                       "recorded ensembles.");
   o->locator.AddOptions(app);
   app->add_option("-m,--method", o->method, "uniform | greedy | weights (default: ensemble.method)")
-      ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleMethod>()));
   app->add_option("-k,--size", o->size,
                   "uniform: members, the best k candidates, 1 to 100000 (ensemble.size)")
       ->check(Between(1, kMaxCount));
@@ -221,7 +222,7 @@ Command AddEnsembleCommand(CLI::App &root) {
           },
           "FRACTION in (0, 1]"));
   app->add_option("--metric", o->metric, "greedy/uniform select on macro_f1 or log_loss")
-      ->check(CLI::IsMember({"macro_f1", "log_loss"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleMetric>()));
   app->add_option("--top-n", o->top_n, "weights: keep at most n members, 0 to 100000 (0: no limit)")
       ->check(Between(0, kMaxCount));
   app->add_option("--seed", o->seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
@@ -238,7 +239,7 @@ Command AddEnsembleCommand(CLI::App &root) {
                   "view (used as\n"
                   "stored if the trial itself had tta hflip); none: as stored "
                   "(ensemble.tta)")
-      ->check(CLI::IsMember({"none", "hflip"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleTta>()));
   app->add_flag("--skip-missing", o->skip_missing,
                 "Leave out candidates whose prediction files are missing or "
                 "corrupt (default: error)");
@@ -311,7 +312,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
     throw UserError("study " + spec.name + " has no COMPLETE trial to ensemble yet");
   const bool has_eval = !spec.data.eval.empty();
   const LoadedCandidates loaded =
-      LoadCandidates(*found.store, pool, has_eval, o.skip_missing, e.tta);
+      LoadCandidates(*found.store, pool, has_eval, o.skip_missing, OptionName(e.tta));
   for (const auto &why : loaded.skipped) std::cout << "skipped " << why << "\n";
   const auto &candidates = loaded.predictions;
   std::vector<const Matrix *> val;
@@ -332,7 +333,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
     }
   }
   const std::vector<TrialPredictions> extra =
-      LoadCompatible(*found.store, wider, candidates[0], has_eval, e.tta);
+      LoadCompatible(*found.store, wider, candidates[0], has_eval, OptionName(e.tta));
   std::vector<const Matrix *> honest_val = val;
   for (const auto &c : extra) honest_val.push_back(&c.val_probs);
   const CandidateStack honest_stack = StackCandidates(honest_val, candidates[0].val_labels);
@@ -381,7 +382,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
     table.AddRow({std::to_string(candidates[i].number), FormatFixed(weights[i], 3),
                   FormatFixed(each[i].macro_f1, 4), FormatFixed(each[i].log_loss, 4), backbone});
   }
-  std::cout << "ensemble (" << e.method << ") of "
+  std::cout << "ensemble (" << OptionName(e.method) << ") of "
             << CountOf(static_cast<long long>(members.size()), "trial") << " chosen from "
             << CountOf(static_cast<long long>(candidates.size()), "candidate") << " (the best by "
             << found.study.metric;
@@ -390,7 +391,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
     for (const auto &k : family_keys) keys += (keys.empty() ? "" : ",") + k;
     std::cout << ", one per " << keys;
   }
-  std::cout << (e.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
+  std::cout << (e.tta == EnsembleTta::kHflip ? "; hflip TTA" : "") << ")\n" << table.Render();
   // Out-of-fold predictions (trials trained with data.split.folds > 1) cover every training
   // image; a hold-out split's only its validation images.
   // (The candidates share their validation rows, so out-of-fold trials never mix with hold-out
@@ -422,7 +423,7 @@ int BuildEnsemble(const EnsembleOptions &o) {
 
   EnsembleRecord record;
   record.study_id = found.study.id;
-  record.method = e.method;
+  record.method = OptionName(e.method);
   record.settings = SettingsJson(e);
   for (size_t i : members) {
     record.member_numbers.push_back(candidates[i].number);

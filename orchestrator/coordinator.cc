@@ -161,7 +161,7 @@ std::vector<Json> Coordinator::CheckStoredStudy() {
       stored->spec.contains("enqueue") && stored->spec["enqueue"].is_array()
           ? stored->spec["enqueue"].get<std::vector<Json>>()
           : spec_.enqueue;
-  if (spec_.sampler.type == "grid" && stored_enqueue != spec_.enqueue) {
+  if (spec_.sampler.type == SamplerType::kGrid && stored_enqueue != spec_.enqueue) {
     throw UserError(file +
                     ": 'enqueue': the grid sampler numbers its points after the enqueued "
                     "trials, so the list cannot change once the study has trials (" +
@@ -194,7 +194,7 @@ void Coordinator::Resume() {
     TrialCurve& curve = curves_[trial.number];
     curve.state = trial.state;
     // Only a pruner reads past epochs; without one, resuming a large study skips the queries.
-    if (trial.epochs_done > 0 && spec_.pruner.type != "none") {
+    if (trial.epochs_done > 0 && spec_.pruner.type != PrunerType::kNone) {
       for (const auto& epoch : store_.Epochs(trial.id)) {
         const auto it = epoch.metrics.find(spec_.objective.metric);
         if (it != epoch.metrics.end()) curve.values[epoch.epoch] = it->second;
@@ -279,8 +279,8 @@ bool Coordinator::Retryable(const TrialRecord& trial) const {
 }
 
 bool Coordinator::TimeBudgetSpent() const {
-  if (spec_.budget.time_seconds <= 0) return false;
-  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_seconds;
+  if (spec_.budget.time_s <= 0) return false;
+  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_s;
 }
 
 void Coordinator::NoteBest(int64_t number) {

@@ -486,9 +486,9 @@ TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest &request,
   torch::manual_seed(seed);
   const std::string study_dir =
       study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
-  f.model = MakeClassifier(params.backbone,
-                           HeadOutputs(params.head, study_.data.format, data.num_classes),
-                           study_dir, data.train_images.width(), data.train_images.height());
+  f.model = MakeClassifier(
+      params.backbone, HeadOutputs(params.head, OptionName(study_.data.format), data.num_classes),
+      study_dir, data.train_images.width(), data.train_images.height());
   if (params.pretrained) {
     // A relative `weights` is relative to the study file, like every path in
     // it.
@@ -538,7 +538,7 @@ TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context
   if (device_.is_cuda()) device_guard.reset_device(device_);
   const Dataset &data = Data(context);
   const int classes = data.num_classes;
-  const bool mask_tasks = study_.data.format == "mask";
+  const bool mask_tasks = study_.data.format == DataFormat::kMask;
   const Arithmetic arithmetic = ResolveArithmetic(params, device_);
 
   // Validation rows: the held-out images of the single split, or with k folds

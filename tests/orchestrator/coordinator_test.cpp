@@ -294,7 +294,7 @@ TEST_CASE("an enqueue entry left out for one run and then restored does not run 
 TEST_CASE("under the grid sampler the enqueue list cannot change once the study has trials",
           "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 2, 1);
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   {
     Harness harness(spec, 1);
     CHECK(harness.Run().trials == 2);
@@ -306,7 +306,7 @@ TEST_CASE("under the grid sampler the enqueue list cannot change once the study 
 
 TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": 0.01})", 1000, 1);
-  spec.budget.time_seconds = 0.3;
+  spec.budget.time_s = 0.3;
   Harness harness(spec, 2, /*epoch_ms=*/50);
   const RunSummary summary = harness.Run();
   CHECK(summary.stop_reason == "time budget spent");
@@ -316,7 +316,7 @@ TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coor
 
 TEST_CASE("a grid study ends when the grid is exhausted", "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 100, 1);
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   Harness harness(spec, 2);
   const RunSummary summary = harness.Run();
   CHECK(summary.trials == 3);

@@ -5,8 +5,8 @@
 
 #include "core/rng.h"
 #include "core/study.h"
+#include "core/trial_params.h"
 #include "search/space.h"
-#include "worker/trial_params.h"
 
 namespace ensweep {
 namespace {
