@@ -40,38 +40,37 @@ void WriteClassImage(const fs::path& path, int c, int i) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("an imagefolder study completes trials and writes a path,label submission",
-          "[e2e][formats][torch]") {
-  const fs::path dir = FreshDir("imagefolder");
-  const std::vector<std::string> classes = {"diagonal", "horizontal", "vertical"};
+// Three classes of 12 training images each (PNG and JPEG, plus two files that are not images) and
+// 6 eval images with their labels in eval_labels.csv; returns the eval ids, sorted.
+std::vector<std::string> WriteShapes(const fs::path& data,
+                                     const std::vector<std::string>& classes) {
   const int class_of_name[] = {2, 0, 1};  // folder name -> the pattern drawn
-  fs::create_directories(dir / "data");
-  std::ofstream labels(dir / "data" / "eval_labels.csv");
+  fs::create_directories(data);
+  std::ofstream labels(data / "eval_labels.csv");
   for (size_t c = 0; c < classes.size(); ++c) {
     for (int i = 0; i < 12; ++i) {
-      WriteClassImage(
-          dir / "data" / "train" / classes[c] / (std::to_string(i) + (i % 2 ? ".png" : ".jpg")),
-          class_of_name[c], i);
+      WriteClassImage(data / "train" / classes[c] / (std::to_string(i) + (i % 2 ? ".png" : ".jpg")),
+                      class_of_name[c], i);
     }
   }
   // Not images: ignored.
-  std::ofstream(dir / "data" / "train" / "vertical" / "._0.jpg") << "metadata";
-  std::ofstream(dir / "data" / "train" / "horizontal" / "notes.txt") << "notes";
+  std::ofstream(data / "train" / "vertical" / "._0.jpg") << "metadata";
+  std::ofstream(data / "train" / "horizontal" / "notes.txt") << "notes";
   labels << "path,label\n";
   std::vector<std::string> eval_ids;
   for (int i = 0; i < 6; ++i) {
     const std::string id =
         (i < 3 ? "batch1/" : "") + std::string("img") + std::to_string(i) + ".png";
-    WriteClassImage(dir / "data" / "eval" / id, class_of_name[i % 3], 100 + i);
+    WriteClassImage(data / "eval" / id, class_of_name[i % 3], 100 + i);
     labels << id << "," << classes[static_cast<size_t>(i % 3)] << "\n";
     eval_ids.push_back(id);
   }
   labels.close();
   std::sort(eval_ids.begin(), eval_ids.end());
+  return eval_ids;
+}
 
-  std::ofstream(dir / "study.yaml") << R"(study: shapes
+constexpr const char* kShapesStudy = R"(study: shapes
 storage: runs/store.sqlite
 artifacts: runs/artifacts
 data:
@@ -90,6 +89,16 @@ space:
   lr: {log_uniform: [1.0e-3, 1.0e-2]}
   batch_size: 8
 )";
+
+}  // namespace
+
+TEST_CASE("an imagefolder study completes trials and writes a path,label submission",
+          "[e2e][formats][torch]") {
+  const fs::path dir = FreshDir("imagefolder");
+  const std::vector<std::string> classes = {"diagonal", "horizontal", "vertical"};
+  const std::vector<std::string> eval_ids = WriteShapes(dir / "data", classes);
+
+  std::ofstream(dir / "study.yaml") << kShapesStudy;
   const auto run =
       RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 1 --threads 1");
   INFO(run.output);

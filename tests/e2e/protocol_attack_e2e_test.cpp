@@ -77,13 +77,9 @@ Message ValidHello(const std::string& name) {
   return msg::Encode(msg::Hello{kProtocolVersion, name, "attacker", 4242});
 }
 
-}  // namespace
-
-TEST_CASE("the coordinator survives attacks on its port and stores every trial",
-          "[e2e][protocol][attack]") {
-  const fs::path dir = FreshDir("protocol_attack");
+// The attacked study: 10 trials x 4 epochs of 0.25 s with one honest local worker (about 10 s).
+fs::path WriteAttackStudy(const fs::path& dir) {
   const fs::path study = dir / "study.yaml";
-  // 10 trials x 4 epochs of 0.25 s with one honest local worker: about 10 s.
   std::ofstream(study) << "study: attack\n"
                        << "storage: " << (dir / "runs/store.sqlite").string() << "\n"
                        << "artifacts: " << (dir / "artifacts").string() << "\n"
@@ -92,19 +88,30 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
                        << "budget: {trials: 10, epochs: 4}\n"
                        << "resources: {max_retries: 10}\n"
                        << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n";
-  const pid_t run = StartRun(study, 1, dir / "run.txt");
+  return study;
+}
+
+struct JoinInfo {
+  int port = 0;
+  std::string endpoint;
+  std::string secret;
+};
+
+// Where the run says workers may join, and the token they need.
+JoinInfo ReadJoinInfo(const fs::path& output) {
   const std::regex join("ensweep worker --connect (\\S+):(\\d+) --token-file (\\S+)\\)");
   std::smatch match;
   std::string text;
   for (int i = 0; i < 1200 && !std::regex_search(text, match, join); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    text = ReadFile(dir / "run.txt");
+    text = ReadFile(output);
   }
   REQUIRE(std::regex_search(text, match, join));
-  const int port = std::stoi(match[2]);
-  const std::string endpoint = "127.0.0.1:" + std::string(match[2]);
-  const std::string secret = ReadTokenFile(match[3]);
+  return JoinInfo{std::stoi(match[2]), "127.0.0.1:" + std::string(match[2]),
+                  ReadTokenFile(match[3])};
+}
 
+void CheckUnauthenticatedAttacks(int port, const std::string& endpoint) {
   // Unauthenticated: nothing but the challenge comes back, never the study.
   const std::vector<std::string> raw_attacks = {
       std::string("\x03\xff\xff\xff", 4),                      // 64 MiB claimed
@@ -124,8 +131,9 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
   }
   // A wrong token is refused by the handshake.
   CHECK_THROWS(ConnectTcp(endpoint, std::string(64, '0')));
+}
 
-  // Authenticated peers that break the protocol, each on its own connection.
+void CheckAttacksBeforeHello(const std::string& endpoint, const std::string& secret) {
   const std::vector<Message> before_hello = {
       Raw("HELLO", {{"protocol", "1"}, {"name", "a"}, {"host", "h"}, {"pid", 1}}),
       Raw("HELLO", {{"protocol", 1}, {"name", 5}, {"host", "h"}, {"pid", 1}}),
@@ -140,8 +148,12 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
     INFO(EncodeMessage(attack));
     CHECK(!ReceiveType(*channel, "WELCOME"));
   }
-  // After a valid HELLO and READY, so that the coordinator may hand the peer a trial first.
-  const std::vector<std::function<Message(int64_t)>> holding = {
+}
+
+// Broken messages sent after a valid HELLO and READY, so that the coordinator may hand the peer
+// a trial first; each gets the trial the peer holds (0 if none).
+std::vector<std::function<Message(int64_t)>> HoldingAttacks() {
+  return {
       [](int64_t) {
         return Raw("READY", {{"device", 5}});
       },
@@ -185,6 +197,12 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
       },
       [](int64_t) { return ValidHello("again"); },  // a second HELLO
   };
+}
+
+// Runs each holding attack on its own authenticated connection; returns how many were made
+// while holding a trial.
+int RunHoldingAttacks(const std::string& endpoint, const std::string& secret,
+                      const std::vector<std::function<Message(int64_t)>>& holding) {
   int held = 0;
   for (size_t i = 0; i < holding.size(); ++i) {
     auto channel = ConnectTcp(endpoint, secret);
@@ -211,6 +229,22 @@ TEST_CASE("the coordinator survives attacks on its port and stores every trial",
     }
     CHECK(ClosedByCoordinator(*channel));
   }
+
+  return held;
+}
+
+}  // namespace
+
+TEST_CASE("the coordinator survives attacks on its port and stores every trial",
+          "[e2e][protocol][attack]") {
+  const fs::path dir = FreshDir("protocol_attack");
+  const pid_t run = StartRun(WriteAttackStudy(dir), 1, dir / "run.txt");
+  const JoinInfo join = ReadJoinInfo(dir / "run.txt");
+  CheckUnauthenticatedAttacks(join.port, join.endpoint);
+  // Authenticated peers that break the protocol, each on its own connection.
+  CheckAttacksBeforeHello(join.endpoint, join.secret);
+  const auto holding = HoldingAttacks();
+  const int held = RunHoldingAttacks(join.endpoint, join.secret, holding);
 
   const int status = WaitExit(run, std::chrono::seconds(240));
   const std::string output = ReadFile(dir / "run.txt");

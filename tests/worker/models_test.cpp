@@ -26,6 +26,7 @@ std::map<std::string, Shape> StateShapes(torch::nn::Module& model) {
 // torchvision 0.14's resnet18(num_classes=18).state_dict(), generated once with
 //   /usr/bin/python3 -c "import torchvision; m = torchvision.models.resnet18(num_classes=18);
 //   [print(k, list(v.shape)) for k, v in m.state_dict().items()]"
+// Long: a data table, one line per tensor of the reference model.
 const std::map<std::string, Shape>& TorchvisionResnet18() {
   static const std::map<std::string, Shape> expected = {
       {"conv1.weight", {64, 3, 7, 7}},
