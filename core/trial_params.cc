@@ -77,7 +77,7 @@ TrialParamInfo WithAlias(TrialParamInfo info, const char* alias) {
   return info;
 }
 
-// One line per parameter: a table, longer than a function should be, read as one.
+// Long: one line per parameter; a table, read as one.
 std::vector<TrialParamInfo> BuildTable() {
   constexpr double kInf = INFINITY;
   TrialParamInfo backbone;
