@@ -295,8 +295,7 @@ Command AddRunCommand(CLI::App& root) {
                               ", which the budget must hold; give at least " +
                               std::to_string(spec.enqueue.size()));
             }
-            // Objectives read no data and need no LibTorch.
-            if (spec.trainer.type == TrainerType::kTorch) {
+            if (spec.trainer.type == TrainerType::kTorch) {  // objectives: no data, no LibTorch
               FindTorchPlugin();  // a missing module stops here, not in every worker
               CheckDataExists(spec);
             }
