@@ -26,6 +26,7 @@
 #include "orchestrator/run_lock.h"
 #include "orchestrator/tcp_transport.h"
 #include "orchestrator/worker_loop.h"
+#include "search/sampler.h"
 
 namespace ensweep {
 namespace {
@@ -84,12 +85,13 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
 }
 
 // "study NAME: 8 trials x 4 epochs, sampler random (seed 0)": the first line of a run, with the
-// study's trial budget (--trials when given).
+// trials it will run: the study's trial budget (--trials when given), or the grid's size when
+// that is smaller.
 std::string StudyLine(const StudySpec& spec, int64_t trials_override) {
-  return "study " + spec.name + ": " +
-         CountOf(trials_override > 0 ? trials_override : spec.budget.trials, "trial") + " x " +
-         CountOf(spec.budget.epochs, "epoch") + ", sampler " + OptionName(spec.sampler.type) +
-         " (seed " + std::to_string(spec.sampler.seed) + ")";
+  const int64_t budget = trials_override > 0 ? trials_override : spec.budget.trials;
+  return "study " + spec.name + ": " + CountOf(PlannedTrials(spec, budget), "trial") + " x " +
+         CountOf(spec.budget.epochs, "epoch") + ", sampler " + OptionName(spec.sampler.type) + " (seed " +
+         std::to_string(spec.sampler.seed) + ")";
 }
 
 // Local workers when --workers is not given: one per visible GPU for LibTorch training when this

@@ -77,7 +77,6 @@ CREATE TABLE IF NOT EXISTS workers (
   name TEXT NOT NULL,
   host TEXT NOT NULL,
   pid INTEGER NOT NULL,
-  device TEXT NOT NULL,
   connected_at REAL NOT NULL,
   gone_at REAL,
   gone_reason TEXT NOT NULL DEFAULT '');
@@ -393,6 +392,46 @@ void Store::CheckFile() const {
   }
 }
 
+namespace {
+
+bool HasColumn(SQLite::Database& db, const std::string& table, const std::string& column) {
+  SQLite::Statement q(db, "SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  q.bind(1, table);
+  q.bind(2, column);
+  return q.executeStep();
+}
+
+// Schema 1 -> 2, inside the schema transaction.
+void MigrateFrom1(SQLite::Database& db) {
+  // workers.device was never written (always empty).
+  if (HasColumn(db, "workers", "device")) db.exec("ALTER TABLE workers DROP COLUMN device");
+  // A trial interrupted by a stop request is QUEUED with its epochs cleared (MarkInterrupted);
+  // earlier versions left it STALE with the same error text.
+  const char* interrupted = "state = 'STALE' AND substr(error, 1, 13) = 'interrupted: '";
+  db.exec(std::string("DELETE FROM epoch_metrics WHERE trial_id IN (SELECT id FROM trials WHERE ") +
+          interrupted + ")");
+  db.exec(std::string("UPDATE trials SET state = 'QUEUED', worker = '', started_at = NULL, "
+                      "epochs_done = 0 WHERE ") +
+          interrupted);
+  // The enqueue entries a study has queued are kept in meta `enqueued/<study id>`; a study with
+  // trials from before that record has queued the enqueue list of its stored spec.
+  SQLite::Statement studies(db,
+                            "SELECT id, spec FROM studies s WHERE EXISTS (SELECT 1 FROM trials t "
+                            "WHERE t.study_id = s.id)");
+  SQLite::Statement record(db, "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+  while (studies.executeStep()) {
+    const Json spec = ParseJsonColumn(studies.getColumn(1));
+    const Json enqueue =
+        spec.contains("enqueue") && spec["enqueue"].is_array() ? spec["enqueue"] : Json::array();
+    record.bind(1, "enqueued/" + std::to_string(studies.getColumn(0).getInt64()));
+    record.bind(2, enqueue.dump());
+    record.exec();
+    record.reset();
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Store> Store::OpenForWriting(const std::string& path, const StoreOptions& options) {
   const fs::path parent = fs::path(path).parent_path();
   std::error_code error;
@@ -441,7 +480,7 @@ std::unique_ptr<Store> Store::OpenForWriting(const std::string& path, const Stor
       found = stored_version();  // another process may have created it meanwhile
       check_version(found);
       impl->db.exec(kSchema);
-      // Migrations from older versions go here, one step per version.
+      if (found && *found < 2) MigrateFrom1(impl->db);
       impl->db.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '" +
                     std::to_string(kSchemaVersion) + "')");
       transaction.commit();
@@ -867,17 +906,16 @@ std::vector<ArtifactRecord> Store::Artifacts(int64_t trial_id) const {
 }
 
 int64_t Store::RegisterWorker(int64_t study_id, const std::string& name, const std::string& host,
-                              int64_t pid, const std::string& device) {
+                              int64_t pid) {
   return Guarded([&]() -> int64_t {
     SQLite::Statement q(impl_->db,
-                        "INSERT INTO workers (study_id, name, host, pid, device, connected_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)");
+                        "INSERT INTO workers (study_id, name, host, pid, connected_at) "
+                        "VALUES (?, ?, ?, ?, ?)");
     q.bind(1, study_id);
     q.bind(2, name);
     q.bind(3, host);
     q.bind(4, pid);
-    q.bind(5, device);
-    q.bind(6, NowSeconds());
+    q.bind(5, NowSeconds());
     q.exec();
     return impl_->db.getLastInsertRowid();
   });

@@ -28,7 +28,8 @@
 
 namespace ensweep {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: workers without `device`; interrupted trials QUEUED; every study's enqueue record.
+inline constexpr int kSchemaVersion = 2;
 
 // How the writer opens its store. Unset values come from the environment, for tests and quotas:
 //   ENSWEEP_STORE_BUSY_TIMEOUT_MS  busy_timeout in milliseconds
@@ -138,7 +139,7 @@ class Store {
 
   // Workers.
   int64_t RegisterWorker(int64_t study_id, const std::string& name, const std::string& host,
-                         int64_t pid, const std::string& device);
+                         int64_t pid);
   void MarkWorkerGone(int64_t worker_id, const std::string& reason);
 
   // Ensembles.

@@ -23,28 +23,30 @@
 // store's lock is waited for (one message) for as long as it holds it; a stop request while
 // waiting ends the run as interrupted, its running trials left to be retried.
 //
-// Run() is single-threaded and owns the loop; the transport may use threads inside. The time
-// and target budgets stop new trials from starting; trials already running finish.
+// The coordinator routes messages and schedules work; the study's trials are its TrialBook's
+// (orchestrator/trial_book.h), its workers' liveness its WorkerRoster's, its progress lines a
+// ProgressPrinter's. Run() is single-threaded and owns the loop; the transport may use threads
+// inside. The time and target budgets stop new trials from starting; trials already running
+// finish.
 // Every round reads all the events the transport already holds before it checks heartbeats, and
 // a coordinator that was itself not running for longer than the heartbeat timeout (SIGSTOP and
 // SIGCONT, a suspended machine) gives every worker a fresh timeout instead of declaring it lost.
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <iosfwd>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/store.h"
 #include "core/study.h"
+#include "orchestrator/progress.h"
 #include "orchestrator/transport.h"
+#include "orchestrator/trial_book.h"
+#include "orchestrator/worker_roster.h"
 #include "search/pruner.h"
 #include "search/sampler.h"
 
@@ -89,46 +91,38 @@ class Coordinator {
   RunSummary Run();
 
  private:
-  struct WorkerSlot;
   void Resume();
-  // Throws UserError when the study file's objective differs from the stored study's (with
-  // trials), or its enqueue list under the grid sampler; notes a changed space. Returns the
-  // enqueue list the stored study last ran with (empty for a new study).
-  std::vector<Json> CheckStoredStudy();
-  bool Retryable(const TrialRecord& trial) const;
   void HandleEvent(const TransportEvent& event);
   // Throws ProtocolError for anything the peer should not have sent (message.h), before writing
   // anything of it.
   void HandleMessage(int peer, const Message& message);
+  void OnHello(int peer, const Message& message);
+  void OnReport(int peer, WorkerSlot& slot, const Message& message);
+  void OnEnd(WorkerSlot& slot, const Message& message);  // DONE or FAIL
+  // The trial a REPORT, DONE or FAIL names must be the one the worker runs.
+  void CheckTrial(const WorkerSlot& slot, const std::string& type, int64_t number) const;
+  void CheckEpochs(const std::string& type, int epochs, const char* field) const;
+  // Rewrites each artifact's path as an absolute path inside the trial's ArtifactDir (relative
+  // paths are relative to it); throws ProtocolError if one is elsewhere or has a ".." component.
+  void CheckArtifacts(int64_t number, std::vector<ArtifactRecord>& artifacts) const;
   // A peer that broke the protocol: disconnected, logged, and handled as lost (its trial STALE).
   void DropPeer(int peer, const std::string& type, const std::string& error);
   void HandleLost(int peer, const std::string& reason);
-  // Declares lost every worker silent for longer than the study's heartbeat timeout, unless the
-  // coordinator itself did not run for that long since the previous check: then every worker
-  // gets a fresh timeout (its messages could not be read meanwhile). Called once per round.
+  // Declares lost every worker the roster finds silent (worker_roster.h). Once per round.
   void CheckHeartbeats();
-  // A HEARTBEAT to every worker without a trial, at least every min(5 s, heartbeat timeout / 3),
-  // so that a worker can tell a silent coordinator from an idle one.
+  // A HEARTBEAT to every idle worker due one (worker_roster.h).
   void SendHeartbeats();
   std::chrono::steady_clock::time_point Now() const {
     return options_.now ? options_.now() : std::chrono::steady_clock::now();
   }
   void Dispatch();
+  // Starts the next trial on `worker` (queued first, else a new one); null when there is none.
+  const TrialRecord* StartTrial(const std::string& worker);
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
   bool TargetReached() const;
-  void NoteBest(int64_t number);
   bool Finished() const;
-  void FinishTrial(WorkerSlot& slot, const std::variant<msg::Done, msg::Fail>& outcome);
-  // Rewrites each artifact's path as an absolute path inside ArtifactDir(number) (relative paths
-  // are relative to it); throws ProtocolError if one is elsewhere or has a ".." component.
-  void CheckArtifacts(int64_t number, std::vector<ArtifactRecord>& artifacts) const;
   void StopAll(const std::string& reason);
-  // Puts a running trial back in the queue (QUEUED, epochs cleared, no retry used).
-  void Interrupt(int64_t number, const std::string& reason);
-  // Queues a progress line, printed after the round's commit (FlushProgress).
-  void Print(const std::string& line) const;
-  void FlushProgress();
   // Commits the round's batch (throws StoreError), then prints its progress lines.
   void CommitRound(Store::Batch& batch);
   void RunRounds(RunSummary& summary);
@@ -138,8 +132,6 @@ class Coordinator {
   bool WaitForStoreLock(std::chrono::milliseconds waited, bool first);
   // Tells every worker to shut down, writing nothing (the store has failed).
   void AbandonWorkers(const std::string& reason);
-  const std::vector<TrialRecord>& History();
-  std::string ArtifactDir(int64_t number) const;
 
   const StudySpec& spec_;
   Store& store_;
@@ -147,23 +139,13 @@ class Coordinator {
   CoordinatorOptions options_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
-  std::vector<TrialRecord> history_;  // History()'s cache, by number
-  Curves curves_;                     // per-epoch objective values of every trial, for the pruner
   int64_t budget_trials_;
+  ProgressPrinter printer_;  // progress lines, printed after their round's commit
+  TrialBook book_;           // the study's trials
   int64_t study_id_ = 0;
-  std::map<int64_t, TrialRecord> trials_;  // by number: the in-memory copy of the stored history
-  std::deque<int64_t> pending_;            // QUEUED (enqueued) and STALE-to-retry trial numbers
-  std::map<int, std::unique_ptr<WorkerSlot>> workers_;  // by transport peer
-  std::set<int> dropped_peers_;  // lost or disconnected: whatever they still send is ignored
-  int64_t next_number_ = 0;
-  int64_t finished_before_ = 0;  // trials that had ended (for good) when this run started
-  int64_t finished_this_run_ = 0;
-  int workers_seen_ = 0;
+  WorkerRoster roster_;    // the workers, by transport peer
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
-  std::optional<std::chrono::steady_clock::time_point> last_heartbeat_check_;
-  std::optional<int64_t> best_number_;
-  mutable std::vector<std::string> unprinted_;  // progress lines of the round not yet committed
 };
 
 }  // namespace ensweep

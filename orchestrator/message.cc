@@ -254,9 +254,7 @@ Message Encode(const Hello& m) {
                  {{"protocol", m.protocol}, {"name", m.name}, {"host", m.host}, {"pid", m.pid}}};
 }
 
-Message Encode(const Welcome& m) {
-  return Message{kWelcome, {{"worker_id", m.worker_id}, {"study", m.study}}};
-}
+Message Encode(const Welcome& m) { return Message{kWelcome, {{"study", m.study}}}; }
 
 Message Encode(const Ready& m) { return Message{kReady, {{"device", m.device}}}; }
 
@@ -266,8 +264,7 @@ Message Encode(const Run& m) {
                   {"params", m.params},
                   {"seed", m.seed},
                   {"epochs", m.epochs},
-                  {"artifact_dir", m.artifact_dir},
-                  {"attempt", m.attempt}}};
+                  {"artifact_dir", m.artifact_dir}}};
 }
 
 Message Encode(const Report& m) {
@@ -318,7 +315,6 @@ Hello DecodeHello(const Message& m) {
 Welcome DecodeWelcome(const Message& m) {
   const Reader r(m, kWelcome);
   Welcome out;
-  out.worker_id = r.Integer("worker_id", 0, kMaxInt64);
   out.study = r.Object("study");
   return out;
 }
@@ -336,7 +332,6 @@ Run DecodeRun(const Message& m) {
   out.seed = r.Unsigned("seed");
   out.epochs = static_cast<int>(r.Integer("epochs", 1, kMaxEpochs));
   out.artifact_dir = r.String("artifact_dir", 1, kMaxPathBytes, true);
-  out.attempt = r.Integer("attempt", 0, kMaxInt64);
   return out;
 }
 

@@ -14,9 +14,9 @@
 // The conversation, step by step:
 //
 //  1. worker -> HELLO     {protocol, name, host, pid}
-//  2. coord  -> WELCOME   {worker_id, study}           study: the normalised study spec (JSON)
+//  2. coord  -> WELCOME   {study}                      study: the normalised study spec (JSON)
 //  3. worker -> READY     {device}                      the trainer is built; the worker is idle
-//  4. coord  -> RUN       {trial, params, seed, epochs, artifact_dir, attempt}
+//  4. coord  -> RUN       {trial, params, seed, epochs, artifact_dir}
 //  5. worker -> REPORT    {trial, epoch, metrics}       after every epoch
 //     coord  -> CONTINUE  {trial}  or  STOP {trial}    the pruner's decision; the worker waits
 //  6. worker -> DONE      {trial, metrics, artifacts, epochs, stopped_early}
@@ -53,7 +53,8 @@
 
 namespace ensweep {
 
-inline constexpr int kProtocolVersion = 1;
+// 2: WELCOME without worker_id, RUN without attempt (fields no worker read).
+inline constexpr int kProtocolVersion = 2;
 inline constexpr int kMpiTag = 7701;
 
 // Limits the typed decoders enforce. Names, devices, kinds, checksums and paths must not contain
@@ -114,10 +115,9 @@ struct Hello {
   int64_t pid = 0;
 };
 
-// coordinator -> worker, the answer to HELLO. worker_id >= 0; study: an object (StudySpec::ToJson;
-// whether it parses as a study is the worker's to check).
+// coordinator -> worker, the answer to HELLO. study: an object (StudySpec::ToJson; whether it
+// parses as a study is the worker's to check).
 struct Welcome {
-  int64_t worker_id = 0;
   nlohmann::json study = nlohmann::json::object();
 };
 
@@ -127,14 +127,13 @@ struct Ready {
 };
 
 // coordinator -> worker: train one trial. trial >= 0; params: an object; seed: an unsigned 64-bit
-// integer; epochs: 1..kMaxEpochs; artifact_dir: 1..kMaxPathBytes bytes; attempt >= 0 (retries).
+// integer; epochs: 1..kMaxEpochs; artifact_dir: 1..kMaxPathBytes bytes.
 struct Run {
   int64_t trial = 0;
   nlohmann::json params = nlohmann::json::object();
   uint64_t seed = 0;
   int epochs = 1;
   std::string artifact_dir;
-  int64_t attempt = 0;
 };
 
 // worker -> coordinator after each epoch. epoch: 1..kMaxEpochs; metrics: an object of at most

@@ -52,8 +52,6 @@ class NumericParzen {
   double LogPdf(double x) const;
   // Bandwidth of kernel k (the prior kernel is last).
   double Sigma(size_t k) const { return sigmas_[k]; }
-  // Log of kernel k's normalised mixture weight.
-  double LogWeight(size_t k) const { return log_weights_[k]; }
 
  private:
   double low_, high_;

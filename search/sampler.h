@@ -30,6 +30,11 @@ class Sampler {
 // (e.g. a continuous parameter under grid).
 std::unique_ptr<Sampler> MakeSampler(const StudySpec& spec);
 
+// The trials a study with a budget of `budget` trials runs at most: the budget, or the
+// sampler's capacity (a grid's size) when that is smaller.
+int64_t PlannedTrials(const Sampler& sampler, int64_t budget);
+int64_t PlannedTrials(const StudySpec& spec, int64_t budget);
+
 // The seed of trial `number`: what its trainer is seeded with, stored with the trial.
 uint64_t TrialSeed(const StudySpec& spec, int64_t number);
 

@@ -9,5 +9,5 @@ mkdir -p "$(dirname "$out")"
 ${CXX:-g++} -std=c++17 -O3 -DNDEBUG -Wall -Wextra -pthread -I"$root" \
   "$root/bench/search/search_bench.cc" "$root/search/space.cc" "$root/search/sampler.cc" \
   "$root/search/parzen.cc" "$root/search/tpe_sampler.cc" "$root/objectives/functions.cc" \
-  "$root/core/study.cc" "$root/core/study_document.cc" "$root/core/study_space.cc" "$root/core/rng.cc" -lyaml-cpp -o "$out"
+  "$root/core/study.cc" "$root/core/study_document.cc" "$root/core/study_space.cc" "$root/core/study_text.cc" "$root/core/rng.cc" -lyaml-cpp -o "$out"
 echo "$out"

@@ -1,5 +1,7 @@
 #include "core/store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -166,4 +168,51 @@ TEST_CASE("ensembles are recorded with members and weights", "[core][store]") {
   CHECK(stored[0].member_numbers == std::vector<int64_t>{3, 1});
   CHECK(stored[0].weights == std::vector<double>{0.5, 0.5});
   CHECK(stored[0].metrics["val_macro_f1"] == 0.7);
+}
+
+TEST_CASE(
+    "a schema 1 store is migrated: no device column, interrupted trials queued, enqueue "
+    "records written",
+    "[core][store]") {
+  const std::string path = FreshStorePath();
+  int64_t study = 0, interrupted = 0, lost = 0;
+  {
+    // A schema 2 store, then taken back to what schema 1 left behind.
+    auto store = Store::OpenForWriting(path);
+    StudySpec spec = Spec("old");
+    spec.enqueue = {Json{{"lr", 0.1}}};
+    study = store->CreateOrUpdateStudy(spec);
+    interrupted = store->AddTrial(study, 0, TrialState::kRunning, Json{{"lr", 0.1}}, 1);
+    store->RecordEpoch(interrupted, 1, {{"val_macro_f1", 0.5}});
+    store->MarkStale(interrupted, "interrupted: stopped by signal");
+    lost = store->AddTrial(study, 1, TrialState::kRunning, Json{{"lr", 0.2}}, 2);
+    store->RecordEpoch(lost, 1, {{"val_macro_f1", 0.4}});
+    store->MarkStale(lost, "worker w1 lost: no message for 30s");
+    store->CreateOrUpdateStudy(Spec("new"));  // no trials: no record
+  }
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE workers ADD COLUMN device TEXT NOT NULL DEFAULT ''");
+    db.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  }
+  auto store = Store::OpenForWriting(path);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getString() == "2");
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM pragma_table_info('workers') WHERE name = 'device'")
+              .getInt() == 0);
+  }
+  const auto queued = store->FindTrial(study, 0);
+  REQUIRE(queued);
+  CHECK(queued->state == TrialState::kQueued);
+  CHECK(queued->epochs_done == 0);
+  CHECK(queued->error == "interrupted: stopped by signal");
+  CHECK(store->Epochs(interrupted).empty());
+  const auto stale = store->FindTrial(study, 1);  // lost, not interrupted: kept as it was
+  REQUIRE(stale);
+  CHECK(stale->state == TrialState::kStale);
+  CHECK(store->Epochs(lost).size() == 1);
+  CHECK(store->Meta("enqueued/" + std::to_string(study)) == Json::parse(R"([{"lr": 0.1}])").dump());
+  CHECK_FALSE(store->Meta("enqueued/" + std::to_string(study + 1)));
+  CHECK(store->RegisterWorker(study, "w1", "host", 1) > 0);
 }

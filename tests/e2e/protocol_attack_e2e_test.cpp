@@ -136,9 +136,10 @@ void CheckUnauthenticatedAttacks(int port, const std::string& endpoint) {
 void CheckAttacksBeforeHello(const std::string& endpoint, const std::string& secret) {
   const std::vector<Message> before_hello = {
       Raw("HELLO", {{"protocol", "1"}, {"name", "a"}, {"host", "h"}, {"pid", 1}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", 5}, {"host", "h"}, {"pid", 1}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", "a"}, {"host", "h"}, {"pid", "x"}}),
-      Raw("HELLO", {{"protocol", 1}, {"name", "a"}, {"host", Json::array({1})}, {"pid", 1}}),
+      Raw("HELLO", {{"protocol", kProtocolVersion}, {"name", 5}, {"host", "h"}, {"pid", 1}}),
+      Raw("HELLO", {{"protocol", kProtocolVersion}, {"name", "a"}, {"host", "h"}, {"pid", "x"}}),
+      Raw("HELLO",
+          {{"protocol", kProtocolVersion}, {"name", "a"}, {"host", Json::array({1})}, {"pid", 1}}),
       Raw("READY", {{"device", "cpu"}}),  // before HELLO
       Raw("NONSENSE", Json::object()),
   };

@@ -210,3 +210,20 @@ TEST_CASE("a torch study whose data folder is missing exits with status 2 and na
   CHECK(top.status == 2);
   CHECK_THAT(top.output, Catch::Contains("no store yet"));
 }
+
+TEST_CASE("a grid study announces and counts the trials its grid holds, not its budget",
+          "[e2e][cli]") {
+  const fs::path dir = FreshDir("grid_banner");
+  std::ofstream(dir / "study.yaml") << "study: grid-banner\ntrainer: {type: branin}\n"
+                                       "objective: {metric: value, direction: minimize}\n"
+                                       "budget: {trials: 100, epochs: 1}\n"
+                                       "sampler: {type: grid}\n"
+                                       "space:\n  x1: {choice: [0, 1]}\n  x2: {choice: [2, 3]}\n";
+  const auto run = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 1");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("study grid-banner: 4 trials x 1 epoch"));
+  CHECK_THAT(run.output, Catch::Contains("[   4/4] trial"));
+  CHECK_THAT(run.output, !Catch::Contains("100 trials"));
+  CHECK_THAT(run.output, !Catch::Contains("/100]"));
+}

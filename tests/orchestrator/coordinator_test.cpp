@@ -129,25 +129,6 @@ TEST_CASE("a resumed study proposes exactly what an uninterrupted one would",
   CHECK(resumed == whole);
 }
 
-TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere",
-          "[orchestrator][coordinator]") {
-  const StudySpec spec = MakeSpec(R"({"lr": 0.01})", 3, 4);
-  Harness harness(spec, 2, /*epoch_ms=*/60);
-  std::thread killer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    harness.hub().Kill(1, "simulated crash");
-  });
-  const RunSummary summary = harness.Run();
-  killer.join();
-  CHECK(summary.complete == 3);
-  int retried = 0;
-  for (const auto& t : harness.store().Trials(summary.study_id)) {
-    CHECK(t.state == TrialState::kComplete);
-    retried += t.retries;
-  }
-  CHECK(retried == 1);
-}
-
 TEST_CASE("a stop request queues running trials again and a rerun completes them",
           "[orchestrator][coordinator]") {
   const StudySpec spec = MakeSpec(R"({"lr": {"uniform": [0.001, 0.1]}})", 4, 5);
@@ -302,16 +283,6 @@ TEST_CASE("under the grid sampler the enqueue list cannot change once the study 
   spec.enqueue = {Json{{"lr", 0.03}}};
   Harness again(spec, 1);
   CHECK_THROWS_WITH(again.Run(), Catch::Contains("grid sampler numbers its points"));
-}
-
-TEST_CASE("the time budget stops new trials from starting", "[orchestrator][coordinator]") {
-  StudySpec spec = MakeSpec(R"({"lr": 0.01})", 1000, 1);
-  spec.budget.time_s = 0.3;
-  Harness harness(spec, 2, /*epoch_ms=*/50);
-  const RunSummary summary = harness.Run();
-  CHECK(summary.stop_reason == "time budget spent");
-  CHECK(summary.trials < 30);
-  CHECK(summary.complete == summary.trials);  // running trials finished, none left RUNNING
 }
 
 TEST_CASE("a grid study ends when the grid is exhausted", "[orchestrator][coordinator]") {

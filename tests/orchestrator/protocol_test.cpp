@@ -102,7 +102,7 @@ std::vector<Build> ValidMessages() {
         return msg::Encode(msg::Hello{kProtocolVersion, "rogue", "h", 1});
       },
       [](const msg::Run&) {
-        return msg::Encode(msg::Welcome{1, Json{{"study", "s"}}});
+        return msg::Encode(msg::Welcome{Json{{"study", "s"}}});
       },
       [](const msg::Run&) { return msg::Encode(msg::Ready{"cpu"}); },
       [](const msg::Run& r) { return msg::Encode(r); },
@@ -131,10 +131,10 @@ Build Changed(Build base, std::function<void(Json&, const msg::Run&)> change) {
   };
 }
 
-std::vector<RogueCase> HoldingCases(int budget_epochs) {
-  std::vector<RogueCase> cases;
-  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000", 0};
-  const std::vector<Build> valid = ValidMessages();
+// Every message type from a peer holding a trial: those workers do not send, and each field
+// missing or of another JSON type.
+void AddFieldCases(const std::vector<Build>& valid, std::vector<RogueCase>& cases) {
+  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000"};
   for (const Build& build : valid) {
     const Message sample = build(example);
     const bool accepted = sample.type == msg::kReady || sample.type == msg::kReport ||
@@ -155,6 +155,12 @@ std::vector<RogueCase> HoldingCases(int budget_epochs) {
       }
     }
   }
+}
+
+std::vector<RogueCase> HoldingCases(int budget_epochs) {
+  std::vector<RogueCase> cases;
+  const std::vector<Build> valid = ValidMessages();
+  AddFieldCases(valid, cases);
   const Build report = valid[4], done = valid[7], fail = valid[8];
   const auto set = [](Build base, const std::string& pointer, Json value) {
     return Changed(std::move(base), [pointer, value](Json& body, const msg::Run&) {
@@ -293,6 +299,55 @@ std::thread OrdinaryWorker(InProcessHub& hub, const std::string& name, std::atom
   });
 }
 
+// HELLOs from "bad-hello" with a field missing, of another type, or of another protocol version.
+std::vector<Message> BadHellos() {
+  const Message hello = msg::Encode(msg::Hello{kProtocolVersion, "bad-hello", "h", 1});
+  std::vector<Message> bad_hellos;
+  for (const auto& item : hello.body.items()) {
+    Message missing = hello;
+    missing.body.erase(item.key());
+    bad_hellos.push_back(missing);
+    for (const auto& [kind, value] : kSamples) {
+      if (kind == Kind(item.value())) continue;
+      Message changed = hello;
+      changed.body[item.key()] = value;
+      bad_hellos.push_back(changed);
+    }
+  }
+  Message other_version = hello;
+  other_version.body["protocol"] = kProtocolVersion + 1;
+  bad_hellos.push_back(other_version);
+  return bad_hellos;
+}
+
+// A second HELLO on the same connection (and a third, and a fourth) from a peer holding a
+// trial: it is disconnected.
+void SendSecondHellos(InProcessHub& hub) {
+  auto rogue = Connect(hub);
+  HoldTrial(*rogue, "rehello");
+  for (int i = 0; i < 3; ++i) {
+    try {
+      rogue->Send(msg::Encode(msg::Hello{kProtocolVersion, "rehello", "h", 1}));
+    } catch (const ChannelClosed&) {
+      // Dropped after the first: later sends find the channel closed.
+    }
+  }
+  CHECK(ExpectClosed(*rogue).empty());
+}
+
+// Anything but HELLO first: the peer is disconnected.
+void SendBeforeHello(InProcessHub& hub, const StudySpec& spec) {
+  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000"};
+  for (const Build& build : ValidMessages()) {
+    const Message m = build(no_trial);
+    if (m.type == msg::kHello) continue;
+    INFO(m.type << " before HELLO");
+    auto rogue = Connect(hub);
+    rogue->Send(m);
+    CHECK(ExpectClosed(*rogue).empty());
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a rogue peer is disconnected alone, its trial retried, and the study finishes",
@@ -320,50 +375,12 @@ TEST_CASE("a rogue peer is disconnected alone, its trial retried, and the study 
   }
   const int64_t holding = static_cast<int64_t>(cases.size());
 
-  // A second HELLO on the same connection (and a third, and a fourth).
-  {
-    auto rogue = Connect(hub);
-    HoldTrial(*rogue, "rehello");
-    for (int i = 0; i < 3; ++i) {
-      try {
-        rogue->Send(msg::Encode(msg::Hello{kProtocolVersion, "rehello", "h", 1}));
-      } catch (const ChannelClosed&) {
-        // Dropped after the first: later sends find the channel closed.
-      }
-    }
-    CHECK(ExpectClosed(*rogue).empty());
-  }
-
-  // Anything but HELLO first.
-  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000", 0};
-  for (const Build& build : ValidMessages()) {
-    const Message m = build(no_trial);
-    if (m.type == msg::kHello) continue;
-    INFO(m.type << " before HELLO");
-    auto rogue = Connect(hub);
-    rogue->Send(m);
-    CHECK(ExpectClosed(*rogue).empty());
-  }
+  SendSecondHellos(hub);
+  SendBeforeHello(hub, spec);
 
   // A HELLO with a field missing, of another type, or out of range, as the first message: the
   // peer is told why, then disconnected; nothing is registered.
-  const Message hello = msg::Encode(msg::Hello{kProtocolVersion, "bad-hello", "h", 1});
-  std::vector<Message> bad_hellos;
-  for (const auto& item : hello.body.items()) {
-    Message missing = hello;
-    missing.body.erase(item.key());
-    bad_hellos.push_back(missing);
-    for (const auto& [kind, value] : kSamples) {
-      if (kind == Kind(item.value())) continue;
-      Message changed = hello;
-      changed.body[item.key()] = value;
-      bad_hellos.push_back(changed);
-    }
-  }
-  Message other_version = hello;
-  other_version.body["protocol"] = kProtocolVersion + 1;
-  bad_hellos.push_back(other_version);
-  for (const Message& m : bad_hellos) {
+  for (const Message& m : BadHellos()) {
     INFO("first message " << EncodeMessage(m));
     auto rogue = Connect(hub);
     rogue->Send(m);
@@ -511,7 +528,7 @@ class RogueCoordinator {
   // HELLO, WELCOME with the study, READY.
   void Welcome(const Json& study) {
     Expect(msg::kHello);
-    Send(msg::Encode(msg::Welcome{1, study}));
+    Send(msg::Encode(msg::Welcome{study}));
   }
 
   // The worker's exit status; fails the test if it has not exited within `seconds`.
@@ -525,7 +542,7 @@ class RogueCoordinator {
   const fs::path& root() const { return root_; }
   int runs() const { return runs_; }
   msg::Run RunFor(const std::string& artifact_dir, int epochs = 2) const {
-    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir, 0};
+    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir};
   }
 
  private:
@@ -644,7 +661,7 @@ TEST_CASE("a WELCOME whose study does not parse makes the worker exit 1",
   }
   RogueCoordinator coordinator;  // a study that is not even an object
   coordinator.Expect(msg::kHello);
-  coordinator.Send(Message{msg::kWelcome, {{"worker_id", 1}, {"study", 5}}});
+  coordinator.Send(Message{msg::kWelcome, {{"study", 5}}});
   CHECK(coordinator.ExitStatus() == 1);
 }
 
@@ -665,7 +682,7 @@ TEST_CASE(
     RogueCoordinator coordinator;
     coordinator.Welcome(coordinator.spec().ToJson());
     coordinator.Expect(msg::kReady);
-    coordinator.Send(msg::Encode(msg::Welcome{1, coordinator.spec().ToJson()}));
+    coordinator.Send(msg::Encode(msg::Welcome{coordinator.spec().ToJson()}));
     CHECK(coordinator.ExitStatus() == 1);
   }
   {

@@ -152,3 +152,54 @@ TEST_CASE("log-scale ints stay on the step grid and favour small values", "[sear
   }
   CHECK(small / 2000.0 == Approx(0.5).margin(0.05));  // log10(32) / log10(1001) ~ 0.5
 }
+
+namespace {
+
+// The minimal case of a conditional grid with an enqueued trial that turns a condition off.
+StudySpec ConditionalGrid(const std::string& sampler) {
+  StudySpec spec = SpecWithSpace(R"({
+    "backbone": {"choice": ["a", "b", "c"]},
+    "head": {"choice": ["single", "multitask"], "when": {"backbone": ["b", "c"]}},
+    "w": {"choice": [2.0], "when": {"head": "multitask"}}})",
+                                 sampler);
+  spec.enqueue = {Json{{"backbone", "c"}, {"head", "single"}}};
+  spec.budget.trials = 100;
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("an enqueued grid trial gets no parameter whose condition its values turn off",
+          "[search][sampler]") {
+  const Json enqueued = {{"backbone", "c"}, {"head", "single"}};
+  for (const std::string type : {"grid", "random"}) {
+    INFO(type);
+    CHECK(MakeSampler(ConditionalGrid(type))->Propose(0, enqueued, {}) == enqueued);
+  }
+  // Missing parameters come from a grid point that agrees with the fixed ones.
+  const Json partial = MakeSampler(ConditionalGrid("grid"))->Propose(0, {{"backbone", "c"}}, {});
+  CHECK(partial["backbone"] == "c");
+  CHECK(partial.contains("head"));
+  CHECK(partial.contains("w") == (partial["head"] == "multitask"));
+}
+
+TEST_CASE("the grid sampler does not run an enqueued trial's point again", "[search][sampler]") {
+  const StudySpec spec = ConditionalGrid("grid");
+  auto sampler = MakeSampler(spec);
+  // a; b and c with single or multitask: 5 points, one of them enqueued.
+  REQUIRE(sampler->Capacity());
+  CHECK(*sampler->Capacity() == 5);
+  CHECK(PlannedTrials(spec, spec.budget.trials) == 5);
+  std::set<std::string> seen = {sampler->Propose(0, spec.enqueue[0], {}).dump()};
+  for (int n = 1; n < 5; ++n) seen.insert(sampler->Propose(n, Json::object(), {}).dump());
+  CHECK(seen.size() == 5);
+  CHECK_THROWS(sampler->Propose(5, Json::object(), {}));
+}
+
+TEST_CASE("a study plans the smaller of its trial budget and its grid", "[search][sampler]") {
+  StudySpec grid = SpecWithSpace(R"({"lr": {"choice": [0.1, 0.01, 0.001, 0.0001]}})", "grid");
+  CHECK(PlannedTrials(grid, 100) == 4);
+  CHECK(PlannedTrials(grid, 3) == 3);
+  const StudySpec random = SpecWithSpace(R"({"lr": {"choice": [0.1, 0.01]}})");
+  CHECK(PlannedTrials(random, 100) == 100);
+}
