@@ -37,4 +37,9 @@ TrialState ParseTrialState(const std::string& name) {
                   "'; expected QUEUED, RUNNING, COMPLETE, PRUNED, FAILED or STALE");
 }
 
+bool IsFinished(TrialState state) {
+  return state == TrialState::kComplete || state == TrialState::kPruned ||
+         state == TrialState::kFailed;
+}
+
 }  // namespace ensweep

@@ -18,6 +18,7 @@ enum class TrialState { kQueued, kRunning, kComplete, kPruned, kFailed, kStale }
 const char* TrialStateName(TrialState state);  // "QUEUED", "RUNNING", ...
 // Accepts the names above in any case; throws UserError otherwise.
 TrialState ParseTrialState(const std::string& name);
+bool IsFinished(TrialState state);  // COMPLETE, PRUNED or FAILED
 
 struct TrialRecord {
   int64_t id = 0;
