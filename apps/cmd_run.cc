@@ -90,8 +90,8 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
 std::string StudyLine(const StudySpec& spec, int64_t trials_override) {
   const int64_t budget = trials_override > 0 ? trials_override : spec.budget.trials;
   return "study " + spec.name + ": " + CountOf(PlannedTrials(spec, budget), "trial") + " x " +
-         CountOf(spec.budget.epochs, "epoch") + ", sampler " + OptionName(spec.sampler.type) + " (seed " +
-         std::to_string(spec.sampler.seed) + ")";
+         CountOf(spec.budget.epochs, "epoch") + ", sampler " + OptionName(spec.sampler.type) +
+         " (seed " + std::to_string(spec.sampler.seed) + ")";
 }
 
 // Local workers when --workers is not given: one per visible GPU for LibTorch training when this
