@@ -81,7 +81,7 @@ void PrintMembers(const EnsembleOutcome &out, const std::string &study_metric) {
     table.AddRow({std::to_string(m.trial), FormatFixed(m.weight, 3),
                   FormatFixed(m.alone.macro_f1, 4), FormatFixed(m.alone.log_loss, 4), m.backbone});
   }
-  std::cout << "ensemble (" << out.spec.method << ") of "
+  std::cout << "ensemble (" << OptionName(out.spec.method) << ") of "
             << CountOf(static_cast<long long>(out.members.size()), "trial") << " chosen from "
             << CountOf(static_cast<long long>(out.candidates), "candidate") << " (the best by "
             << study_metric;
@@ -90,7 +90,8 @@ void PrintMembers(const EnsembleOutcome &out, const std::string &study_metric) {
     for (const auto &k : out.family_keys) keys += (keys.empty() ? "" : ",") + k;
     std::cout << ", one per " << keys;
   }
-  std::cout << (out.spec.tta == "hflip" ? "; hflip TTA" : "") << ")\n" << table.Render();
+  std::cout << (out.spec.tta == EnsembleTta::kHflip ? "; hflip TTA" : "") << ")\n"
+            << table.Render();
   // Out-of-fold predictions (trials trained with data.split.folds > 1) cover every training
   // image; a hold-out split's only its validation images.
   // (The candidates share their validation rows, so out-of-fold trials never mix with hold-out
@@ -184,7 +185,7 @@ CLI::Validator Fraction() {
 // The options that choose the candidates and the selection (defaults: the study's ensemble:).
 void AddSelectionOptions(CLI::App *app, EnsembleRequest &r) {
   app->add_option("-m,--method", r.method, "uniform | greedy | weights (default: ensemble.method)")
-      ->check(CLI::IsMember({"uniform", "greedy", "weights"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleMethod>()));
   app->add_option("-k,--size", r.size,
                   "uniform: members, the best k candidates, 1 to 100000 (ensemble.size)")
       ->check(Between(1, kMaxCount));
@@ -204,7 +205,7 @@ void AddSelectionOptions(CLI::App *app, EnsembleRequest &r) {
                   "greedy: share of candidates per bag, in (0, 1] (0.5)")
       ->check(Fraction());
   app->add_option("--metric", r.metric, "greedy/uniform select on macro_f1 or log_loss")
-      ->check(CLI::IsMember({"macro_f1", "log_loss"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleMetric>()));
   app->add_option("--top-n", r.top_n, "weights: keep at most n members, 0 to 100000 (0: no limit)")
       ->check(Between(0, kMaxCount));
   app->add_option("--seed", r.seed, "Seed of ties, bags and the honest halves (ensemble.seed)")
@@ -221,7 +222,7 @@ void AddSelectionOptions(CLI::App *app, EnsembleRequest &r) {
                   "view (used as\n"
                   "stored if the trial itself had tta hflip); none: as stored "
                   "(ensemble.tta)")
-      ->check(CLI::IsMember({"none", "hflip"}));
+      ->check(CLI::IsMember(OptionNames<EnsembleTta>()));
   app->add_flag("--skip-missing", r.skip_missing,
                 "Leave out candidates whose prediction files are missing or "
                 "corrupt (default: error)");

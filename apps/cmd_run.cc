@@ -79,7 +79,7 @@ void CheckDataExists(const StudySpec& spec) {
 // module's log lines.
 TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& log_name) {
   return [threads, gpu_slot, log_name](const StudySpec& s) -> std::unique_ptr<Trainer> {
-    if (s.trainer.type != "torch") return MakeObjectiveTrainer(s);
+    if (s.trainer.type != TrainerType::kTorch) return MakeObjectiveTrainer(s);
     return MakeTorchTrainerFromPlugin(s, threads, gpu_slot, log_name);
   };
 }
@@ -90,14 +90,15 @@ TrainerFactory MakeTrainerFactory(int threads, int gpu_slot, const std::string& 
 std::string StudyLine(const StudySpec& spec, int64_t trials_override) {
   const int64_t budget = trials_override > 0 ? trials_override : spec.budget.trials;
   return "study " + spec.name + ": " + CountOf(PlannedTrials(spec, budget), "trial") + " x " +
-         CountOf(spec.budget.epochs, "epoch") + ", sampler " + spec.sampler.type + " (seed " +
-         std::to_string(spec.sampler.seed) + ")";
+         CountOf(spec.budget.epochs, "epoch") + ", sampler " + OptionName(spec.sampler.type) +
+         " (seed " + std::to_string(spec.sampler.seed) + ")";
 }
 
 // Local workers when --workers is not given: one per visible GPU for LibTorch training when this
 // build's LibTorch has CUDA, else one per 2 CPU cores.
 int DefaultLocalWorkers(const StudySpec& spec) {
-  const int gpus = ENSWEEP_TORCH_CUDA && spec.trainer.type == "torch" ? VisibleGpuCount() : 0;
+  const int gpus =
+      ENSWEEP_TORCH_CUDA && spec.trainer.type == TrainerType::kTorch ? VisibleGpuCount() : 0;
   return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
@@ -296,8 +297,8 @@ Command AddRunCommand(CLI::App& root) {
                               ", which the budget must hold; give at least " +
                               std::to_string(spec.enqueue.size()));
             }
-            if (spec.trainer.type == "torch") {  // objectives read no data and need no LibTorch
-              FindTorchPlugin();                 // a missing module stops here, not in every worker
+            if (spec.trainer.type == TrainerType::kTorch) {  // objectives: no data, no LibTorch
+              FindTorchPlugin();  // a missing module stops here, not in every worker
               CheckDataExists(spec);
             }
             SetLogName("coordinator");

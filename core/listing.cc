@@ -166,19 +166,20 @@ std::vector<std::string> MaskClassNames() {
 }
 
 [[noreturn]] void UnknownFormat(const DataSpec& data) {
-  throw UserError("data.format '" + data.format + "' is not one of mask, imagefolder, csv");
+  throw UserError("data.format '" + std::string(OptionName(data.format)) +
+                  "' is not one of mask, imagefolder, csv");
 }
 
 }  // namespace
 
 DataListing ListData(const DataSpec& data) {
   DataListing listing;
-  if (data.format == "mask") {
+  if (data.format == DataFormat::kMask) {
     listing.train = ReadMaskTrain(data.train);
     listing.class_names = MaskClassNames();
-  } else if (data.format == "imagefolder") {
+  } else if (data.format == DataFormat::kImageFolder) {
     ListImageFolderTrain(fs::path(data.train), listing);
-  } else if (data.format == "csv") {
+  } else if (data.format == DataFormat::kCsv) {
     ListCsvTrain(fs::path(data.train), listing);
   } else {
     UnknownFormat(data);
@@ -190,22 +191,22 @@ DataListing ListData(const DataSpec& data) {
 
 std::vector<EvalImage> ListEvalImages(const DataSpec& data) {
   if (data.eval.empty()) return {};
-  if (data.format == "mask") return ReadMaskEval(data.eval);
-  if (data.format == "imagefolder") return ListImageFolderEval(fs::path(data.eval));
-  if (data.format == "csv") return ListCsvEval(fs::path(data.eval));
+  if (data.format == DataFormat::kMask) return ReadMaskEval(data.eval);
+  if (data.format == DataFormat::kImageFolder) return ListImageFolderEval(fs::path(data.eval));
+  if (data.format == DataFormat::kCsv) return ListCsvEval(fs::path(data.eval));
   UnknownFormat(data);
 }
 
 std::vector<std::string> ListClassNames(const DataSpec& data) {
-  if (data.format == "mask") return MaskClassNames();
-  if (data.format == "imagefolder") return ImageFolderClasses(fs::path(data.train));
+  if (data.format == DataFormat::kMask) return MaskClassNames();
+  if (data.format == DataFormat::kImageFolder) return ImageFolderClasses(fs::path(data.train));
   DataSpec train_only = data;
   train_only.eval.clear();
   return ListData(train_only).class_names;
 }
 
 void CheckDataPaths(const DataSpec& data, const std::string& where) {
-  const bool file_format = data.format == "csv";
+  const bool file_format = data.format == DataFormat::kCsv;
   const auto check = [&](const std::string& key, const std::string& path) {
     if (file_format) {
       if (!fs::is_regular_file(path)) {
@@ -214,14 +215,15 @@ void CheckDataPaths(const DataSpec& data, const std::string& where) {
                                                 : " does not exist; expected a CSV file"));
       }
     } else if (!fs::is_directory(path)) {
-      throw UserError(
-          where + ": '" + key + "': folder " + path + " does not exist" +
-          (data.format == "mask" ? " (for synthetic data: ensweep datagen --out <folder>)" : ""));
+      throw UserError(where + ": '" + key + "': folder " + path + " does not exist" +
+                      (data.format == DataFormat::kMask
+                           ? " (for synthetic data: ensweep datagen --out <folder>)"
+                           : ""));
     }
   };
   check("data.train", data.train);
   if (!data.eval.empty()) check("data.eval", data.eval);
-  if (data.format == "mask") {
+  if (data.format == DataFormat::kMask) {
     if (!fs::is_regular_file(fs::path(data.train) / "train.csv")) {
       throw UserError(where + ": 'data.train': " + data.train +
                       " has no train.csv (expected the competition layout)");

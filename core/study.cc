@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 
 #include "core/error.h"
+#include "core/study_checks.h"
 #include "core/study_document.h"
 #include "core/study_space.h"
 
@@ -100,16 +102,418 @@ double ParseDurationSeconds(const Json& value, const std::string& where) {
 
 namespace {
 
+// A duration key in seconds: `expected` gives examples of the form, and the value must lie in
+// [min_s, max_s], which `range_text` says in words.
+double Duration(const Checker& c, const Json& value, const std::string& path,
+                const std::string& expected, double min_s, double max_s,
+                const std::string& range_text) {
+  double seconds = 0;
+  try {
+    seconds = ParseDurationSeconds(value, path);
+  } catch (const UserError&) {
+    c.Fail(path, "expected a duration like " + expected + ", got " + Describe(value));
+  }
+  if (seconds < min_s || seconds > max_s) {
+    c.Fail(path, "expected " + range_text + ", got " + Describe(value));
+  }
+  return seconds;
+}
+
+int SmallInt(const Checker& c, const Json& value, const std::string& path, int64_t min_value,
+             int64_t max_value) {
+  return static_cast<int>(c.Integer(value, path, min_value, max_value));
+}
+
+uint64_t Seed(const Checker& c, const Json& value, const std::string& path) {
+  return static_cast<uint64_t>(c.Integer(value, path, 0, kMaxSeed));
+}
+
+// --- trainer ---
+
+TrainerSpec ParseTrainer(const Checker& c, const Json& t) {
+  c.OnlyKeys(t, "trainer", {"type", "epoch_time", "noise"});
+  TrainerSpec trainer;
+  if (t.contains("type")) trainer.type = c.Option<TrainerType>(t["type"], "trainer.type");
+  if (t.contains("epoch_time")) {
+    trainer.epoch_time_s = Duration(c, t["epoch_time"], "trainer.epoch_time",
+                                    "0.01 (seconds), 2s or 1m", 0, kDay, "at most 24h");
+  }
+  if (t.contains("noise")) {
+    trainer.noise = c.Number(t["noise"], "trainer.noise");
+    if (trainer.noise < 0) c.Fail("trainer.noise", "expected a number >= 0");
+  }
+  return trainer;
+}
+
+Json TrainerToJson(const TrainerSpec& trainer) {
+  return {{"type", OptionName(trainer.type)},
+          {"epoch_time", trainer.epoch_time_s},
+          {"noise", trainer.noise}};
+}
+
+// --- data ---
+
+// csv reads CSV files; mask and imagefolder read folders. A path that does not exist yet is
+// accepted here (the run reports it); one of the wrong kind is refused now.
+void CheckDataPathKind(const Checker& c, DataFormat format, const std::string& key,
+                       const std::string& path, const std::string& expected) {
+  const bool csv = format == DataFormat::kCsv;
+  std::error_code ec;  // a path that cannot be examined is reported when a run starts
+  if ((csv && fs::is_directory(path, ec)) || (!csv && fs::is_regular_file(path, ec))) {
+    c.Fail(key, path + " is a " + (csv ? "folder" : "file") + " but data.format " +
+                    OptionName(format) + " expects " + expected);
+  }
+}
+
+SplitSpec ParseSplit(const Checker& c, const Json& split) {
+  c.OnlyKeys(split, "data.split", {"by", "val_fraction", "folds", "seed"});
+  SplitSpec s;
+  if (split.contains("by")) s.by = c.Option<SplitBy>(split["by"], "data.split.by");
+  if (split.contains("val_fraction")) {
+    s.val_fraction = c.Number(split["val_fraction"], "data.split.val_fraction");
+    if (s.val_fraction <= 0 || s.val_fraction >= 1) {
+      c.Fail("data.split.val_fraction", "expected a fraction strictly between 0 and 1");
+    }
+  }
+  if (split.contains("folds"))
+    s.folds = SmallInt(c, split["folds"], "data.split.folds", 1, kMaxFolds);
+  if (split.contains("seed")) s.seed = Seed(c, split["seed"], "data.split.seed");
+  return s;
+}
+
+// The data block. Built-in objectives read no data, so they need none (and get the defaults).
+DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_dir,
+                   TrainerType trainer) {
+  if (!doc.contains("data")) {
+    if (trainer == TrainerType::kTorch)
+      c.Fail("data", "missing; expected at least {train: <folder>}");
+    return DataSpec{};
+  }
+  const Json& data = c.Object(doc, "data", "data");
+  c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
+  DataSpec d;
+  if (data.contains("format")) d.format = c.Option<DataFormat>(data["format"], "data.format");
+  const std::string expected_train =
+      d.format == DataFormat::kCsv ? "a CSV file with the columns path,label (and optionally group)"
+      : d.format == DataFormat::kImageFolder ? "a folder with one sub-folder of images per class"
+                                             : "the training data folder";
+  if (!data.contains("train")) c.Fail("data.train", "missing; expected " + expected_train);
+  d.train = ResolvePath(base_dir, c.Path(data["train"], "data.train"));
+  CheckDataPathKind(c, d.format, "data.train", d.train, expected_train);
+  if (data.contains("eval") && !data["eval"].is_null()) {
+    d.eval = ResolvePath(base_dir, c.Path(data["eval"], "data.eval"));
+    CheckDataPathKind(c, d.format, "data.eval", d.eval,
+                      d.format == DataFormat::kCsv ? "a CSV file with a path column"
+                      : d.format == DataFormat::kImageFolder
+                          ? "a folder of eval images"
+                          : "the eval folder (info.csv and images/)");
+  }
+  if (data.contains("image_size")) {
+    const Json& size = data["image_size"];
+    if (!size.is_array() || size.size() != 2) c.Fail("data.image_size", "expected [width, height]");
+    d.width = SmallInt(c, size[0], "data.image_size[0]", 8, kMaxImageSide);
+    d.height = SmallInt(c, size[1], "data.image_size[1]", 8, kMaxImageSide);
+  }
+  if (data.contains("split")) d.split = ParseSplit(c, c.Object(data, "split", "data.split"));
+  return d;
+}
+
+Json DataToJson(const DataSpec& data) {
+  Json j = {{"format", OptionName(data.format)},
+            {"train", data.train},
+            {"image_size", {data.width, data.height}},
+            {"split",
+             {{"by", OptionName(data.split.by)},
+              {"val_fraction", data.split.val_fraction},
+              {"folds", data.split.folds},
+              {"seed", data.split.seed}}}};
+  if (!data.eval.empty()) j["eval"] = data.eval;
+  return j;
+}
+
+// --- objective ---
+
+// The built-in objectives default to what they report: Branin and Hartmann6 a value to
+// minimise, the curve simulator a validation accuracy to maximise.
+ObjectiveSpec ParseObjective(const Checker& c, const Json& doc, TrainerType trainer) {
+  ObjectiveSpec o;
+  if (trainer == TrainerType::kBranin || trainer == TrainerType::kHartmann6) {
+    o.metric = "value";
+    o.maximize = false;
+  } else if (trainer == TrainerType::kCurve) {
+    o.metric = "val_accuracy";
+  }
+  if (!doc.contains("objective")) return o;
+  const Json& j = c.Object(doc, "objective", "objective");
+  c.OnlyKeys(j, "objective", {"metric", "direction"});
+  if (j.contains("metric")) o.metric = c.String(j["metric"], "objective.metric");
+  if (j.contains("direction")) {
+    o.maximize =
+        c.Enum(j["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
+  }
+  return o;
+}
+
+Json ObjectiveToJson(const ObjectiveSpec& objective) {
+  return {{"metric", objective.metric},
+          {"direction", objective.maximize ? "maximize" : "minimize"}};
+}
+
+// --- budget ---
+
+BudgetSpec ParseBudget(const Checker& c, const Json& b) {
+  c.OnlyKeys(b, "budget", {"trials", "epochs", "time", "target"});
+  BudgetSpec budget;
+  if (b.contains("target") && !b["target"].is_null()) {
+    budget.target = c.Number(b["target"], "budget.target");
+  }
+  if (b.contains("trials")) budget.trials = c.Integer(b["trials"], "budget.trials", 1, kMaxTrials);
+  if (b.contains("epochs"))
+    budget.epochs = SmallInt(c, b["epochs"], "budget.epochs", 1, kMaxEpochs);
+  if (b.contains("time") && !b["time"].is_null()) {
+    budget.time_s = Duration(c, b["time"], "budget.time", "90s, 30m, 2h or 1h30m", 0,
+                             kMaxBudgetSeconds, "at most 365 days (8760h)");
+  }
+  return budget;
+}
+
+Json BudgetToJson(const BudgetSpec& budget) {
+  Json j = {{"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_s}};
+  if (budget.target) j["target"] = *budget.target;
+  return j;
+}
+
+// --- sampler ---
+
+SamplerSpec ParseSampler(const Checker& c, const Json& p) {
+  c.OnlyKeys(p, "sampler",
+             {"type", "startup_trials", "seed", "candidates", "gamma", "gamma_cap", "constant_liar",
+              "multivariate"});
+  SamplerSpec s;
+  if (p.contains("type")) s.type = c.Option<SamplerType>(p["type"], "sampler.type");
+  if (p.contains("candidates")) {
+    s.candidates = SmallInt(c, p["candidates"], "sampler.candidates", 1, kMaxCandidates);
+  }
+  if (p.contains("gamma")) {
+    s.gamma = c.Number(p["gamma"], "sampler.gamma");
+    if (s.gamma <= 0 || s.gamma >= 1) {
+      c.Fail("sampler.gamma", "expected a fraction strictly between 0 and 1");
+    }
+  }
+  if (p.contains("gamma_cap")) {
+    s.gamma_cap = SmallInt(c, p["gamma_cap"], "sampler.gamma_cap", 1, kMaxTrials);
+  }
+  if (p.contains("constant_liar")) {
+    s.constant_liar = c.Bool(p["constant_liar"], "sampler.constant_liar");
+  }
+  if (p.contains("multivariate"))
+    s.multivariate = c.Bool(p["multivariate"], "sampler.multivariate");
+  if (p.contains("startup_trials")) {
+    s.startup_trials = SmallInt(c, p["startup_trials"], "sampler.startup_trials", 0, kMaxTrials);
+  }
+  if (p.contains("seed")) s.seed = Seed(c, p["seed"], "sampler.seed");
+  if (!p.contains("candidates") && s.multivariate) {
+    s.candidates = SamplerSpec::kMultivariateCandidates;
+  }
+  return s;
+}
+
+Json SamplerToJson(const SamplerSpec& sampler) {
+  return {{"type", OptionName(sampler.type)},
+          {"startup_trials", sampler.startup_trials},
+          {"seed", sampler.seed},
+          {"candidates", sampler.candidates},
+          {"gamma", sampler.gamma},
+          {"gamma_cap", sampler.gamma_cap},
+          {"constant_liar", sampler.constant_liar},
+          {"multivariate", sampler.multivariate}};
+}
+
+// --- pruner ---
+
+PrunerSpec ParsePruner(const Checker& c, const Json& p) {
+  c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction", "startup_trials"});
+  PrunerSpec pruner;
+  if (p.contains("type")) pruner.type = c.Option<PrunerType>(p["type"], "pruner.type");
+  if (p.contains("startup_trials")) {
+    pruner.startup_trials =
+        SmallInt(c, p["startup_trials"], "pruner.startup_trials", 0, kMaxTrials);
+  }
+  if (p.contains("min_epochs")) {
+    pruner.min_epochs = SmallInt(c, p["min_epochs"], "pruner.min_epochs", 1, kMaxEpochs);
+  }
+  if (p.contains("reduction")) {
+    pruner.reduction = SmallInt(c, p["reduction"], "pruner.reduction", 2, kMaxReduction);
+  }
+  return pruner;
+}
+
+Json PrunerToJson(const PrunerSpec& pruner) {
+  return {{"type", OptionName(pruner.type)},
+          {"min_epochs", pruner.min_epochs},
+          {"reduction", pruner.reduction},
+          {"startup_trials", pruner.startup_trials}};
+}
+
+// --- resources ---
+
+ResourceSpec ParseResources(const Checker& c, const Json& r) {
+  c.OnlyKeys(r, "resources", {"gpus_per_trial", "max_retries", "heartbeat_timeout"});
+  ResourceSpec resources;
+  if (r.contains("gpus_per_trial")) {
+    // Multi-GPU trials are not available in this version: 1 is the only value.
+    resources.gpus_per_trial = SmallInt(c, r["gpus_per_trial"], "resources.gpus_per_trial", 1, 1);
+  }
+  if (r.contains("max_retries")) {
+    resources.max_retries = SmallInt(c, r["max_retries"], "resources.max_retries", 0, kMaxRetries);
+  }
+  if (r.contains("heartbeat_timeout")) {
+    resources.heartbeat_timeout_s =
+        Duration(c, r["heartbeat_timeout"], "resources.heartbeat_timeout", "90s or 5m", 1, kDay,
+                 "from 1s to 24h");
+  }
+  return resources;
+}
+
+Json ResourcesToJson(const ResourceSpec& resources) {
+  return {{"gpus_per_trial", resources.gpus_per_trial},
+          {"max_retries", resources.max_retries},
+          {"heartbeat_timeout", resources.heartbeat_timeout_s}};
+}
+
+// --- ensemble ---
+
+std::vector<std::string> ParseOnePer(const Checker& c, const Json& keys) {
+  if (!keys.is_array() || keys.empty() || keys.size() > kMaxOnePer) {
+    c.Fail("ensemble.one_per", "expected a list of 1 to " + std::to_string(kMaxOnePer) +
+                                   " parameter names, got " + Describe(keys));
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string path = "ensemble.one_per[" + std::to_string(i) + "]";
+    const std::string key = c.String(keys[i], path);
+    if (std::find(names.begin(), names.end(), key) != names.end()) {
+      c.Fail(path, "'" + key + "' is listed twice");
+    }
+    names.push_back(key);
+  }
+  return names;
+}
+
+EnsembleSpec ParseEnsemble(const Checker& c, const Json& e) {
+  c.OnlyKeys(e, "ensemble",
+             {"candidates", "method", "size", "tta", "rounds", "init", "bags", "bag_fraction",
+              "metric", "top_n", "include_pruned", "one_per_backbone", "one_per", "seed"});
+  EnsembleSpec en;
+  const auto count = [&](const char* key, int& field, int64_t min_value, int64_t max_value) {
+    if (e.contains(key))
+      field = SmallInt(c, e[key], JoinPath("ensemble", key), min_value, max_value);
+  };
+  count("candidates", en.candidates, 1, kMaxCandidates);
+  count("size", en.size, 1, kMaxCandidates);
+  count("rounds", en.rounds, 1, kMaxEnsembleRounds);
+  count("init", en.init, 1, kMaxCandidates);
+  count("bags", en.bags, 1, kMaxBags);
+  count("top_n", en.top_n, 0, kMaxCandidates);
+  if (e.contains("method")) en.method = c.Option<EnsembleMethod>(e["method"], "ensemble.method");
+  if (e.contains("tta")) en.tta = c.Option<EnsembleTta>(e["tta"], "ensemble.tta");
+  if (e.contains("metric")) en.metric = c.Option<EnsembleMetric>(e["metric"], "ensemble.metric");
+  if (e.contains("bag_fraction")) {
+    en.bag_fraction = c.Number(e["bag_fraction"], "ensemble.bag_fraction");
+    if (en.bag_fraction <= 0 || en.bag_fraction > 1) {
+      c.Fail("ensemble.bag_fraction", "expected a number in (0, 1]");
+    }
+  }
+  if (e.contains("include_pruned")) {
+    en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
+  }
+  if (e.contains("one_per_backbone")) {
+    en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
+  }
+  if (e.contains("one_per")) en.one_per = ParseOnePer(c, e["one_per"]);
+  if (e.contains("seed")) en.seed = Seed(c, e["seed"], "ensemble.seed");
+  return en;
+}
+
+Json EnsembleToJson(const EnsembleSpec& ensemble) {
+  Json j = {{"candidates", ensemble.candidates},
+            {"method", OptionName(ensemble.method)},
+            {"size", ensemble.size},
+            {"tta", OptionName(ensemble.tta)},
+            {"rounds", ensemble.rounds},
+            {"init", ensemble.init},
+            {"bags", ensemble.bags},
+            {"bag_fraction", ensemble.bag_fraction},
+            {"metric", OptionName(ensemble.metric)},
+            {"top_n", ensemble.top_n},
+            {"include_pruned", ensemble.include_pruned},
+            {"one_per_backbone", ensemble.one_per_backbone},
+            {"seed", ensemble.seed}};
+  if (!ensemble.one_per.empty()) j["one_per"] = ensemble.one_per;
+  return j;
+}
+
+// --- space ---
+
+SearchSpace ParseSearchSpace(const Checker& c, const Json& doc, SamplerType sampler) {
+  SearchSpace space;
+  if (!doc.contains("space") || doc["space"].is_null()) return space;
+  space.params = ParseSpace(c, c.Object(doc, "space", "space"));
+  if (sampler != SamplerType::kGrid) return space;
+  for (const ParamSpec& p : space.params) {
+    if (Continuous(p.kind)) {
+      c.Fail(JoinPath("space", p.name),
+             std::string("the grid sampler needs discrete parameters (constant, choice or "
+                         "int), but this one is ") +
+                 ParamKindName(p.kind) + "; use choice: [...] or another sampler");
+    }
+  }
+  return space;
+}
+
+Json SpaceToJson(const SearchSpace& space) {
+  Json j = Json::object();
+  for (const auto& p : space.params) j[p.name] = ParamToJson(p);
+  return j;
+}
+
+// --- enqueue ---
+
 // `stored`: a normalised spec from the store or a message, whose enqueue list may have outgrown
 // the trial budget through `ensweep run --trials` (a study file's may not).
-StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::string& base_dir,
-                         const LineMap* lines, bool stored) {
-  const Checker c(origin, lines);
-  if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
-  c.OnlyKeys(doc, "",
-             {"study", "storage", "artifacts", "data", "objective", "budget", "sampler", "pruner",
-              "resources", "enqueue", "space", "ensemble", "trainer"});
-  StudySpec s;
+std::vector<Json> ParseEnqueue(const Checker& c, const Json& doc, const StudySpec& s, bool stored) {
+  std::vector<Json> entries;
+  if (!doc.contains("enqueue") || doc["enqueue"].is_null()) return entries;
+  const Json& enqueue = doc["enqueue"];
+  if (!enqueue.is_array()) c.Fail("enqueue", "expected a list of {parameter: value} mappings");
+  if (!stored && static_cast<int64_t>(enqueue.size()) > s.budget.trials) {
+    // Every entry would run: more entries than trials would exceed the budget silently.
+    const bool given = doc.contains("budget") && doc["budget"].contains("trials");
+    c.Fail("enqueue", std::to_string(enqueue.size()) + " entries but budget.trials is " +
+                          std::to_string(s.budget.trials) + (given ? "" : " (the default)") +
+                          "; every enqueued trial counts against the budget: raise "
+                          "budget.trials to at least " +
+                          std::to_string(enqueue.size()) + " or remove entries");
+  }
+  for (size_t i = 0; i < enqueue.size(); ++i) {
+    const std::string path = "enqueue[" + std::to_string(i) + "]";
+    if (!enqueue[i].is_object()) c.Fail(path, "expected a mapping of parameter: value");
+    for (const auto& item : enqueue[i].items()) {
+      const ParamSpec* p = s.space.Find(item.key());
+      if (p == nullptr) c.Fail(JoinPath(path, item.key()), "not a parameter of space");
+      if (!ValueInDomain(*p, item.value())) {
+        c.Fail(JoinPath(path, item.key()), Describe(item.value()) + " is outside the parameter's " +
+                                               ParamKindName(p->kind) + " domain");
+      }
+    }
+    entries.push_back(enqueue[i]);
+  }
+  return entries;
+}
+
+// --- the whole study ---
+
+void ParseIdentity(const Checker& c, const Json& doc, const std::string& base_dir, StudySpec& s) {
   if (!doc.contains("study")) c.Fail("study", "missing; expected the study's name");
   s.name = c.String(doc["study"], "study");
   if (!ValidName(s.name)) {
@@ -123,304 +527,44 @@ StudySpec ParseStudyImpl(const Json& doc, const std::string& origin, const std::
   s.artifacts =
       ResolvePath(base_dir, doc.contains("artifacts") ? c.Path(doc["artifacts"], "artifacts")
                                                       : "artifacts/" + s.name);
+}
 
-  if (doc.contains("trainer")) {
-    const Json& t = c.Object(doc, "trainer", "trainer");
-    c.OnlyKeys(t, "trainer", {"type", "epoch_time", "noise"});
-    if (t.contains("type")) {
-      s.trainer.type = c.Enum(t["type"], "trainer.type", {"torch", "branin", "hartmann6", "curve"});
-    }
-    if (t.contains("epoch_time")) {
-      try {
-        s.trainer.epoch_time_s = ParseDurationSeconds(t["epoch_time"], "trainer.epoch_time");
-      } catch (const UserError&) {
-        c.Fail("trainer.epoch_time", "expected a duration like 0.01 (seconds), 2s or 1m, got " +
-                                         Describe(t["epoch_time"]));
-      }
-      if (s.trainer.epoch_time_s > kDay) {
-        c.Fail("trainer.epoch_time", "expected at most 24h, got " + Describe(t["epoch_time"]));
-      }
-    }
-    if (t.contains("noise")) {
-      s.trainer.noise = c.Number(t["noise"], "trainer.noise");
-      if (s.trainer.noise < 0) c.Fail("trainer.noise", "expected a number >= 0");
-    }
-  }
-  // Built-in objectives read no data, so they need no data block.
-  static const Json kNoData = {{"train", "-"}};
-  if (!doc.contains("data") && s.trainer.type == "torch") {
-    c.Fail("data", "missing; expected at least {train: <folder>}");
-  }
-  const Json& data = doc.contains("data") ? c.Object(doc, "data", "data") : kNoData;
-  c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
-  if (data.contains("format"))
-    s.data.format = c.Enum(data["format"], "data.format", {"mask", "imagefolder", "csv"});
-  // csv reads CSV files; mask and imagefolder read folders. A path that does not exist yet is
-  // accepted here (the study may be read where the data is not) and reported when a run starts.
-  const bool csv = s.data.format == "csv";
-  const std::string expected_train =
-      csv ? "a CSV file with the columns path,label (and optionally group)"
-          : (s.data.format == "imagefolder" ? "a folder with one sub-folder of images per class"
-                                            : "the training data folder");
-  const auto check_kind = [&](const std::string& key, const std::string& path,
-                              const std::string& expected) {
-    std::error_code ec;  // a path that cannot be examined is reported when a run starts
-    if ((csv && fs::is_directory(path, ec)) || (!csv && fs::is_regular_file(path, ec))) {
-      c.Fail(key, path + " is a " + (csv ? "folder" : "file") + " but data.format " +
-                      s.data.format + " expects " + expected);
-    }
-  };
-  if (!data.contains("train")) c.Fail("data.train", "missing; expected " + expected_train);
-  s.data.train = ResolvePath(base_dir, c.Path(data["train"], "data.train"));
-  check_kind("data.train", s.data.train, expected_train);
-  if (data.contains("eval") && !data["eval"].is_null()) {
-    s.data.eval = ResolvePath(base_dir, c.Path(data["eval"], "data.eval"));
-    check_kind("data.eval", s.data.eval,
-               csv ? "a CSV file with a path column"
-                   : (s.data.format == "imagefolder" ? "a folder of eval images"
-                                                     : "the eval folder (info.csv and images/)"));
-  }
-  if (data.contains("image_size")) {
-    const Json& size = data["image_size"];
-    if (!size.is_array() || size.size() != 2) c.Fail("data.image_size", "expected [width, height]");
-    s.data.width = static_cast<int>(c.Integer(size[0], "data.image_size[0]", 8, kMaxImageSide));
-    s.data.height = static_cast<int>(c.Integer(size[1], "data.image_size[1]", 8, kMaxImageSide));
-  }
-  if (data.contains("split")) {
-    const Json& split = c.Object(data, "split", "data.split");
-    c.OnlyKeys(split, "data.split", {"by", "val_fraction", "folds", "seed"});
-    if (split.contains("by"))
-      s.data.split.by = c.Enum(split["by"], "data.split.by", {"person", "image"});
-    if (split.contains("val_fraction")) {
-      s.data.split.val_fraction = c.Number(split["val_fraction"], "data.split.val_fraction");
-      if (s.data.split.val_fraction <= 0 || s.data.split.val_fraction >= 1) {
-        c.Fail("data.split.val_fraction", "expected a fraction strictly between 0 and 1");
-      }
-    }
-    if (split.contains("folds"))
-      s.data.split.folds =
-          static_cast<int>(c.Integer(split["folds"], "data.split.folds", 1, kMaxFolds));
-    if (split.contains("seed"))
-      s.data.split.seed =
-          static_cast<uint64_t>(c.Integer(split["seed"], "data.split.seed", 0, kMaxSeed));
-  }
+// A block given in the document (null: the defaults), checked to be a mapping.
+template <typename Spec, typename Parse>
+Spec Block(const Checker& c, const Json& doc, const char* key, Parse parse) {
+  if (!doc.contains(key)) return Spec{};
+  return parse(c, c.Object(doc, key, key));
+}
 
-  if (!doc.contains("data")) s.data = DataSpec{};  // no data: a built-in objective (see above)
-  // The built-in objectives default to what they report: Branin and Hartmann6 a value to
-  // minimise, the curve simulator a validation accuracy to maximise.
-  if (s.trainer.type == "branin" || s.trainer.type == "hartmann6") {
-    s.objective.metric = "value";
-    s.objective.maximize = false;
-  } else if (s.trainer.type == "curve") {
-    s.objective.metric = "val_accuracy";
-  }
-  if (doc.contains("objective")) {
-    const Json& o = c.Object(doc, "objective", "objective");
-    c.OnlyKeys(o, "objective", {"metric", "direction"});
-    if (o.contains("metric")) s.objective.metric = c.String(o["metric"], "objective.metric");
-    if (o.contains("direction")) {
-      s.objective.maximize =
-          c.Enum(o["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
-    }
-  }
-  if (doc.contains("budget")) {
-    const Json& b = c.Object(doc, "budget", "budget");
-    c.OnlyKeys(b, "budget", {"trials", "epochs", "time", "target"});
-    if (b.contains("target") && !b["target"].is_null()) {
-      s.budget.target = c.Number(b["target"], "budget.target");
-    }
-    if (b.contains("trials"))
-      s.budget.trials = c.Integer(b["trials"], "budget.trials", 1, kMaxTrials);
-    if (b.contains("epochs"))
-      s.budget.epochs = static_cast<int>(c.Integer(b["epochs"], "budget.epochs", 1, kMaxEpochs));
-    if (b.contains("time") && !b["time"].is_null()) {
-      try {
-        s.budget.time_seconds = ParseDurationSeconds(b["time"], "budget.time");
-      } catch (const UserError&) {
-        c.Fail("budget.time",
-               "expected a duration like 90s, 30m, 2h or 1h30m, got " + Describe(b["time"]));
-      }
-      if (s.budget.time_seconds > kMaxBudgetSeconds) {
-        c.Fail("budget.time", "expected at most 365 days (8760h), got " + Describe(b["time"]));
-      }
-    }
-  }
-  if (doc.contains("sampler")) {
-    const Json& p = c.Object(doc, "sampler", "sampler");
-    c.OnlyKeys(p, "sampler",
-               {"type", "startup_trials", "seed", "candidates", "gamma", "gamma_cap",
-                "constant_liar", "multivariate"});
-    if (p.contains("type"))
-      s.sampler.type = c.Enum(p["type"], "sampler.type", {"random", "grid", "tpe"});
-    if (p.contains("candidates")) {
-      s.sampler.candidates =
-          static_cast<int>(c.Integer(p["candidates"], "sampler.candidates", 1, kMaxCandidates));
-    }
-    if (p.contains("gamma")) {
-      s.sampler.gamma = c.Number(p["gamma"], "sampler.gamma");
-      if (s.sampler.gamma <= 0 || s.sampler.gamma >= 1) {
-        c.Fail("sampler.gamma", "expected a fraction strictly between 0 and 1");
-      }
-    }
-    if (p.contains("gamma_cap")) {
-      s.sampler.gamma_cap =
-          static_cast<int>(c.Integer(p["gamma_cap"], "sampler.gamma_cap", 1, kMaxTrials));
-    }
-    if (p.contains("constant_liar")) {
-      s.sampler.constant_liar = c.Bool(p["constant_liar"], "sampler.constant_liar");
-    }
-    if (p.contains("multivariate")) {
-      s.sampler.multivariate = c.Bool(p["multivariate"], "sampler.multivariate");
-    }
-    if (p.contains("startup_trials"))
-      s.sampler.startup_trials =
-          static_cast<int>(c.Integer(p["startup_trials"], "sampler.startup_trials", 0, kMaxTrials));
-    if (p.contains("seed"))
-      s.sampler.seed = static_cast<uint64_t>(c.Integer(p["seed"], "sampler.seed", 0, kMaxSeed));
-    if (!p.contains("candidates") && s.sampler.multivariate) {
-      s.sampler.candidates = SamplerSpec::kMultivariateCandidates;
-    }
-  }
-  if (doc.contains("pruner")) {
-    const Json& p = c.Object(doc, "pruner", "pruner");
-    c.OnlyKeys(p, "pruner", {"type", "min_epochs", "reduction", "startup_trials"});
-    if (p.contains("type"))
-      s.pruner.type = c.Enum(p["type"], "pruner.type", {"none", "median", "asha", "hyperband"});
-    if (p.contains("startup_trials")) {
-      s.pruner.startup_trials =
-          static_cast<int>(c.Integer(p["startup_trials"], "pruner.startup_trials", 0, kMaxTrials));
-    }
-    if (p.contains("min_epochs"))
-      s.pruner.min_epochs =
-          static_cast<int>(c.Integer(p["min_epochs"], "pruner.min_epochs", 1, kMaxEpochs));
-    if (p.contains("reduction"))
-      s.pruner.reduction =
-          static_cast<int>(c.Integer(p["reduction"], "pruner.reduction", 2, kMaxReduction));
-  }
-  if (doc.contains("resources")) {
-    const Json& r = c.Object(doc, "resources", "resources");
-    c.OnlyKeys(r, "resources", {"gpus_per_trial", "max_retries", "heartbeat_timeout"});
-    if (r.contains("gpus_per_trial")) {
-      s.resources.gpus_per_trial =
-          static_cast<int>(c.Integer(r["gpus_per_trial"], "resources.gpus_per_trial", 1, 1));
-      if (s.resources.gpus_per_trial != 1) {
-        c.Fail("resources.gpus_per_trial",
-               "multi-GPU trials are not available in this version; use 1");
-      }
-    }
-    if (r.contains("max_retries"))
-      s.resources.max_retries =
-          static_cast<int>(c.Integer(r["max_retries"], "resources.max_retries", 0, kMaxRetries));
-    if (r.contains("heartbeat_timeout")) {
-      try {
-        s.resources.heartbeat_timeout_s =
-            ParseDurationSeconds(r["heartbeat_timeout"], "resources.heartbeat_timeout");
-      } catch (const UserError&) {
-        c.Fail("resources.heartbeat_timeout",
-               "expected a duration like 90s or 5m, got " + Describe(r["heartbeat_timeout"]));
-      }
-      if (s.resources.heartbeat_timeout_s < 1 || s.resources.heartbeat_timeout_s > kDay) {
-        c.Fail("resources.heartbeat_timeout",
-               "expected from 1s to 24h, got " + Describe(r["heartbeat_timeout"]));
-      }
-    }
-  }
-  if (doc.contains("ensemble")) {
-    const Json& e = c.Object(doc, "ensemble", "ensemble");
-    c.OnlyKeys(e, "ensemble",
-               {"candidates", "method", "size", "tta", "rounds", "init", "bags", "bag_fraction",
-                "metric", "top_n", "include_pruned", "one_per_backbone", "one_per", "seed"});
-    EnsembleSpec& en = s.ensemble;
-    if (e.contains("candidates"))
-      en.candidates =
-          static_cast<int>(c.Integer(e["candidates"], "ensemble.candidates", 1, kMaxCandidates));
-    if (e.contains("method"))
-      en.method = c.Enum(e["method"], "ensemble.method", {"uniform", "greedy", "weights"});
-    if (e.contains("size"))
-      en.size = static_cast<int>(c.Integer(e["size"], "ensemble.size", 1, kMaxCandidates));
-    if (e.contains("tta")) en.tta = c.Enum(e["tta"], "ensemble.tta", {"none", "hflip"});
-    if (e.contains("rounds"))
-      en.rounds =
-          static_cast<int>(c.Integer(e["rounds"], "ensemble.rounds", 1, kMaxEnsembleRounds));
-    if (e.contains("init"))
-      en.init = static_cast<int>(c.Integer(e["init"], "ensemble.init", 1, kMaxCandidates));
-    if (e.contains("bags"))
-      en.bags = static_cast<int>(c.Integer(e["bags"], "ensemble.bags", 1, kMaxBags));
-    if (e.contains("bag_fraction")) {
-      en.bag_fraction = c.Number(e["bag_fraction"], "ensemble.bag_fraction");
-      if (en.bag_fraction <= 0 || en.bag_fraction > 1)
-        c.Fail("ensemble.bag_fraction", "expected a number in (0, 1]");
-    }
-    if (e.contains("metric"))
-      en.metric = c.Enum(e["metric"], "ensemble.metric", {"macro_f1", "log_loss"});
-    if (e.contains("top_n"))
-      en.top_n = static_cast<int>(c.Integer(e["top_n"], "ensemble.top_n", 0, kMaxCandidates));
-    if (e.contains("include_pruned"))
-      en.include_pruned = c.Bool(e["include_pruned"], "ensemble.include_pruned");
-    if (e.contains("one_per_backbone"))
-      en.one_per_backbone = c.Bool(e["one_per_backbone"], "ensemble.one_per_backbone");
-    if (e.contains("one_per")) {
-      const Json& keys = e["one_per"];
-      if (!keys.is_array() || keys.empty() || keys.size() > kMaxOnePer) {
-        c.Fail("ensemble.one_per", "expected a list of 1 to " + std::to_string(kMaxOnePer) +
-                                       " parameter names, got " + Describe(keys));
-      }
-      for (size_t i = 0; i < keys.size(); ++i) {
-        const std::string path = "ensemble.one_per[" + std::to_string(i) + "]";
-        const std::string key = c.String(keys[i], path);
-        if (std::find(en.one_per.begin(), en.one_per.end(), key) != en.one_per.end()) {
-          c.Fail(path, "'" + key + "' is listed twice");
-        }
-        en.one_per.push_back(key);
-      }
-    }
-    if (e.contains("seed"))
-      en.seed = static_cast<uint64_t>(c.Integer(e["seed"], "ensemble.seed", 0, kMaxSeed));
-  }
-
-  if (doc.contains("space") && !doc["space"].is_null()) {
-    s.space.params = ParseSpace(c, c.Object(doc, "space", "space"));
-  }
-  if (s.sampler.type == "grid") {
-    for (const ParamSpec& p : s.space.params) {
-      if (Continuous(p.kind)) {
-        c.Fail(JoinPath("space", p.name),
-               std::string("the grid sampler needs discrete parameters (constant, choice or "
-                           "int), but this one is ") +
-                   ParamKindName(p.kind) + "; use choice: [...] or another sampler");
-      }
-    }
-  }
-  if (doc.contains("enqueue") && !doc["enqueue"].is_null()) {
-    const Json& enqueue = doc["enqueue"];
-    if (!enqueue.is_array()) c.Fail("enqueue", "expected a list of {parameter: value} mappings");
-    if (!stored && static_cast<int64_t>(enqueue.size()) > s.budget.trials) {
-      // Every entry would run: more entries than trials would exceed the budget silently.
-      c.Fail(
-          "enqueue",
-          std::to_string(enqueue.size()) + " entries but budget.trials is " +
-              std::to_string(s.budget.trials) +
-              (doc.contains("budget") && doc["budget"].contains("trials") ? "" : " (the default)") +
-              "; every enqueued trial counts against the budget: raise "
-              "budget.trials to at least " +
-              std::to_string(enqueue.size()) + " or remove entries");
-    }
-    for (size_t i = 0; i < enqueue.size(); ++i) {
-      const std::string path = "enqueue[" + std::to_string(i) + "]";
-      if (!enqueue[i].is_object()) c.Fail(path, "expected a mapping of parameter: value");
-      for (const auto& item : enqueue[i].items()) {
-        const ParamSpec* p = s.space.Find(item.key());
-        if (p == nullptr) c.Fail(JoinPath(path, item.key()), "not a parameter of space");
-        if (!ValueInDomain(*p, item.value())) {
-          c.Fail(JoinPath(path, item.key()), Describe(item.value()) +
-                                                 " is outside the parameter's " +
-                                                 ParamKindName(p->kind) + " domain");
-        }
-      }
-      s.enqueue.push_back(enqueue[i]);
-    }
+// `stored`: see ParseEnqueue. `file`: a study file or text (not a document built in code, nor a
+// stored one), whose trial parameters are checked against the trainer and which may warn.
+StudySpec ParseStudyImpl(const Json& doc, const Checker& c, const std::string& base_dir,
+                         bool stored, bool file) {
+  if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
+  c.OnlyKeys(doc, "",
+             {"study", "storage", "artifacts", "data", "objective", "budget", "sampler", "pruner",
+              "resources", "enqueue", "space", "ensemble", "trainer"});
+  StudySpec s;
+  ParseIdentity(c, doc, base_dir, s);
+  s.trainer = Block<TrainerSpec>(c, doc, "trainer", ParseTrainer);
+  s.data = ParseData(c, doc, base_dir, s.trainer.type);
+  s.objective = ParseObjective(c, doc, s.trainer.type);
+  s.budget = Block<BudgetSpec>(c, doc, "budget", ParseBudget);
+  s.sampler = Block<SamplerSpec>(c, doc, "sampler", ParseSampler);
+  s.pruner = Block<PrunerSpec>(c, doc, "pruner", ParsePruner);
+  s.resources = Block<ResourceSpec>(c, doc, "resources", ParseResources);
+  s.ensemble = Block<EnsembleSpec>(c, doc, "ensemble", ParseEnsemble);
+  s.space = ParseSearchSpace(c, doc, s.sampler.type);
+  s.enqueue = ParseEnqueue(c, doc, s, stored);
+  if (file) {
+    CheckTrialParamsForTrainer(c, s);
+    WarnIneffectiveKeys(c, doc, s);
   }
   return s;
+}
+
+void PrintWarnings(const std::vector<std::string>& warnings) {
+  for (const std::string& warning : warnings) std::cerr << warning << "\n";
 }
 
 }  // namespace
@@ -430,83 +574,58 @@ Json StudySpec::ToJson() const {
   j["study"] = name;
   j["storage"] = storage;
   j["artifacts"] = artifacts;
-  j["data"] = {{"format", data.format},
-               {"train", data.train},
-               {"image_size", {data.width, data.height}},
-               {"split",
-                {{"by", data.split.by},
-                 {"val_fraction", data.split.val_fraction},
-                 {"folds", data.split.folds},
-                 {"seed", data.split.seed}}}};
-  if (!data.eval.empty()) j["data"]["eval"] = data.eval;
-  j["objective"] = {{"metric", objective.metric},
-                    {"direction", objective.maximize ? "maximize" : "minimize"}};
-  j["budget"] = {
-      {"trials", budget.trials}, {"epochs", budget.epochs}, {"time", budget.time_seconds}};
-  if (budget.target) j["budget"]["target"] = *budget.target;
-  j["sampler"] = {{"type", sampler.type},
-                  {"startup_trials", sampler.startup_trials},
-                  {"seed", sampler.seed},
-                  {"candidates", sampler.candidates},
-                  {"gamma", sampler.gamma},
-                  {"gamma_cap", sampler.gamma_cap},
-                  {"constant_liar", sampler.constant_liar},
-                  {"multivariate", sampler.multivariate}};
-  j["pruner"] = {{"type", pruner.type},
-                 {"min_epochs", pruner.min_epochs},
-                 {"reduction", pruner.reduction},
-                 {"startup_trials", pruner.startup_trials}};
-  j["trainer"] = {
-      {"type", trainer.type}, {"epoch_time", trainer.epoch_time_s}, {"noise", trainer.noise}};
-  if (trainer.type != "torch" && data.train.empty()) j.erase("data");
-  j["resources"] = {{"gpus_per_trial", resources.gpus_per_trial},
-                    {"max_retries", resources.max_retries},
-                    {"heartbeat_timeout", resources.heartbeat_timeout_s}};
+  // A built-in objective's study without a data block stays without one.
+  if (trainer.type == TrainerType::kTorch || !data.train.empty()) j["data"] = DataToJson(data);
+  j["objective"] = ObjectiveToJson(objective);
+  j["budget"] = BudgetToJson(budget);
+  j["sampler"] = SamplerToJson(sampler);
+  j["pruner"] = PrunerToJson(pruner);
+  j["trainer"] = TrainerToJson(trainer);
+  j["resources"] = ResourcesToJson(resources);
   j["enqueue"] = enqueue;
-  j["space"] = Json::object();
-  for (const auto& p : space.params) j["space"][p.name] = ParamToJson(p);
-  j["ensemble"] = {{"candidates", ensemble.candidates},
-                   {"method", ensemble.method},
-                   {"size", ensemble.size},
-                   {"tta", ensemble.tta},
-                   {"rounds", ensemble.rounds},
-                   {"init", ensemble.init},
-                   {"bags", ensemble.bags},
-                   {"bag_fraction", ensemble.bag_fraction},
-                   {"metric", ensemble.metric},
-                   {"top_n", ensemble.top_n},
-                   {"include_pruned", ensemble.include_pruned},
-                   {"one_per_backbone", ensemble.one_per_backbone},
-                   {"seed", ensemble.seed}};
-  if (!ensemble.one_per.empty()) j["ensemble"]["one_per"] = ensemble.one_per;
+  j["space"] = SpaceToJson(space);
+  j["ensemble"] = EnsembleToJson(ensemble);
   return j;
 }
 
 StudySpec ParseStudy(const Json& document, const std::string& origin, const std::string& base_dir) {
-  return ParseStudyImpl(document, origin, base_dir, nullptr, false);
+  return ParseStudyImpl(document, Checker(origin, nullptr), base_dir, false, false);
 }
 
 StudySpec StudyFromJson(const Json& normalised) {
-  StudySpec spec = ParseStudyImpl(normalised, "stored study", "", nullptr, true);
-  return spec;
+  return ParseStudyImpl(normalised, Checker("stored study", nullptr), "", true, false);
 }
 
 StudySpec LoadStudyText(const std::string& text, const std::string& origin,
-                        const std::string& base_dir) {
+                        const std::string& base_dir, std::vector<std::string>* warnings) {
   LineMap lines;
   const Json document = ParseYamlText(text, origin, lines);
-  return ParseStudyImpl(document, origin, base_dir, &lines, false);
+  std::vector<std::string> found;
+  StudySpec spec = ParseStudyImpl(document, Checker(origin, &lines, &found), base_dir, false, true);
+  if (warnings != nullptr) {
+    warnings->insert(warnings->end(), found.begin(), found.end());
+  } else {
+    PrintWarnings(found);
+  }
+  return spec;
 }
 
-StudySpec LoadStudyFile(const std::string& path) {
+StudySpec LoadStudyFile(const std::string& path, std::vector<std::string>* warnings) {
   LineMap lines;
   const Json document = ReadYamlDocument(path, lines);
   std::error_code ec;
   fs::path absolute = fs::absolute(path, ec);
   if (ec) absolute = path;
   absolute = absolute.lexically_normal();
-  StudySpec spec = ParseStudyImpl(document, path, absolute.parent_path().string(), &lines, false);
+  std::vector<std::string> found;
+  StudySpec spec = ParseStudyImpl(document, Checker(path, &lines, &found),
+                                  absolute.parent_path().string(), false, true);
   spec.source_path = absolute.string();
+  if (warnings != nullptr) {
+    warnings->insert(warnings->end(), found.begin(), found.end());
+  } else {
+    PrintWarnings(found);
+  }
   return spec;
 }
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/study_options.h"
+
 namespace ensweep {
 
 using Json = nlohmann::json;
@@ -44,16 +46,16 @@ struct SearchSpace {
 };
 
 struct SplitSpec {
-  std::string by = "person";  // person | image
+  SplitBy by = SplitBy::kPerson;
   double val_fraction = 0.2;
   int folds = 1;
   uint64_t seed = 0;
 };
 
 struct DataSpec {
-  std::string format = "mask";  // mask | imagefolder | csv
-  std::string train;            // absolute after load
-  std::string eval;             // optional; absolute after load, empty if absent
+  DataFormat format = DataFormat::kMask;
+  std::string train;  // absolute after load
+  std::string eval;   // optional; absolute after load, empty if absent
   int width = 96, height = 128;
   SplitSpec split;
 };
@@ -66,7 +68,7 @@ struct ObjectiveSpec {
 struct BudgetSpec {
   int64_t trials = 16;
   int epochs = 3;
-  double time_seconds = 0;  // 0: no wall-time limit
+  double time_s = 0;  // 0: no wall-time limit
   // Stop starting trials once a COMPLETE trial's objective reaches this value (>= when
   // maximising, <= when minimising); trials already running finish.
   std::optional<double> target;
@@ -74,8 +76,8 @@ struct BudgetSpec {
 
 // TPE (search/tpe_sampler.h) reads every field; random and grid read only type and seed.
 struct SamplerSpec {
-  std::string type = "random";  // random | grid | tpe
-  int startup_trials = 10;      // tpe: random proposals until this many trials have a value
+  SamplerType type = SamplerType::kRandom;
+  int startup_trials = 10;  // tpe: random proposals until this many trials have a value
   uint64_t seed = 0;
   // tpe: candidates drawn from l(x) per proposal; when the study file gives none, 4, or
   // kMultivariateCandidates with `multivariate` (the joint density is sharper and gains from more).
@@ -94,19 +96,19 @@ struct SamplerSpec {
 
 // Pruners (search/pruner.h) decide at every per-epoch report.
 struct PrunerSpec {
-  std::string type = "none";  // none | median | asha | hyperband
-  int min_epochs = 1;         // no trial is pruned before this epoch; asha's first rung
-  int reduction = 3;          // asha/hyperband: keep the best 1/reduction at each rung
-  int startup_trials = 5;     // median: prune only once this many trials are COMPLETE
+  PrunerType type = PrunerType::kNone;
+  int min_epochs = 1;      // no trial is pruned before this epoch; asha's first rung
+  int reduction = 3;       // asha/hyperband: keep the best 1/reduction at each rung
+  int startup_trials = 5;  // median: prune only once this many trials are COMPLETE
 };
 
-// What trains a trial. "torch" is the LibTorch trainer (worker/); the others are built-in
+// What trains a trial. kTorch is the LibTorch trainer (worker/); the others are built-in
 // objectives without training (objectives/): branin, hartmann6 (minimised; parameters x1..x6)
 // and curve (a simulated learning curve reported per epoch).
 struct TrainerSpec {
-  std::string type = "torch";  // torch | branin | hartmann6 | curve
-  double epoch_time_s = 0;     // objectives: wall time spent per epoch (simulated training)
-  double noise = 0.01;         // curve: standard deviation of per-epoch noise
+  TrainerType type = TrainerType::kTorch;
+  double epoch_time_s = 0;  // objectives: wall time spent per epoch (simulated training)
+  double noise = 0.01;      // curve: standard deviation of per-epoch noise
 };
 
 struct ResourceSpec {
@@ -117,15 +119,15 @@ struct ResourceSpec {
 
 // `ensweep ensemble` defaults (ensemble/selection.h); its command-line options override them.
 struct EnsembleSpec {
-  int candidates = 20;               // the best COMPLETE trials by the objective
-  std::string method = "uniform";    // uniform | greedy | weights
-  int size = 5;                      // uniform: members (the best k candidates)
-  std::string tta = "none";          // none | hflip
-  int rounds = 25;                   // greedy: picks in all, with replacement
-  int init = 1;                      // greedy: sorted initialisation with the best n
-  int bags = 1;                      // greedy: 1 = no bagging
-  double bag_fraction = 0.5;         // greedy: share of the candidates each bag may pick from
-  std::string metric = "macro_f1";   // greedy and uniform select on: macro_f1 | log_loss
+  int candidates = 20;  // the best COMPLETE trials by the objective
+  EnsembleMethod method = EnsembleMethod::kUniform;
+  int size = 5;  // uniform: members (the best k candidates)
+  EnsembleTta tta = EnsembleTta::kNone;
+  int rounds = 25;            // greedy: picks in all, with replacement
+  int init = 1;               // greedy: sorted initialisation with the best n
+  int bags = 1;               // greedy: 1 = no bagging
+  double bag_fraction = 0.5;  // greedy: share of the candidates each bag may pick from
+  EnsembleMetric metric = EnsembleMetric::kMacroF1;  // greedy and uniform select on it
   int top_n = 0;                     // weights: keep at most n members (0: no limit)
   bool include_pruned = false;       // PRUNED trials join the candidates
   bool one_per_backbone = false;     // at most one candidate per backbone (one_per: [backbone])
@@ -157,20 +159,33 @@ struct StudySpec {
 // the file, the line and the key path for anything wrong in it, including a file that is missing,
 // unreadable, larger than 16 MiB, not UTF-8, nested deeper than 64 levels or holding more than
 // 100,000 values once its aliases are expanded (core/study_document.h).
-StudySpec LoadStudyFile(const std::string& path);
+//
+// Trial parameters are checked too, against what the trainer reads: for torch, every `space` key,
+// constant, range end, choice and `enqueue` value against core/trial_params.h (a typo names the
+// closest parameter); for branin and hartmann6, the names x1, x2 (x1..x6) must be unconditional
+// parameters of the space; curve reads any parameter, so its space is not checked.
+//
+// Keys that have no effect with the chosen method (ensemble.size under method greedy,
+// pruner.reduction under median, ...) do not stop the load: each gives a warning
+// "file:line: warning: 'key': ..." that goes to `warnings` when given, else to standard error.
+StudySpec LoadStudyFile(const std::string& path, std::vector<std::string>* warnings = nullptr);
 
 // LoadStudyFile for text already in memory: `origin` names it in messages, `base_dir` resolves
 // its relative paths; source_path stays empty.
 StudySpec LoadStudyText(const std::string& text, const std::string& origin,
-                        const std::string& base_dir);
+                        const std::string& base_dir, std::vector<std::string>* warnings = nullptr);
 
-// Validates an already parsed document. `origin` names it in messages; `base_dir` resolves
-// relative paths.
+// Validates an already parsed document, built in code (tests, benchmarks). `origin` names it in
+// messages; `base_dir` resolves relative paths. Unlike LoadStudyFile it leaves the trial
+// parameters unchecked against the trainer (a document in code may use any names with the default
+// trainer) and gives no warnings.
 StudySpec ParseStudy(const Json& document, const std::string& origin, const std::string& base_dir);
 
 // Rebuilds a StudySpec from ToJson() output (as sent to workers or stored); throws UserError.
-// The one check it leaves out is `enqueue` against budget.trials (the trials a study file has,
-// which a stored study extended by `ensweep run --trials` may have outgrown).
+// It leaves out `enqueue` against budget.trials (the trials a study file has, which a stored
+// study extended by `ensweep run --trials` may have outgrown), the trial parameters against the
+// trainer (a study stored before that check existed stays readable; its trials say what is
+// wrong) and the warnings.
 StudySpec StudyFromJson(const Json& normalised);
 
 // "2h", "90m", "45s", "1h30m", or a number of seconds. Throws UserError naming `where`.

@@ -295,7 +295,7 @@ Json ReadYamlDocument(const std::string& path, LineMap& lines) {
   return ParseYamlText(text, path, lines);
 }
 
-void Checker::Fail(const std::string& path, const std::string& message) const {
+std::string Checker::Where(const std::string& path) const {
   std::string where = origin_;
   if (lines_ != nullptr) {
     // The line of the key, or of its nearest parent that has one (the document's, last).
@@ -311,7 +311,17 @@ void Checker::Fail(const std::string& path, const std::string& message) const {
       probe = cut == std::string::npos ? "" : probe.substr(0, cut);
     }
   }
-  throw UserError(where + ": " + (path.empty() ? "" : "'" + path + "': ") + message);
+  return where;
+}
+
+void Checker::Fail(const std::string& path, const std::string& message) const {
+  throw UserError(Where(path) + ": " + (path.empty() ? "" : "'" + path + "': ") + message);
+}
+
+void Checker::Warn(const std::string& path, const std::string& message) const {
+  if (warnings_ == nullptr) return;
+  warnings_->push_back(Where(path) + ": warning: " + (path.empty() ? "" : "'" + path + "': ") +
+                       message);
 }
 
 void Checker::OnlyKeys(const Json& object, const std::string& path,

@@ -50,11 +50,15 @@ inline constexpr int64_t kMaxIntParam = int64_t{1} << 53;
 // Walks the document with the current key path, turning every violation into one UserError.
 class Checker {
  public:
-  // `lines` may be null (a document that did not come from a file).
-  Checker(std::string origin, const LineMap* lines) : origin_(std::move(origin)), lines_(lines) {}
+  // `lines` may be null (a document that did not come from a file); so may `warnings` (then
+  // Warn does nothing).
+  Checker(std::string origin, const LineMap* lines, std::vector<std::string>* warnings = nullptr)
+      : origin_(std::move(origin)), lines_(lines), warnings_(warnings) {}
 
   // Throws "origin:line: 'path': message", the line being the key's or its nearest parent's.
   [[noreturn]] void Fail(const std::string& path, const std::string& message) const;
+  // Adds "origin:line: warning: 'path': message" to the warnings.
+  void Warn(const std::string& path, const std::string& message) const;
   // Rejects keys not in `allowed`.
   void OnlyKeys(const Json& object, const std::string& path,
                 const std::vector<std::string>& allowed) const;
@@ -62,6 +66,11 @@ class Checker {
   std::string String(const Json& value, const std::string& path) const;  // non-empty
   std::string Enum(const Json& value, const std::string& path,
                    const std::vector<std::string>& options) const;
+  // One of the names in E's table (core/study_options.h).
+  template <typename E>
+  E Option(const Json& value, const std::string& path) const {
+    return *ParseOption<E>(Enum(value, path, OptionNames<E>()));
+  }
   // An integer in [min_value, max_value].
   int64_t Integer(const Json& value, const std::string& path, int64_t min_value,
                   int64_t max_value) const;
@@ -71,8 +80,11 @@ class Checker {
   bool Bool(const Json& value, const std::string& path) const;
 
  private:
+  std::string Where(const std::string& path) const;  // "origin:line"
+
   std::string origin_;
   const LineMap* lines_;
+  std::vector<std::string>* warnings_;
 };
 
 }  // namespace ensweep

@@ -36,6 +36,88 @@ namespace {
 constexpr size_t kMaxParams = 1000;
 constexpr size_t kMaxValues = 10000;  // in a choice list or a condition's list
 
+std::vector<Json> ParseChoices(const Checker& c, const Json& body, const std::string& path) {
+  if (!body.is_array() || body.empty() || body.size() > kMaxValues) {
+    c.Fail(path,
+           "expected a non-empty list of values (at most " + std::to_string(kMaxValues) + ")");
+  }
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
+      c.Fail(path + "[" + std::to_string(i) + "]",
+             "expected a plain value (string, number or bool)");
+    }
+  }
+  return body.get<std::vector<Json>>();
+}
+
+// `int: [low, high]` with its `step` and `log` from `spec` (at `path`).
+void ParseIntRange(const Checker& c, const Json& spec, const std::string& path, ParamSpec& param) {
+  const std::string kind_path = JoinPath(path, "int");
+  const Json& body = spec.at("int");
+  param.kind = ParamKind::kInt;
+  param.low =
+      static_cast<double>(c.Integer(body[0], kind_path + "[0]", -kMaxIntParam, kMaxIntParam));
+  param.high =
+      static_cast<double>(c.Integer(body[1], kind_path + "[1]", -kMaxIntParam, kMaxIntParam));
+  if (spec.contains("step")) {
+    param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1, kMaxIntParam);
+  }
+  if (spec.contains("log")) param.log = c.Bool(spec["log"], JoinPath(path, "log"));
+  if (param.log && param.low < 1) c.Fail(kind_path, "a log-scale int needs low >= 1");
+}
+
+// `uniform: [low, high]` or `log_uniform: [low, high]`.
+void ParseContinuousRange(const Checker& c, const Json& body, const std::string& kind,
+                          const std::string& kind_path, ParamSpec& param) {
+  param.kind = kind == "uniform" ? ParamKind::kUniform : ParamKind::kLogUniform;
+  param.low = c.Number(body[0], kind_path + "[0]");
+  param.high = c.Number(body[1], kind_path + "[1]");
+  if (param.kind == ParamKind::kLogUniform && param.low <= 0) {
+    c.Fail(kind_path, "log_uniform needs low > 0, got " + Describe(body[0]));
+  }
+  if (!std::isfinite(param.high - param.low)) {
+    c.Fail(kind_path, "high - low is out of range of a double, got [" + Describe(body[0]) + ", " +
+                          Describe(body[1]) + "]");
+  }
+}
+
+std::vector<Condition> ParseWhen(const Checker& c, const Json& when, const std::string& path) {
+  if (!when.is_object() || when.empty()) {
+    c.Fail(path, "expected a mapping of parameter: value (or [values])");
+  }
+  std::vector<Condition> conditions;
+  for (const auto& item : when.items()) {
+    Condition condition;
+    condition.param = item.key();
+    if (item.value().is_array()) {
+      if (item.value().empty() || item.value().size() > kMaxValues) {
+        c.Fail(JoinPath(path, item.key()),
+               "expected 1 to " + std::to_string(kMaxValues) + " values");
+      }
+      for (const auto& v : item.value()) condition.values.push_back(v);
+    } else {
+      condition.values.push_back(item.value());
+    }
+    conditions.push_back(condition);
+  }
+  return conditions;
+}
+
+// The one distribution key of a parameter's mapping.
+std::string DistributionKind(const Checker& c, const Json& spec, const std::string& path) {
+  std::vector<std::string> kinds;
+  for (const char* k : {"choice", "uniform", "log_uniform", "int", "value"}) {
+    if (spec.contains(k)) kinds.push_back(k);
+  }
+  if (kinds.size() != 1) {
+    c.Fail(path, "expected exactly one of choice, uniform, log_uniform, int or value");
+  }
+  if ((spec.contains("step") || spec.contains("log")) && kinds.front() != "int") {
+    c.Fail(JoinPath(path, spec.contains("step") ? "step" : "log"), "only allowed with int");
+  }
+  return kinds.front();
+}
+
 ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec,
                      const std::string& path) {
   ParamSpec param;
@@ -48,86 +130,28 @@ ParamSpec ParseParam(const Checker& c, const std::string& name, const Json& spec
   }
   c.OnlyKeys(spec, path,
              {"choice", "uniform", "log_uniform", "int", "value", "step", "log", "when"});
-  std::vector<std::string> kinds;
-  for (const char* k : {"choice", "uniform", "log_uniform", "int", "value"}) {
-    if (spec.contains(k)) kinds.push_back(k);
-  }
-  if (kinds.size() != 1) {
-    c.Fail(path, "expected exactly one of choice, uniform, log_uniform, int or value");
-  }
-  const std::string kind = kinds.front();
+  const std::string kind = DistributionKind(c, spec, path);
   const std::string kind_path = JoinPath(path, kind);
   const Json& body = spec.at(kind);
-  if ((spec.contains("step") || spec.contains("log")) && kind != "int") {
-    c.Fail(JoinPath(path, spec.contains("step") ? "step" : "log"), "only allowed with int");
-  }
   if (kind == "value") {
     param.kind = ParamKind::kConstant;
     param.constant = body;
   } else if (kind == "choice") {
     param.kind = ParamKind::kChoice;
-    if (!body.is_array() || body.empty() || body.size() > kMaxValues) {
-      c.Fail(kind_path,
-             "expected a non-empty list of values (at most " + std::to_string(kMaxValues) + ")");
-    }
-    for (size_t i = 0; i < body.size(); ++i) {
-      if (body[i].is_object() || body[i].is_array() || body[i].is_null()) {
-        c.Fail(kind_path + "[" + std::to_string(i) + "]",
-               "expected a plain value (string, number or bool)");
-      }
-      param.choices.push_back(body[i]);
-    }
+    param.choices = ParseChoices(c, body, kind_path);
   } else {
     if (!body.is_array() || body.size() != 2) c.Fail(kind_path, "expected [low, high]");
     if (kind == "int") {
-      param.kind = ParamKind::kInt;
-      param.low =
-          static_cast<double>(c.Integer(body[0], kind_path + "[0]", -kMaxIntParam, kMaxIntParam));
-      param.high =
-          static_cast<double>(c.Integer(body[1], kind_path + "[1]", -kMaxIntParam, kMaxIntParam));
-      if (spec.contains("step")) {
-        param.step = c.Integer(spec["step"], JoinPath(path, "step"), 1, kMaxIntParam);
-      }
-      if (spec.contains("log")) param.log = c.Bool(spec["log"], JoinPath(path, "log"));
-      if (param.log && param.low < 1) c.Fail(kind_path, "a log-scale int needs low >= 1");
+      ParseIntRange(c, spec, path, param);
     } else {
-      param.kind = kind == "uniform" ? ParamKind::kUniform : ParamKind::kLogUniform;
-      param.low = c.Number(body[0], kind_path + "[0]");
-      param.high = c.Number(body[1], kind_path + "[1]");
-      if (param.kind == ParamKind::kLogUniform && param.low <= 0) {
-        c.Fail(kind_path, "log_uniform needs low > 0, got " + Describe(body[0]));
-      }
-      if (!std::isfinite(param.high - param.low)) {
-        c.Fail(kind_path, "high - low is out of range of a double, got [" + Describe(body[0]) +
-                              ", " + Describe(body[1]) + "]");
-      }
+      ParseContinuousRange(c, body, kind, kind_path, param);
     }
     if (param.low > param.high) {
       c.Fail(kind_path,
              "low must be <= high, got [" + Describe(body[0]) + ", " + Describe(body[1]) + "]");
     }
   }
-  if (spec.contains("when")) {
-    const std::string when_path = JoinPath(path, "when");
-    const Json& when = spec["when"];
-    if (!when.is_object() || when.empty()) {
-      c.Fail(when_path, "expected a mapping of parameter: value (or [values])");
-    }
-    for (const auto& item : when.items()) {
-      Condition condition;
-      condition.param = item.key();
-      if (item.value().is_array()) {
-        if (item.value().empty() || item.value().size() > kMaxValues) {
-          c.Fail(JoinPath(when_path, item.key()),
-                 "expected 1 to " + std::to_string(kMaxValues) + " values");
-        }
-        for (const auto& v : item.value()) condition.values.push_back(v);
-      } else {
-        condition.values.push_back(item.value());
-      }
-      param.when.push_back(condition);
-    }
-  }
+  if (spec.contains("when")) param.when = ParseWhen(c, spec["when"], JoinPath(path, "when"));
   return param;
 }
 

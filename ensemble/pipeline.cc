@@ -108,14 +108,14 @@ Inputs LoadInputs(const Store& store, const StudyRecord& study, StudySpec spec, 
     throw UserError("study " + in.spec.name + " has no COMPLETE trial to ensemble yet");
   }
   const bool has_eval = !in.spec.data.eval.empty();
-  in.loaded = LoadCandidates(store, in.pool, has_eval, skip_missing, in.e.tta);
+  in.loaded = LoadCandidates(store, in.pool, has_eval, skip_missing, OptionName(in.e.tta));
   const auto& candidates = in.candidates();
   std::vector<const Matrix*> val;
   for (const auto& c : candidates) val.push_back(&c.val_probs);
   in.stack = StackCandidates(val, candidates[0].val_labels);
 
-  const std::vector<TrialPredictions> extra =
-      LoadCompatible(store, WiderPool(in, study.maximize), candidates[0], has_eval, in.e.tta);
+  const std::vector<TrialPredictions> extra = LoadCompatible(
+      store, WiderPool(in, study.maximize), candidates[0], has_eval, OptionName(in.e.tta));
   for (const auto& c : extra) val.push_back(&c.val_probs);
   in.honest_stack = StackCandidates(val, candidates[0].val_labels);
   in.half_pool.size = in.e.candidates;
@@ -169,7 +169,7 @@ std::vector<size_t> ListMembers(const Inputs& in, const std::vector<double>& wei
 void FillRecord(const Inputs& in, const StudyRecord& study, EnsembleOutcome& out) {
   EnsembleRecord& record = out.record;
   record.study_id = study.id;
-  record.method = in.e.method;
+  record.method = OptionName(in.e.method);
   record.settings = SettingsJson(in.e);
   for (const auto& m : out.members) {
     record.member_numbers.push_back(m.trial);

@@ -251,7 +251,7 @@ SubmissionScore ScorePredictions(const std::string& info_csv, const Matrix& prob
 SubmissionTarget SubmissionTargetFor(const DataSpec& data) {
   if (data.eval.empty()) throw UserError("the study has no eval data (data.eval)");
   SubmissionTarget target;
-  if (data.format == "mask") {
+  if (data.format == DataFormat::kMask) {
     target.info_csv = (std::filesystem::path(data.eval) / "info.csv").string();
     return target;
   }

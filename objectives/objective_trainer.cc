@@ -21,7 +21,7 @@ double Numeric(const Json& params, const std::string& name, const std::string& o
 class ObjectiveTrainer : public Trainer {
  public:
   explicit ObjectiveTrainer(const StudySpec& spec)
-      : type_(spec.trainer.type),
+      : type_(OptionName(spec.trainer.type)),
         metric_(spec.objective.metric),
         epoch_time_s_(spec.trainer.epoch_time_s),
         curve_(spec.space, spec.trainer.noise) {}
@@ -83,7 +83,7 @@ class ObjectiveTrainer : public Trainer {
 }  // namespace
 
 std::unique_ptr<Trainer> MakeObjectiveTrainer(const StudySpec& spec) {
-  const std::string& type = spec.trainer.type;
+  const std::string type = OptionName(spec.trainer.type);
   if (type != "branin" && type != "hartmann6" && type != "curve") {
     throw std::invalid_argument("trainer type '" + type + "' is not a built-in objective");
   }

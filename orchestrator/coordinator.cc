@@ -46,7 +46,7 @@ void Coordinator::Resume() {
   CheckStoredStudy(spec_, store_, printer_);
   study_id_ = store_.CreateOrUpdateStudy(spec_);
   // Only a pruner reads past epochs; without one, resuming a large study skips the queries.
-  book_.Open(study_id_, spec_.pruner.type != "none");
+  book_.Open(study_id_, spec_.pruner.type != PrunerType::kNone);
   const int64_t next = book_.next_number();
   if (book_.resumed() && book_.QueueEmpty() && !MayStartNewTrial() && next >= budget_trials_) {
     printer_.Note("study " + spec_.name + ": it already has " + CountOf(next, "trial") +
@@ -56,8 +56,8 @@ void Coordinator::Resume() {
 }
 
 bool Coordinator::TimeBudgetSpent() const {
-  if (spec_.budget.time_seconds <= 0) return false;
-  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_seconds;
+  if (spec_.budget.time_s <= 0) return false;
+  return std::chrono::duration<double>(Now() - started_).count() >= spec_.budget.time_s;
 }
 
 bool Coordinator::TargetReached() const {

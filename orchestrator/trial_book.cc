@@ -37,7 +37,7 @@ void CheckStoredStudy(const StudySpec& spec, const Store& store, RunObserver& ob
       stored->spec.contains("enqueue") && stored->spec["enqueue"].is_array()
           ? stored->spec["enqueue"].get<std::vector<Json>>()
           : spec.enqueue;
-  if (spec.sampler.type == "grid" && stored_enqueue != spec.enqueue) {
+  if (spec.sampler.type == SamplerType::kGrid && stored_enqueue != spec.enqueue) {
     throw UserError(file +
                     ": 'enqueue': the grid sampler numbers its points after the enqueued "
                     "trials, so the list cannot change once the study has trials (" +

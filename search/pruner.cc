@@ -145,10 +145,10 @@ int HyperbandBracket(uint64_t seed, int64_t number, int brackets, int reduction)
 }
 
 std::unique_ptr<Pruner> MakePruner(const StudySpec& spec) {
-  const std::string& type = spec.pruner.type;
-  if (type == "none") return std::make_unique<NoPruner>();
-  if (type == "median") return std::make_unique<MedianPruner>(spec);
-  if (type == "asha" || type == "hyperband") {
+  const PrunerType type = spec.pruner.type;
+  if (type == PrunerType::kNone) return std::make_unique<NoPruner>();
+  if (type == PrunerType::kMedian) return std::make_unique<MedianPruner>(spec);
+  if (type == PrunerType::kAsha || type == PrunerType::kHyperband) {
     // The study file's limits (core/study.cc), for a spec built in code.
     if (spec.pruner.reduction < 2 || spec.pruner.reduction > 100) {
       throw UserError("pruner.reduction: expected an integer from 2 to 100, got " +
@@ -159,9 +159,9 @@ std::unique_ptr<Pruner> MakePruner(const StudySpec& spec) {
                       std::to_string(spec.pruner.min_epochs));
     }
   }
-  if (type == "asha") return std::make_unique<AshaPruner>(spec, false);
-  if (type == "hyperband") return std::make_unique<AshaPruner>(spec, true);
-  throw UserError("pruner.type: unknown pruner '" + type + "'");
+  if (type == PrunerType::kAsha) return std::make_unique<AshaPruner>(spec, false);
+  if (type == PrunerType::kHyperband) return std::make_unique<AshaPruner>(spec, true);
+  throw UserError("pruner.type: unknown pruner '" + std::string(OptionName(type)) + "'");
 }
 
 }  // namespace ensweep

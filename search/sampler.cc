@@ -104,10 +104,11 @@ class GridSampler : public Sampler {
 }  // namespace
 
 std::unique_ptr<Sampler> MakeSampler(const StudySpec& spec) {
-  if (spec.sampler.type == "random") return std::make_unique<RandomSampler>(spec);
-  if (spec.sampler.type == "grid") return std::make_unique<GridSampler>(spec);
-  if (spec.sampler.type == "tpe") return MakeTpeSampler(spec);
-  throw UserError("sampler.type: '" + spec.sampler.type + "' is not available in this version");
+  if (spec.sampler.type == SamplerType::kRandom) return std::make_unique<RandomSampler>(spec);
+  if (spec.sampler.type == SamplerType::kGrid) return std::make_unique<GridSampler>(spec);
+  if (spec.sampler.type == SamplerType::kTpe) return MakeTpeSampler(spec);
+  throw UserError("sampler.type: '" + std::string(OptionName(spec.sampler.type)) +
+                  "' is not available in this version");
 }
 
 int64_t PlannedTrials(const Sampler& sampler, int64_t budget) {

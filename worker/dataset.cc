@@ -25,16 +25,13 @@ ImageCache DecodeAll(const std::vector<std::string>& paths, const DataSpec& data
 }  // namespace
 
 Dataset LoadDataset(const DataSpec& data, int threads, const std::function<void()>& keep_alive) {
-  if (data.split.by != "image" && data.split.by != "person") {
-    throw std::runtime_error("split by " + data.split.by + " is not supported");
-  }
   Dataset dataset;
   DataListing listing = ListData(data);
   dataset.train_listing = std::move(listing.train);
   dataset.class_names = std::move(listing.class_names);
   dataset.num_classes = static_cast<int>(dataset.class_names.size());
   dataset.eval_listing = std::move(listing.eval);
-  const bool mask = data.format == "mask";
+  const bool mask = data.format == DataFormat::kMask;
   std::vector<std::string> groups;
   std::vector<int> strata;
   groups.reserve(dataset.train_listing.size());
@@ -42,13 +39,13 @@ Dataset LoadDataset(const DataSpec& data, int threads, const std::function<void(
   for (size_t i = 0; i < dataset.train_listing.size(); ++i) {
     const LabeledImage& image = dataset.train_listing[i];
     // by: image makes every image its own group.
-    groups.push_back(data.split.by == "image" ? std::to_string(i) : image.person);
+    groups.push_back(data.split.by == SplitBy::kImage ? std::to_string(i) : image.person);
     strata.push_back(mask ? PersonStratum(image.label) : image.label);
   }
   const int k = data.split.folds;
   if (k > 1) {
     dataset.folds = GroupKFold(groups, strata, k, data.split.seed);
-  } else if (data.split.by == "image") {
+  } else if (data.split.by == SplitBy::kImage) {
     dataset.split = ItemSplit(static_cast<int64_t>(dataset.train_listing.size()),
                               data.split.val_fraction, data.split.seed);
   } else {

@@ -514,9 +514,9 @@ TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest &request,
   torch::manual_seed(seed);
   const std::string study_dir =
       study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
-  f.model = MakeClassifier(params.backbone,
-                           HeadOutputs(params.head, study_.data.format, data.num_classes),
-                           study_dir, data.train_images.width(), data.train_images.height());
+  f.model = MakeClassifier(
+      params.backbone, HeadOutputs(params.head, OptionName(study_.data.format), data.num_classes),
+      study_dir, data.train_images.width(), data.train_images.height());
   if (params.pretrained) {
     // A relative `weights` is relative to the study file, like every path in
     // it.
@@ -615,8 +615,8 @@ EpochReport TorchTrainer::TrainAndValidate(Trial &t, int epoch, bool &swa_done,
   const auto trained = Clock::now();
   for (FoldModel &fold : t.folds) PredictValidation(fold, params, t.arithmetic, t.context);
   val_probs = t.Gather(&FoldModel::val_probs);
-  EpochReport report{
-      epoch, ValidationMetrics(val_probs, t.val_truth, t.classes(), study_.data.format == "mask")};
+  EpochReport report{epoch, ValidationMetrics(val_probs, t.val_truth, t.classes(),
+                                              study_.data.format == DataFormat::kMask)};
   report.metrics["train_loss"] = train_loss;
   report.metrics["lr"] = LearningRate(params, epoch, 0.999);
   const double train_s = Seconds(trained - start), val_s = Seconds(Clock::now() - trained);
@@ -649,8 +649,8 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial &t, TrialResult &result) cons
     }
     val_probs = t.Gather(&FoldModel::val_probs);
     const double train_loss = result.metrics["train_loss"];
-    result.metrics =
-        ValidationMetrics(val_probs, t.val_truth, t.classes(), study_.data.format == "mask");
+    result.metrics = ValidationMetrics(val_probs, t.val_truth, t.classes(),
+                                       study_.data.format == DataFormat::kMask);
     result.metrics["train_loss"] = train_loss;
   }
   if (params.swa) result.metrics["swa_snapshots"] = t.folds.front().swa.count();

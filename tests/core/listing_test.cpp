@@ -22,7 +22,7 @@ using test::Touch;
 
 DataSpec Spec(const std::string& format, const fs::path& train, const fs::path& eval = {}) {
   DataSpec data;
-  data.format = format;
+  data.format = *ParseOption<DataFormat>(format);
   data.train = train.string();
   data.eval = eval.string();
   return data;
@@ -234,7 +234,8 @@ TEST_CASE("study: data.train of the wrong kind for the format is named with its 
     std::ofstream(file, std::ios::trunc) << "study: s\n" << data << "\nspace: {lr: 0.1}\n";
     return LoadStudyFile(file.string());
   };
-  CHECK(load("data: {format: csv, train: labels.csv, eval: labels.csv}").data.format == "csv");
+  CHECK(load("data: {format: csv, train: labels.csv, eval: labels.csv}").data.format ==
+        DataFormat::kCsv);
   CHECK(load("data: {format: imagefolder, train: images}").data.train == (dir / "images").string());
   // Not there yet is fine here: the run reports it.
   CHECK_NOTHROW(load("data: {format: csv, train: later.csv}"));

@@ -49,12 +49,12 @@ TEST_CASE("a minimal study loads with documented defaults and resolved paths", "
   CHECK(spec.storage == (dir / "ensweep.sqlite").string());
   CHECK(spec.data.train == (dir / "data/train").string());
   CHECK(spec.data.eval.empty());
-  CHECK(spec.data.format == "mask");
-  CHECK(spec.data.split.by == "person");
+  CHECK(spec.data.format == DataFormat::kMask);
+  CHECK(spec.data.split.by == SplitBy::kPerson);
   CHECK(spec.data.split.val_fraction == Approx(0.2));
   CHECK(spec.objective.metric == "val_macro_f1");
   CHECK(spec.objective.maximize);
-  CHECK(spec.sampler.type == "random");
+  CHECK(spec.sampler.type == SamplerType::kRandom);
   REQUIRE(spec.space.params.size() == 1);
   CHECK(spec.space.params[0].kind == ParamKind::kLogUniform);
   CHECK(spec.space.params[0].low == Approx(1e-4));
@@ -63,7 +63,7 @@ TEST_CASE("a minimal study loads with documented defaults and resolved paths", "
 TEST_CASE("TPE's candidate count defaults by mode and keeps what the file gives", "[core][study]") {
   auto sampler = [](const std::string& block) {
     return LoadStudyFile(WriteStudy("study: s\ndata: {train: t}\nsampler: " + block +
-                                    "\nspace:\n  lr: {uniform: [0, 1]}\n"))
+                                    "\nspace:\n  lr: {uniform: [0.001, 1]}\n"))
         .sampler;
   };
   CHECK(sampler("{type: tpe}").candidates == 4);
@@ -95,7 +95,7 @@ space:
   head: {choice: [single, multitask]}
   age_loss_weight: {choice: [1.0, 2.0], when: {head: multitask}}
 )"));
-  CHECK(spec.budget.time_seconds == Approx(5400));
+  CHECK(spec.budget.time_s == Approx(5400));
   CHECK(spec.data.width == 48);
   CHECK(spec.data.height == 64);
   CHECK(spec.enqueue.size() == 1);
@@ -257,12 +257,12 @@ budget: {trials: 5, epochs: 2, time: 90s}
 space:
   backbone: {choice: [custom_cnn, resnet18]}
   lr: {log_uniform: [1.0e-3, 1.0e-1]}
-  bs: {int: [8, 64], step: 8, log: true}
-  w: {uniform: [0, 1], when: {backbone: resnet18}}
+  batch_size: {int: [8, 64], step: 8, log: true}
+  flip_p: {uniform: [0, 1], when: {backbone: resnet18}}
 )"));
   const StudySpec copy = StudyFromJson(spec.ToJson());
   CHECK(copy.ToJson() == spec.ToJson());
-  CHECK(copy.budget.time_seconds == Approx(90));
+  CHECK(copy.budget.time_s == Approx(90));
 }
 
 TEST_CASE("durations accept h, m and s", "[core][study]") {

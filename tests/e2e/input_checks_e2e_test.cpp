@@ -152,3 +152,44 @@ TEST_CASE(
   const auto help = RunCommand(Ensweep() + " score --help");
   CHECK_THAT(help.output, Catch::Contains("labelled images without a row"));
 }
+
+TEST_CASE("run refuses a torch study with a misspelt or out-of-range parameter before any work",
+          "[e2e][cli][study]") {
+  const fs::path dir = FreshDir("trial_param_checks");
+  const auto write = [&](const std::string& name, const std::string& space) {
+    const fs::path study = dir / name;
+    std::ofstream(study) << "study: params\n"
+                         << "storage: runs/store.sqlite\n"
+                         << "data: {train: data/train}\n"
+                         << "budget: {trials: 2, epochs: 1}\n"
+                         << "space:\n"
+                         << "  batch_size: 32\n"
+                         << space;
+    return study.string();
+  };
+  RequireRefused("run " + write("typo.yaml", "  leraning_rate: {log_uniform: [1.0e-4, 0.1]}\n"),
+                 "typo.yaml:7: 'space.leraning_rate': space key 'leraning_rate' is not a "
+                 "parameter of the torch trainer (did you mean 'lr'?)");
+  RequireRefused("run " + write("range.yaml", "  flip_p: {uniform: [0.0, 1.5]}\n"),
+                 "range.yaml:7: 'space.flip_p.uniform[1]': 1.5 is not a valid value of the torch "
+                 "trainer's parameter 'flip_p': expected a number in [0, 1]");
+  // Refused at load: no store was made, no trial ran.
+  CHECK_FALSE(fs::exists(dir / "runs/store.sqlite"));
+}
+
+TEST_CASE("a key without effect for the chosen method loads with a warning naming its line",
+          "[e2e][cli][study]") {
+  const fs::path dir = FreshDir("ineffective_keys");
+  const fs::path study = dir / "study.yaml";
+  std::ofstream(study) << "study: warned\n"
+                       << "storage: runs/store.sqlite\n"
+                       << "trainer: {type: curve}\n"
+                       << "budget: {trials: 1, epochs: 1}\n"
+                       << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n"
+                       << "ensemble: {method: greedy, size: 3}\n";
+  const auto run = RunCommand(Ensweep() + " run " + study.string() + " --workers 1 -q");
+  INFO(run.output);
+  CHECK(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("study.yaml:7: warning: 'ensemble.size': has no effect: "
+                                         "only the uniform method reads it"));
+}

@@ -14,7 +14,8 @@ using namespace ensweep::testing;
 
 namespace {
 
-// Generates data and writes a study whose first (enqueued) trial has an unknown backbone.
+// Generates data and writes a study whose first (enqueued) trial has a backbone file that does not
+// exist: a valid parameter at load, a FAILED trial when the worker opens it.
 fs::path PrepareStudy(const std::string& name) {
   const fs::path dir = FreshDir(name);
   GenerateMaskData(dir, 24, 6, 3);
@@ -25,9 +26,9 @@ data: {train: data/train, eval: data/eval, image_size: [32, 40], split: {seed: 1
 budget: {trials: 5, epochs: 2}
 sampler: {type: random, seed: 4}
 enqueue:
-  - {backbone: not_a_backbone}
+  - {backbone: 'torchscript:missing.pt'}
 space:
-  backbone: {choice: [custom_cnn, resnet18, not_a_backbone]}
+  backbone: {choice: [custom_cnn, resnet18, 'torchscript:missing.pt']}
   lr: {log_uniform: [1.0e-3, 1.0e-1]}
   batch_size: 16
 )";
@@ -42,8 +43,8 @@ void CheckStudyOutcome(const fs::path& dir, const std::string& name) {
   REQUIRE(trials.size() == 5);
   int complete = 0;
   for (const auto& t : trials) {
-    if (t.params["backbone"] == "not_a_backbone") {
-      CheckFailedWith(t, "not_a_backbone");
+    if (t.params["backbone"] == "torchscript:missing.pt") {
+      CheckFailedWith(t, "missing.pt");
       continue;
     }
     REQUIRE(t.state == TrialState::kComplete);

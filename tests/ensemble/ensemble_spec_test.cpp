@@ -45,28 +45,28 @@ TEST_CASE("the ensemble block accepts every method and selection setting", "[ens
                                 {"tta", "hflip"},
                                 {"seed", 9}});
   const EnsembleSpec &e = spec.ensemble;
-  CHECK(e.method == "greedy");
+  CHECK(e.method == EnsembleMethod::kGreedy);
   CHECK(e.candidates == 30);
   CHECK(e.rounds == 50);
   CHECK(e.init == 3);
   CHECK(e.bags == 4);
   CHECK(e.bag_fraction == 0.7);
-  CHECK(e.metric == "log_loss");
+  CHECK(e.metric == EnsembleMetric::kLogLoss);
   CHECK(e.top_n == 5);
   CHECK(e.include_pruned);
   CHECK(e.one_per_backbone);
   CHECK(e.one_per == std::vector<std::string>{"backbone", "head"});
-  CHECK(e.tta == "hflip");
+  CHECK(e.tta == EnsembleTta::kHflip);
   CHECK(e.seed == 9);
   // The normalised spec (stored with the study) reads back the same.
   const StudySpec again = StudyFromJson(spec.ToJson());
   CHECK(again.ensemble.rounds == 50);
-  CHECK(again.ensemble.metric == "log_loss");
+  CHECK(again.ensemble.metric == EnsembleMetric::kLogLoss);
   CHECK(again.ensemble.one_per_backbone);
   CHECK(again.ensemble.one_per == e.one_per);
-  CHECK(again.ensemble.tta == "hflip");
+  CHECK(again.ensemble.tta == EnsembleTta::kHflip);
   CHECK(Parse(Json::object()).ensemble.one_per.empty());
-  CHECK(Parse({{"method", "weights"}}).ensemble.method == "weights");
+  CHECK(Parse({{"method", "weights"}}).ensemble.method == EnsembleMethod::kWeights);
   CHECK(Parse(Json::object()).ensemble.rounds == 25);
 }
 

@@ -46,7 +46,7 @@ TEST_CASE("an imagefolder study's submission is path,label in eval order with cl
   Touch(dir / "eval" / "sub" / "a.png");
   Touch(dir / "eval" / "._z.jpg");
   DataSpec data;
-  data.format = "imagefolder";
+  data.format = DataFormat::kImageFolder;
   data.train = (dir / "train").string();
   data.eval = (dir / "eval").string();
 
@@ -126,7 +126,7 @@ TEST_CASE("a csv study's submission uses the eval CSV's paths as ids", "[ensembl
   std::ofstream(dir / "train.csv") << "path,label\nimg/1.jpg,b\nimg/2.jpg,a\n";
   std::ofstream(dir / "eval.csv") << "path\nimg/2.jpg\nimg/1.jpg\n";
   DataSpec data;
-  data.format = "csv";
+  data.format = DataFormat::kCsv;
   data.train = (dir / "train.csv").string();
   data.eval = (dir / "eval.csv").string();
   const SubmissionTarget target = SubmissionTargetFor(data);

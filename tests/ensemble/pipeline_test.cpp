@@ -117,7 +117,7 @@ TEST_CASE("the pipeline selects, writes the submission, scores it and records th
   request.threads = 2;
   const EnsembleOutcome out = BuildEnsemble(*s.store, StudyOf(s, "greedy"), request);
 
-  CHECK(out.spec.method == "greedy");
+  CHECK(out.spec.method == EnsembleMethod::kGreedy);
   CHECK(out.skipped.empty());
   CHECK(out.candidates == 3);
   CHECK(out.best_single_trial == 0);
@@ -178,7 +178,7 @@ TEST_CASE("the pipeline's request overrides the study, and skipped trials are re
                     Catch::Contains("trial 3"));
   request.skip_missing = true;
   const EnsembleOutcome out = BuildEnsemble(*s.store, StudyOf(s, "uniform"), request);
-  CHECK(out.spec.method == "uniform");
+  CHECK(out.spec.method == EnsembleMethod::kUniform);
   REQUIRE(out.skipped.size() == 1);
   CHECK_THAT(out.skipped[0], Catch::StartsWith("trial 3"));
   CHECK(out.candidates == 3);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/study.h"
@@ -14,8 +15,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   ensweep::StudySpec spec;
+  std::vector<std::string> warnings;  // kept off standard error
   try {
-    spec = ensweep::LoadStudyText(text, "fuzz.yaml", "/nonexistent/fuzz");
+    spec = ensweep::LoadStudyText(text, "fuzz.yaml", "/nonexistent/fuzz", &warnings);
   } catch (const ensweep::UserError&) {
     return 0;
   }

@@ -110,14 +110,14 @@ TEST_CASE("objective studies need no data block and round-trip through the store
                     {"pruner", {{"type", "hyperband"}, {"reduction", 2}}},
                     {"space", {{"x1", {{"uniform", {-5, 10}}}}, {"x2", {{"uniform", {0, 15}}}}}}};
   const StudySpec spec = ParseStudy(doc, "test", "/");
-  CHECK(spec.trainer.type == "branin");
+  CHECK(spec.trainer.type == TrainerType::kBranin);
   CHECK(spec.trainer.epoch_time_s == 2.0);
   CHECK(spec.budget.target == 0.5);
   CHECK(spec.sampler.multivariate);
   const StudySpec back = StudyFromJson(spec.ToJson());
   CHECK(back.ToJson() == spec.ToJson());
   CHECK(back.sampler.candidates == 32);
-  CHECK(back.pruner.type == "hyperband");
+  CHECK(back.pruner.type == PrunerType::kHyperband);
   Json torch = doc;
   torch["trainer"]["type"] = "torch";
   CHECK_THROWS_AS(ParseStudy(torch, "test", "/"), UserError);  // torch needs data

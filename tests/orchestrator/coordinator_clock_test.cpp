@@ -218,7 +218,7 @@ TEST_CASE("the time budget stops new trials from starting and lets running ones 
   // Two workers, 10 s per trial, a 25 s budget: trials start at 0, 10 and 20 s (two each); at
   // 30 s the budget is spent and nothing new starts.
   StudySpec spec = ClockStudy(1000, 60);
-  spec.budget.time_seconds = 25;
+  spec.budget.time_s = 25;
   Behaviour ten_seconds;
   ten_seconds.trial = milliseconds(10000);
   SimulatedWorkers workers({ten_seconds, ten_seconds});
@@ -249,7 +249,7 @@ TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere",
 TEST_CASE("a grid study's progress counts the trials the grid holds, not the budget",
           "[orchestrator][coordinator][clock]") {
   StudySpec spec = ClockStudy(100, 30);
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   spec.space.params[0].kind = ParamKind::kChoice;
   spec.space.params[0].choices = {0.01, 0.02, 0.03, 0.04};
   SimulatedWorkers workers({Behaviour{}});

@@ -275,7 +275,7 @@ TEST_CASE("an enqueue entry left out for one run and then restored does not run 
 TEST_CASE("under the grid sampler the enqueue list cannot change once the study has trials",
           "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 2, 1);
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   {
     Harness harness(spec, 1);
     CHECK(harness.Run().trials == 2);
@@ -287,7 +287,7 @@ TEST_CASE("under the grid sampler the enqueue list cannot change once the study 
 
 TEST_CASE("a grid study ends when the grid is exhausted", "[orchestrator][coordinator]") {
   StudySpec spec = MakeSpec(R"({"lr": {"choice": [0.01, 0.02, 0.03]}})", 100, 1);
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   Harness harness(spec, 2);
   const RunSummary summary = harness.Run();
   CHECK(summary.trials == 3);

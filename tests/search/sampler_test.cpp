@@ -131,7 +131,7 @@ TEST_CASE("the grid sampler rejects a continuous parameter by name", "[search][s
   }
   // ... and for a spec built in code.
   StudySpec spec = SpecWithSpace(R"({"lr": {"uniform": [0.1, 0.2]}})");
-  spec.sampler.type = "grid";
+  spec.sampler.type = SamplerType::kGrid;
   try {
     MakeSampler(spec);
     FAIL("expected a UserError");

@@ -41,7 +41,7 @@ void WriteImage(const fs::path& path, int shade) {
 
 DataSpec Spec(const std::string& format, const fs::path& train, const fs::path& eval = {}) {
   DataSpec data;
-  data.format = format;
+  data.format = *ParseOption<DataFormat>(format);
   data.train = train.string();
   data.eval = eval.string();
   data.width = 8;
@@ -148,7 +148,7 @@ TEST_CASE("a csv with groups splits and folds on the group column", "[worker][da
 
   // by: image ignores the groups.
   data.split.folds = 1;
-  data.split.by = "image";
+  data.split.by = SplitBy::kImage;
   const Dataset leaky = LoadDataset(data, 2, {});
   CHECK(leaky.split.train.size() + leaky.split.val.size() == 36);
 }

@@ -89,7 +89,7 @@ TEST_CASE("input pipeline throughput", "[.][pipeline-bench]") {
   const int epochs = std::atoi(Env("ENSWEEP_BENCH_EPOCHS", "3").c_str());
   torch::set_num_threads(2);
   DataSpec data;
-  data.format = "mask";
+  data.format = DataFormat::kMask;
   data.train = train;
   data.width = 96;
   data.height = 128;

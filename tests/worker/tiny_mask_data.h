@@ -34,7 +34,7 @@ struct TinyMaskData {
   StudySpec Study(const std::string& name) const {
     StudySpec study;
     study.name = name;
-    study.data.format = "mask";
+    study.data.format = DataFormat::kMask;
     study.data.train = (root / "train").string();
     study.data.eval = (root / "eval").string();
     study.data.width = 32;

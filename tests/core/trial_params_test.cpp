@@ -1,14 +1,17 @@
-#include "worker/trial_params.h"
+#include "core/trial_params.h"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 
 namespace ensweep {
 
 using nlohmann::json;
 
-TEST_CASE("trial parameters default to the documented values", "[worker][params]") {
+TEST_CASE("trial parameters default to the documented values", "[core][params]") {
   for (const json& params : {json(nullptr), json::object()}) {
     const TrialParams p = ParseTrialParams(params, 4);
     CHECK(p.backbone == "custom_cnn");
@@ -22,7 +25,7 @@ TEST_CASE("trial parameters default to the documented values", "[worker][params]
   }
 }
 
-TEST_CASE("trial parameters are read from the sampled values", "[worker][params]") {
+TEST_CASE("trial parameters are read from the sampled values", "[core][params]") {
   const TrialParams p = ParseTrialParams(json{{"backbone", "resnet18"},
                                               {"optimizer", "adam"},
                                               {"lr", 1e-3},
@@ -42,14 +45,14 @@ TEST_CASE("trial parameters are read from the sampled values", "[worker][params]
   CHECK(p.epochs == 2);
 }
 
-TEST_CASE("an unknown trial parameter is rejected with the known names", "[worker][params]") {
+TEST_CASE("an unknown trial parameter is rejected with the known names", "[core][params]") {
   REQUIRE_THROWS_AS(ParseTrialParams(json{{"learning_rate", 0.1}}, 1), std::invalid_argument);
   REQUIRE_THROWS_WITH(
       ParseTrialParams(json{{"learning_rate", 0.1}}, 1),
       Catch::Contains("'learning_rate'") && Catch::Contains("lr") && Catch::Contains("batch_size"));
 }
 
-TEST_CASE("bad trial parameter values are rejected with what was expected", "[worker][params]") {
+TEST_CASE("bad trial parameter values are rejected with what was expected", "[core][params]") {
   const auto rejects = [](const json& params, const std::string& text) {
     INFO(params.dump());
     REQUIRE_THROWS_AS(ParseTrialParams(params, 1), std::invalid_argument);
@@ -77,7 +80,7 @@ TEST_CASE("bad trial parameter values are rejected with what was expected", "[wo
   rejects(json{{"weights", ""}}, "weight file");
 }
 
-TEST_CASE("trial parameters that contradict each other are rejected", "[worker][params]") {
+TEST_CASE("trial parameters that contradict each other are rejected", "[core][params]") {
   const auto rejects = [](const json& params, const std::string& text) {
     INFO(params.dump());
     REQUIRE_THROWS_WITH(ParseTrialParams(params, 4), Catch::Contains(text));
@@ -103,6 +106,53 @@ TEST_CASE("trial parameters that contradict each other are rejected", "[worker][
   CHECK(p.head == "multitask");
   CHECK(p.swa_start == 3);
   CHECK(p.weights == "/w");
+}
+
+TEST_CASE("every parameter's default is a valid value of its own row", "[core][params]") {
+  const TrialParams defaults;
+  for (const TrialParamInfo& info : TrialParamTable()) {
+    INFO(info.name);
+    const json value = std::visit([&](auto field) { return json(defaults.*field); }, info.field);
+    if (info.type == TrialParamType::kPath) {
+      CHECK(value == "");  // no weights unless given
+      continue;
+    }
+    CHECK(CheckTrialParamValue(info, value).empty());
+    CHECK(FindTrialParam(info.name) == &info);
+  }
+  CHECK(KnownTrialParams().size() == TrialParamTable().size());
+}
+
+TEST_CASE("a misspelt parameter name finds the closest known one", "[core][params]") {
+  CHECK(ClosestTrialParam("leraning_rate") == "lr");
+  CHECK(ClosestTrialParam("learning_rate") == "lr");
+  CHECK(ClosestTrialParam("batchsize") == "batch_size");
+  CHECK(ClosestTrialParam("optimiser") == "optimizer");
+  CHECK(ClosestTrialParam("zebra").empty());
+}
+
+TEST_CASE("studies/README.md lists the parameters of the table", "[core][params][readme]") {
+  const std::string path = std::string(ENSWEEP_SOURCE_DIR) + "/studies/README.md";
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  const size_t begin = text.find(kTrialParamsBegin);
+  const size_t end = text.find(kTrialParamsEnd);
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const size_t from = begin + std::string(kTrialParamsBegin).size() + 1;  // after its line
+  const std::string expected = TrialParamsMarkdown();
+  if (std::getenv("ENSWEEP_UPDATE_README") != nullptr) {
+    text.replace(from, end - from, expected);
+    std::ofstream(path) << text;
+    return;
+  }
+  INFO(
+      "studies/README.md's parameter table differs from core/trial_params.cc; regenerate it with\n"
+      "  ENSWEEP_UPDATE_README=1 <build>/tests/core/core_test '[readme]'");
+  CHECK(text.substr(from, end - from) == expected);
 }
 
 }  // namespace ensweep
