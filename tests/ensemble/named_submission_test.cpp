@@ -84,7 +84,7 @@ TEST_CASE("an imagefolder image whose name holds a comma or a quote survives the
   Touch(dir / "eval" / "a,b.jpg");
   Touch(dir / "eval" / "say \"hi\".jpg");
   DataSpec data;
-  data.format = "imagefolder";
+  data.format = DataFormat::kImageFolder;
   data.train = (dir / "train").string();
   data.eval = (dir / "eval").string();
 
