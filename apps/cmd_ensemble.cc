@@ -23,7 +23,7 @@ std::string TimeText(double unix_seconds) {
   return text;
 }
 
-std::string MetricText(const Json &metrics, const std::string &key) {
+std::string MetricText(const Json& metrics, const std::string& key) {
   return metrics.contains(key) && metrics[key].is_number()
              ? FormatFixed(metrics[key].get<double>(), 4)
              : "-";
@@ -37,10 +37,10 @@ struct EnsembleOptions {
   int64_t show = 0;
 };
 
-int ListEnsembles(const StudyLocator::Found &found) {
+int ListEnsembles(const StudyLocator::Found& found) {
   TextTable table({"id", "method", "members", "val_macro_f1", "honest_macro_f1", "eval_macro_f1",
                    "created", "submission"});
-  for (const auto &r : found.store->Ensembles(found.study.id)) {
+  for (const auto& r : found.store->Ensembles(found.study.id)) {
     table.AddRow({std::to_string(r.id), r.method, std::to_string(r.member_numbers.size()),
                   MetricText(r.metrics, "val_macro_f1"), MetricText(r.metrics, "honest_macro_f1"),
                   MetricText(r.metrics, "eval_macro_f1"), TimeText(r.created_at),
@@ -50,14 +50,14 @@ int ListEnsembles(const StudyLocator::Found &found) {
   return 0;
 }
 
-int ShowEnsemble(const StudyLocator::Found &found, int64_t id) {
-  for (const auto &r : found.store->Ensembles(found.study.id)) {
+int ShowEnsemble(const StudyLocator::Found& found, int64_t id) {
+  for (const auto& r : found.store->Ensembles(found.study.id)) {
     if (r.id != id) continue;
     std::cout << "ensemble " << r.id << " of study " << found.study.name << "\n  method      "
               << r.method << "\n  created     " << TimeText(r.created_at) << "\n  submission  "
               << (r.submission_path.empty() ? "-" : r.submission_path) << "\n  settings    "
               << r.settings.dump() << "\n  metrics\n";
-    for (const auto &[name, value] : r.metrics.items()) {
+    for (const auto& [name, value] : r.metrics.items()) {
       std::cout << "    " << name << "  "
                 << (value.is_number_float() ? FormatFixed(value, 4) : value.dump()) << "\n";
     }
@@ -73,11 +73,11 @@ int ShowEnsemble(const StudyLocator::Found &found, int64_t id) {
 }
 
 // Prints the chosen members and what they were chosen from.
-void PrintMembers(const EnsembleOutcome &out, const std::string &study_metric) {
-  for (const auto &why : out.skipped) std::cout << "skipped " << why << "\n";
+void PrintMembers(const EnsembleOutcome& out, const std::string& study_metric) {
+  for (const auto& why : out.skipped) std::cout << "skipped " << why << "\n";
   if (!out.honest) std::cout << "no honest estimate: " << out.no_honest_estimate << "\n";
   TextTable table({"trial", "weight", "val_macro_f1", "val_log_loss", "backbone"});
-  for (const auto &m : out.members) {
+  for (const auto& m : out.members) {
     table.AddRow({std::to_string(m.trial), FormatFixed(m.weight, 3),
                   FormatFixed(m.alone.macro_f1, 4), FormatFixed(m.alone.log_loss, 4), m.backbone});
   }
@@ -87,7 +87,7 @@ void PrintMembers(const EnsembleOutcome &out, const std::string &study_metric) {
             << study_metric;
   if (!out.family_keys.empty()) {
     std::string keys;
-    for (const auto &k : out.family_keys) keys += (keys.empty() ? "" : ",") + k;
+    for (const auto& k : out.family_keys) keys += (keys.empty() ? "" : ",") + k;
     std::cout << ", one per " << keys;
   }
   std::cout << (out.spec.tta == EnsembleTta::kHflip ? "; hflip TTA" : "") << ")\n"
@@ -106,8 +106,8 @@ void PrintMembers(const EnsembleOutcome &out, const std::string &study_metric) {
 }
 
 // Prints the in-sample and honest validation scores of the ensemble and the best single trial.
-void PrintScores(const EnsembleOutcome &out) {
-  auto honest_text = [](const std::optional<BlendScore> &h) {
+void PrintScores(const EnsembleOutcome& out) {
+  auto honest_text = [](const std::optional<BlendScore>& h) {
     return h ? FormatFixed(h->macro_f1, 4) : std::string("-");
   };
   TextTable scores({"", "val_macro_f1 (in-sample)", "honest_macro_f1", "val_log_loss"});
@@ -126,14 +126,14 @@ void PrintScores(const EnsembleOutcome &out) {
 }
 
 // Prints where the submission went and its eval score, and where the ensemble was recorded.
-void PrintSubmission(const EnsembleOutcome &out, const std::string &study_name) {
+void PrintSubmission(const EnsembleOutcome& out, const std::string& study_name) {
   if (!out.submission.empty()) {
     std::cout << "submission: " << out.submission << " (" << out.submission_rows << " rows)\n";
     if (!out.probs_stem.empty()) {
       std::cout << "blended probabilities: " << out.probs_stem << ".{eval,val}_probs.npy\n";
     }
     if (out.eval) {
-      const EnsembleEvalScore &e = *out.eval;
+      const EnsembleEvalScore& e = *out.eval;
       TextTable table({"", "macro_f1", "accuracy"});
       table.AddRow(
           {"ensemble", FormatFixed(e.ensemble.macro_f1, 4), FormatFixed(e.ensemble.accuracy, 4)});
@@ -150,7 +150,7 @@ void PrintSubmission(const EnsembleOutcome &out, const std::string &study_name) 
             << " (ensweep ensemble --show " << id << ")\n";
 }
 
-int BuildAndPrint(const EnsembleOptions &o) {
+int BuildAndPrint(const EnsembleOptions& o) {
   auto found = o.locator.Open(/*writable=*/true);
   EnsembleRequest request = o.request;
   request.write_probs = o.format == "probs";
@@ -170,12 +170,12 @@ constexpr long long kMaxThreads = 1024;
 // A fraction in (0, 1]; CLI::Range would let "nan" through (no comparison fails).
 CLI::Validator Fraction() {
   return CLI::Validator(
-      [](std::string &text) -> std::string {
+      [](std::string& text) -> std::string {
         try {
           size_t used = 0;
           const double value = std::stod(text, &used);
           if (used == text.size() && value > 0.0 && value <= 1.0) return "";
-        } catch (const std::exception &) {
+        } catch (const std::exception&) {
         }
         return "must be a fraction in (0, 1], got '" + text + "'";
       },
@@ -183,7 +183,7 @@ CLI::Validator Fraction() {
 }
 
 // The options that choose the candidates and the selection (defaults: the study's ensemble:).
-void AddSelectionOptions(CLI::App *app, EnsembleRequest &r) {
+void AddSelectionOptions(CLI::App* app, EnsembleRequest& r) {
   app->add_option("-m,--method", r.method, "uniform | greedy | weights (default: ensemble.method)")
       ->check(CLI::IsMember(OptionNames<EnsembleMethod>()));
   app->add_option("-k,--size", r.size,
@@ -232,7 +232,7 @@ void AddSelectionOptions(CLI::App *app, EnsembleRequest &r) {
 }
 
 // The options for the submission, its scoring and the recorded ensembles.
-void AddOutputOptions(CLI::App *app, EnsembleOptions &o) {
+void AddOutputOptions(CLI::App* app, EnsembleOptions& o) {
   app->add_option("-o,--out", o.request.out,
                   "Submission path (default: <artifacts>/submissions/ensemble-<n>.csv)");
   app->add_option("-f,--format", o.format,
@@ -243,7 +243,7 @@ void AddOutputOptions(CLI::App *app, EnsembleOptions &o) {
                   "Eval labels (ImageID,ans, or path,label for imagefolder and csv data) "
                   "to score the submission (default: eval_labels.csv beside "
                   "the eval folder, if present)");
-  CLI::Option *list = app->add_flag("--list", o.list, "List the study's recorded ensembles");
+  CLI::Option* list = app->add_flag("--list", o.list, "List the study's recorded ensembles");
   app->add_option("--show", o.show, "Show one recorded ensemble, by its id (>= 1)")
       ->check(AtLeast(1))
       ->excludes(list);
@@ -251,9 +251,9 @@ void AddOutputOptions(CLI::App *app, EnsembleOptions &o) {
 
 }  // namespace
 
-Command AddEnsembleCommand(CLI::App &root) {
+Command AddEnsembleCommand(CLI::App& root) {
   auto o = std::make_shared<EnsembleOptions>();
-  CLI::App *app = root.add_subcommand("ensemble",
+  CLI::App* app = root.add_subcommand("ensemble",
                                       "Choose an ensemble from the best trials' validation "
                                       "predictions (greedy selection with\n"
                                       "replacement, simplex weights or a uniform top k), report "
@@ -277,14 +277,14 @@ Command AddEnsembleCommand(CLI::App &root) {
           }};
 }
 
-Command AddScoreCommand(CLI::App &root) {
+Command AddScoreCommand(CLI::App& root) {
   struct Options {
     std::string submission;
     std::string labels;
     std::string format = "table";
   };
   auto o = std::make_shared<Options>();
-  CLI::App *app =
+  CLI::App* app =
       root.add_subcommand("score",
                           "Score a submission against a labels file (ImageID,ans for the "
                           "competition format, path,label otherwise)");

@@ -25,9 +25,9 @@ struct LoadedPlugin {
 LoadedPlugin LoadPlugin() {
   LoadedPlugin plugin;
   plugin.path = FindTorchPlugin();
-  void *handle = dlopen(plugin.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(plugin.path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
-    const char *why = dlerror();
+    const char* why = dlerror();
     throw std::runtime_error("cannot load the LibTorch trainer module " + plugin.path + ": " +
                              (why ? why : "unknown error"));
   }
@@ -49,7 +49,7 @@ LoadedPlugin LoadPlugin() {
 }  // namespace
 
 std::string FindTorchPlugin() {
-  if (const char *env = std::getenv("ENSWEEP_TORCH_PLUGIN"); env && *env) {
+  if (const char* env = std::getenv("ENSWEEP_TORCH_PLUGIN"); env && *env) {
     if (fs::is_regular_file(env)) return fs::absolute(env).string();
     throw UserError(std::string("ENSWEEP_TORCH_PLUGIN: ") + env + " is not a file");
   }
@@ -59,7 +59,7 @@ std::string FindTorchPlugin() {
       exe_dir.parent_path() / "lib" / "ensweep" / kTorchPluginFile,
   };
   std::string looked;
-  for (const auto &candidate : candidates) {
+  for (const auto& candidate : candidates) {
     if (fs::is_regular_file(candidate)) return candidate.string();
     looked += (looked.empty() ? "" : ", ") + candidate.string();
   }
@@ -69,13 +69,13 @@ std::string FindTorchPlugin() {
                   "ENSWEEP_TORCH_PLUGIN to its path");
 }
 
-std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec &study, int threads,
-                                                    int device_slot, const std::string &log_name) {
+std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec& study, int threads,
+                                                    int device_slot, const std::string& log_name) {
   static std::once_flag once;
   static LoadedPlugin plugin;
   std::call_once(once, [] { plugin = LoadPlugin(); });
   char error[4096] = {0};
-  Trainer *trainer =
+  Trainer* trainer =
       plugin.make_trainer(&study, threads, device_slot, log_name.c_str(), error, sizeof(error));
   if (!trainer) throw std::runtime_error(error[0] ? error : "the LibTorch trainer module failed");
   return std::unique_ptr<Trainer>(trainer);

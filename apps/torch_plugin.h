@@ -27,7 +27,7 @@ std::string FindTorchPlugin();
 // (orchestrator/gpu_slots.h); `log_name` prefixes the module's log lines.
 // Throws UserError if the module is missing or from another build,
 // std::runtime_error if it fails to load or the trainer cannot be made.
-std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec &study, int threads,
-                                                    int device_slot, const std::string &log_name);
+std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec& study, int threads,
+                                                    int device_slot, const std::string& log_name);
 
 }  // namespace ensweep

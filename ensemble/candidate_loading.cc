@@ -5,8 +5,8 @@
 namespace ensweep {
 namespace {
 
-std::string ArtifactPath(const std::vector<ArtifactRecord> &artifacts, const std::string &kind) {
-  for (const auto &a : artifacts) {
+std::string ArtifactPath(const std::vector<ArtifactRecord>& artifacts, const std::string& kind) {
+  for (const auto& a : artifacts) {
     if (a.kind == kind) return a.path;
   }
   return "";
@@ -14,8 +14,8 @@ std::string ArtifactPath(const std::vector<ArtifactRecord> &artifacts, const std
 
 // probs := (probs + the `kind` view) / 2, the view read from the trial's
 // artifact `kind`.
-void AverageWithView(const Store &store, const TrialRecord &trial, const std::string &kind,
-                     Matrix &probs) {
+void AverageWithView(const Store& store, const TrialRecord& trial, const std::string& kind,
+                     Matrix& probs) {
   const std::string who = "trial " + std::to_string(trial.number);
   const std::string path = ArtifactPath(store.Artifacts(trial.id), kind);
   if (path.empty()) {
@@ -25,7 +25,7 @@ void AverageWithView(const Store &store, const TrialRecord &trial, const std::st
   Matrix view;
   try {
     view = ReadNpy(path);
-  } catch (const UserError &e) {
+  } catch (const UserError& e) {
     throw UserError(who + ": " + e.what());
   }
   if (view.rows != probs.rows || view.cols != probs.cols) {
@@ -38,7 +38,7 @@ void AverageWithView(const Store &store, const TrialRecord &trial, const std::st
   }
 }
 
-bool TrainedWithHflip(const TrialRecord &trial) {
+bool TrainedWithHflip(const TrialRecord& trial) {
   const auto it = trial.params.find("tta");
   return it != trial.params.end() && it->is_string() && it->get<std::string>() == "hflip";
 }
@@ -46,8 +46,8 @@ bool TrainedWithHflip(const TrialRecord &trial) {
 // Out-of-fold predictions cover every training image, a hold-out split only its
 // validation persons: a differing row count almost always means the two were
 // mixed.
-void CheckSameRowCount(const std::vector<TrialPredictions> &members) {
-  for (const auto &m : members) {
+void CheckSameRowCount(const std::vector<TrialPredictions>& members) {
+  for (const auto& m : members) {
     if (m.val_probs.rows != members[0].val_probs.rows) {
       throw UserError("trial " + std::to_string(m.number) + " has " +
                       std::to_string(m.val_probs.rows) + " validation rows but trial " +
@@ -64,8 +64,8 @@ void CheckSameRowCount(const std::vector<TrialPredictions> &members) {
 
 }  // namespace
 
-TrialPredictions LoadCandidate(const Store &store, const TrialRecord &trial, bool need_eval,
-                               const std::string &tta) {
+TrialPredictions LoadCandidate(const Store& store, const TrialRecord& trial, bool need_eval,
+                               const std::string& tta) {
   if (tta != "none" && tta != "hflip") throw UserError("ensemble tta: expected none or hflip");
   TrialPredictions p = LoadTrialPredictions(store, trial);
   if (need_eval && !p.eval_probs) {
@@ -79,10 +79,10 @@ TrialPredictions LoadCandidate(const Store &store, const TrialRecord &trial, boo
   return p;
 }
 
-LoadedCandidates LoadCandidates(const Store &store, const std::vector<TrialRecord> &pool,
-                                bool need_eval, bool skip_missing, const std::string &tta) {
+LoadedCandidates LoadCandidates(const Store& store, const std::vector<TrialRecord>& pool,
+                                bool need_eval, bool skip_missing, const std::string& tta) {
   LoadedCandidates loaded;
-  for (const auto &trial : pool) {
+  for (const auto& trial : pool) {
     try {
       TrialPredictions p = LoadCandidate(store, trial, need_eval, tta);
       if (p.eval_probs && !loaded.predictions.empty() && loaded.predictions[0].eval_probs &&
@@ -93,7 +93,7 @@ LoadedCandidates LoadCandidates(const Store &store, const std::vector<TrialRecor
                         std::to_string(loaded.predictions[0].eval_probs->rows));
       }
       loaded.predictions.push_back(std::move(p));
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
       std::string what = e.what();
       const std::string who = "trial " + std::to_string(trial.number);
       if (what.rfind(who, 0) != 0) what = who + ": " + what;
@@ -109,12 +109,12 @@ LoadedCandidates LoadCandidates(const Store &store, const std::vector<TrialRecor
   return loaded;
 }
 
-std::vector<TrialPredictions> LoadCompatible(const Store &store,
-                                             const std::vector<TrialRecord> &trials,
-                                             const TrialPredictions &reference, bool need_eval,
-                                             const std::string &tta) {
+std::vector<TrialPredictions> LoadCompatible(const Store& store,
+                                             const std::vector<TrialRecord>& trials,
+                                             const TrialPredictions& reference, bool need_eval,
+                                             const std::string& tta) {
   std::vector<TrialPredictions> loaded;
-  for (const auto &trial : trials) {
+  for (const auto& trial : trials) {
     try {
       TrialPredictions p = LoadCandidate(store, trial, need_eval, tta);
       const bool same_eval = !p.eval_probs || !reference.eval_probs ||
@@ -123,7 +123,7 @@ std::vector<TrialPredictions> LoadCompatible(const Store &store,
           same_eval) {
         loaded.push_back(std::move(p));
       }
-    } catch (const std::exception &) {
+    } catch (const std::exception&) {
       // Outside the pool: a trial that cannot join is simply not a candidate.
     }
   }

@@ -22,22 +22,22 @@ struct PoolOptions {
 // The family parameters of an ensemble spec: `one_per`, plus `backbone` when
 // `one_per_backbone` (the shorthand for one_per: [backbone]), without
 // duplicates.
-std::vector<std::string> FamilyKeys(const EnsembleSpec &spec);
+std::vector<std::string> FamilyKeys(const EnsembleSpec& spec);
 
 // A trial's family: the values of `keys` in its parameters, as one comparable
 // text.
-std::string FamilyOf(const TrialRecord &trial, const std::vector<std::string> &keys);
+std::string FamilyOf(const TrialRecord& trial, const std::vector<std::string>& keys);
 
 // The trials that may join (state and value), best first by the objective
 // (ties: lower number first), with no count or family limit.
-std::vector<TrialRecord> RankEligible(const std::vector<TrialRecord> &trials, bool maximize,
+std::vector<TrialRecord> RankEligible(const std::vector<TrialRecord>& trials, bool maximize,
                                       bool include_pruned);
 
 // `trials`: any order and states. Returns the chosen trials best first (ties:
 // lower number first), the best of each family when `one_per` is set; trials
 // without a value, and states other than COMPLETE (and PRUNED when included),
 // never join.
-std::vector<TrialRecord> ChooseCandidates(const std::vector<TrialRecord> &trials, bool maximize,
-                                          const PoolOptions &options);
+std::vector<TrialRecord> ChooseCandidates(const std::vector<TrialRecord>& trials, bool maximize,
+                                          const PoolOptions& options);
 
 }  // namespace ensweep

@@ -6,8 +6,8 @@
 
 namespace ensweep {
 
-CandidateStack StackCandidates(const std::vector<const Matrix *> &matrices,
-                               const std::vector<int> &labels) {
+CandidateStack StackCandidates(const std::vector<const Matrix*>& matrices,
+                               const std::vector<int>& labels) {
   if (matrices.empty()) throw std::invalid_argument("no candidates to stack");
   CandidateStack stack;
   stack.candidates = static_cast<int64_t>(matrices.size());
@@ -21,7 +21,7 @@ CandidateStack StackCandidates(const std::vector<const Matrix *> &matrices,
   }
   stack.labels = labels;
   stack.probs.reserve(static_cast<size_t>(stack.candidates * stack.rows * stack.cols));
-  for (const Matrix *m : matrices) {
+  for (const Matrix* m : matrices) {
     if (m->rows != stack.rows || m->cols != stack.cols) {
       throw std::invalid_argument("candidates have different shapes");
     }
@@ -30,7 +30,7 @@ CandidateStack StackCandidates(const std::vector<const Matrix *> &matrices,
   return stack;
 }
 
-CandidateStack TakeRows(const CandidateStack &stack, const std::vector<int64_t> &rows) {
+CandidateStack TakeRows(const CandidateStack& stack, const std::vector<int64_t>& rows) {
   CandidateStack out;
   out.candidates = stack.candidates;
   out.rows = static_cast<int64_t>(rows.size());
@@ -39,7 +39,7 @@ CandidateStack TakeRows(const CandidateStack &stack, const std::vector<int64_t> 
   for (int64_t c = 0; c < stack.candidates; ++c) {
     for (int64_t r : rows) {
       if (r < 0 || r >= stack.rows) throw std::invalid_argument("row index out of range");
-      const float *p = stack.Candidate(c) + r * stack.cols;
+      const float* p = stack.Candidate(c) + r * stack.cols;
       out.probs.insert(out.probs.end(), p, p + stack.cols);
     }
   }
@@ -47,7 +47,7 @@ CandidateStack TakeRows(const CandidateStack &stack, const std::vector<int64_t> 
   return out;
 }
 
-CandidateStack TakeCandidates(const CandidateStack &stack, const std::vector<int64_t> &indices) {
+CandidateStack TakeCandidates(const CandidateStack& stack, const std::vector<int64_t>& indices) {
   CandidateStack out;
   out.candidates = static_cast<int64_t>(indices.size());
   out.rows = stack.rows;
@@ -62,7 +62,7 @@ CandidateStack TakeCandidates(const CandidateStack &stack, const std::vector<int
   return out;
 }
 
-Matrix Blend(const CandidateStack &stack, const std::vector<double> &weights) {
+Matrix Blend(const CandidateStack& stack, const std::vector<double>& weights) {
   if (static_cast<int64_t>(weights.size()) != stack.candidates) {
     throw std::invalid_argument("Blend needs one weight per candidate");
   }
@@ -77,7 +77,7 @@ Matrix Blend(const CandidateStack &stack, const std::vector<double> &weights) {
   for (int64_t c = 0; c < stack.candidates; ++c) {
     const double w = weights[static_cast<size_t>(c)] / total;
     if (w == 0) continue;
-    const float *p = stack.Candidate(c);
+    const float* p = stack.Candidate(c);
     for (size_t i = 0; i < size; ++i) sum[i] += w * p[i];
   }
   Matrix result;
@@ -89,7 +89,7 @@ Matrix Blend(const CandidateStack &stack, const std::vector<double> &weights) {
 
 namespace {
 
-BlendScore ScoreMatrix(const Matrix &m, const std::vector<int> &labels) {
+BlendScore ScoreMatrix(const Matrix& m, const std::vector<int>& labels) {
   const ConfusionMatrix confusion =
       Confusion(labels, ArgmaxRows(m.values, m.rows, m.cols), static_cast<int>(m.cols));
   return {confusion.MacroF1(), confusion.Accuracy(), LogLoss(m.values, m.cols, labels)};
@@ -97,11 +97,11 @@ BlendScore ScoreMatrix(const Matrix &m, const std::vector<int> &labels) {
 
 }  // namespace
 
-BlendScore ScoreBlend(const CandidateStack &stack, const std::vector<double> &weights) {
+BlendScore ScoreBlend(const CandidateStack& stack, const std::vector<double>& weights) {
   return ScoreMatrix(Blend(stack, weights), stack.labels);
 }
 
-std::vector<BlendScore> ScoreEachCandidate(const CandidateStack &stack) {
+std::vector<BlendScore> ScoreEachCandidate(const CandidateStack& stack) {
   std::vector<BlendScore> scores;
   for (int64_t c = 0; c < stack.candidates; ++c) {
     std::vector<double> one(static_cast<size_t>(stack.candidates), 0.0);

@@ -21,27 +21,27 @@ struct CandidateStack {
   std::vector<float> probs;  // candidates x rows x cols, row-major per candidate
   std::vector<int> labels;   // rows, each in [0, cols)
 
-  const float *Candidate(int64_t c) const { return probs.data() + c * rows * cols; }
+  const float* Candidate(int64_t c) const { return probs.data() + c * rows * cols; }
   float at(int64_t c, int64_t r, int64_t k) const { return probs[(c * rows + r) * cols + k]; }
 };
 
 // Stacks equally shaped matrices. Throws std::invalid_argument if the shapes or
 // the label count differ or a label is out of range.
-CandidateStack StackCandidates(const std::vector<const Matrix *> &matrices,
-                               const std::vector<int> &labels);
+CandidateStack StackCandidates(const std::vector<const Matrix*>& matrices,
+                               const std::vector<int>& labels);
 
 // The same candidates restricted to `rows` (indices in [0, stack.rows), in the
 // order given).
-CandidateStack TakeRows(const CandidateStack &stack, const std::vector<int64_t> &rows);
+CandidateStack TakeRows(const CandidateStack& stack, const std::vector<int64_t>& rows);
 
 // The candidates at `indices` (each in [0, stack.candidates), in the order
 // given), every row.
-CandidateStack TakeCandidates(const CandidateStack &stack, const std::vector<int64_t> &indices);
+CandidateStack TakeCandidates(const CandidateStack& stack, const std::vector<int64_t>& indices);
 
 // sum_c weights[c] * P_c / sum_c weights[c] as a rows x cols matrix. `weights`
 // has one entry per candidate, non-negative with a positive sum; throws
 // std::invalid_argument otherwise.
-Matrix Blend(const CandidateStack &stack, const std::vector<double> &weights);
+Matrix Blend(const CandidateStack& stack, const std::vector<double>& weights);
 
 struct BlendScore {
   double macro_f1 = 0;
@@ -51,9 +51,9 @@ struct BlendScore {
 
 // Scores the blend with `weights` against the stack's labels (macro F1 over all
 // `cols` classes).
-BlendScore ScoreBlend(const CandidateStack &stack, const std::vector<double> &weights);
+BlendScore ScoreBlend(const CandidateStack& stack, const std::vector<double>& weights);
 
 // Each candidate alone (weight one on it), in candidate order.
-std::vector<BlendScore> ScoreEachCandidate(const CandidateStack &stack);
+std::vector<BlendScore> ScoreEachCandidate(const CandidateStack& stack);
 
 }  // namespace ensweep

@@ -9,7 +9,7 @@
 
 namespace ensweep {
 
-std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionOptions &options) {
+std::vector<double> SelectEnsemble(const CandidateStack& stack, const SelectionOptions& options) {
   if (options.method == "greedy") return GreedySelect(stack, options.greedy).weights;
   if (options.method == "weights") return OptimizeWeights(stack, options.weights).weights;
   if (options.method != "uniform") {
@@ -29,7 +29,7 @@ std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionO
   return weights;
 }
 
-PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint64_t seed) {
+PersonHalves SplitPersonsInHalves(const std::vector<std::string>& persons, uint64_t seed) {
   std::vector<std::string> unique(persons);
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
@@ -48,7 +48,7 @@ PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint6
   return halves;
 }
 
-std::vector<int64_t> ChoosePoolOnRows(const CandidateStack &select_on, const HalfPool &pool,
+std::vector<int64_t> ChoosePoolOnRows(const CandidateStack& select_on, const HalfPool& pool,
                                       SelectionMetric metric) {
   if (!pool.families.empty() &&
       static_cast<int64_t>(pool.families.size()) != select_on.candidates) {
@@ -72,8 +72,8 @@ std::vector<int64_t> ChoosePoolOnRows(const CandidateStack &select_on, const Hal
   return chosen;
 }
 
-HonestEstimate EstimateHonestly(const CandidateStack &stack, const PersonHalves &halves,
-                                const SelectionOptions &options, const HalfPool &pool) {
+HonestEstimate EstimateHonestly(const CandidateStack& stack, const PersonHalves& halves,
+                                const SelectionOptions& options, const HalfPool& pool) {
   HonestEstimate estimate;
   for (int h = 0; h < 2; ++h) {
     const CandidateStack select_on = TakeRows(stack, halves.rows[1 - h]);

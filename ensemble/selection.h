@@ -29,7 +29,7 @@ struct SelectionOptions {
 
 // One weight per candidate, summing to one. Throws std::invalid_argument for an
 // unknown method.
-std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionOptions &options);
+std::vector<double> SelectEnsemble(const CandidateStack& stack, const SelectionOptions& options);
 
 // Row indices of the two halves: persons (one entry per row) are deduplicated,
 // sorted, shuffled with Rng(seed) and split, the first half getting the extra
@@ -38,7 +38,7 @@ std::vector<double> SelectEnsemble(const CandidateStack &stack, const SelectionO
 struct PersonHalves {
   std::vector<int64_t> rows[2];
 };
-PersonHalves SplitPersonsInHalves(const std::vector<std::string> &persons, uint64_t seed);
+PersonHalves SplitPersonsInHalves(const std::vector<std::string>& persons, uint64_t seed);
 
 // The candidate pool as the honest estimate chooses it on each selection half:
 // the best `size` candidates by their own score on that half alone (the
@@ -51,7 +51,7 @@ struct HalfPool {
 
 // The stack indices `pool` keeps when ranked on `select_on`'s rows, best first
 // (with no size and no family limit: every candidate in stack order).
-std::vector<int64_t> ChoosePoolOnRows(const CandidateStack &select_on, const HalfPool &pool,
+std::vector<int64_t> ChoosePoolOnRows(const CandidateStack& select_on, const HalfPool& pool,
                                       SelectionMetric metric);
 
 struct HonestEstimate {
@@ -64,7 +64,7 @@ struct HonestEstimate {
 // On each half: chooses the pool (`pool`) and then the ensemble (`options`) on
 // the other half's rows only, and scores the result on the half. Nothing chosen
 // for half h sees half h's rows.
-HonestEstimate EstimateHonestly(const CandidateStack &stack, const PersonHalves &halves,
-                                const SelectionOptions &options, const HalfPool &pool = {});
+HonestEstimate EstimateHonestly(const CandidateStack& stack, const PersonHalves& halves,
+                                const SelectionOptions& options, const HalfPool& pool = {});
 
 }  // namespace ensweep

@@ -92,7 +92,7 @@ TORCH_MODULE(Bottleneck);
 // One ResNet stage; its blocks are children "0", "1", ... as in torchvision's
 // nn.Sequential.
 template <typename Block>
-nn::Sequential MakeStage(int *in_channels, int planes, int blocks, int stride) {
+nn::Sequential MakeStage(int* in_channels, int planes, int blocks, int stride) {
   nn::Sequential stage;
   for (int i = 0; i < blocks; ++i) {
     stage->push_back(Block(*in_channels, planes, i == 0 ? stride : 1));
@@ -103,19 +103,19 @@ nn::Sequential MakeStage(int *in_channels, int planes, int blocks, int stride) {
 
 // torchvision's initialisation: it matters for training from scratch, and
 // LibTorch's default (Kaiming-uniform with a = sqrt(5)) differs.
-void InitLikeTorchvision(nn::Module &model) {
+void InitLikeTorchvision(nn::Module& model) {
   torch::NoGradGuard no_grad;
-  for (const std::shared_ptr<nn::Module> &module : model.modules(/*include_self=*/false)) {
-    if (auto *conv = dynamic_cast<nn::Conv2dImpl *>(module.get())) {
+  for (const std::shared_ptr<nn::Module>& module : model.modules(/*include_self=*/false)) {
+    if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.get())) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto *bn = dynamic_cast<nn::BatchNorm2dImpl *>(module.get())) {
+    } else if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }
   }
 }
 
-const std::map<std::string, ResNetConfig> &ResNetConfigs() {
+const std::map<std::string, ResNetConfig>& ResNetConfigs() {
   static const std::map<std::string, ResNetConfig> configs = {
       {"resnet18", {ResNetBlock::kBasic, {2, 2, 2, 2}}},
       {"resnet34", {ResNetBlock::kBasic, {3, 4, 6, 3}}},
@@ -149,7 +149,7 @@ torch::Tensor CustomCnnImpl::forward(torch::Tensor images) {
   return fc(x);
 }
 
-ResNetImpl::ResNetImpl(const ResNetConfig &config, int num_classes) {
+ResNetImpl::ResNetImpl(const ResNetConfig& config, int num_classes) {
   conv1 = register_module("conv1", Conv(3, 64, 7, 2, 3));
   bn1 = register_module("bn1", nn::BatchNorm2d(64));
   int in_channels = 64;
@@ -178,7 +178,7 @@ torch::Tensor ResNetImpl::forward(torch::Tensor images) {
   return fc(x);
 }
 
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes) {
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes) {
   if (backbone == "custom_cnn") return std::make_shared<CustomCnnImpl>(num_classes);
   if (backbone == "efficientnet_b0") return std::make_shared<EfficientNetB0Impl>(num_classes);
   const auto it = ResNetConfigs().find(backbone);
@@ -188,21 +188,21 @@ std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int 
                               "resnet152, efficientnet_b0");
 }
 
-TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path, int num_classes,
+TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string& path, int num_classes,
                                                      int width, int height) {
   try {
     backbone = torch::jit::load(path, torch::kCPU);
-  } catch (const std::exception &e) {
+  } catch (const std::exception& e) {
     throw UserError("backbone torchscript:" + path + ": cannot load it as TorchScript (" +
                     std::string(e.what()).substr(0, 300) + ")");
   }
-  for (const auto &item : backbone.named_parameters(/*recurse=*/true)) {
+  for (const auto& item : backbone.named_parameters(/*recurse=*/true)) {
     std::string name = "ts_" + item.name;
     std::replace(name.begin(), name.end(), '.', '_');
     register_parameter(name, item.value,
                        /*requires_grad=*/true);  // the trainer freezes
   }
-  for (const auto &item : backbone.named_buffers(/*recurse=*/true)) {
+  for (const auto& item : backbone.named_buffers(/*recurse=*/true)) {
     std::string name = "ts_" + item.name;
     std::replace(name.begin(), name.end(), '.', '_');
     register_buffer(name, item.value);
@@ -214,7 +214,7 @@ TorchScriptClassifierImpl::TorchScriptClassifierImpl(const std::string &path, in
     torch::Tensor probe;
     try {
       probe = backbone.forward({torch::zeros({2, 3, height, width})}).toTensor();
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
       throw UserError("backbone torchscript:" + path + ": forward on a (2, 3, " +
                       std::to_string(height) + ", " + std::to_string(width) + ") batch failed (" +
                       std::string(e.what()).substr(0, 300) + ")");
@@ -242,13 +242,13 @@ void TorchScriptClassifierImpl::train(bool on) {
   backbone.train(on);
 }
 
-std::string TorchScriptPath(const std::string &backbone) {
+std::string TorchScriptPath(const std::string& backbone) {
   const std::string prefix = "torchscript:";
   return backbone.rfind(prefix, 0) == 0 ? backbone.substr(prefix.size()) : std::string();
 }
 
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes,
-                                               const std::string &base_dir, int width, int height) {
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes,
+                                               const std::string& base_dir, int width, int height) {
   std::filesystem::path path = TorchScriptPath(backbone);
   if (path.empty()) return MakeClassifier(backbone, num_classes);
   if (path.is_relative() && !base_dir.empty()) path = std::filesystem::path(base_dir) / path;

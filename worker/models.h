@@ -53,7 +53,7 @@ struct ResNetConfig {
 };
 
 struct ResNetImpl : ClassifierImpl {
-  ResNetImpl(const ResNetConfig &config, int num_classes);
+  ResNetImpl(const ResNetConfig& config, int num_classes);
   torch::Tensor forward(torch::Tensor images) override;
 
   torch::nn::Conv2d conv1{nullptr};
@@ -84,7 +84,7 @@ struct EfficientNetB0Impl : ClassifierImpl {
 // are registered under "ts_<name with '.' as '_'>" so optimisers, SWA, freezing
 // and checkpoints see them.
 struct TorchScriptClassifierImpl : ClassifierImpl {
-  TorchScriptClassifierImpl(const std::string &path, int num_classes, int width, int height);
+  TorchScriptClassifierImpl(const std::string& path, int num_classes, int width, int height);
   torch::Tensor forward(torch::Tensor images) override;
   void train(bool on = true) override;
 
@@ -94,7 +94,7 @@ struct TorchScriptClassifierImpl : ClassifierImpl {
 
 // "torchscript:<path>" names a TorchScript backbone; returns the path, or ""
 // for any other name.
-std::string TorchScriptPath(const std::string &backbone);
+std::string TorchScriptPath(const std::string& backbone);
 
 // Builds a freshly initialised classifier by backbone name (custom_cnn,
 // resnet18, resnet34, resnet50, resnet101, resnet152, efficientnet_b0; the list
@@ -102,12 +102,12 @@ std::string TorchScriptPath(const std::string &backbone);
 // convolutions, BN weight 1 and bias 0) and draws from torch's global
 // generator, so seed it first (torch::manual_seed). Throws
 // std::invalid_argument for an unknown name.
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes);
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes);
 
 // As above, and "torchscript:<path>" with the path resolved against `base_dir`
 // when relative and the backbone probed at width x height. Throws UserError for
 // a file that does not load.
-std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string &backbone, int num_classes,
-                                               const std::string &base_dir, int width, int height);
+std::shared_ptr<ClassifierImpl> MakeClassifier(const std::string& backbone, int num_classes,
+                                               const std::string& base_dir, int width, int height);
 
 }  // namespace ensweep

@@ -13,13 +13,13 @@ extern "C" {
 
 ENSWEEP_PLUGIN_EXPORT unsigned long ensweep_torch_plugin_abi() { return ensweep::kTorchPluginAbi; }
 
-ENSWEEP_PLUGIN_EXPORT ensweep::Trainer *ensweep_torch_plugin_make_trainer(
-    const ensweep::StudySpec *study, int threads, int device_slot, const char *log_name,
-    char *error, std::size_t error_size) {
+ENSWEEP_PLUGIN_EXPORT ensweep::Trainer* ensweep_torch_plugin_make_trainer(
+    const ensweep::StudySpec* study, int threads, int device_slot, const char* log_name,
+    char* error, std::size_t error_size) {
   try {
     if (log_name) ensweep::SetLogName(log_name);
     return ensweep::MakeTorchTrainer(*study, threads, device_slot).release();
-  } catch (const std::exception &e) {
+  } catch (const std::exception& e) {
     if (error && error_size > 0) {
       std::strncpy(error, e.what(), error_size - 1);
       error[error_size - 1] = '\0';

@@ -28,9 +28,9 @@ constexpr unsigned long kTorchPluginAbi =
     kTorchPluginAbiVersion * 1000003ul + sizeof(StudySpec) * 10007ul +
     sizeof(TrialRequest) * 101ul + sizeof(TrialResult) * 11ul + sizeof(EpochReport);
 
-constexpr const char *kTorchPluginFile = "libensweep_torch.so";
-constexpr const char *kTorchPluginAbiSymbol = "ensweep_torch_plugin_abi";
-constexpr const char *kTorchPluginFactorySymbol = "ensweep_torch_plugin_make_trainer";
+constexpr const char* kTorchPluginFile = "libensweep_torch.so";
+constexpr const char* kTorchPluginAbiSymbol = "ensweep_torch_plugin_abi";
+constexpr const char* kTorchPluginFactorySymbol = "ensweep_torch_plugin_make_trainer";
 
 }  // namespace ensweep
 
@@ -44,11 +44,11 @@ unsigned long ensweep_torch_plugin_abi();
 // `log_name`. Returns a trainer the caller owns (delete it through its virtual
 // destructor; never unload the module), or null with the exception's text in
 // `error` (NUL-terminated, truncated to `error_size`).
-using EnsweepTorchPluginFactoryFn = ensweep::Trainer *(*)(const ensweep::StudySpec *study,
+using EnsweepTorchPluginFactoryFn = ensweep::Trainer* (*)(const ensweep::StudySpec* study,
                                                           int threads, int device_slot,
-                                                          const char *log_name, char *error,
+                                                          const char* log_name, char* error,
                                                           std::size_t error_size);
-ensweep::Trainer *ensweep_torch_plugin_make_trainer(const ensweep::StudySpec *study, int threads,
-                                                    int device_slot, const char *log_name,
-                                                    char *error, std::size_t error_size);
+ensweep::Trainer* ensweep_torch_plugin_make_trainer(const ensweep::StudySpec* study, int threads,
+                                                    int device_slot, const char* log_name,
+                                                    char* error, std::size_t error_size);
 }

@@ -53,7 +53,7 @@ struct Arithmetic {
   bool loss_scaling = false;
 };
 
-Arithmetic ResolveArithmetic(const TrialParams &params, const torch::Device &device) {
+Arithmetic ResolveArithmetic(const TrialParams& params, const torch::Device& device) {
   const bool cuda = device.is_cuda();
   Arithmetic a;
   const std::string precision =
@@ -76,7 +76,7 @@ Arithmetic ResolveArithmetic(const TrialParams &params, const torch::Device &dev
 // and the loss).
 class AutocastScope {
  public:
-  AutocastScope(const Arithmetic &arithmetic, const torch::Device &device)
+  AutocastScope(const Arithmetic& arithmetic, const torch::Device& device)
       : active_(arithmetic.autocast), type_(device.type()) {
     if (!active_) return;
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -115,8 +115,8 @@ class AutocastScope {
     }
 #endif
   }
-  AutocastScope(const AutocastScope &) = delete;
-  AutocastScope &operator=(const AutocastScope &) = delete;
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
   bool active_;
@@ -126,20 +126,20 @@ class AutocastScope {
 };
 
 // Moves a batch to the device in the trial's memory format.
-torch::Tensor ToDevice(const torch::Tensor &batch, const torch::Device &device,
-                       const Arithmetic &arithmetic) {
+torch::Tensor ToDevice(const torch::Tensor& batch, const torch::Device& device,
+                       const Arithmetic& arithmetic) {
   torch::Tensor moved = batch.to(device, /*non_blocking=*/true);
   return arithmetic.channels_last ? moved.contiguous(torch::MemoryFormat::ChannelsLast) : moved;
 }
 
 // Every 4-d parameter and buffer (convolution weights) to channels-last, in
 // place.
-void ToChannelsLast(torch::nn::Module &model) {
+void ToChannelsLast(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
-  for (torch::Tensor &p : model.parameters()) {
+  for (torch::Tensor& p : model.parameters()) {
     if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
   }
-  for (torch::Tensor &b : model.buffers()) {
+  for (torch::Tensor& b : model.buffers()) {
     if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
   }
 }
@@ -149,13 +149,13 @@ void ToChannelsLast(torch::nn::Module &model) {
 // clean steps in a row double it.
 class LossScaler {
  public:
-  torch::Tensor Scale(const torch::Tensor &loss) const { return loss * scale_; }
+  torch::Tensor Scale(const torch::Tensor& loss) const { return loss * scale_; }
   // Unscales the gradients; false when any is not finite (the step must be
   // skipped).
-  bool Unscale(const std::vector<torch::Tensor> &parameters) {
+  bool Unscale(const std::vector<torch::Tensor>& parameters) {
     torch::NoGradGuard no_grad;
     bool finite = true;
-    for (const torch::Tensor &p : parameters) {
+    for (const torch::Tensor& p : parameters) {
       if (!p.grad().defined()) continue;
       p.mutable_grad().div_(scale_);
       if (finite && !torch::isfinite(p.grad()).all().item<bool>()) finite = false;
@@ -179,12 +179,12 @@ class LossScaler {
 
 // Builds an (n, 3, H, W) float batch straight from the cached HWC bytes, one
 // plan per image (worker/augment.h): one allocation per batch, none per image.
-torch::Tensor MakeBatch(const ImageCache &cache, const int64_t *indices, int64_t n,
-                        const std::vector<ImagePlan> &plans) {
+torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t n,
+                        const std::vector<ImagePlan>& plans) {
   const int w = cache.width(), h = cache.height();
   const int64_t image_floats = 3 * static_cast<int64_t>(w) * h;
   torch::Tensor batch = torch::empty({n, 3, h, w}, torch::kFloat32);
-  float *out = batch.data_ptr<float>();
+  float* out = batch.data_ptr<float>();
   for (int64_t b = 0; b < n; ++b) {
     FillImage(cache.image(indices[b]), w, h, plans[static_cast<size_t>(b)], out + b * image_floats);
   }
@@ -193,10 +193,10 @@ torch::Tensor MakeBatch(const ImageCache &cache, const int64_t *indices, int64_t
 
 // Class probabilities (row-major, num_classes columns) for the given images, in
 // the given order, of one view: the evaluation crop, mirrored when `flipped`.
-std::vector<float> PredictView(ClassifierImpl &model, const ImageCache &cache,
-                               const std::vector<int64_t> &indices, const TrialParams &params,
-                               int num_classes, bool flipped, const torch::Device &device,
-                               const Arithmetic &arithmetic, TrialContext &context) {
+std::vector<float> PredictView(ClassifierImpl& model, const ImageCache& cache,
+                               const std::vector<int64_t>& indices, const TrialParams& params,
+                               int num_classes, bool flipped, const torch::Device& device,
+                               const Arithmetic& arithmetic, TrialContext& context) {
   torch::NoGradGuard no_grad;
   model.eval();
   const int batch_size = std::max(params.batch_size, 64);
@@ -222,16 +222,16 @@ std::vector<float> PredictView(ClassifierImpl &model, const ImageCache &cache,
 }
 
 // The mean of two views' probabilities (hflip test-time augmentation).
-std::vector<float> MeanOfViews(const std::vector<float> &a, const std::vector<float> &b) {
+std::vector<float> MeanOfViews(const std::vector<float>& a, const std::vector<float>& b) {
   std::vector<float> mean(a.size());
   for (size_t i = 0; i < a.size(); ++i) mean[i] = 0.5f * (a[i] + b[i]);
   return mean;
 }
 
-std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrialParams &params,
-                                                       ClassifierImpl &model) {
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrialParams& params,
+                                                       ClassifierImpl& model) {
   std::vector<torch::Tensor> trainable;
-  for (const torch::Tensor &p : model.parameters()) {
+  for (const torch::Tensor& p : model.parameters()) {
     if (p.requires_grad()) trainable.push_back(p);
   }
   if (params.optimizer == "adam") {
@@ -264,19 +264,19 @@ std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size) 
 }
 
 // One line per validation row: the image, its group (person) and its label.
-void WriteValIndex(const std::string &path, const Dataset &data,
-                   const std::vector<int64_t> &val_rows) {
+void WriteValIndex(const std::string& path, const Dataset& data,
+                   const std::vector<int64_t>& val_rows) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << "row,path,person,label\n";
   for (size_t row = 0; row < val_rows.size(); ++row) {
-    const LabeledImage &image = data.train_listing[static_cast<size_t>(val_rows[row])];
+    const LabeledImage& image = data.train_listing[static_cast<size_t>(val_rows[row])];
     WriteCsvRow(out, {std::to_string(row), image.path, image.person, std::to_string(image.label)});
   }
   out.close();
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-void WriteProbs(const std::string &path, std::vector<float> probs, int num_classes) {
+void WriteProbs(const std::string& path, std::vector<float> probs, int num_classes) {
   Matrix matrix;
   matrix.cols = num_classes;
   matrix.rows = static_cast<int64_t>(probs.size()) / num_classes;
@@ -286,7 +286,7 @@ void WriteProbs(const std::string &path, std::vector<float> probs, int num_class
 
 // Written to a temporary name and renamed, so a reader never sees half a
 // checkpoint.
-void WriteCheckpoint(const std::string &path, ClassifierImpl &model) {
+void WriteCheckpoint(const std::string& path, ClassifierImpl& model) {
   model.to(torch::kCPU);  // loadable on a machine without a GPU
   torch::serialize::OutputArchive archive;
   model.save(archive);
@@ -316,10 +316,10 @@ class TorchTrainer : public Trainer {
     return "cpu, " + std::to_string(threads_) + (threads_ == 1 ? " thread" : " threads");
   }
 
-  TrialResult Run(const TrialRequest &request, TrialContext &context) override;
+  TrialResult Run(const TrialRequest& request, TrialContext& context) override;
 
  private:
-  const Dataset &Data(TrialContext &context) {
+  const Dataset& Data(TrialContext& context) {
     // A failed load is remembered: the data does not change under a running
     // study, and decoding a competition-sized set again for every trial only to
     // fail again would waste minutes each.
@@ -337,20 +337,20 @@ class TorchTrainer : public Trainer {
   }
 
   // Trains one epoch and returns the mean training loss over its images.
-  double TrainEpoch(int epoch, const TrialParams &params, const Arithmetic &arithmetic,
-                    ClassifierImpl &model, torch::optim::Optimizer &optimizer,
-                    const ClassWeights &weights, LossScaler &scaler, Rng &rng,
-                    std::vector<int64_t> &order, TrialContext &context) const;
+  double TrainEpoch(int epoch, const TrialParams& params, const Arithmetic& arithmetic,
+                    ClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                    const ClassWeights& weights, LossScaler& scaler, Rng& rng,
+                    std::vector<int64_t>& order, TrialContext& context) const;
 
   // Writes the SWA mean into the model and recomputes BatchNorm statistics over
   // the training images `train` (evaluation view: no random augmentation).
-  void FinishSwa(const SwaAverager &swa, const TrialParams &params, const Arithmetic &arithmetic,
-                 const std::vector<int64_t> &train, ClassifierImpl &model) const;
+  void FinishSwa(const SwaAverager& swa, const TrialParams& params, const Arithmetic& arithmetic,
+                 const std::vector<int64_t>& train, ClassifierImpl& model) const;
 
   // One model of a trial: the only one with a single split, one per fold with k
   // folds.
   struct FoldModel {
-    const SplitIndices *split = nullptr;
+    const SplitIndices* split = nullptr;
     std::shared_ptr<ClassifierImpl> model;
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     ClassWeights weights;
@@ -361,27 +361,27 @@ class TorchTrainer : public Trainer {
     std::vector<float> val_probs;    // latest predictions on split->val (the trial's tta)
     std::vector<float> val_flipped;  // the mirrored view alone, when computed
   };
-  FoldModel MakeFoldModel(const TrialRequest &request, const TrialParams &params,
-                          const Arithmetic &arithmetic, const SplitIndices &split, int fold) const;
+  FoldModel MakeFoldModel(const TrialRequest& request, const TrialParams& params,
+                          const Arithmetic& arithmetic, const SplitIndices& split, int fold) const;
   // Predicts the fold's validation images with the trial's tta (keeping the
   // mirrored view).
-  void PredictValidation(FoldModel &fold, const TrialParams &params, const Arithmetic &arithmetic,
-                         TrialContext &context) const;
+  void PredictValidation(FoldModel& fold, const TrialParams& params, const Arithmetic& arithmetic,
+                         TrialContext& context) const;
 
   // One trial between the steps of Run: its models and where their validation rows go.
   struct Trial {
-    Trial(const TrialRequest &request, TrialContext &context, const TrialParams &params,
-          const Dataset &data, const Arithmetic &arithmetic)
+    Trial(const TrialRequest& request, TrialContext& context, const TrialParams& params,
+          const Dataset& data, const Arithmetic& arithmetic)
         : request(request), context(context), params(params), data(data), arithmetic(arithmetic) {}
 
-    const TrialRequest &request;
-    TrialContext &context;
-    const TrialParams &params;
-    const Dataset &data;
+    const TrialRequest& request;
+    TrialContext& context;
+    const TrialParams& params;
+    const Dataset& data;
     const Arithmetic arithmetic;
     // Validation rows: the held-out images of the single split, or with k folds every training
     // image (each predicted by the fold that did not train on it: out-of-fold predictions).
-    std::vector<const SplitIndices *> splits;
+    std::vector<const SplitIndices*> splits;
     std::vector<int64_t> val_rows;  // training images, in validation row order
     std::vector<int64_t> row_of;    // training image -> validation row, -1 if none
     std::vector<int> val_truth;     // one label per validation row
@@ -392,16 +392,16 @@ class TorchTrainer : public Trainer {
     // Scatters every fold's rows into one validation matrix (per-fold vectors of `field`).
     std::vector<float> Gather(std::vector<float> FoldModel::*field) const;
   };
-  static void LayOutValidation(Trial &t);
+  static void LayOutValidation(Trial& t);
   // Trains every fold one epoch and predicts the validation rows into `val_probs`; sets swa_done
   // once the last epoch has evaluated the SWA average.
-  EpochReport TrainAndValidate(Trial &t, int epoch, bool &swa_done,
-                               std::vector<float> &val_probs) const;
+  EpochReport TrainAndValidate(Trial& t, int epoch, bool& swa_done,
+                               std::vector<float>& val_probs) const;
   // Every epoch, reporting each; returns the final validation probabilities.
-  std::vector<float> TrainEpochs(Trial &t, TrialResult &result) const;
+  std::vector<float> TrainEpochs(Trial& t, TrialResult& result) const;
   // The eval images' predictions (the mean of the fold models'), plain and mirrored.
-  void PredictEval(Trial &t, std::vector<float> &plain, std::vector<float> &flipped) const;
-  void WriteArtifacts(Trial &t, std::vector<float> val_probs, TrialResult &result) const;
+  void PredictEval(Trial& t, std::vector<float>& plain, std::vector<float>& flipped) const;
+  void WriteArtifacts(Trial& t, std::vector<float> val_probs, TrialResult& result) const;
 
   const StudySpec study_;
   const int threads_;
@@ -410,15 +410,15 @@ class TorchTrainer : public Trainer {
   std::exception_ptr data_error_;  // set if that load failed
 };
 
-double TorchTrainer::TrainEpoch(int epoch, const TrialParams &params, const Arithmetic &arithmetic,
-                                ClassifierImpl &model, torch::optim::Optimizer &optimizer,
-                                const ClassWeights &weights, LossScaler &scaler, Rng &rng,
-                                std::vector<int64_t> &order, TrialContext &context) const {
+double TorchTrainer::TrainEpoch(int epoch, const TrialParams& params, const Arithmetic& arithmetic,
+                                ClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                                const ClassWeights& weights, LossScaler& scaler, Rng& rng,
+                                std::vector<int64_t>& order, TrialContext& context) const {
   model.train();
   for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates with the trial's own Rng
     std::swap(order[i - 1], order[rng.Below(i)]);
   }
-  const ImageCache &cache = data_->train_images;
+  const ImageCache& cache = data_->train_images;
   double loss_sum = 0;
   torch::Tensor labels_cpu = torch::empty({2 * params.batch_size}, torch::kInt64);
   const auto ranges = BatchRanges(static_cast<int64_t>(order.size()), params.batch_size);
@@ -441,14 +441,14 @@ double TorchTrainer::TrainEpoch(int epoch, const TrialParams &params, const Arit
     const int64_t n = end - start;
     torch::Tensor images = ToDevice(next.get(), device_, arithmetic);
     if (r + 1 < ranges.size()) next = std::async(std::launch::async, assemble, r + 1);
-    int64_t *label = labels_cpu.data_ptr<int64_t>();
+    int64_t* label = labels_cpu.data_ptr<int64_t>();
     for (int64_t b = 0; b < n; ++b) {
       label[b] = data_->train_listing[static_cast<size_t>(order[start + b])].label;
     }
     torch::Tensor labels = labels_cpu.narrow(0, 0, n).to(device_);
 
     const double lr = LearningRate(params, epoch, static_cast<double>(r) / ranges.size());
-    for (auto &group : optimizer.param_groups()) group.options().set_lr(lr);
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
     optimizer.zero_grad();
     torch::Tensor loss;
     {
@@ -478,11 +478,11 @@ double TorchTrainer::TrainEpoch(int epoch, const TrialParams &params, const Arit
   return loss_sum / static_cast<double>(order.size());
 }
 
-void TorchTrainer::FinishSwa(const SwaAverager &swa, const TrialParams &params,
-                             const Arithmetic &arithmetic, const std::vector<int64_t> &images,
-                             ClassifierImpl &model) const {
+void TorchTrainer::FinishSwa(const SwaAverager& swa, const TrialParams& params,
+                             const Arithmetic& arithmetic, const std::vector<int64_t>& images,
+                             ClassifierImpl& model) const {
   swa.CopyTo(model);
-  const ImageCache &cache = data_->train_images;
+  const ImageCache& cache = data_->train_images;
   const auto ranges = BatchRanges(static_cast<int64_t>(images.size()), params.batch_size);
   size_t next = 0;
   RecomputeBatchNorm(
@@ -495,20 +495,20 @@ void TorchTrainer::FinishSwa(const SwaAverager &swa, const TrialParams &params,
         return ToDevice(MakeBatch(cache, images.data() + start, end - start, plans), device_,
                         arithmetic);
       },
-      [&](const torch::Tensor &batch) { return model.forward(batch); });
+      [&](const torch::Tensor& batch) { return model.forward(batch); });
 }
 
-TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest &request,
-                                                    const TrialParams &params,
-                                                    const Arithmetic &arithmetic,
-                                                    const SplitIndices &split, int fold) const {
+TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest& request,
+                                                    const TrialParams& params,
+                                                    const Arithmetic& arithmetic,
+                                                    const SplitIndices& split, int fold) const {
   // Fold 0 (and a single split) uses the trial seed itself; further folds
   // derive their own, so their models start differently and shuffle
   // differently.
   const uint64_t seed =
       fold == 0 ? request.seed
                 : DeriveSeed(request.seed, StableHash("worker.fold." + std::to_string(fold)));
-  const Dataset &data = *data_;
+  const Dataset& data = *data_;
   FoldModel f;
   f.split = &split;
   torch::manual_seed(seed);
@@ -543,9 +543,9 @@ TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest &request,
   return f;
 }
 
-void TorchTrainer::PredictValidation(FoldModel &fold, const TrialParams &params,
-                                     const Arithmetic &arithmetic, TrialContext &context) const {
-  const Dataset &data = *data_;
+void TorchTrainer::PredictValidation(FoldModel& fold, const TrialParams& params,
+                                     const Arithmetic& arithmetic, TrialContext& context) const {
+  const Dataset& data = *data_;
   fold.val_probs = PredictView(*fold.model, data.train_images, fold.split->val, params,
                                data.num_classes, /*flipped=*/false, device_, arithmetic, context);
   fold.val_flipped.clear();
@@ -557,10 +557,10 @@ void TorchTrainer::PredictValidation(FoldModel &fold, const TrialParams &params,
   }
 }
 
-void TorchTrainer::LayOutValidation(Trial &t) {
-  const Dataset &data = t.data;
+void TorchTrainer::LayOutValidation(Trial& t) {
+  const Dataset& data = t.data;
   if (t.k_fold()) {
-    for (const SplitIndices &s : data.folds) t.splits.push_back(&s);
+    for (const SplitIndices& s : data.folds) t.splits.push_back(&s);
     t.val_rows.resize(data.train_listing.size());
     for (size_t i = 0; i < t.val_rows.size(); ++i) t.val_rows[i] = static_cast<int64_t>(i);
   } else {
@@ -579,8 +579,8 @@ void TorchTrainer::LayOutValidation(Trial &t) {
 std::vector<float> TorchTrainer::Trial::Gather(std::vector<float> FoldModel::*field) const {
   const int classes = this->classes();
   std::vector<float> all(val_rows.size() * static_cast<size_t>(classes));
-  for (const FoldModel &fold : folds) {
-    const std::vector<float> &part = fold.*field;
+  for (const FoldModel& fold : folds) {
+    const std::vector<float>& part = fold.*field;
     for (size_t j = 0; j < fold.split->val.size(); ++j) {
       const int64_t row = row_of[static_cast<size_t>(fold.split->val[j])];
       std::copy(part.begin() + static_cast<std::ptrdiff_t>(j * classes),
@@ -591,13 +591,13 @@ std::vector<float> TorchTrainer::Trial::Gather(std::vector<float> FoldModel::*fi
   return all;
 }
 
-EpochReport TorchTrainer::TrainAndValidate(Trial &t, int epoch, bool &swa_done,
-                                           std::vector<float> &val_probs) const {
-  const TrialParams &params = t.params;
+EpochReport TorchTrainer::TrainAndValidate(Trial& t, int epoch, bool& swa_done,
+                                           std::vector<float>& val_probs) const {
+  const TrialParams& params = t.params;
   const auto start = Clock::now();
   double train_loss = 0;
   int64_t trained_images = 0;
-  for (FoldModel &fold : t.folds) {
+  for (FoldModel& fold : t.folds) {
     const double loss = TrainEpoch(epoch, params, t.arithmetic, *fold.model, *fold.optimizer,
                                    fold.weights, fold.scaler, fold.rng, fold.order, t.context);
     train_loss += loss * static_cast<double>(fold.order.size());
@@ -613,7 +613,7 @@ EpochReport TorchTrainer::TrainAndValidate(Trial &t, int epoch, bool &swa_done,
   }
   train_loss /= static_cast<double>(std::max<int64_t>(trained_images, 1));
   const auto trained = Clock::now();
-  for (FoldModel &fold : t.folds) PredictValidation(fold, params, t.arithmetic, t.context);
+  for (FoldModel& fold : t.folds) PredictValidation(fold, params, t.arithmetic, t.context);
   val_probs = t.Gather(&FoldModel::val_probs);
   EpochReport report{epoch, ValidationMetrics(val_probs, t.val_truth, t.classes(),
                                               study_.data.format == DataFormat::kMask)};
@@ -628,8 +628,8 @@ EpochReport TorchTrainer::TrainAndValidate(Trial &t, int epoch, bool &swa_done,
   return report;
 }
 
-std::vector<float> TorchTrainer::TrainEpochs(Trial &t, TrialResult &result) const {
-  const TrialParams &params = t.params;
+std::vector<float> TorchTrainer::TrainEpochs(Trial& t, TrialResult& result) const {
+  const TrialParams& params = t.params;
   std::vector<float> val_probs;
   bool swa_done = false;
   for (int epoch = 1; epoch <= params.epochs; ++epoch) {
@@ -643,7 +643,7 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial &t, TrialResult &result) cons
   }
   if (params.swa && !swa_done && t.folds.front().swa.count() > 0) {
     // Stopped early: the saved model is still the average.
-    for (FoldModel &fold : t.folds) {
+    for (FoldModel& fold : t.folds) {
       FinishSwa(fold.swa, params, t.arithmetic, fold.split->train, *fold.model);
       PredictValidation(fold, params, t.arithmetic, t.context);
     }
@@ -658,30 +658,30 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial &t, TrialResult &result) cons
   return val_probs;
 }
 
-void TorchTrainer::PredictEval(Trial &t, std::vector<float> &plain,
-                               std::vector<float> &flipped) const {
+void TorchTrainer::PredictEval(Trial& t, std::vector<float>& plain,
+                               std::vector<float>& flipped) const {
   std::vector<int64_t> all(t.data.eval_listing.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   plain.assign(all.size() * static_cast<size_t>(t.classes()), 0.0f);
   flipped.assign(plain.size(), 0.0f);
   const float share = 1.0f / static_cast<float>(t.folds.size());
-  for (FoldModel &fold : t.folds) {
+  for (FoldModel& fold : t.folds) {
     for (bool mirror : {false, true}) {
       const std::vector<float> p =
           PredictView(*fold.model, t.data.eval_images, all, t.params, t.classes(), mirror, device_,
                       t.arithmetic, t.context);
-      std::vector<float> &sum = mirror ? flipped : plain;
+      std::vector<float>& sum = mirror ? flipped : plain;
       for (size_t i = 0; i < p.size(); ++i) sum[i] += share * p[i];
     }
   }
 }
 
-void TorchTrainer::WriteArtifacts(Trial &t, std::vector<float> val_probs,
-                                  TrialResult &result) const {
+void TorchTrainer::WriteArtifacts(Trial& t, std::vector<float> val_probs,
+                                  TrialResult& result) const {
   const int classes = t.classes();
   // The mirrored view alone, for ensembles that combine it with the trial
   // (ensemble tta: hflip).
-  for (FoldModel &fold : t.folds) {
+  for (FoldModel& fold : t.folds) {
     if (fold.val_flipped.empty()) {
       fold.val_flipped = PredictView(*fold.model, t.data.train_images, fold.split->val, t.params,
                                      classes, /*flipped=*/true, device_, t.arithmetic, t.context);
@@ -691,7 +691,7 @@ void TorchTrainer::WriteArtifacts(Trial &t, std::vector<float> val_probs,
 
   const fs::path dir(t.request.artifact_dir);
   fs::create_directories(dir);
-  const auto add = [&](const std::string &kind, const fs::path &path) {
+  const auto add = [&](const std::string& kind, const fs::path& path) {
     result.artifacts.push_back(DescribeArtifact(kind, path.string()));
   };
   WriteConfusionCsv((dir / "confusion.csv").string(), val_probs, t.val_truth, t.data.class_names);
@@ -723,14 +723,14 @@ void TorchTrainer::WriteArtifacts(Trial &t, std::vector<float> val_probs,
   }
 }
 
-TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context) {
+TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context) {
   const TrialParams params = ParseTrialParams(request.params, request.epochs);
   torch::set_num_threads(threads_);  // process-wide; another trainer may have changed it
   // The worker's GPU is the current device of the thread that trains, so that nothing (a guard
   // restored, a stream, an allocator) opens a context on cuda:0 of a worker bound elsewhere.
   c10::OptionalDeviceGuard device_guard;
   if (device_.is_cuda()) device_guard.reset_device(device_);
-  const Dataset &data = Data(context);
+  const Dataset& data = Data(context);
   Trial t(request, context, params, data, ResolveArithmetic(params, device_));
   LayOutValidation(t);
   for (size_t f = 0; f < t.splits.size(); ++f) {
@@ -745,7 +745,7 @@ TrialResult TorchTrainer::Run(const TrialRequest &request, TrialContext &context
 
 }  // namespace
 
-std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec &study, int threads, int device_slot) {
+std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads, int device_slot) {
   return std::make_unique<TorchTrainer>(study, threads, device_slot);
 }
 

@@ -27,7 +27,7 @@ struct FakeStudy {
   std::unique_ptr<Store> store;
   int64_t study_id = 0;
 
-  explicit FakeStudy(const std::string &name) {
+  explicit FakeStudy(const std::string& name) {
     dir = test::FreshDir("ensweep_candidates", name);
     store = Store::OpenForWriting((dir / "store.sqlite").string());
     const Json doc = {{"study", name}, {"data", {{"train", "data/train"}}}};
@@ -37,12 +37,12 @@ struct FakeStudy {
   // Writes `files` (kind -> matrix) as <kind>.npy and an index of `persons` x
   // `photos` rows (label: row % cols), then records a COMPLETE trial with them
   // as its artifacts.
-  TrialRecord AddTrial(int64_t number, const Json &params,
-                       const std::map<std::string, Matrix> &files, int persons, int photos) {
+  TrialRecord AddTrial(int64_t number, const Json& params,
+                       const std::map<std::string, Matrix>& files, int persons, int photos) {
     const fs::path trial_dir = dir / ("trial" + std::to_string(number));
     fs::create_directories(trial_dir);
     std::vector<ArtifactRecord> artifacts;
-    for (const auto &[kind, m] : files) {
+    for (const auto& [kind, m] : files) {
       const std::string path = (trial_dir / (kind + ".npy")).string();
       WriteNpy(path, m);
       artifacts.push_back({kind, path, 0, ""});
@@ -123,7 +123,7 @@ TEST_CASE("a candidate without its hflip view is an error naming it unless skipp
   try {
     LoadCandidates(*study.store, {full, no_view}, false, false, "hflip");
     FAIL("expected a UserError");
-  } catch (const UserError &e) {
+  } catch (const UserError& e) {
     CHECK_THAT(e.what(), Catch::Contains("trial 3"));
     CHECK_THAT(e.what(), Catch::Contains("val_probs_hflip"));
     CHECK_THAT(e.what(), Catch::Contains("--skip-missing"));
@@ -166,7 +166,7 @@ TEST_CASE(
   for (int64_t r : halves.rows[1]) second.insert(loaded.predictions[0].val_persons[r]);
   CHECK(first.size() == 5);
   CHECK(second.size() == 5);
-  for (const auto &p : first) CHECK(second.count(p) == 0);
+  for (const auto& p : first) CHECK(second.count(p) == 0);
   const CandidateStack stack =
       StackCandidates({&loaded.predictions[0].val_probs, &loaded.predictions[1].val_probs},
                       loaded.predictions[0].val_labels);
@@ -184,7 +184,7 @@ TEST_CASE(
   try {
     LoadCandidates(*study.store, {a, holdout}, false, true);
     FAIL("expected a UserError");
-  } catch (const UserError &e) {
+  } catch (const UserError& e) {
     CHECK_THAT(e.what(), Catch::Contains("trial 2"));
     CHECK_THAT(e.what(), Catch::Contains("out-of-fold"));
     CHECK_THAT(e.what(), Catch::Contains("folds"));

@@ -13,15 +13,15 @@ using namespace ensweep;
 
 namespace {
 
-StudySpec Parse(const Json &ensemble) {
+StudySpec Parse(const Json& ensemble) {
   Json doc = {{"study", "demo"}, {"data", {{"train", "data/train"}}}, {"ensemble", ensemble}};
   return ParseStudy(doc, "study.yaml", "/tmp");
 }
 
-std::string ParseError(const Json &ensemble) {
+std::string ParseError(const Json& ensemble) {
   try {
     Parse(ensemble);
-  } catch (const UserError &e) {
+  } catch (const UserError& e) {
     return e.what();
   }
   FAIL("expected a UserError");
@@ -44,7 +44,7 @@ TEST_CASE("the ensemble block accepts every method and selection setting", "[ens
                                 {"one_per", {"backbone", "head"}},
                                 {"tta", "hflip"},
                                 {"seed", 9}});
-  const EnsembleSpec &e = spec.ensemble;
+  const EnsembleSpec& e = spec.ensemble;
   CHECK(e.method == EnsembleMethod::kGreedy);
   CHECK(e.candidates == 30);
   CHECK(e.rounds == 50);
@@ -94,7 +94,7 @@ TEST_CASE("a bad one_per in a study file names the file, line and key path", "[e
   try {
     LoadStudyFile(file.string());
     FAIL("expected a UserError");
-  } catch (const UserError &e) {
+  } catch (const UserError& e) {
     CHECK_THAT(e.what(), Catch::Contains(file.string() + ":5: 'ensemble.one_per[1]'"));
     CHECK_THAT(e.what(), Catch::Contains("non-empty string"));
   }

@@ -23,7 +23,7 @@ constexpr int kPersons = 6, kPhotos = 3, kRows = kPersons * kPhotos, kClasses = 
 constexpr int kEvalRows = 4;
 
 // rows x kClasses probabilities that put 0.66 on class `predicted(r)` and 0.02 elsewhere.
-Matrix Predicting(int rows, const std::function<int(int)> &predicted) {
+Matrix Predicting(int rows, const std::function<int(int)>& predicted) {
   Matrix m;
   m.rows = rows;
   m.cols = kClasses;
@@ -39,7 +39,7 @@ struct EnsembleStudy {
   std::unique_ptr<Store> store;
   int64_t study_id = 0;
 
-  EnsembleStudy(const std::string &name, bool with_eval, const Json &ensemble) {
+  EnsembleStudy(const std::string& name, bool with_eval, const Json& ensemble) {
     dir = test::FreshDir("ensweep_pipeline", name);
     fs::create_directories(dir / "data" / "eval");
     std::ofstream info(dir / "data" / "eval" / "info.csv"),
@@ -62,8 +62,8 @@ struct EnsembleStudy {
 
   // A COMPLETE trial with objective `value`, its val_probs (one row per validation image: person
   // r / kPhotos, label r % kClasses) and eval_probs; `with_val` false leaves val_probs out.
-  void AddTrial(int64_t number, double value, const std::string &backbone, const Matrix &val,
-                const Matrix &eval, bool with_val = true) {
+  void AddTrial(int64_t number, double value, const std::string& backbone, const Matrix& val,
+                const Matrix& eval, bool with_val = true) {
     const fs::path trial_dir = dir / ("trial" + std::to_string(number));
     fs::create_directories(trial_dir);
     std::vector<ArtifactRecord> artifacts;
@@ -88,13 +88,13 @@ struct EnsembleStudy {
   }
 };
 
-StudyRecord StudyOf(const EnsembleStudy &s, const std::string &name) {
+StudyRecord StudyOf(const EnsembleStudy& s, const std::string& name) {
   return *s.store->FindStudy(name);
 }
 
 // Three trials: 0 right on every validation row, 1 wrong on every third row, 2 wrong on the rows
 // 1 gets right half the time; all three right on the eval images.
-void AddThreeTrials(EnsembleStudy &s) {
+void AddThreeTrials(EnsembleStudy& s) {
   const Matrix eval = Predicting(kEvalRows, [](int r) { return r; });
   s.AddTrial(0, 0.9, "a", Predicting(kRows, [](int r) { return r % kClasses; }), eval);
   s.AddTrial(

@@ -16,18 +16,18 @@ using namespace ensweep;
 namespace {
 
 // Candidates given as per-row probability rows; labels per row.
-CandidateStack Stack(const std::vector<std::vector<std::vector<float>>> &candidates,
-                     const std::vector<int> &labels) {
+CandidateStack Stack(const std::vector<std::vector<std::vector<float>>>& candidates,
+                     const std::vector<int>& labels) {
   std::vector<Matrix> matrices;
-  for (const auto &rows : candidates) {
+  for (const auto& rows : candidates) {
     Matrix m;
     m.rows = static_cast<int64_t>(rows.size());
     m.cols = static_cast<int64_t>(rows[0].size());
-    for (const auto &row : rows) m.values.insert(m.values.end(), row.begin(), row.end());
+    for (const auto& row : rows) m.values.insert(m.values.end(), row.begin(), row.end());
     matrices.push_back(m);
   }
-  std::vector<const Matrix *> pointers;
-  for (const auto &m : matrices) pointers.push_back(&m);
+  std::vector<const Matrix*> pointers;
+  for (const auto& m : matrices) pointers.push_back(&m);
   return StackCandidates(pointers, labels);
 }
 
@@ -55,7 +55,7 @@ CandidateStack RandomStack(int64_t candidates, int64_t rows, int64_t cols, uint6
   return s;
 }
 
-std::vector<double> WeightsOf(const std::vector<int64_t> &picks, int64_t candidates) {
+std::vector<double> WeightsOf(const std::vector<int64_t>& picks, int64_t candidates) {
   std::vector<double> w(static_cast<size_t>(candidates), 0.0);
   for (int64_t c : picks) w[c] += 1.0 / static_cast<double>(picks.size());
   return w;
@@ -241,7 +241,7 @@ TEST_CASE("the honest estimate selects and scores on disjoint halves of the pers
   for (int64_t r : halves.rows[1]) second.insert(persons[r]);
   CHECK(first.size() == 6);
   CHECK(second.size() == 5);
-  for (const auto &p : first) CHECK(second.count(p) == 0);
+  for (const auto& p : first) CHECK(second.count(p) == 0);
   CHECK(halves.rows[0].size() + halves.rows[1].size() == persons.size());
   CHECK(SplitPersonsInHalves(persons, 7).rows[0] == halves.rows[0]);
   bool differs = false;
@@ -264,7 +264,7 @@ TEST_CASE(
     "and one per backbone",
     "[ensemble][pool]") {
   auto trial = [](int64_t number, TrialState state, std::optional<double> value,
-                  const std::string &backbone) {
+                  const std::string& backbone) {
     TrialRecord t;
     t.number = number;
     t.state = state;
@@ -276,9 +276,9 @@ TEST_CASE(
       trial(0, TrialState::kComplete, 0.5, "resnet18"), trial(1, TrialState::kPruned, 0.9, "cnn"),
       trial(2, TrialState::kComplete, 0.7, "resnet18"), trial(3, TrialState::kFailed, 0.99, "cnn"),
       trial(4, TrialState::kComplete, 0.6, "cnn"),      trial(5, TrialState::kComplete, {}, "cnn")};
-  auto numbers = [](const std::vector<TrialRecord> &chosen) {
+  auto numbers = [](const std::vector<TrialRecord>& chosen) {
     std::vector<int64_t> n;
-    for (const auto &t : chosen) n.push_back(t.number);
+    for (const auto& t : chosen) n.push_back(t.number);
     return n;
   };
   PoolOptions options;
@@ -295,7 +295,7 @@ TEST_CASE(
 
 TEST_CASE("a configuration family is the tuple of the one_per parameters' values",
           "[ensemble][pool]") {
-  auto trial = [](int64_t number, double value, const Json &params) {
+  auto trial = [](int64_t number, double value, const Json& params) {
     TrialRecord t;
     t.number = number;
     t.state = TrialState::kComplete;
@@ -310,9 +310,9 @@ TEST_CASE("a configuration family is the tuple of the one_per parameters' values
       trial(3, 0.6, {{"backbone", "cnn"}, {"head", "single"}, {"lr", 0.1}}),
       trial(4, 0.5, {{"backbone", "cnn"}, {"lr", 0.1}}),  // no head: null in its family
       trial(5, 0.4, {{"backbone", "cnn"}, {"lr", 0.3}})};
-  auto numbers = [](const std::vector<TrialRecord> &chosen) {
+  auto numbers = [](const std::vector<TrialRecord>& chosen) {
     std::vector<int64_t> n;
-    for (const auto &t : chosen) n.push_back(t.number);
+    for (const auto& t : chosen) n.push_back(t.number);
     return n;
   };
   PoolOptions options;

@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char *kPython = "/usr/bin/python3";
+const char* kPython = "/usr/bin/python3";
 
 bool HaveTorchvision() {
   static const bool have =
@@ -48,7 +48,7 @@ struct Export {
 
 // Runs the tool for `arch` with random weights (seed 0) and a 96x128 check
 // batch.
-Export RunExport(const std::string &arch, bool torchscript = false) {
+Export RunExport(const std::string& arch, bool torchscript = false) {
   // One folder per process, removed at exit: ~190 MB of weights once every backbone ran.
   static const fs::path dir = test::FreshDir("ensweep_conformance", "export");
   const std::string stem = arch + (torchscript ? "_ts" : "");
@@ -62,7 +62,7 @@ Export RunExport(const std::string &arch, bool torchscript = false) {
   return out;
 }
 
-void CheckSameLogits(const std::string &arch) {
+void CheckSameLogits(const std::string& arch) {
   if (!TorchvisionOrSkip()) return;
   const Export files = RunExport(arch);
   std::shared_ptr<ClassifierImpl> model = MakeClassifier(arch, 1000);
@@ -73,12 +73,12 @@ void CheckSameLogits(const std::string &arch) {
   REQUIRE(input.rows == 2);
   REQUIRE(input.cols == 3 * 128 * 96);
   torch::Tensor x =
-      torch::from_blob(const_cast<float *>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
+      torch::from_blob(const_cast<float*>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
   torch::NoGradGuard no_grad;
   const torch::Tensor got = model->forward(x).contiguous();
   REQUIRE(got.size(1) == want.cols);
   const torch::Tensor expected =
-      torch::from_blob(const_cast<float *>(want.values.data()), {2, want.cols}, torch::kFloat32);
+      torch::from_blob(const_cast<float*>(want.values.data()), {2, want.cols}, torch::kFloat32);
   const double max_error = (got - expected).abs().max().item<double>();
   INFO(arch << ": max |logit difference| " << max_error);
   CHECK(max_error <= 1e-4);
@@ -122,7 +122,7 @@ TEST_CASE("a weight file that does not fit the backbone is a clear error",
   LoadWeights(*model, files.weights.string(), false);
   FreezeBackbone(*model);
   int trainable = 0;
-  for (const auto &item : model->named_parameters()) {
+  for (const auto& item : model->named_parameters()) {
     if (item.value().requires_grad()) {
       ++trainable;
       CHECK(item.key().rfind("fc.", 0) == 0);
@@ -148,18 +148,18 @@ TEST_CASE(
   REQUIRE(want.cols == 512);
   CHECK(model.fc->weight.sizes() == torch::IntArrayRef({18, 512}));
   torch::Tensor x =
-      torch::from_blob(const_cast<float *>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
+      torch::from_blob(const_cast<float*>(input.values.data()), {2, 3, 128, 96}, torch::kFloat32);
   torch::NoGradGuard no_grad;
   const torch::Tensor got = model.backbone.forward({x}).toTensor().contiguous();
   const torch::Tensor expected =
-      torch::from_blob(const_cast<float *>(want.values.data()), {2, 512}, torch::kFloat32);
+      torch::from_blob(const_cast<float*>(want.values.data()), {2, 512}, torch::kFloat32);
   const double max_error = (got - expected).abs().max().item<double>();
   INFO("max |feature difference| " << max_error);
   CHECK(max_error <= 1e-4);
   // Every backbone tensor is visible to the trainer (optimiser, freezing,
   // checkpoints).
   size_t registered = 0;
-  for (const auto &item : model.named_parameters()) registered += item.key().rfind("ts_", 0) == 0;
+  for (const auto& item : model.named_parameters()) registered += item.key().rfind("ts_", 0) == 0;
   CHECK(registered == model.backbone.parameters().size());
 }
 

@@ -31,8 +31,8 @@ double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string Env(const char *name, const char *fallback) {
-  const char *value = std::getenv(name);
+std::string Env(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
   return value ? value : fallback;
 }
 
@@ -57,7 +57,7 @@ TEST_CASE("model step throughput", "[.][step-bench]") {
   const bool channels_last = Env("ENSWEEP_BENCH_MEMORY_FORMAT", "contiguous") == "channels_last";
   if (channels_last) {
     torch::NoGradGuard no_grad;
-    for (torch::Tensor &p : model->parameters()) {
+    for (torch::Tensor& p : model->parameters()) {
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
     }
     images = images.contiguous(torch::MemoryFormat::ChannelsLast);
@@ -98,7 +98,7 @@ TEST_CASE("input pipeline throughput", "[.][pipeline-bench]") {
   Rng rng(1);
   const auto start = Clock::now();
   const Dataset dataset = LoadDataset(data, 2, {});
-  const ImageCache &cache = dataset.train_images;
+  const ImageCache& cache = dataset.train_images;
   const int64_t n = cache.size();
   const int64_t image_floats = 3 * 128 * 96;
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -110,7 +110,7 @@ TEST_CASE("input pipeline throughput", "[.][pipeline-bench]") {
     for (int64_t first = 0; first < n; first += 32) {
       const int64_t count = std::min<int64_t>(32, n - first);
       torch::Tensor batch = torch::empty({count, 3, 128, 96}, torch::kFloat32);
-      float *out = batch.data_ptr<float>();
+      float* out = batch.data_ptr<float>();
       for (int64_t b = 0; b < count; ++b) {
         const ImagePlan plan = DrawPlan(params, 96, 128, /*train=*/true, rng);
         FillImage(cache.image(order[static_cast<size_t>(first + b)]), 96, 128, plan,

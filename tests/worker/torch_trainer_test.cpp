@@ -33,7 +33,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const test::TinyMaskData &Data() {
+const test::TinyMaskData& Data() {
   static const test::TinyMaskData data("trainer_test", 24, 4, 11);
   return data;
 }
@@ -42,7 +42,7 @@ StudySpec TinyStudy() { return Data().Study("worker-test"); }
 
 // One trainer for the whole binary, as a worker keeps one: images are decoded
 // once.
-Trainer &SharedTrainer() {
+Trainer& SharedTrainer() {
   static const std::unique_ptr<Trainer> trainer = MakeTorchTrainer(TinyStudy(), 2);
   return *trainer;
 }
@@ -50,7 +50,7 @@ Trainer &SharedTrainer() {
 class RecordingContext : public TrialContext {
  public:
   explicit RecordingContext(int stop_after_epoch = 0) : stop_after_epoch_(stop_after_epoch) {}
-  bool ReportEpoch(const EpochReport &report) override {
+  bool ReportEpoch(const EpochReport& report) override {
     reports.push_back(report);
     return stop_after_epoch_ == 0 || report.epoch < stop_after_epoch_;
   }
@@ -63,7 +63,7 @@ class RecordingContext : public TrialContext {
   int stop_after_epoch_;
 };
 
-TrialRequest Request(const nlohmann::json &params, int epochs, uint64_t seed = 1) {
+TrialRequest Request(const nlohmann::json& params, int epochs, uint64_t seed = 1) {
   static int number = 0;
   TrialRequest request;
   request.trial_number = ++number;
@@ -74,13 +74,13 @@ TrialRequest Request(const nlohmann::json &params, int epochs, uint64_t seed = 1
   return request;
 }
 
-std::map<std::string, ArtifactRecord> ByKind(const TrialResult &result) {
+std::map<std::string, ArtifactRecord> ByKind(const TrialResult& result) {
   std::map<std::string, ArtifactRecord> kinds;
-  for (const ArtifactRecord &artifact : result.artifacts) kinds[artifact.kind] = artifact;
+  for (const ArtifactRecord& artifact : result.artifacts) kinds[artifact.kind] = artifact;
   return kinds;
 }
 
-void CheckProbabilityRows(const Matrix &probs, int64_t rows) {
+void CheckProbabilityRows(const Matrix& probs, int64_t rows) {
   REQUIRE(probs.rows == rows);
   REQUIRE(probs.cols == kNumClasses);
   for (int64_t r = 0; r < probs.rows; ++r) {
@@ -94,7 +94,7 @@ void CheckProbabilityRows(const Matrix &probs, int64_t rows) {
 }
 
 // Runs one trial and checks everything a completed trial promises.
-TrialResult RunAndCheckTrial(const std::string &backbone, int epochs) {
+TrialResult RunAndCheckTrial(const std::string& backbone, int epochs) {
   RecordingContext context;
   const TrialRequest request =
       Request({{"backbone", backbone}, {"batch_size", 16}, {"lr", 0.01}}, epochs);
@@ -102,9 +102,9 @@ TrialResult RunAndCheckTrial(const std::string &backbone, int epochs) {
 
   REQUIRE(context.reports.size() == static_cast<size_t>(epochs));
   for (int e = 0; e < epochs; ++e) {
-    const EpochReport &report = context.reports[static_cast<size_t>(e)];
+    const EpochReport& report = context.reports[static_cast<size_t>(e)];
     CHECK(report.epoch == e + 1);
-    for (const char *metric : {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}) {
+    for (const char* metric : {"train_loss", "val_loss", "val_accuracy", "val_macro_f1"}) {
       INFO(metric);
       REQUIRE(report.metrics.count(metric) == 1);
       CHECK(std::isfinite(report.metrics.at(metric)));
@@ -121,7 +121,7 @@ TrialResult RunAndCheckTrial(const std::string &backbone, int epochs) {
   REQUIRE(kinds.size() == 7);
   REQUIRE(kinds.count("confusion_matrix") == 1);
   CHECK(fs::path(kinds.at("confusion_matrix").path).filename() == "confusion.csv");
-  for (const auto &[kind, artifact] : kinds) {
+  for (const auto& [kind, artifact] : kinds) {
     INFO(kind);
     CHECK(fs::file_size(artifact.path) == static_cast<uintmax_t>(artifact.size_bytes));
     CHECK(artifact.checksum.rfind("fnv1a64:", 0) == 0);
@@ -140,7 +140,7 @@ TrialResult RunAndCheckTrial(const std::string &backbone, int epochs) {
   }
   CHECK(index.rows.size() > 0);
   CHECK(index.rows.size() < static_cast<size_t>(Data().summary.train_images));
-  for (const auto &[person, photos] : photos_per_person) CHECK(photos == 7);
+  for (const auto& [person, photos] : photos_per_person) CHECK(photos == 7);
   CheckProbabilityRows(ReadNpy(kinds.at("val_probs").path),
                        static_cast<int64_t>(index.rows.size()));
   CheckProbabilityRows(ReadNpy(kinds.at("val_probs_hflip").path),
@@ -188,7 +188,7 @@ TEST_CASE("the mirrored view is recorded beside the trial's own predictions", "[
   RecordingContext plain_context, tta_context;
   const auto plain = ByKind(SharedTrainer().Run(Request(plain_params, 1, 5), plain_context));
   const auto tta = ByKind(SharedTrainer().Run(Request(tta_params, 1, 5), tta_context));
-  for (const char *split : {"val", "eval"}) {
+  for (const char* split : {"val", "eval"}) {
     INFO(split);
     const Matrix a = ReadNpy(plain.at(std::string(split) + "_probs").path);
     const Matrix a_flipped = ReadNpy(plain.at(std::string(split) + "_probs_hflip").path);
@@ -220,7 +220,7 @@ TEST_CASE(
   REQUIRE(context.reports.size() == 2);
   CHECK(result.metrics.at("folds") == 3.0);
   const auto kinds = ByKind(result);
-  for (const char *kind : {"checkpoint_fold1", "checkpoint_fold2", "checkpoint_fold3"}) {
+  for (const char* kind : {"checkpoint_fold1", "checkpoint_fold2", "checkpoint_fold3"}) {
     INFO(kind);
     REQUIRE(kinds.count(kind) == 1);
     CHECK(fs::exists(kinds.at(kind).path));
@@ -232,7 +232,7 @@ TEST_CASE(
   const CsvTable index = ReadCsv(kinds.at("val_index").path);
   REQUIRE(index.rows.size() == static_cast<size_t>(Data().summary.train_images));
   std::set<std::string> paths;
-  for (const auto &row : index.rows) paths.insert(row[1]);
+  for (const auto& row : index.rows) paths.insert(row[1]);
   CHECK(paths.size() == index.rows.size());
   CheckProbabilityRows(ReadNpy(kinds.at("val_probs").path),
                        static_cast<int64_t>(index.rows.size()));
@@ -260,7 +260,7 @@ TEST_CASE(
 
 // A small backbone written directly in TorchScript: one strided convolution
 // with ReLU.
-std::string SaveTinyTorchScriptBackbone(const std::string &name) {
+std::string SaveTinyTorchScriptBackbone(const std::string& name) {
   torch::manual_seed(3);
   torch::jit::Module module("TinyBackbone");
   module.register_parameter("weight", torch::randn({8, 3, 3, 3}) * 0.2, false);
@@ -276,8 +276,8 @@ def forward(self, x):
 
 // A parameter of a TorchScript classifier's checkpoint, read back through the
 // classifier.
-torch::Tensor CheckpointTensor(const std::string &backbone, const std::string &checkpoint,
-                               const std::string &key) {
+torch::Tensor CheckpointTensor(const std::string& backbone, const std::string& checkpoint,
+                               const std::string& key) {
   TorchScriptClassifierImpl model(backbone, kNumClasses, 32, 40);
   torch::serialize::InputArchive archive;
   archive.load_from(checkpoint);
