@@ -142,11 +142,45 @@ void WarnTrainer(const Checker& c, const Json& document, const StudySpec& spec) 
   }
 }
 
+// A trial's `epochs` may shorten it, not lengthen it: the coordinator refuses a report past
+// budget.epochs, so such a trial could never finish.
+void CheckEpochsWithinBudget(const Checker& c, const Json& value, const std::string& path,
+                             int budget) {
+  if (value.is_number() && value.get<double>() > budget) {
+    c.Fail(path, Describe(value) + " epochs is more than budget.epochs (" + std::to_string(budget) +
+                     "): a trial may train fewer epochs than the budget, not more; raise "
+                     "budget.epochs");
+  }
+}
+
+void CheckTrialEpochs(const Checker& c, const StudySpec& spec) {
+  const int budget = spec.budget.epochs;
+  for (const ParamSpec& p : spec.space.params) {
+    if (p.name != "epochs") continue;
+    const std::string path = "space.epochs";
+    if (p.kind == ParamKind::kConstant) CheckEpochsWithinBudget(c, p.constant, path, budget);
+    for (size_t i = 0; p.kind == ParamKind::kChoice && i < p.choices.size(); ++i) {
+      CheckEpochsWithinBudget(c, p.choices[i], path + ".choice[" + std::to_string(i) + "]", budget);
+    }
+    if (p.kind == ParamKind::kInt || p.kind == ParamKind::kUniform) {
+      CheckEpochsWithinBudget(c, Json(p.high), JoinPath(path, ParamKindName(p.kind)) + "[1]",
+                              budget);
+    }
+  }
+  for (size_t i = 0; i < spec.enqueue.size(); ++i) {
+    if (spec.enqueue[i].contains("epochs")) {
+      CheckEpochsWithinBudget(c, spec.enqueue[i]["epochs"],
+                              "enqueue[" + std::to_string(i) + "].epochs", budget);
+    }
+  }
+}
+
 }  // namespace
 
 void CheckTrialParamsForTrainer(const Checker& c, const StudySpec& spec) {
   if (spec.trainer.type != TrainerType::kTorch) return;
   for (const ParamSpec& p : spec.space.params) CheckSpaceParam(c, p);
+  CheckTrialEpochs(c, spec);
   for (size_t i = 0; i < spec.enqueue.size(); ++i) {
     for (const auto& item : spec.enqueue[i].items()) {
       // Every enqueued key is a space parameter (checked before), hence in the table.

@@ -126,7 +126,7 @@ std::vector<TrialParamInfo> BuildTable() {
       Number("grad_clip", &P::grad_clip, 0, kInf, "[)",
              "clip the gradients' global L2 norm to this (0: off)"),
       WithAlias(Whole("batch_size", &P::batch_size, 1, "images per batch"), "bs"),
-      Whole("epochs", &P::epochs, 1, "epochs of this trial"),
+      Whole("epochs", &P::epochs, 1, "epochs of this trial, at most `budget.epochs`"),
       // Loss.
       Number("label_smoothing", &P::label_smoothing, 0, 1, "[)",
              "the 18-way loss, or the mask and gender losses in multitask"),

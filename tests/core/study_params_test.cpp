@@ -82,6 +82,19 @@ TEST_CASE("a torch study whose every parameter is valid loads", "[core][study][p
   CHECK(spec.space.params.size() == 5);
 }
 
+TEST_CASE("a trial's epochs above budget.epochs stop the load, since its reports would be refused",
+          "[core][study][params]") {
+  const std::string head = std::string(kTorchHead) + "budget: {trials: 4, epochs: 10}\n";
+  CHECK_THAT(LoadError(head + "space:\n  epochs: {choice: [4, 11]}\n"),
+             Catch::Contains("'space.epochs.choice[1]'") &&
+                 Catch::Contains("more than budget.epochs (10)"));
+  CHECK_THAT(LoadError(head + "space:\n  epochs: {int: [2, 12]}\n"),
+             Catch::Contains("'space.epochs.int[1]'"));
+  CHECK_THAT(LoadError(head + "space:\n  epochs: {int: [2, 8]}\nenqueue:\n  - {epochs: 12}\n"),
+             Catch::Contains("'enqueue[0].epochs'"));
+  CHECK(Load(head + "space:\n  epochs: {choice: [4, 10]}\n").space.params.size() == 1);
+}
+
 TEST_CASE("a stored study is read back without checking its trial parameters",
           "[core][study][params]") {
   // Stored before the check existed: its trials fail, but the study can still be shown.
