@@ -17,6 +17,10 @@ void from_json(const nlohmann::json& j, ArtifactRecord& a) {
   j.at("checksum").get_to(a.checksum);
 }
 
+std::string TrialContext::Rendezvous(const std::string& /*blob*/) {
+  throw std::runtime_error("this worker cannot run multi-slot (gang) trials");
+}
+
 ArtifactRecord DescribeArtifact(const std::string& kind, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read artifact " + path);

@@ -16,12 +16,32 @@
 
 namespace ensweep {
 
+// The gang a trial runs on when it needs several slots (`resources.slots_per_trial` > 1): one
+// data-parallel trial trained by `size` workers at once. Every member receives the same
+// TrialRequest except for `rank`. Rank 0 reports epochs, metrics and artifacts; every member calls
+// ReportEpoch after every epoch and gets the same answer (the coordinator answers a gang's epoch
+// only once rank 0 has reported it, so a prune or stop reaches every member before the next
+// epoch). A gang of size 1 is an ordinary trial.
+struct GangInfo {
+  int size = 1;  // members
+  int rank = 0;  // this member's rank, 0 .. size-1
+  // Unique per gang attempt (the study, trial number and attempt); names the communicator.
+  std::string key;
+  // When the workers are MPI ranks: the members' MPI_COMM_WORLD ranks, by gang rank. Empty for
+  // local and TCP workers.
+  std::vector<int> mpi_ranks;
+  // The address other members can reach this worker at (its side of its connection to the
+  // coordinator, or its host name); where rank 0's communicator listens.
+  std::string advertise_host;
+};
+
 struct TrialRequest {
   int64_t trial_number = 0;
   uint64_t seed = 0;         // derived from the study seed and the trial number; stored
   nlohmann::json params;     // the sampled parameters, name -> value
   int epochs = 1;            // the study's epoch budget for one trial
   std::string artifact_dir;  // absolute; created by the trainer if missing
+  GangInfo gang;             // size 1 unless the trial runs on several slots
 };
 
 // Metric names used across ensweep: train_loss, val_loss, val_accuracy, val_macro_f1, ...
@@ -60,6 +80,13 @@ class TrialContext {
   // Cheap; call often (e.g. every batch) during long work so the coordinator knows the worker is
   // alive. Rate-limited by the implementation.
   virtual void KeepAlive() = 0;
+  // Gang trials only, once per attempt before training: rank 0 passes what the other members
+  // need to join its communicator (an address and secret, an NCCL unique id) and gets it back at
+  // once; every other rank passes "" and blocks (keeping the worker alive) until rank 0's blob
+  // arrives through the coordinator. Throws std::runtime_error when the gang's attempt is
+  // aborted (a member was lost) or the coordinator goes away. The default throws: a context that
+  // serves only 1-slot trials need not implement it.
+  virtual std::string Rendezvous(const std::string& blob);
 };
 
 class Trainer {
