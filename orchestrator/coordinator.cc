@@ -185,6 +185,23 @@ void Coordinator::OnEnd(WorkerSlot& slot, const Message& message) {
   slot.stop_sent = false;
 }
 
+void Coordinator::OnInterrupted(WorkerSlot& slot, const Message& message) {
+  const msg::Interrupted interrupted = msg::DecodeInterrupted(message);
+  CheckTrial(slot, message.type, interrupted.trial);
+  slot.last_seen = Now();
+  book_.Interrupt(interrupted.trial, "worker " + slot.name + " stopped: " + interrupted.reason);
+  printer_.Note("trial " + std::to_string(interrupted.trial) + " given back by worker " +
+                slot.name + " (" + interrupted.reason + "); queued again, no retry charged");
+  slot.trial.reset();
+  slot.stop_sent = false;
+  slot.ready = false;  // the worker is leaving: no new trial for it
+}
+
+bool Coordinator::WorkersStillComing() const {
+  return options_.end_after_every_hello && roster_.seen() < options_.expected_workers &&
+         Now() - started_ <= options_.worker_start_timeout;
+}
+
 void Coordinator::HandleMessage(int peer, const Message& message) {
   if (roster_.Dropped(peer)) {
     Log(LogLevel::kDebug, "ignoring ", msg::QuotedType(message.type), " from a lost worker");
@@ -207,6 +224,8 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     OnReport(peer, slot, message);
   } else if (message.type == msg::kDone || message.type == msg::kFail) {
     OnEnd(slot, message);
+  } else if (message.type == msg::kInterrupted) {
+    OnInterrupted(slot, message);
   } else if (message.type == msg::kHeartbeat) {
     msg::DecodeHeartbeat(message);
     slot.last_seen = Now();
@@ -359,7 +378,7 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
   CheckHeartbeats();
   // A stop request before the check for lost workers: with a signal sent to the whole process
   // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
-  if (stopping_) {
+  if (stopping_ && !WorkersStillComing()) {
     summary.interrupted = true;
     summary.stop_reason =
         "stopped by signal; interrupted trials are queued to run first on the next run";
@@ -375,9 +394,10 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
                    : "no worker connected within the start timeout");
     }
   }
+  if (stopping_) return false;  // waiting for the HELLOs of workers still to be told
   Dispatch();
   SendHeartbeats();
-  if (Finished()) {
+  if (Finished() && !WorkersStillComing()) {
     summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
                           : TargetReached() ? "target value reached"
                                             : "trial budget reached";

@@ -62,6 +62,11 @@ struct CoordinatorOptions {
   // connected within worker_start_timeout) the run fails instead of waiting. 0: elastic, wait.
   int expected_workers = 0;
   std::chrono::seconds worker_start_timeout{120};
+  // With expected_workers: the run does not end (finished or stopped) before every expected
+  // worker has said HELLO, or worker_start_timeout has passed, so that each one is told to shut
+  // down. MPI ranks need it: a worker rank waits for its SHUTDOWN, and MPI_Finalize on rank 0
+  // waits for every rank, so a study with nothing left to run would otherwise hang.
+  bool end_after_every_hello = false;
   std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
   std::chrono::milliseconds poll_interval{100};
   // The clock the heartbeat and time-budget checks read; tests pass a fake one to simulate a
@@ -99,6 +104,8 @@ class Coordinator {
   void OnHello(int peer, const Message& message);
   void OnReport(int peer, WorkerSlot& slot, const Message& message);
   void OnEnd(WorkerSlot& slot, const Message& message);  // DONE or FAIL
+  // INTERRUPTED: the worker gives its trial back (queued again, no retry charged).
+  void OnInterrupted(WorkerSlot& slot, const Message& message);
   // The trial a REPORT, DONE or FAIL names must be the one the worker runs.
   void CheckTrial(const WorkerSlot& slot, const std::string& type, int64_t number) const;
   void CheckEpochs(const std::string& type, int epochs, const char* field) const;
@@ -122,6 +129,8 @@ class Coordinator {
   bool TimeBudgetSpent() const;
   bool TargetReached() const;
   bool Finished() const;
+  // With end_after_every_hello: expected workers have yet to say HELLO, within the start timeout.
+  bool WorkersStillComing() const;
   void StopAll(const std::string& reason);
   // Commits the round's batch (throws StoreError), then prints its progress lines.
   void CommitRound(Store::Batch& batch);

@@ -291,6 +291,10 @@ Message Encode(const Heartbeat&) { return Message{kHeartbeat, Json::object()}; }
 
 Message Encode(const Shutdown& m) { return Message{kShutdown, {{"reason", m.reason}}}; }
 
+Message Encode(const Interrupted& m) {
+  return Message{kInterrupted, {{"trial", m.trial}, {"reason", m.reason}}};
+}
+
 Hello DecodeHello(const Message& m) {
   const Reader r(m, kHello);
   Hello out;
@@ -363,6 +367,14 @@ Fail DecodeFail(const Message& m) {
   Fail out;
   out.trial = r.Trial();
   out.error = r.Text("error", kMaxTextBytes);
+  return out;
+}
+
+Interrupted DecodeInterrupted(const Message& m) {
+  const Reader r(m, kInterrupted);
+  Interrupted out;
+  out.trial = r.Trial();
+  out.reason = r.Text("reason", kMaxTextBytes);
   return out;
 }
 

@@ -21,6 +21,9 @@
 //     coord  -> CONTINUE  {trial}  or  STOP {trial}    the pruner's decision; the worker waits
 //  6. worker -> DONE      {trial, metrics, artifacts, epochs, stopped_early}
 //     or        FAIL      {trial, error}                the trial threw; the worker stays usable
+//     or        INTERRUPTED {trial, reason}             the worker was told to stop (SIGTERM);
+//                                                       the trial is queued again, no retry
+//                                                       charged, and the worker exits
 //     ...and is idle again: back to 4.
 //  *  worker -> HEARTBEAT {}    while busy, at most every few seconds
 //  *  coord  -> HEARTBEAT {}    to every worker without a trial, every min(5 s, timeout / 3);
@@ -28,10 +31,10 @@
 //  *  coord  -> SHUTDOWN  {reason}                       the worker stops what it does and exits
 //
 // Neither side trusts the other. The coordinator takes a message that does not decode, a second
-// HELLO, anything but HELLO first, a message of a type workers do not send, a REPORT, DONE or
-// FAIL for a trial the worker does not hold, or a DONE whose artifacts lie outside the trial's
-// artifact folder as a protocol error: it disconnects that worker alone, and its trial is
-// handled as a lost worker's (STALE, retried). A worker that receives a message that does not
+// HELLO, anything but HELLO first, a message of a type workers do not send, a REPORT, DONE,
+// FAIL or INTERRUPTED for a trial the worker does not hold, or a DONE whose artifacts lie outside
+// the trial's artifact folder as a protocol error: it disconnects that worker alone, and its trial
+// is handled as a lost worker's (STALE, retried). A worker that receives a message that does not
 // decode, a RUN whose epochs exceed the study's budget or whose artifact_dir is not inside the
 // study's artifacts folder (symbolic links resolved), or a second WELCOME, exits with status 1
 // without running anything.
@@ -54,7 +57,8 @@
 namespace ensweep {
 
 // 2: WELCOME without worker_id, RUN without attempt (fields no worker read).
-inline constexpr int kProtocolVersion = 2;
+// 3: INTERRUPTED (a worker stopped by a signal gives its trial back).
+inline constexpr int kProtocolVersion = 3;
 inline constexpr int kMpiTag = 7701;
 
 // Limits the typed decoders enforce. Names, devices, kinds, checksums and paths must not contain
@@ -78,6 +82,7 @@ inline constexpr const char* kDone = "DONE";
 inline constexpr const char* kFail = "FAIL";
 inline constexpr const char* kHeartbeat = "HEARTBEAT";
 inline constexpr const char* kShutdown = "SHUTDOWN";
+inline constexpr const char* kInterrupted = "INTERRUPTED";
 }  // namespace msg
 
 struct Message {
@@ -173,6 +178,14 @@ struct Fail {
 
 struct Heartbeat {};
 
+// worker -> coordinator: the worker was told to stop (SIGTERM from a batch scheduler's cancel,
+// preemption or time limit) and gives its trial back before it exits: the trial is queued again
+// and no retry is charged. reason: a string, cut to kMaxTextBytes when longer.
+struct Interrupted {
+  int64_t trial = 0;
+  std::string reason;
+};
+
 // coordinator -> worker: stop and exit. reason: a string, cut to kMaxTextBytes when longer.
 struct Shutdown {
   std::string reason;
@@ -189,6 +202,7 @@ Message Encode(const Done& m);
 Message Encode(const Fail& m);
 Message Encode(const Heartbeat& m);
 Message Encode(const Shutdown& m);
+Message Encode(const Interrupted& m);
 
 // Each throws ProtocolError ("<TYPE>: '<field>' ...") when the message is of another type or a
 // field is missing, of the wrong JSON type or out of range.
@@ -203,6 +217,7 @@ Done DecodeDone(const Message& m);
 Fail DecodeFail(const Message& m);
 Heartbeat DecodeHeartbeat(const Message& m);
 Shutdown DecodeShutdown(const Message& m);
+Interrupted DecodeInterrupted(const Message& m);
 
 // `text` cut to at most `max_bytes` bytes at a UTF-8 character boundary, with " [cut]" appended
 // when cut (the result is at most max_bytes bytes long).

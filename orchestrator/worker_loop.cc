@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 
@@ -19,6 +20,10 @@ using Clock = std::chrono::steady_clock;
 // Raised inside a trial when the coordinator asks the worker to shut down mid-trial.
 struct ShutdownRequested {};
 
+// Raised when the worker was told to stop (WorkerOptions::stop_requested): at an epoch report,
+// or when a wait for the coordinator was interrupted by the signal.
+struct StopRequested {};
+
 // Raised when nothing came from the coordinator within the receive timeout.
 struct CoordinatorSilent {
   double seconds;
@@ -28,7 +33,10 @@ struct CoordinatorSilent {
 // coordinator is silent) from a closed channel whatever the channel's words for either.
 class Inbox {
  public:
-  explicit Inbox(WorkerChannel& channel) : channel_(channel) {}
+  Inbox(WorkerChannel& channel, std::function<bool()> stop_requested)
+      : channel_(channel), stop_requested_(std::move(stop_requested)) {}
+
+  bool Stopping() const { return stop_requested_ && stop_requested_(); }
 
   void SetTimeout(std::chrono::milliseconds timeout) {
     timeout_ = timeout;
@@ -39,11 +47,13 @@ class Inbox {
   // answered with one, which keeps an idle worker alive in the coordinator's eyes.
   Message Next() {
     while (true) {
+      if (Stopping()) throw StopRequested{};
       const auto started = Clock::now();
       Message message;
       try {
         message = channel_.Receive();
       } catch (const ChannelClosed&) {
+        if (Stopping()) throw StopRequested{};
         const auto waited = Clock::now() - started;
         if (timeout_ && waited >= *timeout_ * 9 / 10) {
           throw CoordinatorSilent{std::chrono::duration<double>(waited).count()};
@@ -58,6 +68,7 @@ class Inbox {
 
  private:
   WorkerChannel& channel_;
+  std::function<bool()> stop_requested_;
   std::optional<std::chrono::milliseconds> timeout_;
 };
 
@@ -72,6 +83,8 @@ class ChannelTrialContext : public TrialContext {
         last_send_(Clock::now()) {}
 
   bool ReportEpoch(const EpochReport& report) override {
+    GiveBackIfStopping();
+    if (given_back_) throw StopRequested{};
     channel_.Send(msg::Encode(msg::Report{trial_, report.epoch, report.metrics}));
     last_send_ = Clock::now();
     while (true) {
@@ -96,16 +109,30 @@ class ChannelTrialContext : public TrialContext {
   }
 
   void KeepAlive() override {
+    GiveBackIfStopping();
     const auto now = Clock::now();
     if (std::chrono::duration<double>(now - last_send_).count() < interval_) return;
     channel_.Send(msg::Encode(msg::Heartbeat{}));
     last_send_ = now;
   }
 
+  // INTERRUPTED sent: the trainer's result, if it finishes, is not reported.
+  bool given_back() const { return given_back_; }
+
+  // Once the worker is told to stop, the trial goes back to the coordinator at once (INTERRUPTED),
+  // from the first KeepAlive or epoch report: a batch scheduler kills the worker soon after its
+  // SIGTERM, maybe before the epoch ends. The trainer then runs on until its next report.
+  void GiveBackIfStopping() {
+    if (given_back_ || !inbox_.Stopping()) return;
+    channel_.Send(msg::Encode(msg::Interrupted{trial_, "stopped by signal"}));
+    given_back_ = true;
+  }
+
  private:
   WorkerChannel& channel_;
   Inbox& inbox_;
   int64_t trial_;
+  bool given_back_ = false;
   double interval_;
   Clock::time_point last_send_;
 };
@@ -180,6 +207,8 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
     request.artifact_dir = TrialFolder(study.artifacts, run.artifact_dir);
     say("started: " + request.params.dump());
     const TrialResult result = trainer.Run(request, context);
+    context.GiveBackIfStopping();
+    if (context.given_back()) throw StopRequested{};
     // A trainer that writes nothing (the built-in objectives) leaves no empty folder behind.
     std::error_code ignored;
     if (fs::is_empty(request.artifact_dir, ignored)) fs::remove(request.artifact_dir, ignored);
@@ -193,6 +222,14 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
   } catch (const ShutdownRequested&) {
     say("interrupted: the coordinator is stopping");
     return false;
+  } catch (const StopRequested&) {
+    try {
+      context.GiveBackIfStopping();
+    } catch (const ChannelClosed&) {
+      // The coordinator is gone too: nothing to give back to.
+    }
+    say("interrupted by a signal: given back to the coordinator");
+    throw;
   } catch (const ChannelClosed&) {
     throw;
   } catch (const ProtocolError&) {
@@ -222,7 +259,7 @@ std::string DefaultWorkerName() { return HostName() + ":" + std::to_string(getpi
 
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options) {
-  Inbox inbox(channel);
+  Inbox inbox(channel, options.stop_requested);
   try {
     inbox.SetTimeout(Milliseconds(options.welcome_timeout_s));
     channel.Send(msg::Encode(msg::Hello{kProtocolVersion,
@@ -278,6 +315,9 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
         throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
       }
     }
+  } catch (const StopRequested&) {
+    Log(LogLevel::kInfo, "stopped by signal; exiting");
+    return kWorkerStopped;
   } catch (const CoordinatorSilent& silent) {
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%.1f", silent.seconds);

@@ -35,10 +35,20 @@ struct WorkerOptions {
   // A line per trial started and ended, and when the coordinator ends the run (a worker joined by
   // hand); null for workers whose coordinator prints progress (local processes, MPI ranks).
   std::ostream* progress = nullptr;
+  // True once the worker is told to stop (SIGTERM from a batch scheduler). Read before each wait
+  // and at every KeepAlive and epoch report of a trial, and when a wait for the coordinator is
+  // cut short (the channel's receive ends with ChannelClosed while it is true). A running trial is
+  // given back at once (INTERRUPTED: queued again, no retry charged); the worker exits with
+  // kWorkerStopped. Null: never.
+  std::function<bool()> stop_requested;
 };
 
-// Returns 0 after SHUTDOWN, 1 if the coordinator refused the worker (SHUTDOWN before WELCOME), was
-// lost, silent or broke the protocol, or the trainer could not be built.
+// RunWorker's status when stop_requested ended it (as `ensweep run` stopped by SIGTERM).
+inline constexpr int kWorkerStopped = 130;
+
+// Returns 0 after SHUTDOWN, kWorkerStopped after a stop request, 1 if the coordinator refused the
+// worker (SHUTDOWN before WELCOME), was lost, silent or broke the protocol, or the trainer could
+// not be built.
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options);
 

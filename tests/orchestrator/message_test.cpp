@@ -49,6 +49,7 @@ std::vector<Example> Examples() {
       Make(msg::Fail{3, "unknown backbone 'x'"}, msg::DecodeFail),
       Make(msg::Heartbeat{}, msg::DecodeHeartbeat),
       Make(msg::Shutdown{"study finished"}, msg::DecodeShutdown),
+      Make(msg::Interrupted{3, "stopped by signal"}, msg::DecodeInterrupted),
   };
 }
 
@@ -132,7 +133,7 @@ TEST_CASE("every field missing or of another JSON type is refused, naming the ty
       }
     }
   }
-  CHECK(refused == 24 * 7);  // 24 fields in all, each missing or as one of 6 other types
+  CHECK(refused == 26 * 7);  // 26 fields in all, each missing or as one of 6 other types
 }
 
 TEST_CASE("metrics must be an object of finite numbers with short names and a capped count",
@@ -233,6 +234,7 @@ TEST_CASE("numbers out of range are refused", "[orchestrator][protocol]") {
       {msg::kDone, "epochs", -1},
       {msg::kDone, "epochs", kMaxEpochs + 1},
       {msg::kFail, "trial", -5},
+      {msg::kInterrupted, "trial", -1},
   };
   for (const Range& range : ranges) {
     INFO(range.type << "." << range.field << " = " << range.value.dump());

@@ -726,3 +726,42 @@ TEST_CASE("a worker refused at HELLO (SHUTDOWN before WELCOME) exits 1",
   coordinator.Send(msg::Encode(msg::Shutdown{"protocol error: HELLO: 'protocol' is 2"}));
   CHECK(coordinator.ExitStatus() == 1);
 }
+
+TEST_CASE("a worker told to stop gives its trial back, and it runs again elsewhere uncharged",
+          "[orchestrator][protocol][worker]") {
+  const StudySpec spec = RogueStudy(3, 2);
+  auto store = Store::OpenForWriting(spec.storage);
+  InProcessHub hub;
+  CoordinatorThread coordinator(spec, *store, hub);
+
+  // Told to stop (as by SIGTERM) once its first trial has begun.
+  std::atomic<int> runs{0};
+  int stopped_status = -1;
+  {
+    auto channel = hub.Connect();
+    WorkerOptions options;
+    options.name = "leaver";
+    options.stop_requested = [&runs] { return runs.load() > 0; };
+    stopped_status = RunWorker(
+        *channel, [&runs](const StudySpec&) { return std::make_unique<FakeTrainer>(0, &runs); },
+        options);
+  }
+  CHECK(stopped_status == kWorkerStopped);
+  CHECK(runs == 1);
+
+  std::atomic<int> status{-1};
+  int peer = 0;
+  std::thread worker = OrdinaryWorker(hub, "stayer", status, peer);
+  const RunSummary summary = coordinator.Wait();
+  hub.Kill(peer, "test over");
+  worker.join();
+  CHECK(status == 0);
+  CHECK(summary.complete == 3);
+  CHECK(summary.stale == 0);
+  for (const auto& t : store->Trials(summary.study_id)) {
+    INFO("trial " << t.number);
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);
+    CHECK(t.worker == "stayer");
+  }
+}
