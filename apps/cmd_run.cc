@@ -448,20 +448,72 @@ bool StudyFinished(const std::string& token_file) {
   return true;
 }
 
+struct WorkerCommandOptions {
+  std::string connect;
+  std::string token_file;
+  int threads = 0;
+  std::string name;
+  int gpu = -1;
+  bool local = false;
+  pid_t coordinator_pid = 0;
+  double connect_timeout_s = 30;
+};
+
+// `ensweep worker`: joins the coordinator at o.connect and runs trials until it is told to go.
+int RunJoinedWorker(const WorkerCommandOptions& o) {
+  if (o.local) {
+    LeaveStopSignalsToCoordinator();
+    // A local worker ends with its coordinator, even one killed outright: otherwise it
+    // would train on into the trial's folder until its next report, while a new run may
+    // already be retrying that trial there.
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (o.coordinator_pid > 0 && getppid() != o.coordinator_pid) {
+      std::cerr << "the coordinator (pid " << o.coordinator_pid << ") is gone" << std::endl;
+      return kExitInternal;
+    }
+  }
+  const std::string secret = WorkerSecret(o.token_file);
+  const std::string name = o.name.empty() ? DefaultWorkerName() : o.name;
+  const std::string log_name = "worker " + name;
+  SetLogName(log_name);
+  const int threads =
+      o.threads > 0 ? o.threads : ThreadsPerWorker(UsableCpus(), 1, SlurmCpusPerTask());
+  WorkerOptions options;
+  options.name = o.name;
+  TcpChannelOptions channel_options;
+  channel_options.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.connect_timeout_s * 1000));
+  if (!o.local) {
+    if (StudyFinished(o.token_file)) return kExitOk;
+    InstallStopHandlers();  // a cancelled or preempted worker gives its trial back
+    options.stop_requested = [] { return g_stop_requested.load(); };
+    channel_options.stop_requested = options.stop_requested;
+    std::cout << "connecting to " << o.connect << " (retrying for up to "
+              << FormatSeconds(o.connect_timeout_s) << ")" << std::endl;
+  }
+  std::unique_ptr<WorkerChannel> channel;
+  try {
+    channel = ConnectTcp(o.connect, secret, channel_options);
+  } catch (const TokenMismatch& e) {
+    throw UserError(std::string(e.what()) + "; " + kWhereTheTokenIs);
+  } catch (const UserError&) {
+    // A worker that started after its study ended (a late array task) has nothing to do.
+    if (!o.local && StudyFinished(o.token_file)) return kExitOk;
+    if (g_stop_requested) return StoppedStatus();
+    throw;
+  }
+  if (!o.local) {
+    options.progress = &std::cout;
+    std::cout << "connected as " << name << std::endl;
+  }
+  const int gpu_slot = o.gpu >= 0 ? o.gpu : LocalRankFromEnvironment().value_or(0);
+  return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
+}
+
 }  // namespace
 
 Command AddWorkerCommand(CLI::App& root) {
-  struct Options {
-    std::string connect;
-    std::string token_file;
-    int threads = 0;
-    std::string name;
-    int gpu = -1;
-    bool local = false;
-    pid_t coordinator_pid = 0;
-    double connect_timeout_s = 30;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<WorkerCommandOptions>();
   CLI::App* app = root.add_subcommand(
       "worker",
       "Join a running study as a worker (e.g. from another machine or a Slurm array job)");
@@ -490,56 +542,7 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--coordinator-pid", o->coordinator_pid,
                   "With --local: the coordinator's pid (to exit if it is already gone)")
       ->group("");
-  return {app, [o] {
-            if (o->local) {
-              LeaveStopSignalsToCoordinator();
-              // A local worker ends with its coordinator, even one killed outright: otherwise it
-              // would train on into the trial's folder until its next report, while a new run may
-              // already be retrying that trial there.
-              prctl(PR_SET_PDEATHSIG, SIGUSR1);
-              if (o->coordinator_pid > 0 && getppid() != o->coordinator_pid) {
-                std::cerr << "the coordinator (pid " << o->coordinator_pid << ") is gone"
-                          << std::endl;
-                return kExitInternal;
-              }
-            }
-            const std::string secret = WorkerSecret(o->token_file);
-            const std::string name = o->name.empty() ? DefaultWorkerName() : o->name;
-            const std::string log_name = "worker " + name;
-            SetLogName(log_name);
-            const int threads =
-                o->threads > 0 ? o->threads : ThreadsPerWorker(UsableCpus(), 1, SlurmCpusPerTask());
-            WorkerOptions options;
-            options.name = o->name;
-            TcpChannelOptions channel_options;
-            channel_options.connect_timeout =
-                std::chrono::milliseconds(static_cast<int64_t>(o->connect_timeout_s * 1000));
-            if (!o->local) {
-              if (StudyFinished(o->token_file)) return kExitOk;
-              InstallStopHandlers();  // a cancelled or preempted worker gives its trial back
-              options.stop_requested = [] { return g_stop_requested.load(); };
-              channel_options.stop_requested = options.stop_requested;
-              std::cout << "connecting to " << o->connect << " (retrying for up to "
-                        << FormatSeconds(o->connect_timeout_s) << ")" << std::endl;
-            }
-            std::unique_ptr<WorkerChannel> channel;
-            try {
-              channel = ConnectTcp(o->connect, secret, channel_options);
-            } catch (const TokenMismatch& e) {
-              throw UserError(std::string(e.what()) + "; " + kWhereTheTokenIs);
-            } catch (const UserError&) {
-              // A worker that started after its study ended (a late array task) has nothing to do.
-              if (!o->local && StudyFinished(o->token_file)) return kExitOk;
-              if (g_stop_requested) return StoppedStatus();
-              throw;
-            }
-            if (!o->local) {
-              options.progress = &std::cout;
-              std::cout << "connected as " << name << std::endl;
-            }
-            const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
-            return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
-          }};
+  return {app, [o] { return RunJoinedWorker(*o); }};
 }
 
 }  // namespace ensweep
