@@ -81,7 +81,7 @@ TEST_CASE("a finished study resubmitted under mpirun ends at once", "[e2e][mpi][
   CHECK_THAT(again.output, Catch::Contains("finished: 0 trials"));
 }
 
-TEST_CASE("--listen under mpirun is said to be ignored", "[e2e][mpi][cluster]") {
+TEST_CASE("a run under mpirun says that --listen is ignored there", "[e2e][mpi][cluster]") {
   const fs::path dir = FreshDir("mpi_listen");
   const fs::path study = CurveStudy(dir, 2, 1, "0s");
   const auto run = RunCommand(AsRoot() + "timeout 60 mpirun -np 2 --oversubscribe " + Ensweep() +
