@@ -765,3 +765,45 @@ TEST_CASE("a worker told to stop gives its trial back, and it runs again elsewhe
     CHECK(t.worker == "stayer");
   }
 }
+
+TEST_CASE("a coordinator with nothing to run tells every expected worker to go, late ones too",
+          "[orchestrator][protocol]") {
+  // MPI ranks: each waits for its SHUTDOWN, and rank 0's MPI_Finalize waits for every rank.
+  const StudySpec spec = RogueStudy(2, 1);
+  auto store = Store::OpenForWriting(spec.storage);
+  {
+    InProcessHub hub;
+    CoordinatorThread first(spec, *store, hub);
+    std::atomic<int> status{-1};
+    int peer = 0;
+    std::thread worker = OrdinaryWorker(hub, "first", status, peer);
+    REQUIRE(first.Wait().complete == 2);
+    hub.Kill(peer, "test over");
+    worker.join();
+  }
+  InProcessHub hub;
+  CoordinatorOptions options;
+  options.expected_workers = 2;
+  options.end_after_every_hello = true;
+  Coordinator coordinator(spec, *store, hub.coordinator(), options);
+  std::atomic<bool> done{false};
+  RunSummary summary;
+  std::thread run([&] {
+    summary = coordinator.Run();
+    done = true;
+  });
+  // The study is finished, but no worker has said HELLO yet: the run waits for them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(done);
+  std::atomic<int> status1{-1}, status2{-1};
+  int peer1 = 0, peer2 = 0;
+  std::thread worker1 = OrdinaryWorker(hub, "late-1", status1, peer1);
+  std::thread worker2 = OrdinaryWorker(hub, "late-2", status2, peer2);
+  worker1.join();
+  worker2.join();
+  run.join();
+  CHECK(status1 == 0);  // told to go (SHUTDOWN after WELCOME), not left waiting
+  CHECK(status2 == 0);
+  CHECK(summary.finished_this_run == 0);
+  CHECK(summary.stop_reason == "trial budget reached");
+}
