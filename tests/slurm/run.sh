@@ -21,6 +21,10 @@ SOURCE=$(cd "$(dirname "$0")/../.." && pwd)
 export ENSWEEP
 source "$SOURCE/tests/slurm/cluster.sh"
 
+if [[ $(id -u) != 0 ]]; then
+  echo "SKIPPED: the Slurm test starts slurmd, which runs jobs as their users and needs root"
+  exit 77
+fi
 if ! slurm_install; then
   echo "SKIPPED: the Slurm test needs slurm-wlm and munge, or root to install them"
   exit 77
@@ -193,6 +197,9 @@ COORDINATOR_PID=$!
 if wait_until 30 grep -q -- "--token-file" coordinator.out; then
   COORDINATOR=$(sed -n 's/.*ensweep worker --connect \([^ ]*\) --token-file.*/\1/p' coordinator.out)
   TOKEN_FILE=$(sed -n 's/.*--token-file \([^ )]*\)).*/\1/p' coordinator.out)
+  # What the coordinator offers is its host's name; a container whose name does not resolve
+  # (no /etc/hosts entry) uses the loopback address instead.
+  getent hosts "${COORDINATOR%:*}" >/dev/null || COORDINATOR=127.0.0.1:${COORDINATOR##*:}
   export COORDINATOR TOKEN_FILE
   job=$(sbatch --parsable --array=1-4 --output="$WORK/array-%a.out" "$EXAMPLES/workers_array.sbatch")
   # One task cancelled while it trains: its trial goes back to the queue, uncharged.
