@@ -288,6 +288,13 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
 }
 
 int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
+  // Said before MPI_Init, which fails there with Open MPI's words only.
+  if (StartedBySrunPmi2() && std::getenv("SLURM_PROCID") != nullptr &&
+      std::string(std::getenv("SLURM_PROCID")) == "0") {
+    std::cerr << "note: started by srun --mpi=pmi2; an Open MPI built with PMIx only (Debian's) "
+                 "cannot start under it: if MPI initialisation fails below, use srun --mpi=pmix"
+              << std::endl;
+  }
   MpiSession mpi;
   if (mpi.size() < 2)
     throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");

@@ -62,6 +62,12 @@ std::string PlainSrunMessage(int tasks) {
          std::to_string(std::max(1, tasks - 1)) + "`";
 }
 
+bool StartedBySrunPmi2() {
+  const auto set = [](const char* name) { return std::getenv(name) != nullptr; };
+  return (set("PMI_RANK") || set("PMI_SIZE")) && set("SLURM_STEP_ID") && !set("PMIX_RANK") &&
+         !set("OMPI_COMM_WORLD_SIZE");
+}
+
 bool IsWildcardHost(const std::string& host) {
   return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
 }

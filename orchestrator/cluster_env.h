@@ -30,6 +30,11 @@ int SrunStepTasks();
 // The message for `ensweep run` started as `tasks` tasks of a plain srun (exit status 2).
 std::string PlainSrunMessage(int tasks);
 
+// True when srun started this process with its PMI-2 plug-in (srun --mpi=pmi2: PMI_RANK or
+// PMI_SIZE set, no PMIx or Open MPI launcher variables), which Open MPI builds with PMIx only
+// (Debian's) cannot initialise under.
+bool StartedBySrunPmi2();
+
 // True for a listening host that means "every interface" ("0.0.0.0", "::", "[::]", "").
 bool IsWildcardHost(const std::string& host);
 

@@ -110,3 +110,18 @@ TEST_CASE("the host's addresses leave out loopback ones", "[orchestrator][cluste
     CHECK_FALSE(address.empty());
   }
 }
+
+TEST_CASE("srun's PMI-2 plug-in is told from PMIx and from mpirun", "[orchestrator][cluster]") {
+  ScopedVariable pmix("PMIX_RANK", nullptr);
+  ScopedVariable ompi("OMPI_COMM_WORLD_SIZE", nullptr);
+  ScopedVariable step("SLURM_STEP_ID", "0");
+  {
+    ScopedVariable pmi("PMI_RANK", "1");
+    CHECK(StartedBySrunPmi2());
+    ScopedVariable with_pmix("PMIX_RANK", "1");
+    CHECK_FALSE(StartedBySrunPmi2());
+  }
+  ScopedVariable pmi("PMI_RANK", nullptr);
+  ScopedVariable pmi_size("PMI_SIZE", nullptr);
+  CHECK_FALSE(StartedBySrunPmi2());
+}

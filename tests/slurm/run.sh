@@ -7,7 +7,8 @@
 #   4. scancel mid-sweep, then the same job again: nothing lost, no retry charged
 #   5. requeue.sbatch sent its time-limit signal mid-sweep: it stops, requeues itself, finishes
 #   6. the finished study resubmitted: ends at once
-#   7. plain srun -n 5 (no PMI plug-in): refused, naming --mpi=pmix
+#   7. plain srun -n 5 (no PMI plug-in): refused, naming --mpi=pmix; srun --mpi=pmi2: the run
+#      names --mpi=pmix before Open MPI fails
 #   8. workers_array.sbatch joining a coordinator started outside Slurm (token-file
 #      authentication), one task cancelled mid-trial, one started after the study ended
 #
@@ -189,6 +190,11 @@ elif grep -q -- "--mpi=pmix" plain.out && [[ ! -e $WORK/plain/store.sqlite ]]; t
 else
   fail "plain srun: $(cat plain.out)"
 fi
+
+# srun --mpi=pmi2: Debian's Open MPI cannot start under it; the run says what to use.
+timeout 60 srun --mpi=pmi2 -n 2 "$ENSWEEP" run "$STUDY" >pmi2.out 2>&1 || true
+grep -q "use srun --mpi=pmix" pmi2.out && pass "srun --mpi=pmi2: the run names --mpi=pmix" ||
+  fail "srun --mpi=pmi2: $(cat pmi2.out)"
 
 scenario "8. workers_array.sbatch joining a coordinator started elsewhere"
 STUDY=$(study array 12 0.3s)
