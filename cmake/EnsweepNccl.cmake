@@ -6,7 +6,7 @@
 set(_ensweep_cuda_hints "$ENV{CUDA_HOME}" "$ENV{CUDA_PATH}" /usr/local/cuda)
 find_path(ENSWEEP_NCCL_INCLUDE_DIR nccl.h
   HINTS "$ENV{NCCL_HOME}" ${_ensweep_cuda_hints} PATH_SUFFIXES include)
-find_library(ENSWEEP_NCCL_LIBRARY nccl
+find_library(ENSWEEP_NCCL_LIBRARY NAMES nccl libnccl.so.2
   HINTS "$ENV{NCCL_HOME}" ${_ensweep_cuda_hints} PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
 find_path(ENSWEEP_CUDART_INCLUDE_DIR cuda_runtime.h
   HINTS ${_ensweep_cuda_hints} PATH_SUFFIXES include targets/x86_64-linux/include)
