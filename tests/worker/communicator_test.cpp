@@ -1,4 +1,5 @@
 #include <functional>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -90,6 +91,90 @@ TEST_CASE("AllReduceSum refuses integer and non-contiguous tensors", "[communica
   auto group = MakeLocalGroup(1);
   CHECK_THROWS_AS(group[0]->AllReduceSum({torch::ones({2}, torch::kInt32)}), std::invalid_argument);
   CHECK_THROWS_AS(group[0]->AllReduceSum({torch::ones({3, 4}).t()}), std::invalid_argument);
+}
+
+// A worker's context for one gang member: rank 0's blob is handed to the others through a
+// shared future, as the coordinator's relay would.
+class GangContext : public TrialContext {
+ public:
+  explicit GangContext(std::shared_ptr<std::promise<std::string>> published,
+                       std::shared_future<std::string> blob)
+      : published_(std::move(published)), blob_(std::move(blob)) {}
+  bool ReportEpoch(const EpochReport&) override { return true; }
+  void KeepAlive() override {}
+  std::string Rendezvous(const std::string& blob) override {
+    ++rendezvous_calls;
+    if (!blob.empty()) {
+      published_->set_value(blob);
+      return blob;
+    }
+    if (blob_.wait_for(std::chrono::minutes(1)) != std::future_status::ready)
+      throw std::runtime_error("test context: rank 0 never published its blob");
+    return blob_.get();
+  }
+  int rendezvous_calls = 0;
+
+ private:
+  std::shared_ptr<std::promise<std::string>> published_;
+  std::shared_future<std::string> blob_;
+};
+
+TEST_CASE("ConnectGang joins CPU workers over TCP through the context's rendezvous",
+          "[communicator]") {
+  auto published = std::make_shared<std::promise<std::string>>();
+  const std::shared_future<std::string> blob = published->get_future().share();
+  std::vector<GangContext> contexts(2, GangContext(published, blob));
+  std::vector<std::unique_ptr<Communicator>> group(2);
+  CommOptions options;
+  options.bucket_bytes = 256;
+  std::vector<std::vector<torch::Tensor>> tensors = {MemberTensors(0), MemberTensors(1)};
+  std::vector<torch::Tensor> expected;
+  for (size_t i = 0; i < tensors[0].size(); ++i) expected.push_back(tensors[0][i] + tensors[1][i]);
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(2);
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        GangInfo gang;
+        gang.size = 2;
+        gang.rank = r;
+        gang.key = "study/1/0";
+        gang.advertise_host = "127.0.0.1";
+        group[r] = ConnectGang(gang, contexts[r], torch::Device(torch::kCPU), options);
+        group[r]->AllReduceSum(tensors[r]);
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(errors == std::vector<std::string>(2));
+  REQUIRE(group[1]);
+  CHECK(group[1]->backend() == "tcp");
+  CHECK(contexts[1].rendezvous_calls == 1);
+  for (int r = 0; r < 2; ++r)
+    for (size_t i = 0; i < expected.size(); ++i) CHECK(torch::equal(tensors[r][i], expected[i]));
+}
+
+TEST_CASE(
+    "ConnectGang gives a gang of one a communicator without a rendezvous, and picks MPI "
+    "when the members are MPI ranks",
+    "[communicator]") {
+  struct NoGangContext : TrialContext {
+    bool ReportEpoch(const EpochReport&) override { return true; }
+    void KeepAlive() override {}
+  } context;
+  GangInfo gang;
+  auto alone = ConnectGang(gang, context, torch::Device(torch::kCPU));
+  torch::Tensor t = torch::ones({3});
+  alone->AllReduceSum({t});
+  CHECK(torch::equal(t, torch::ones({3})));
+  CHECK(alone->size() == 1);
+
+  gang.size = 2;
+  gang.mpi_ranks = {1, 2};
+  CHECK_THROWS_WITH(ConnectGang(gang, context, torch::Device(torch::kCPU)),
+                    Catch::Contains("mpi: "));
 }
 
 }  // namespace
