@@ -89,7 +89,10 @@ class GroupCommunicator : public Communicator {
   void Check(const torch::Tensor& t) const {
     if (!t.defined() || !t.is_contiguous())
       throw std::invalid_argument(backend() + ": collectives take defined, contiguous tensors");
-    if (t.device() != device_)
+    // "cuda" without an index stands for any CUDA device's tensors (the trainer's own choice).
+    const bool same = t.device().type() == device_.type() &&
+                      (!device_.has_index() || t.device().index() == device_.index());
+    if (!same)
       throw std::invalid_argument(backend() + ": a tensor on " + t.device().str() +
                                   " given to a communicator on " + device_.str());
   }

@@ -56,7 +56,9 @@ struct CommOptions {
 // Forms the gang's communicator through context.Rendezvous: nccl when `device` is CUDA and the
 // build has NCCL; mpi when gang.mpi_ranks is non-empty; tcp otherwise. Throws std::runtime_error
 // (naming the backend and what failed) on failure or timeout, never hangs. A gang of size 1 gets
-// a communicator of one member without calling Rendezvous.
+// a communicator of one member without calling Rendezvous. A CUDA device without an index means
+// cuda:0 to NCCL. Without NCCL in the build, CUDA tensors are summed over TCP or MPI through host
+// copies.
 std::unique_ptr<Communicator> ConnectGang(const GangInfo& gang, TrialContext& context,
                                           const torch::Device& device,
                                           const CommOptions& options = {});
