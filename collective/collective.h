@@ -66,8 +66,10 @@ std::unique_ptr<Group> ConnectTcp(const GangInfo& gang, const RendezvousFn& rend
 
 // MPI over the members' MPI_COMM_WORLD ranks (gang.mpi_ranks). Needs MPI initialised in this
 // process (the worker's MPI transport does it) and a build with ENSWEEP_WITH_MPI; throws
-// otherwise. Timeouts are honoured by polling non-blocking collectives, but a member that dies
-// under mpirun normally aborts the whole job first: MPI's default error handler is fatal.
+// otherwise. Timeouts are honoured by polling non-blocking collectives; forming the group blocks
+// in MPI_Comm_create_group, which MPI cannot time out (every member reaches it right after the
+// rendezvous). A member that dies under mpirun normally makes mpirun abort the whole job (Open
+// MPI's default), so the others rarely see an error.
 std::unique_ptr<Group> ConnectMpi(const GangInfo& gang, const RendezvousFn& rendezvous,
                                   const Options& options = {});
 bool MpiAvailable();  // built with MPI
