@@ -34,8 +34,13 @@ enum class Memory { kHost, kDevice };
 size_t DTypeSize(DType dtype);
 
 struct Options {
-  // Limit for forming the group and for each collective.
+  // Limit for each collective.
   std::chrono::milliseconds timeout{300000};
+  // Limit for forming the group (members may start at different times); 0 means `timeout`.
+  std::chrono::milliseconds form_timeout{0};
+  std::chrono::milliseconds FormTimeout() const {
+    return form_timeout.count() > 0 ? form_timeout : timeout;
+  }
 };
 
 class Group {

@@ -87,16 +87,17 @@ class NcclGroup : public Group {
   std::string backend() const override { return "nccl"; }
   Memory memory() const override { return Memory::kDevice; }
 
-  // Creates the stream and the communicator; the unique id is the same on every member.
-  void Init(const ncclUniqueId& id) {
+  // Creates the stream and the communicator within `limit`; the unique id is the same on every
+  // member.
+  void Init(const ncclUniqueId& id, std::chrono::milliseconds limit) {
     CheckCuda(cudaSetDevice(device_), "cudaSetDevice(" + std::to_string(device_) + ")");
     CheckCuda(cudaStreamCreate(&stream_), "cudaStreamCreate");
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     const ncclResult_t rc = ncclCommInitRankConfig(&comm_, size_, id, rank_, &config);
-    Guard("ncclCommInitRankConfig", [&](Clock::time_point deadline) {
+    Guard("ncclCommInitRankConfig", [&](Clock::time_point) {
       if (rc != ncclSuccess && rc != ncclInProgress) Fail("ncclCommInitRankConfig", rc);
-      WaitForComm("ncclCommInitRankConfig", deadline);
+      WaitForComm("ncclCommInitRankConfig", Clock::now() + limit);
     });
   }
 
@@ -254,7 +255,7 @@ std::unique_ptr<Group> ConnectNccl(const GangInfo& gang, const RendezvousFn& ren
     id = IdFromHex(blob.value("id", ""));
   }
   auto group = std::make_unique<NcclGroup>(gang.rank, gang.size, device_index, options.timeout);
-  group->Init(id);
+  group->Init(id, options.FormTimeout());
   return group;
 }
 

@@ -460,7 +460,7 @@ std::unique_ptr<Group> ConnectTcp(const GangInfo& gang, const RendezvousFn& rend
                                 std::to_string(gang.size));
   auto group = std::make_unique<TcpGroup>(gang.rank, gang.size, options.timeout);
   if (gang.size == 1) return group;
-  const auto deadline = Clock::now() + options.timeout;
+  const auto deadline = Clock::now() + options.FormTimeout();
   try {
     if (gang.rank == 0) {
       const std::string host = gang.advertise_host.empty() ? "127.0.0.1" : gang.advertise_host;
