@@ -237,8 +237,10 @@ std::unique_ptr<Group> ConnectNccl(const GangInfo& gang, const RendezvousFn& ren
     if (got != ncclSuccess)
       throw std::runtime_error(std::string("nccl: ncclGetUniqueId: ") + ncclGetErrorString(got));
     if (gang.size > 1) {
-      const nlohmann::json blob = {
-          {"backend", "nccl"}, {"size", gang.size}, {"id", Hex(id.internal, sizeof id.internal)}};
+      const nlohmann::json blob = {{"backend", "nccl"},
+                                   {"size", gang.size},
+                                   {"key", gang.key},
+                                   {"id", Hex(id.internal, sizeof id.internal)}};
       rendezvous(blob.dump());
     }
   } else {
@@ -249,7 +251,8 @@ std::unique_ptr<Group> ConnectNccl(const GangInfo& gang, const RendezvousFn& ren
     } catch (const nlohmann::json::exception&) {
       throw std::runtime_error("nccl: rank 0's rendezvous blob is not JSON");
     }
-    if (blob.value("backend", "") != "nccl" || blob.value("size", 0) != gang.size)
+    if (blob.value("backend", "") != "nccl" || blob.value("size", 0) != gang.size ||
+        blob.value("key", gang.key) != gang.key)
       throw std::runtime_error("nccl: rank 0 formed another communicator (" + text +
                                "); the members disagree about the device or the build");
     id = IdFromHex(blob.value("id", ""));

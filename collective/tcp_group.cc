@@ -451,8 +451,7 @@ void TcpGroup::Join(const std::string& host, int port, const std::string& secret
 
 }  // namespace
 
-// Long: forming the group is one sequence (check, listen or join, rendezvous, wait) whose error
-// handling wraps every step in the same message.
+// Every error while forming names the gang and the member.
 std::unique_ptr<Group> ConnectTcp(const GangInfo& gang, const RendezvousFn& rendezvous,
                                   const Options& options) {
   if (gang.size < 1 || gang.rank < 0 || gang.rank >= gang.size)
@@ -486,6 +485,9 @@ std::unique_ptr<Group> ConnectTcp(const GangInfo& gang, const RendezvousFn& rend
     if (blob.value("size", 0) != gang.size)
       throw std::runtime_error("rank 0's gang has " + std::to_string(blob.value("size", 0)) +
                                " members, this member's " + std::to_string(gang.size));
+    if (blob.value("key", gang.key) != gang.key)
+      throw std::runtime_error("rank 0's blob is for gang " + blob.value("key", std::string()) +
+                               " (another attempt)");
     group->Join(blob.at("host").get<std::string>(), blob.at("port").get<int>(),
                 Unhex(blob.at("secret").get<std::string>()), deadline);
     return group;

@@ -251,7 +251,7 @@ TEST_CASE("rank 0 gives up when the gang's members do not all join in time", "[c
       Catch::Contains("tcp: timed out waiting for the gang's members to join (1 of 3"));
 }
 
-TEST_CASE("a joiner refuses rank 0's blob when it names another backend or gang size",
+TEST_CASE("a joiner refuses rank 0's blob when it names another backend, gang size or attempt",
           "[collective][tcp]") {
   const auto blob = [](const std::string& text) {
     return [text](const std::string&) { return text; };
@@ -261,6 +261,8 @@ TEST_CASE("a joiner refuses rank 0's blob when it names another backend or gang 
   CHECK_THROWS_WITH(ConnectTcp(Gang(1, 2), blob(R"({"backend":"tcp","size":3})")),
                     Catch::Contains("3 members"));
   CHECK_THROWS_WITH(ConnectTcp(Gang(1, 2), blob("not json")), Catch::Contains("not JSON"));
+  CHECK_THROWS_WITH(ConnectTcp(Gang(1, 2), blob(R"({"backend":"tcp","size":2,"key":"study/7/1"})")),
+                    Catch::Contains("for gang study/7/1 (another attempt)"));
 }
 
 TEST_CASE("a TCP gang of one member opens no socket and its collectives leave the data alone",
