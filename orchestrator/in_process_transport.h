@@ -47,6 +47,7 @@ class InProcessChannel : public WorkerChannel {
   void Send(const Message& message) override;
   Message Receive() override;
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override;
+  std::string LocalAddress() const override { return "127.0.0.1"; }
 
   // Sends raw text as one frame, as a broken or hostile worker might (tests).
   void SendText(const std::string& text);

@@ -511,6 +511,12 @@ class TcpWorkerChannel : public WorkerChannel {
     throw ProtocolError("the coordinator sent " + error_);
   }
 
+  std::string LocalAddress() const override {
+    boost::system::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    return ec ? std::string() : local.address().to_string();
+  }
+
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override { receive_timeout_ = timeout; }
 
  private:

@@ -50,6 +50,10 @@ class WorkerChannel {
   // Bounds how long Receive waits (a silent coordinator is taken as lost). Channels whose peer
   // is trusted to be alive by their launcher (in-process, MPI) may ignore it.
   virtual void SetReceiveTimeout(std::chrono::milliseconds /*timeout*/) {}
+  // The address of this end of the connection as other machines reach it (TCP: the socket's local
+  // address), advertised to the other members of a gang (GangInfo::advertise_host); "" when the
+  // channel has none (the worker then gives its host name).
+  virtual std::string LocalAddress() const { return ""; }
 };
 
 }  // namespace ensweep

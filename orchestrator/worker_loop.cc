@@ -19,6 +19,12 @@ using Clock = std::chrono::steady_clock;
 // Raised inside a trial when the coordinator asks the worker to shut down mid-trial.
 struct ShutdownRequested {};
 
+// Raised inside a gang trial when the coordinator ABORTs its attempt; the trainer propagates it
+// and the worker answers FAIL, which frees it.
+struct GangAborted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Raised when nothing came from the coordinator within the receive timeout.
 struct CoordinatorSilent {
   double seconds;
@@ -63,11 +69,12 @@ class Inbox {
 
 class ChannelTrialContext : public TrialContext {
  public:
-  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, int64_t trial,
+  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, const TrialRequest& request,
                       double heartbeat_interval_s)
       : channel_(channel),
         inbox_(inbox),
-        trial_(trial),
+        trial_(request.trial_number),
+        gang_(request.gang),
         interval_(heartbeat_interval_s),
         last_send_(Clock::now()) {}
 
@@ -75,8 +82,7 @@ class ChannelTrialContext : public TrialContext {
     channel_.Send(msg::Encode(msg::Report{trial_, report.epoch, report.metrics}));
     last_send_ = Clock::now();
     while (true) {
-      const Message answer = inbox_.Next();
-      if (answer.type == msg::kShutdown) throw ShutdownRequested{};
+      const Message answer = NextForTrial();
       int64_t trial = 0;
       bool go_on = true;
       if (answer.type == msg::kContinue) {
@@ -102,10 +108,47 @@ class ChannelTrialContext : public TrialContext {
     last_send_ = now;
   }
 
+  std::string Rendezvous(const std::string& blob) override {
+    if (gang_.size <= 1) throw std::runtime_error("Rendezvous: trial " + Trial() + " is no gang's");
+    if (gang_.rank == 0) {
+      channel_.Send(msg::Encode(msg::Rendezvous{trial_, blob}));
+      last_send_ = Clock::now();
+      return blob;
+    }
+    // The coordinator heartbeats a member waiting here; Inbox answers each.
+    const Message answer = NextForTrial();
+    if (answer.type != msg::kRendezvous) {
+      throw ProtocolError(msg::QuotedType(answer.type) + " while waiting for RENDEZVOUS");
+    }
+    const msg::Rendezvous rendezvous = msg::DecodeRendezvous(answer);
+    if (rendezvous.trial != trial_) {
+      throw ProtocolError("RENDEZVOUS for trial " + std::to_string(rendezvous.trial) +
+                          " while trial " + Trial() + " runs");
+    }
+    return rendezvous.blob;
+  }
+
  private:
+  std::string Trial() const { return std::to_string(trial_); }
+
+  // The next message for the running trial: SHUTDOWN and this trial's ABORT are raised; an ABORT
+  // of an earlier attempt is skipped.
+  Message NextForTrial() {
+    while (true) {
+      Message message = inbox_.Next();
+      if (message.type == msg::kShutdown) throw ShutdownRequested{};
+      if (message.type != msg::kAbort) return message;
+      const msg::Abort abort = msg::DecodeAbort(message);
+      if (abort.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + abort.reason);
+      }
+    }
+  }
+
   WorkerChannel& channel_;
   Inbox& inbox_;
   int64_t trial_;
+  GangInfo gang_;
   double interval_;
   Clock::time_point last_send_;
 };
@@ -169,7 +212,15 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
   request.seed = run.seed;
   request.params = run.params;
   request.epochs = run.epochs;
-  ChannelTrialContext context(channel, inbox, request.trial_number, options.heartbeat_interval_s);
+  if (run.gang) {
+    request.gang.size = run.gang->size;
+    request.gang.rank = run.gang->rank;
+    request.gang.key = run.gang->key;
+    request.gang.mpi_ranks = run.gang->mpi_ranks;
+    request.gang.advertise_host = channel.LocalAddress();
+    if (request.gang.advertise_host.empty()) request.gang.advertise_host = HostName();
+  }
+  ChannelTrialContext context(channel, inbox, request, options.heartbeat_interval_s);
   Log(LogLevel::kDebug, "trial ", request.trial_number, " starting: ", request.params.dump());
   const auto started = Clock::now();
   const auto say = [&](const std::string& what) {
@@ -263,7 +314,7 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
           Log(LogLevel::kError, "cannot build the trainer: ", e.what());
           return 1;
         }
-        channel.Send(msg::Encode(msg::Ready{trainer->Device()}));
+        channel.Send(msg::Encode(msg::Ready{trainer->Device(), true}));
         if (options.progress != nullptr) {
           *options.progress << "joined study " << study->name << " (" << trainer->Device()
                             << "); waiting for trials" << std::endl;
@@ -274,6 +325,10 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
         if (!RunTrial(channel, inbox, *trainer, *study, run, options)) return 0;
       } else if (message.type == msg::kContinue || message.type == msg::kStop) {
         // A decision for a trial that already ended (e.g. after a FAIL): nothing to do.
+      } else if (message.type == msg::kAbort) {
+        msg::DecodeAbort(message);  // for a gang trial this worker ended already (its DONE)
+      } else if (message.type == msg::kRendezvous) {
+        msg::DecodeRendezvous(message);  // for a gang attempt this worker left already
       } else {
         throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
       }
