@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -44,6 +45,11 @@ class Inbox {
   // The next message other than a HEARTBEAT. A HEARTBEAT proves the coordinator alive and is
   // answered with one, which keeps an idle worker alive in the coordinator's eyes.
   Message Next() {
+    if (!held_.empty()) {
+      Message message = std::move(held_.front());
+      held_.pop_front();
+      return message;
+    }
     while (true) {
       const auto started = Clock::now();
       Message message;
@@ -62,8 +68,29 @@ class Inbox {
     }
   }
 
+  // Takes in what has arrived without waiting (HEARTBEATs answered), and returns the first held
+  // message of type `type`, taken out; the others stay for Next.
+  std::optional<Message> TakeArrived(const char* type) {
+    while (auto message = channel_.TryReceive()) {
+      if (message->type == msg::kHeartbeat) {
+        msg::DecodeHeartbeat(*message);
+        channel_.Send(msg::Encode(msg::Heartbeat{}));
+      } else {
+        held_.push_back(std::move(*message));
+      }
+    }
+    for (auto it = held_.begin(); it != held_.end(); ++it) {
+      if (it->type != type) continue;
+      Message found = std::move(*it);
+      held_.erase(it);
+      return found;
+    }
+    return std::nullopt;
+  }
+
  private:
   WorkerChannel& channel_;
+  std::deque<Message> held_;  // arrived during KeepAlive, not yet read
   std::optional<std::chrono::milliseconds> timeout_;
 };
 
@@ -106,6 +133,15 @@ class ChannelTrialContext : public TrialContext {
     if (std::chrono::duration<double>(now - last_send_).count() < interval_) return;
     channel_.Send(msg::Encode(msg::Heartbeat{}));
     last_send_ = now;
+    // A gang member looks for its attempt's ABORT (or a SHUTDOWN) without waiting.
+    if (gang_.size <= 1) return;
+    if (inbox_.TakeArrived(msg::kShutdown)) throw ShutdownRequested{};
+    while (const auto abort = inbox_.TakeArrived(msg::kAbort)) {
+      const msg::Abort decoded = msg::DecodeAbort(*abort);
+      if (decoded.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + decoded.reason);
+      }
+    }
   }
 
   std::string Rendezvous(const std::string& blob) override {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/store.h"
 #include "tests/scratch_dir.h"
@@ -81,8 +82,17 @@ class GangTrainer : public Trainer {
     if (request.gang.size > 1) {
       seen.blob = context.Rendezvous(request.gang.rank == 0 ? "blob-" + request.gang.key : "");
     }
-    if (request.gang.rank == 1 && request.params.value("backbone", "") == "broken_member") {
+    const std::string backbone = request.params.value("backbone", "");
+    if (request.gang.rank == 1 && backbone.rfind("broken_member", 0) == 0) {
       throw std::runtime_error("member 1 ran out of memory");
+    }
+    if (request.gang.rank == 0 && backbone == "broken_member_busy_rank0") {
+      // Rank 0 is in a long stretch of work that calls KeepAlive only (at most 20 s here).
+      for (int i = 0; i < 20000; ++i) {
+        context.KeepAlive();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      throw std::logic_error("no ABORT reached KeepAlive");
     }
     const double lr = request.params.value("lr", 0.01);
     TrialResult result;
@@ -166,4 +176,26 @@ TEST_CASE(
   CHECK(trials[1].state == TrialState::kComplete);
   CHECK(trials[2].state == TrialState::kComplete);
   CHECK(summary.complete == 2);
+}
+
+TEST_CASE("a gang member busy between reports sees its attempt's ABORT in KeepAlive",
+          "[orchestrator][gang]") {
+  const Json extra = {{"resources", {{"slots_per_trial", 2}}},
+                      {"space", {{"backbone", "broken_member_busy_rank0"}}}};
+  const StudySpec spec = WorkerGangStudy(1, 2, extra);
+  Journal journal;
+  testing::WorkerHarness harness(
+      spec, 2, [&journal](const StudySpec&) { return std::make_unique<GangTrainer>(journal); }, 0);
+  const RunSummary summary = harness.Run();
+  const auto trials = harness.store().Trials(summary.study_id);
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].state == TrialState::kFailed);
+  CHECK_THAT(trials[0].error, Catch::Contains("gang rank 1"));
+  const auto seen = journal.All();
+  REQUIRE(seen.size() == 2);
+  for (const Seen& member : seen) {
+    if (member.gang.rank != 0) continue;
+    CHECK_THAT(member.error, Catch::Contains("gang attempt aborted by the coordinator: gang rank "
+                                             "1 (worker "));
+  }
 }
