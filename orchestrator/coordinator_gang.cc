@@ -66,7 +66,7 @@ void Coordinator::StartGang(const std::vector<int>& members) {
 void Coordinator::OnRendezvous(int peer, WorkerSlot& slot, const Message& message) {
   const msg::Rendezvous rendezvous = msg::DecodeRendezvous(message);
   CheckTrial(slot, message.type, rendezvous.trial);
-  if (slot.gang == 0) throw ProtocolError("RENDEZVOUS for trial that is not a gang's");
+  if (slot.gang == 0) throw ProtocolError("RENDEZVOUS for a trial that is not a gang's");
   GangAttempt& attempt = AttemptOf(slot);
   slot.last_seen = Now();
   if (slot.aborted) return;  // an attempt already over: nothing to relay

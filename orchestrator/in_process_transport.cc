@@ -106,7 +106,7 @@ Message InProcessChannel::Receive() {
   return DecodeMessage(text);
 }
 
-std::optional<Message> InProcessChannel::TryReceive() {
+std::optional<Message> InProcessChannel::ReceiveArrived() {
   std::string text;
   {
     std::lock_guard<std::mutex> lock(hub_->mutex);

@@ -46,7 +46,7 @@ class InProcessChannel : public WorkerChannel {
 
   void Send(const Message& message) override;
   Message Receive() override;
-  std::optional<Message> TryReceive() override;
+  std::optional<Message> ReceiveArrived() override;
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override;
   std::string LocalAddress() const override { return "127.0.0.1"; }
 

@@ -511,7 +511,7 @@ class TcpWorkerChannel : public WorkerChannel {
     throw ProtocolError("the coordinator sent " + error_);
   }
 
-  std::optional<Message> TryReceive() override {
+  std::optional<Message> ReceiveArrived() override {
     pollfd ready{socket_.native_handle(), POLLIN, 0};
     if (::poll(&ready, 1, 0) <= 0) return std::nullopt;
     return Receive();  // readable: a frame (or the connection's end) has arrived

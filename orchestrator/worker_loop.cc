@@ -71,7 +71,7 @@ class Inbox {
   // Takes in what has arrived without waiting (HEARTBEATs answered), and returns the first held
   // message of type `type`, taken out; the others stay for Next.
   std::optional<Message> TakeArrived(const char* type) {
-    while (auto message = channel_.TryReceive()) {
+    while (auto message = channel_.ReceiveArrived()) {
       if (message->type == msg::kHeartbeat) {
         msg::DecodeHeartbeat(*message);
         channel_.Send(msg::Encode(msg::Heartbeat{}));

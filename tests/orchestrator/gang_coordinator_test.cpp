@@ -43,6 +43,7 @@ struct SimWorker {
   milliseconds rendezvous_after{10};  // rank 0 sends RENDEZVOUS this long after its RUN
   bool rendezvous_as_member = false;  // sends RENDEZVOUS when it is not rank 0 (misbehaves)
   bool artifacts_as_member = false;   // its DONE has an artifact when it is not rank 0
+  bool smuggles = false;              // answers ABORT with a REPORT and a DONE of a perfect score
 };
 
 // What the coordinator sent, and when.
@@ -135,7 +136,14 @@ class GangWorkers : public CoordinatorTransport {
     } else if (message.type == msg::kAbort) {
       sent.text = msg::DecodeAbort(message).reason;
       ++state.generation;  // what it had scheduled for the trial is never sent
-      Later(peer, milliseconds(1), msg::Encode(msg::Fail{state.run.trial, "aborted"}));
+      if (worker.smuggles) {
+        const MetricMap perfect = {{"val_macro_f1", 123.0}};
+        Later(peer, milliseconds(1), msg::Encode(msg::Report{state.run.trial, 1, perfect}));
+        Later(peer, milliseconds(2),
+              msg::Encode(msg::Done{state.run.trial, perfect, {}, 1, false}));
+      } else {
+        Later(peer, milliseconds(1), msg::Encode(msg::Fail{state.run.trial, "aborted"}));
+      }
     }
     sent_.push_back(std::move(sent));
   }
@@ -465,4 +473,28 @@ TEST_CASE("a trial asking for more slots than the run's workers fails at once in
                                                   "workers"));
   CHECK(run.trials[1].state == TrialState::kComplete);
   CHECK(RunsOf(workers, 0).empty());
+}
+
+TEST_CASE("what a member of an aborted attempt sends after its ABORT is not recorded and frees it",
+          "[orchestrator][gang]") {
+  const StudySpec spec = GangStudy(1, 3, {{"resources", {{"slots_per_trial", 2}}}});
+  SimWorker smuggler;
+  smuggler.smuggles = true;
+  SimWorker lost;
+  lost.lost_at = milliseconds(1500);
+  GangWorkers workers({smuggler, lost, SimWorker{}});
+  const GangRun run = RunGangs(spec, workers);
+  INFO(run.progress);
+  REQUIRE(run.trials.size() == 1);
+  CHECK(run.trials[0].state == TrialState::kComplete);
+  CHECK(run.trials[0].retries == 1);
+  REQUIRE(run.trials[0].value);
+  CHECK(*run.trials[0].value < 1.0);  // the retry's, not the smuggled 123
+  CHECK_THAT(run.progress, !Catch::Contains("protocol error"));
+  // The smuggler was freed by its DONE and is rank 0 of the retry.
+  CHECK(run.trials[0].worker == "sim1, sim3");
+  auto store = Store::OpenReadOnly(spec.storage);
+  for (const EpochRecord& epoch : store->Epochs(run.trials[0].id)) {
+    CHECK(epoch.metrics.at("val_macro_f1") < 1.0);
+  }
 }

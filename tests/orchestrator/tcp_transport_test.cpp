@@ -233,12 +233,12 @@ TEST_CASE("a worker channel gives its local address and takes a message without 
   CHECK(worker->LocalAddress() == "127.0.0.1");  // what a gang's rank 0 advertises
   worker->Send(Message{msg::kHello, {}});
   const TransportEvent hello = WaitEvent(coordinator);
-  CHECK_FALSE(worker->TryReceive());  // nothing sent yet: no wait, nothing
+  CHECK_FALSE(worker->ReceiveArrived());  // nothing sent yet: no wait, nothing
   coordinator.Send(hello.peer, msg::Encode(msg::Abort{3, "a member was lost"}));
   std::optional<Message> abort;
   for (int i = 0; i < 100 && !abort; ++i) {
     coordinator.Poll(50ms);
-    abort = worker->TryReceive();
+    abort = worker->ReceiveArrived();
   }
   REQUIRE(abort);
   CHECK(msg::DecodeAbort(*abort).reason == "a member was lost");
