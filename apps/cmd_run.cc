@@ -223,7 +223,6 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   MpiSession mpi;
   if (mpi.size() < 2)
     throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
-  CheckSlotsFit(spec, mpi.size() - 1, "MPI ranks but the coordinator's");
   if (mpi.rank() != 0) {
     const std::string log_name = "worker rank " + std::to_string(mpi.rank());
     SetLogName(log_name);
@@ -242,6 +241,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
+    // Said once, by rank 0, whose abort ends every rank.
+    CheckSlotsFit(spec, mpi.size() - 1, "MPI ranks but the coordinator's");
     RunLock lock(spec.storage, spec.name);
     lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);
