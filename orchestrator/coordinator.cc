@@ -154,9 +154,8 @@ void Coordinator::Dispatch() {
     // Every idle worker stays reserved for the head until it has its slots (gang.h).
     if (static_cast<int>(able.size()) < head_->slots) {
       if (!noted_gang_wait_ && options_.expected_workers == 0) {
-        printer_.Note("the next trial needs " + CountOf(head_->slots, "worker") + "; " +
-                      std::to_string(able.size()) +
-                      " are idle; waiting for more to be free or to join");
+        printer_.Note("the next trial needs " + CountOf(head_->slots, "worker") + " (idle now: " +
+                      std::to_string(able.size()) + "); waiting for more to be free or to join");
         noted_gang_wait_ = true;
       }
       return;
