@@ -102,6 +102,20 @@ int DefaultLocalWorkers(const StudySpec& spec) {
   return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
+// Refuses a study whose trials ask for more slots (resources.slots_per_trial, or the space's or
+// enqueue's slots_per_trial) than the `workers` this run starts: those trials could never start.
+void CheckSlotsFit(const StudySpec& spec, int workers, const std::string& how) {
+  const int most = MaxSlotsPerTrial(spec);
+  if (most <= workers) return;
+  const std::string file = spec.source_path.empty() ? "the study" : spec.source_path;
+  throw UserError(file + ": 'slots_per_trial': a trial may ask for " + std::to_string(most) +
+                  " slots (workers that train it together), but this run has " +
+                  CountOf(workers, "worker") + " (" + how + "); start at least " +
+                  std::to_string(most) +
+                  " workers or lower resources.slots_per_trial (and the "
+                  "space's slots_per_trial)");
+}
+
 int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
   std::cout << "\n"
             << (summary.interrupted ? "stopped" : "finished") << ": "
@@ -154,6 +168,7 @@ void LeaveStopSignalsToCoordinator() {
 
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   const int workers = o.workers > 0 ? o.workers : DefaultLocalWorkers(spec);
+  CheckSlotsFit(spec, workers, o.workers > 0 ? "--workers" : "the default: give --workers");
   const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
   const auto [host, port] = SplitEndpoint(o.listen);
   RunLock lock(spec.storage, spec.name);
@@ -226,6 +241,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
+    // Said once, by rank 0, whose abort ends every rank.
+    CheckSlotsFit(spec, mpi.size() - 1, "MPI ranks but the coordinator's");
     RunLock lock(spec.storage, spec.name);
     lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -18,6 +19,12 @@ using Clock = std::chrono::steady_clock;
 
 // Raised inside a trial when the coordinator asks the worker to shut down mid-trial.
 struct ShutdownRequested {};
+
+// Raised inside a gang trial when the coordinator ABORTs its attempt; the trainer propagates it
+// and the worker answers FAIL, which frees it.
+struct GangAborted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // Raised when nothing came from the coordinator within the receive timeout.
 struct CoordinatorSilent {
@@ -38,6 +45,11 @@ class Inbox {
   // The next message other than a HEARTBEAT. A HEARTBEAT proves the coordinator alive and is
   // answered with one, which keeps an idle worker alive in the coordinator's eyes.
   Message Next() {
+    if (!held_.empty()) {
+      Message message = std::move(held_.front());
+      held_.pop_front();
+      return message;
+    }
     while (true) {
       const auto started = Clock::now();
       Message message;
@@ -56,18 +68,40 @@ class Inbox {
     }
   }
 
+  // Takes in what has arrived without waiting (HEARTBEATs answered), and returns the first held
+  // message of type `type`, taken out; the others stay for Next.
+  std::optional<Message> TakeArrived(const char* type) {
+    while (auto message = channel_.ReceiveArrived()) {
+      if (message->type == msg::kHeartbeat) {
+        msg::DecodeHeartbeat(*message);
+        channel_.Send(msg::Encode(msg::Heartbeat{}));
+      } else {
+        held_.push_back(std::move(*message));
+      }
+    }
+    for (auto it = held_.begin(); it != held_.end(); ++it) {
+      if (it->type != type) continue;
+      Message found = std::move(*it);
+      held_.erase(it);
+      return found;
+    }
+    return std::nullopt;
+  }
+
  private:
   WorkerChannel& channel_;
+  std::deque<Message> held_;  // arrived during KeepAlive, not yet read
   std::optional<std::chrono::milliseconds> timeout_;
 };
 
 class ChannelTrialContext : public TrialContext {
  public:
-  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, int64_t trial,
+  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, const TrialRequest& request,
                       double heartbeat_interval_s)
       : channel_(channel),
         inbox_(inbox),
-        trial_(trial),
+        trial_(request.trial_number),
+        gang_(request.gang),
         interval_(heartbeat_interval_s),
         last_send_(Clock::now()) {}
 
@@ -75,8 +109,7 @@ class ChannelTrialContext : public TrialContext {
     channel_.Send(msg::Encode(msg::Report{trial_, report.epoch, report.metrics}));
     last_send_ = Clock::now();
     while (true) {
-      const Message answer = inbox_.Next();
-      if (answer.type == msg::kShutdown) throw ShutdownRequested{};
+      const Message answer = NextForTrial();
       int64_t trial = 0;
       bool go_on = true;
       if (answer.type == msg::kContinue) {
@@ -100,12 +133,58 @@ class ChannelTrialContext : public TrialContext {
     if (std::chrono::duration<double>(now - last_send_).count() < interval_) return;
     channel_.Send(msg::Encode(msg::Heartbeat{}));
     last_send_ = now;
+    // A gang member looks for its attempt's ABORT (or a SHUTDOWN) without waiting.
+    if (gang_.size <= 1) return;
+    if (inbox_.TakeArrived(msg::kShutdown)) throw ShutdownRequested{};
+    while (const auto abort = inbox_.TakeArrived(msg::kAbort)) {
+      const msg::Abort decoded = msg::DecodeAbort(*abort);
+      if (decoded.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + decoded.reason);
+      }
+    }
+  }
+
+  std::string Rendezvous(const std::string& blob) override {
+    if (gang_.size <= 1) throw std::runtime_error("Rendezvous: trial " + Trial() + " is no gang's");
+    if (gang_.rank == 0) {
+      channel_.Send(msg::Encode(msg::Rendezvous{trial_, blob}));
+      last_send_ = Clock::now();
+      return blob;
+    }
+    // The coordinator heartbeats a member waiting here; Inbox answers each.
+    const Message answer = NextForTrial();
+    if (answer.type != msg::kRendezvous) {
+      throw ProtocolError(msg::QuotedType(answer.type) + " while waiting for RENDEZVOUS");
+    }
+    const msg::Rendezvous rendezvous = msg::DecodeRendezvous(answer);
+    if (rendezvous.trial != trial_) {
+      throw ProtocolError("RENDEZVOUS for trial " + std::to_string(rendezvous.trial) +
+                          " while trial " + Trial() + " runs");
+    }
+    return rendezvous.blob;
   }
 
  private:
+  std::string Trial() const { return std::to_string(trial_); }
+
+  // The next message for the running trial: SHUTDOWN and this trial's ABORT are raised; an ABORT
+  // of an earlier attempt is skipped.
+  Message NextForTrial() {
+    while (true) {
+      Message message = inbox_.Next();
+      if (message.type == msg::kShutdown) throw ShutdownRequested{};
+      if (message.type != msg::kAbort) return message;
+      const msg::Abort abort = msg::DecodeAbort(message);
+      if (abort.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + abort.reason);
+      }
+    }
+  }
+
   WorkerChannel& channel_;
   Inbox& inbox_;
   int64_t trial_;
+  GangInfo gang_;
   double interval_;
   Clock::time_point last_send_;
 };
@@ -169,7 +248,15 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
   request.seed = run.seed;
   request.params = run.params;
   request.epochs = run.epochs;
-  ChannelTrialContext context(channel, inbox, request.trial_number, options.heartbeat_interval_s);
+  if (run.gang) {
+    request.gang.size = run.gang->size;
+    request.gang.rank = run.gang->rank;
+    request.gang.key = run.gang->key;
+    request.gang.mpi_ranks = run.gang->mpi_ranks;
+    request.gang.advertise_host = channel.LocalAddress();
+    if (request.gang.advertise_host.empty()) request.gang.advertise_host = HostName();
+  }
+  ChannelTrialContext context(channel, inbox, request, options.heartbeat_interval_s);
   Log(LogLevel::kDebug, "trial ", request.trial_number, " starting: ", request.params.dump());
   const auto started = Clock::now();
   const auto say = [&](const std::string& what) {
@@ -263,7 +350,7 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
           Log(LogLevel::kError, "cannot build the trainer: ", e.what());
           return 1;
         }
-        channel.Send(msg::Encode(msg::Ready{trainer->Device()}));
+        channel.Send(msg::Encode(msg::Ready{trainer->Device(), true}));
         if (options.progress != nullptr) {
           *options.progress << "joined study " << study->name << " (" << trainer->Device()
                             << "); waiting for trials" << std::endl;
@@ -274,6 +361,10 @@ int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
         if (!RunTrial(channel, inbox, *trainer, *study, run, options)) return 0;
       } else if (message.type == msg::kContinue || message.type == msg::kStop) {
         // A decision for a trial that already ended (e.g. after a FAIL): nothing to do.
+      } else if (message.type == msg::kAbort) {
+        msg::DecodeAbort(message);  // for a gang trial this worker ended already (its DONE)
+      } else if (message.type == msg::kRendezvous) {
+        msg::DecodeRendezvous(message);  // for a gang attempt this worker left already
       } else {
         throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
       }
