@@ -109,6 +109,20 @@ int DefaultLocalWorkers(const StudySpec& spec) {
   return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
+// Refuses a study whose trials ask for more slots (resources.slots_per_trial, or the space's or
+// enqueue's slots_per_trial) than the `workers` this run starts: those trials could never start.
+void CheckSlotsFit(const StudySpec& spec, int workers, const std::string& how) {
+  const int most = MaxSlotsPerTrial(spec);
+  if (most <= workers) return;
+  const std::string file = spec.source_path.empty() ? "the study" : spec.source_path;
+  throw UserError(file + ": 'slots_per_trial': a trial may ask for " + std::to_string(most) +
+                  " slots (workers that train it together), but this run has " +
+                  CountOf(workers, "worker") + " (" + how + "); start at least " +
+                  std::to_string(most) +
+                  " workers or lower resources.slots_per_trial (and the "
+                  "space's slots_per_trial)");
+}
+
 // Where a run of the study also writes its closing summary (RunLogPath) and whether the study has
 // nothing left to run (FinishedMarkerPath): beside the study's token file, so that a worker
 // given --token-file finds it, and so that the summary outlives a launcher that stopped
@@ -236,6 +250,10 @@ void LeaveStopSignalsToCoordinator() {
 
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   const int workers = o.workers >= 0 ? o.workers : DefaultLocalWorkers(spec);
+  // With --workers 0 workers join by hand: how many is theirs to decide.
+  if (workers > 0) {
+    CheckSlotsFit(spec, workers, o.workers > 0 ? "--workers" : "the default: give --workers");
+  }
   const int threads = o.threads > 0 ? o.threads : DefaultThreads(std::max(1, workers));
   const auto [host, port] = SplitEndpoint(o.listen);
   RunLock lock(spec.storage, spec.name);
@@ -319,6 +337,8 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
+    // Said once, by rank 0, whose abort ends every rank.
+    CheckSlotsFit(spec, mpi.size() - 1, "MPI ranks but the coordinator's");
     RunLock lock(spec.storage, spec.name);
     lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);

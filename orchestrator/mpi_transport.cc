@@ -100,6 +100,11 @@ class MpiWorkerChannel : public WorkerChannel {
       backoff.Wait();
     }
   }
+
+  std::optional<Message> ReceiveArrived() override {
+    if (auto received = TryReceive(0)) return DecodeMessage(received->second);
+    return std::nullopt;
+  }
 };
 
 }  // namespace

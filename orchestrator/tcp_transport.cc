@@ -518,6 +518,18 @@ class TcpWorkerChannel : public WorkerChannel {
     throw ProtocolError("the coordinator sent " + error_);
   }
 
+  std::optional<Message> ReceiveArrived() override {
+    pollfd ready{socket_.native_handle(), POLLIN, 0};
+    if (::poll(&ready, 1, 0) <= 0) return std::nullopt;
+    return Receive();  // readable: a frame (or the connection's end) has arrived
+  }
+
+  std::string LocalAddress() const override {
+    boost::system::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    return ec ? std::string() : local.address().to_string();
+  }
+
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override { receive_timeout_ = timeout; }
 
  private:

@@ -77,7 +77,7 @@ msg::Run HoldTrial(InProcessChannel& channel, const std::string& name) {
   channel.Send(msg::Encode(msg::Hello{kProtocolVersion, name, "rogue-host", 1}));
   const Message welcome = NextMessage(channel);
   REQUIRE(welcome.type == msg::kWelcome);
-  channel.Send(msg::Encode(msg::Ready{"none"}));
+  channel.Send(msg::Encode(msg::Ready{"none", false}));
   const Message run = NextMessage(channel);
   REQUIRE(run.type == msg::kRun);
   return msg::DecodeRun(run);
@@ -104,7 +104,9 @@ std::vector<Build> ValidMessages() {
       [](const msg::Run&) {
         return msg::Encode(msg::Welcome{Json{{"study", "s"}}});
       },
-      [](const msg::Run&) { return msg::Encode(msg::Ready{"cpu"}); },
+      [](const msg::Run&) {
+        return msg::Encode(msg::Ready{"cpu", false});
+      },
       [](const msg::Run& r) { return msg::Encode(r); },
       [](const msg::Run& r) {
         return msg::Encode(msg::Report{r.trial, 1, {{"value", 0.5}}});
@@ -134,7 +136,7 @@ Build Changed(Build base, std::function<void(Json&, const msg::Run&)> change) {
 // Every message type from a peer holding a trial: those workers do not send, and each field
 // missing or of another JSON type.
 void AddFieldCases(const std::vector<Build>& valid, std::vector<RogueCase>& cases) {
-  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000"};
+  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000", std::nullopt};
   for (const Build& build : valid) {
     const Message sample = build(example);
     const bool accepted = sample.type == msg::kReady || sample.type == msg::kReport ||
@@ -337,7 +339,7 @@ void SendSecondHellos(InProcessHub& hub) {
 
 // Anything but HELLO first: the peer is disconnected.
 void SendBeforeHello(InProcessHub& hub, const StudySpec& spec) {
-  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000"};
+  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000", std::nullopt};
   for (const Build& build : ValidMessages()) {
     const Message m = build(no_trial);
     if (m.type == msg::kHello) continue;
@@ -542,7 +544,7 @@ class RogueCoordinator {
   const fs::path& root() const { return root_; }
   int runs() const { return runs_; }
   msg::Run RunFor(const std::string& artifact_dir, int epochs = 2) const {
-    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir};
+    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir, std::nullopt};
   }
 
  private:
