@@ -40,6 +40,7 @@ StudySpec GangStudy(int64_t trials, int epochs, const Json& extra = Json::object
 struct SimWorker {
   milliseconds epoch{1000};           // each epoch takes this long
   milliseconds lost_at{-1};           // the connection drops at this time
+  milliseconds interrupted_at{-1};    // gives its trial back (INTERRUPTED) then, and leaves
   milliseconds rendezvous_after{10};  // rank 0 sends RENDEZVOUS this long after its RUN
   bool rendezvous_as_member = false;  // sends RENDEZVOUS when it is not rank 0 (misbehaves)
   bool artifacts_as_member = false;   // its DONE has an artifact when it is not rank 0
@@ -63,6 +64,13 @@ class GangWorkers : public CoordinatorTransport {
       const int peer = static_cast<int>(i) + 1;
       Deliver(milliseconds(0), peer,
               msg::Encode(msg::Hello{kProtocolVersion, "sim" + std::to_string(peer), "host", 1}));
+      if (workers_[i].interrupted_at.count() >= 0) {
+        TransportEvent left;
+        left.kind = TransportEvent::Kind::kLost;
+        left.peer = peer;
+        left.reason = "connection closed";
+        Schedule(workers_[i].interrupted_at + milliseconds(5), std::move(left), -1);
+      }
       if (workers_[i].lost_at.count() >= 0) {
         TransportEvent lost;
         lost.kind = TransportEvent::Kind::kLost;
@@ -173,6 +181,12 @@ class GangWorkers : public CoordinatorTransport {
     state.rank = run.gang ? run.gang->rank : 0;
     state.epoch = 1;
     ++state.generation;
+    if (worker.interrupted_at > elapsed_) {
+      TransportEvent interrupted;
+      interrupted.peer = peer;
+      interrupted.message = msg::Encode(msg::Interrupted{run.trial, "stopped by signal"});
+      Schedule(worker.interrupted_at, std::move(interrupted), state.generation);
+    }
     if (!run.gang) {
       Later(peer, worker.epoch, Report(state));
     } else if (state.rank == 0) {
@@ -496,5 +510,24 @@ TEST_CASE("what a member of an aborted attempt sends after its ABORT is not reco
   auto store = Store::OpenReadOnly(spec.storage);
   for (const EpochRecord& epoch : store->Epochs(run.trials[0].id)) {
     CHECK(epoch.metrics.at("val_macro_f1") < 1.0);
+  }
+}
+
+TEST_CASE("a gang member stopped by a signal ends its attempt and the trial runs again uncharged",
+          "[orchestrator][gang]") {
+  const StudySpec spec = GangStudy(2, 3, {{"resources", {{"slots_per_trial", 2}}}});
+  SimWorker leaver;
+  leaver.interrupted_at = milliseconds(1500);  // in its first trial's second epoch
+  GangWorkers workers({leaver, SimWorker{}, SimWorker{}});
+  const GangRun run = RunGangs(spec, workers);
+  INFO(run.progress);
+  CHECK_THAT(run.progress, Catch::Contains("given back by worker sim1"));
+  CHECK(workers.SentOf(msg::kAbort).size() == 1);  // to the other member of its attempt
+  REQUIRE(run.trials.size() == 2);
+  for (const TrialRecord& t : run.trials) {
+    INFO("trial " << t.number);
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);
+    CHECK(t.worker.find("sim1") == std::string::npos);
   }
 }
