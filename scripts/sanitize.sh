@@ -4,10 +4,12 @@
 #                              test of a build without the LibTorch trainer (ENSWEEP_WITH_TORCH=OFF)
 #                              and without MPI, the end-to-end tests included; the fuzz targets
 #                              are built in the same tree (scripts/fuzz.sh runs them)
-#   scripts/sanitize.sh tsan   ThreadSanitizer (build-tsan/): the coordinator and transport tests
+#   scripts/sanitize.sh tsan   ThreadSanitizer (build-tsan/): the coordinator and transport tests,
+#                              and the gang collectives (in-memory and TCP groups on threads)
 #   scripts/sanitize.sh        both
 # LibTorch is left out because it is not built with sanitizers; Open MPI because its libraries
-# keep memory until exit by design (the MPI transport is tested in the ordinary build).
+# keep memory until exit by design (the MPI transport is tested in the ordinary build); NCCL and
+# the CUDA runtime for the same reason (their no-GPU path is tested in the ordinary build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -19,7 +21,7 @@ configure() {  # configure <dir> <sanitizer flags> [cmake args...]
   local dir=$1 flags=$2
   shift 2
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DENSWEEP_WITH_TORCH=OFF -DENSWEEP_WITH_MPI=OFF "${launcher[@]}" \
+    -DENSWEEP_WITH_TORCH=OFF -DENSWEEP_WITH_MPI=OFF -DENSWEEP_WITH_NCCL=OFF "${launcher[@]}" \
     -DCMAKE_CXX_FLAGS="-O1 -fno-omit-frame-pointer $flags" \
     -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" "$@" >/dev/null
 }
@@ -46,11 +48,13 @@ run_asan() {
 run_tsan() {
   local t0=$SECONDS
   configure build-tsan "-fsanitize=thread"
-  cmake --build build-tsan -j "$jobs" --target orchestrator_test
+  cmake --build build-tsan -j "$jobs" --target orchestrator_test collective_test
   echo "sanitize: tsan build took $((SECONDS - t0))s"
   t0=$SECONDS
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     build-tsan/tests/orchestrator/orchestrator_test
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    build-tsan/tests/collective/collective_test
   echo "sanitize: tsan tests took $((SECONDS - t0))s"
 }
 

@@ -6,6 +6,8 @@
 #                             whose macro F1 the scoring tests compare with; clang and its
 #                             sanitizer and libFuzzer runtimes, for scripts/sanitize.sh and
 #                             scripts/fuzz.sh)
+# CUDA and NCCL are not installed here: where configure finds them (e.g. under /usr/local/cuda)
+# the NCCL backend of gang communicators is built, and without them it is left out with a message.
 set -euo pipefail
 
 packages=(

@@ -2,14 +2,20 @@
 # The trainer on a CUDA GPU, once: builds ensweep against the machine's PyTorch installation
 # (its LibTorch with CUDA, found through torch.utils.cmake_prefix_path) and runs
 #   1. the worker tests (tests/worker), with the GPU visible;
-#   2. a grid study over the arithmetic a trial can use on CUDA (precision fp32, bf16, fp16 x
+#   2. the NCCL gang communicator (tests/collective/nccl_gang_check.cpp) on GPU 0: a gang of one
+#      member (expected: "ok") and a gang of two members sharing GPU 0 (expected: "ok", or
+#      "refused" when this NCCL will not put two ranks on one device; either way within 120 s,
+#      never a hang: a timeout is reported as such);
+#   3. a grid study over the arithmetic a trial can use on CUDA (precision fp32, bf16, fp16 x
 #      memory format contiguous, channels_last), resnet18 on synthetic competition data at 192x256,
 #      batch 64, 3 epochs, one worker on GPU 0; the leaderboard gives each trial's time and score.
 # For a machine without Debian's -dev packages (the GPU machines this project borrows): the other
 # dependencies come as .deb files from scripts/gpu_bundle.sh (run that first where apt works; it
 # fills .gpu/debs) and are unpacked under /tmp/ensweep-deps. MPI is left out (-DENSWEEP_WITH_MPI=OFF).
 # Everything it prints also lands in $OUT (default /tmp/gpu_check): env.txt, configure.txt,
-# build.txt, worker_test.txt, study.txt, summary.txt.
+# build.txt, worker_test.txt, nccl_gang.txt, study.txt, summary.txt. NCCL comes from the CUDA
+# toolkit or, failing that, from PyTorch's nvidia-nccl wheel (NCCL_HOME); without it the NCCL
+# step says so.
 # Needs: a PyTorch with CUDA importable by $PYTHON (default python3), the CUDA toolkit (nvcc: the
 # Torch CMake package needs it), CMake, a C++17 compiler, glibc 2.34 or newer (Ubuntu 22.04+).
 # Usage, from the repository root: bench/trainer/gpu_check.sh [all | build | test]   (all by
@@ -77,6 +83,13 @@ else
   say "no .gpu/debs: using the system's packages"
 fi
 
+# NCCL for the gang communicators: the toolkit's, else the one PyTorch's wheels ship.
+if [[ -z "${NCCL_HOME:-}" ]] && ! ls /usr/local/cuda/include/nccl.h > /dev/null 2>&1; then
+  NCCL_HOME=$("$python" -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])' \
+    2> /dev/null || true)
+  export NCCL_HOME
+fi
+
 generator=()
 if [[ ! -f "$build/CMakeCache.txt" ]] && command -v ninja > /dev/null; then generator=(-G Ninja); fi
 if [[ "$phase" != test ]]; then
@@ -86,12 +99,16 @@ if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DENSWE
   tail -40 "$out/configure.txt" | tee -a "$summary"
   exit 1
 fi
-grep -E "LibTorch|CUDA" "$out/configure.txt" | tee -a "$summary"
+grep -E "LibTorch|CUDA|NCCL" "$out/configure.txt" | tee -a "$summary"
 
 say "build ($(( $(date +%s) - start )) s so far)"
 if ! cmake --build "$build" -j "$(nproc)" --target ensweep worker_test > "$out/build.txt" 2>&1; then
   grep -m 30 -B 2 -A 8 "error" "$out/build.txt" | tee -a "$summary"
   exit 1
+fi
+if grep -q "ENSWEEP_WITH_NCCL:BOOL=ON" "$build/CMakeCache.txt"; then
+  cmake --build "$build" -j "$(nproc)" --target collective_nccl_gang_check >> "$out/build.txt" 2>&1 ||
+    say "the NCCL gang check did not build (see build.txt)"
 fi
 fi
 if [[ "$phase" == build ]]; then say "built in $(( $(date +%s) - start )) s"; exit 0; fi
@@ -100,6 +117,27 @@ say "worker tests on the GPU ($(( $(date +%s) - start )) s so far)"
 timeout 180 "$build/tests/worker/worker_test" > "$out/worker_test.txt" 2>&1
 echo "worker_test exit status $?" | tee -a "$summary"
 grep -E "FAILED|failed|passed" "$out/worker_test.txt" | tail -15 | tee -a "$summary"
+
+say "NCCL gang communicator on GPU 0 ($(( $(date +%s) - start )) s so far)"
+check="$build/tests/collective/collective_nccl_gang_check"
+if [[ -x "$check" ]]; then
+  : > "$out/nccl_gang.txt"
+  for members in 1 2; do
+    timeout 120 "$check" "$members" >> "$out/nccl_gang.txt" 2>&1
+    status=$?
+    case $status in
+      0) verdict="ok" ;;
+      3) verdict="refused by NCCL (ranks sharing one GPU), reported cleanly" ;;
+      77) verdict="skipped: no GPU visible" ;;
+      124) verdict="HUNG: killed after 120 s (the communicator should have timed out at 60 s)" ;;
+      *) verdict="FAILED (exit status $status)" ;;
+    esac
+    echo "nccl gang of $members: $verdict" | tee -a "$summary"
+  done
+  tail -6 "$out/nccl_gang.txt" | tee -a "$summary"
+else
+  echo "nccl gang: not built (configure found no NCCL; see configure.txt)" | tee -a "$summary"
+fi
 
 say "grid study over precision and memory format ($(( $(date +%s) - start )) s so far)"
 work=/tmp/ensweep-gpu-study
