@@ -127,12 +127,17 @@ const std::map<std::string, ResNetConfig>& ResNetConfigs() {
 
 }  // namespace
 
-CustomCnnImpl::CustomCnnImpl(int num_classes) {
+CustomCnnImpl::CustomCnnImpl(int num_classes, bool batch_norm) {
   nn::Sequential blocks;
   int in_channels = 3;
   for (int out_channels : {32, 64, 128, 256}) {
-    blocks->push_back(Conv(in_channels, out_channels, 3, 1, 1));
-    blocks->push_back(BatchNorm2d(out_channels));
+    if (batch_norm) {
+      blocks->push_back(Conv(in_channels, out_channels, 3, 1, 1));
+      blocks->push_back(BatchNorm2d(out_channels));
+    } else {
+      blocks->push_back(
+          nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).stride(1).padding(1)));
+    }
     blocks->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
     blocks->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
     in_channels = out_channels;

@@ -36,9 +36,10 @@ struct ClassifierImpl : torch::nn::Module {
 };
 
 // A small network trained from scratch: four conv3x3-BN-ReLU-maxpool blocks
-// (32, 64, 128, 256 channels), global average pooling, a linear head.
+// (32, 64, 128, 256 channels), global average pooling, a linear head. Without
+// batch_norm (trial parameter norm: none) the blocks are conv3x3 (with bias)-ReLU-maxpool.
 struct CustomCnnImpl : ClassifierImpl {
-  explicit CustomCnnImpl(int num_classes);
+  explicit CustomCnnImpl(int num_classes, bool batch_norm = true);
   torch::Tensor forward(torch::Tensor images) override;
 
   torch::nn::Sequential features{nullptr};
