@@ -6,8 +6,8 @@
 // slice, its share of the batch's loss (HeadLossShare), backward, the gradients summed over the
 // gang (Gang::SumGradients, one AllReduceSum), and the SGD step. The gang's members are threads
 // of this process joined by MakeLocalGroup (in memory) or by ConnectGang (TCP over 127.0.0.1),
-// each with 1 intra-op thread; the single worker runs the whole batch with 1 and with 2 intra-op
-// threads.
+// each with 1 intra-op thread; the single worker runs the whole batch on one thread with 1 and
+// with 2 intra-op threads.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -130,10 +130,18 @@ StepFigures RunGangOf(const std::string& backbone, int size, bool tcp) {
   return figures[0];
 }
 
+// On a thread of its own, as the gang's members are: glibc's allocator serves the main thread from
+// its main arena, whose trimming made the same steps up to 5x slower there on the measuring
+// machine (bench/trainer/README.md).
 StepFigures RunAlone(const std::string& backbone, int threads) {
   torch::set_num_threads(threads);
-  Gang alone;
-  return RunMember(backbone, alone);
+  StepFigures figures;
+  std::thread worker([&] {
+    Gang alone;
+    figures = RunMember(backbone, alone);
+  });
+  worker.join();
+  return figures;
 }
 
 double Median(std::vector<double> v) {
