@@ -83,7 +83,18 @@ int64_t TrialNumberOf(ShowOptions& o) {
   return o.number;
 }
 
-nlohmann::json TrialJson(const TrialRecord& trial, const std::vector<EpochRecord>& epochs,
+// The slots the trial ran on: its own slots_per_trial, else the stored study's
+// resources.slots_per_trial (1 for studies stored before slots existed).
+int SlotsOf(const StudyRecord& study, const TrialRecord& trial) {
+  const auto slots = trial.params.find("slots_per_trial");
+  if (slots != trial.params.end() && slots->is_number_integer()) return slots->get<int>();
+  const nlohmann::json resources = study.spec.value("resources", nlohmann::json::object());
+  const auto stored = resources.find("slots_per_trial");
+  return stored != resources.end() && stored->is_number_integer() ? stored->get<int>() : 1;
+}
+
+nlohmann::json TrialJson(const StudyRecord& study, const TrialRecord& trial,
+                         const std::vector<EpochRecord>& epochs,
                          const std::vector<ArtifactRecord>& artifacts) {
   nlohmann::json j = {{"trial", trial.number},
                       {"state", TrialStateName(trial.state)},
@@ -93,6 +104,7 @@ nlohmann::json TrialJson(const TrialRecord& trial, const std::vector<EpochRecord
                       {"metrics", trial.metrics},
                       {"epochs_done", trial.epochs_done},
                       {"worker", trial.worker},
+                      {"slots", SlotsOf(study, trial)},
                       {"queued_at", trial.queued_at},
                       {"started_at", trial.started_at},
                       {"finished_at", trial.finished_at},
@@ -126,7 +138,11 @@ void PrintTrial(const StudyRecord& study, const TrialRecord& trial,
   std::cout << "study " << study.name << ", trial " << trial.number << ": "
             << TrialStateName(trial.state);
   if (trial.value) std::cout << ", " << study.metric << " = " << FormatFixed(*trial.value, 4);
-  std::cout << "\n  seed      " << trial.seed << "\n  worker    "
+  // A gang trial's worker column lists its members by rank, joined with ", ".
+  const int slots = SlotsOf(study, trial);
+  std::cout << "\n  seed      " << trial.seed
+            << (slots > 1 ? "\n  gang      " + std::to_string(slots) + " slots; workers by rank: "
+                          : std::string("\n  worker    "))
             << (trial.worker.empty() ? "-" : trial.worker) << "\n  started   "
             << TimeText(trial.started_at) << "\n  finished  " << TimeText(trial.finished_at);
   if (trial.finished_at > 0 && trial.started_at > 0) {
@@ -158,7 +174,7 @@ int ShowTrial(ShowOptions& o) {
   const auto epochs = found.store->Epochs(trial->id);
   const auto artifacts = found.store->Artifacts(trial->id);
   if (format == OutputFormat::kJson) {
-    std::cout << TrialJson(*trial, epochs, artifacts).dump(2) << "\n";
+    std::cout << TrialJson(found.study, *trial, epochs, artifacts).dump(2) << "\n";
   } else {
     PrintTrial(found.study, *trial, epochs, artifacts);
   }

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "apps/commands.h"
@@ -19,6 +21,7 @@
 #include "core/study.h"
 #include "objectives/objective_trainer.h"
 #include "orchestrator/auth.h"
+#include "orchestrator/cluster_env.h"
 #include "orchestrator/coordinator.h"
 #include "orchestrator/gpu_slots.h"
 #include "orchestrator/local_workers.h"
@@ -42,10 +45,13 @@ void RequestStop(int signal) {
 
 // The coordinator stops cleanly on Ctrl-C, SIGTERM and SIGHUP (its terminal closed, an ssh
 // session that dropped): the round in progress ends, running trials go back to the queue, and
-// FinishRun's status says which signal it was.
+// FinishRun's status says which signal it was. A worker joined by hand (`ensweep worker`) gives
+// its trial back and exits on the same signals. Without SA_RESTART: a wait for a message ends
+// when the signal comes (orchestrator/tcp_transport.h).
 void InstallStopHandlers() {
   struct sigaction action {};
   action.sa_handler = RequestStop;
+  action.sa_flags = 0;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
@@ -62,11 +68,12 @@ void IgnoreBrokenPipes() { signal(SIGPIPE, SIG_IGN); }
 // and SIGTERM.
 int StoppedStatus() { return g_stop_signal.load() == SIGHUP ? 128 + SIGHUP : 130; }
 
-int Cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+// The CPUs this process may use (its affinity mask), at most those Slurm gave the task.
+int Cores() { return std::min(UsableCpus(), SlurmCpusPerTask().value_or(UsableCpus())); }
 
-// Torch threads per worker when not given: the machine's cores shared among its workers.
+// Torch threads per local worker when not given: this process's CPUs shared among its workers.
 int DefaultThreads(int workers_on_this_machine) {
-  return std::max(1, Cores() / std::max(1, workers_on_this_machine));
+  return ThreadsPerWorker(Cores(), workers_on_this_machine, std::nullopt);
 }
 
 void CheckDataExists(const StudySpec& spec) {
@@ -102,21 +109,85 @@ int DefaultLocalWorkers(const StudySpec& spec) {
   return gpus > 0 ? gpus : std::max(1, Cores() / 2);
 }
 
-int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
-  std::cout << "\n"
-            << (summary.interrupted ? "stopped" : "finished") << ": "
-            << CountOf(summary.finished_this_run, "trial") << " ended in "
-            << FormatSeconds(summary.seconds) << " (" << summary.stop_reason << "); study has "
-            << CountOf(summary.trials, "trial") << ": " << summary.complete << " complete, "
-            << summary.pruned << " pruned, " << summary.failed << " failed, " << summary.stale
-            << " stale";
-  if (summary.queued > 0) std::cout << ", " << summary.queued << " queued";
-  std::cout << "\n\n";
+// Refuses a study whose trials ask for more slots (resources.slots_per_trial, or the space's or
+// enqueue's slots_per_trial) than the `workers` this run starts: those trials could never start.
+void CheckSlotsFit(const StudySpec& spec, int workers, const std::string& how) {
+  const int most = MaxSlotsPerTrial(spec);
+  if (most <= workers) return;
+  const std::string file = spec.source_path.empty() ? "the study" : spec.source_path;
+  throw UserError(file + ": 'slots_per_trial': a trial may ask for " + std::to_string(most) +
+                  " slots (workers that train it together), but this run has " +
+                  CountOf(workers, "worker") + " (" + how + "); start at least " +
+                  std::to_string(most) +
+                  " workers or lower resources.slots_per_trial (and the "
+                  "space's slots_per_trial)");
+}
+
+// Where a run of the study also writes its closing summary (RunLogPath) and whether the study has
+// nothing left to run (FinishedMarkerPath): beside the study's token file, so that a worker
+// given --token-file finds it, and so that the summary outlives a launcher that stopped
+// forwarding output (mpirun under a cancelled batch job).
+std::string RunLogPath(const StudySpec& spec) {
+  const std::string token = StudyTokenPath(spec.storage, spec.name);
+  return token.substr(0, token.size() - std::string(".token").size()) + ".log";
+}
+std::string FinishedMarkerPath(const std::string& token_file) {
+  const std::string suffix = ".token";
+  if (token_file.size() <= suffix.size() ||
+      token_file.compare(token_file.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return "";
+  }
+  return token_file.substr(0, token_file.size() - suffix.size()) + ".finished";
+}
+
+// A run starting: the study is not finished (a larger --trials extends it) until it says so.
+void ClearFinishedMarker(const StudySpec& spec) {
+  std::error_code ignored;
+  std::filesystem::remove(FinishedMarkerPath(StudyTokenPath(spec.storage, spec.name)), ignored);
+}
+
+// Appends `text` to the study's run log, with the time; a log that cannot be written is warned
+// about, never a reason to fail the run.
+void AppendRunLog(const StudySpec& spec, const std::string& text, bool finished) {
+  const std::string path = RunLogPath(spec);
+  std::ofstream log(path, std::ios::app);
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
+  log << "== run ended " << stamp << text;
+  if (!log) Log(LogLevel::kWarn, "cannot write the run log ", path);
+  if (finished) {
+    std::ofstream marker(FinishedMarkerPath(StudyTokenPath(spec.storage, spec.name)));
+    marker << "finished " << stamp << "\n";
+  }
+}
+
+// "finished: 20 trials ended in ..." and the top 5 of the leaderboard.
+void PrintSummary(std::ostream& out, const StudySpec& spec, Store& store,
+                  const RunSummary& summary) {
+  out << "\n"
+      << (summary.interrupted ? "stopped" : "finished") << ": "
+      << CountOf(summary.finished_this_run, "trial") << " ended in "
+      << FormatSeconds(summary.seconds) << " (" << summary.stop_reason << "); study has "
+      << CountOf(summary.trials, "trial") << ": " << summary.complete << " complete, "
+      << summary.pruned << " pruned, " << summary.failed << " failed, " << summary.stale
+      << " stale";
+  if (summary.queued > 0) out << ", " << summary.queued << " queued";
+  out << "\n\n";
   if (auto study = store.FindStudy(spec.name)) {
     LeaderboardOptions options;
     options.limit = 5;
-    PrintLeaderboard(std::cout, store, *study, options);
+    PrintLeaderboard(out, store, *study, options);
   }
+}
+
+// The run's closing summary, on stdout and appended to the study's run log (RunLogPath); a run
+// that finished (not stopped) also leaves the finished marker for late workers.
+int FinishRun(const StudySpec& spec, Store& store, const RunSummary& summary) {
+  std::ostringstream out;
+  PrintSummary(out, spec, store, summary);
+  std::cout << out.str() << std::flush;
+  AppendRunLog(spec, out.str(), !summary.interrupted);
   return summary.interrupted ? StoppedStatus() : kExitOk;
 }
 
@@ -133,13 +204,38 @@ int ReportStoreError(const StoreError& e) {
 
 struct RunOptions {
   std::string study_file;
-  int workers = 0;
+  int workers = -1;  // -1: not given
   int threads = 0;
   int64_t trials = 0;
   std::string listen = "127.0.0.1:0";
   int max_frame_mib = static_cast<int>(kDefaultMaxFrameBytes >> 20);
   bool quiet = false;
+  bool listen_given = false;  // --listen was on the command line
 };
+
+// The coordinator's endpoint as another machine names it: a wildcard listening address
+// (0.0.0.0, ::) is no address to connect to, so the host's name stands in for it.
+std::string ReachableEndpoint(const std::string& endpoint) {
+  const auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos || !IsWildcardHost(endpoint.substr(0, colon))) return endpoint;
+  return HostName() + endpoint.substr(colon);
+}
+
+// "coordinator listening on ... (more workers: ensweep worker --connect ...)", and for a wildcard
+// address the host's addresses, for a machine that cannot resolve its name.
+void PrintListening(const std::string& endpoint, const std::string& token_file) {
+  const std::string reachable = ReachableEndpoint(endpoint);
+  std::cout << "coordinator listening on " << endpoint
+            << " (more workers: ensweep worker --connect " << reachable << " --token-file "
+            << token_file << ")\n";
+  if (reachable != endpoint) {
+    std::cout << "this host's addresses:";
+    for (const std::string& address : HostAddresses()) std::cout << " " << address;
+    std::cout << " (any of them, with port " << endpoint.substr(endpoint.rfind(':') + 1)
+              << ", serves for --connect)\n";
+  }
+  std::cout << std::flush;
+}
 
 // Workers started by `ensweep run` (local processes, MPI ranks) leave Ctrl-C, SIGTERM and SIGHUP
 // to the coordinator, which puts their trials back in the queue and then stops them: a signal
@@ -153,8 +249,12 @@ void LeaveStopSignalsToCoordinator() {
 }
 
 int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
-  const int workers = o.workers > 0 ? o.workers : DefaultLocalWorkers(spec);
-  const int threads = o.threads > 0 ? o.threads : DefaultThreads(workers);
+  const int workers = o.workers >= 0 ? o.workers : DefaultLocalWorkers(spec);
+  // With --workers 0 workers join by hand: how many is theirs to decide.
+  if (workers > 0) {
+    CheckSlotsFit(spec, workers, o.workers > 0 ? "--workers" : "the default: give --workers");
+  }
+  const int threads = o.threads > 0 ? o.threads : DefaultThreads(std::max(1, workers));
   const auto [host, port] = SplitEndpoint(o.listen);
   RunLock lock(spec.storage, spec.name);
   auto store = Store::OpenForWriting(spec.storage);
@@ -169,12 +269,13 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
       std::chrono::milliseconds(static_cast<int64_t>(spec.resources.heartbeat_timeout_s * 1000));
   TcpCoordinatorTransport transport(host, std::stoi(port), transport_options);
   // The second run's message offers `ensweep worker --connect` with what follows "coordinator at ".
-  lock.Describe("coordinator at " + transport.Endpoint() + " --token-file " + token_file);
+  lock.Describe("coordinator at " + ReachableEndpoint(transport.Endpoint()) + " --token-file " +
+                token_file);
+  ClearFinishedMarker(spec);
   std::cout << StudyLine(spec, o.trials) << ", " << CountOf(workers, "worker") << " x "
-            << CountOf(threads, "thread") << ", store " << spec.storage << "\n"
-            << "coordinator listening on " << transport.Endpoint()
-            << " (more workers: ensweep worker --connect " << transport.Endpoint()
-            << " --token-file " << token_file << ")" << std::endl;
+            << CountOf(threads, "thread") << ", store " << spec.storage << "\n";
+  PrintListening(transport.Endpoint(), token_file);
+  std::cout << "the run's summary is also appended to " << RunLogPath(spec) << std::endl;
   InstallStopHandlers();
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
@@ -205,16 +306,26 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
 }
 
 int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
+  // Said before MPI_Init, which fails there with Open MPI's words only.
+  if (StartedBySrunPmi2() && std::getenv("SLURM_PROCID") != nullptr &&
+      std::string(std::getenv("SLURM_PROCID")) == "0") {
+    std::cerr << "note: started by srun --mpi=pmi2; an Open MPI built with PMIx only (Debian's) "
+                 "cannot start under it: if MPI initialisation fails below, use srun --mpi=pmix"
+              << std::endl;
+  }
   MpiSession mpi;
   if (mpi.size() < 2)
     throw UserError("under MPI, ensweep run needs at least 2 ranks (1 coordinator + workers)");
+  const int workers_here = mpi.WorkersOnThisNode();  // collective: every rank, before any other
   if (mpi.rank() != 0) {
     const std::string log_name = "worker rank " + std::to_string(mpi.rank());
     SetLogName(log_name);
     LeaveStopSignalsToCoordinator();
-    const char* local_size = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    const int per_node = local_size ? std::max(1, std::atoi(local_size) - 1) : mpi.size() - 1;
-    const int threads = o.threads > 0 ? o.threads : DefaultThreads(per_node);
+    // The CPUs Slurm gave each task (--cpus-per-task), else this rank's CPUs shared among the
+    // worker ranks of its node.
+    const int threads = o.threads > 0
+                            ? o.threads
+                            : ThreadsPerWorker(UsableCpus(), workers_here, SlurmCpusPerTask());
     auto channel = MakeMpiWorkerChannel();
     WorkerOptions options;
     options.name = "rank-" + std::to_string(mpi.rank());
@@ -226,17 +337,27 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
   SetLogName("coordinator");
   int status = kExitInternal;
   try {
+    // Said once, by rank 0, whose abort ends every rank.
+    CheckSlotsFit(spec, mpi.size() - 1, "MPI ranks but the coordinator's");
     RunLock lock(spec.storage, spec.name);
     lock.Describe("MPI coordinator, rank 0 of " + std::to_string(mpi.size()));
     auto store = Store::OpenForWriting(spec.storage);
     auto transport = MakeMpiCoordinatorTransport();
+    ClearFinishedMarker(spec);
     std::cout << StudyLine(spec, o.trials) << ", " << CountOf(mpi.size() - 1, "MPI worker rank")
-              << ", store " << spec.storage << std::endl;
+              << ", store " << spec.storage << "\n";
+    if (o.listen_given) {
+      std::cout << "note: --listen is ignored under MPI: the coordinator takes only its MPI "
+                   "ranks as workers; to let workers join with `ensweep worker --connect`, run "
+                   "`ensweep run` without mpirun/srun\n";
+    }
+    std::cout << "the run's summary is also appended to " << RunLogPath(spec) << std::endl;
     InstallStopHandlers();
     CoordinatorOptions options;
     if (o.trials > 0) options.trials = o.trials;
     options.stop_requested = [] { return g_stop_requested.load(); };
     options.expected_workers = mpi.size() - 1;
+    options.end_after_every_hello = true;  // every rank waits for its SHUTDOWN
     options.progress = o.quiet ? nullptr : &std::cout;
     Coordinator coordinator(spec, *store, *transport, options);
     status = FinishRun(spec, *store, coordinator.Run());
@@ -271,10 +392,12 @@ Command AddRunCommand(CLI::App& root) {
       "  ensweep run studies/quickstart.yaml --trials 40     # extend the study to 40 trials\n"
       "  mpirun -np 5 ensweep run study.yaml                 # 1 coordinator + 4 worker ranks");
   app->add_option("study", o->study_file, "Study file (YAML or JSON)")->required();
-  app->add_option("-w,--workers", o->workers,
-                  "Local worker processes (default: one per visible GPU for LibTorch studies when "
-                  "LibTorch has CUDA, else one per 2 CPU cores); ignored under MPI")
-      ->check(AtLeast(1));
+  app->add_option(
+         "-w,--workers", o->workers,
+         "Local worker processes (default: one per visible GPU for LibTorch studies when "
+         "LibTorch has CUDA, else one per 2 CPU cores); 0 starts none and waits for workers "
+         "to join (`ensweep worker --connect`, e.g. a Slurm array); ignored under MPI")
+      ->check(AtLeast(0));
   app->add_option("-t,--threads", o->threads,
                   "LibTorch threads per worker (default: CPU cores / workers on this machine)")
       ->check(AtLeast(1));
@@ -282,14 +405,17 @@ Command AddRunCommand(CLI::App& root) {
                   "Trials in the whole study, overriding budget.trials: a larger number extends "
                   "a finished study (trials already run count)")
       ->check(Between(1, 1000000));
-  app->add_option("--listen", o->listen,
-                  "Address for workers to connect to (default 127.0.0.1:0, a free port)");
+  CLI::Option* listen = app->add_option(
+      "--listen", o->listen,
+      "Address for workers to connect to (default 127.0.0.1:0, a free port; 0.0.0.0:PORT for "
+      "workers on other machines); ignored under MPI, where only the MPI ranks are workers");
   app->add_option("--max-frame-mib", o->max_frame_mib,
                   "Largest message a worker may send, in MiB (default 16); a larger one drops "
                   "the worker")
       ->check(CLI::Range(1, 4095));
   app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
-  return {app, [o] {
+  return {app, [o, listen] {
+            o->listen_given = listen->count() > 0;
             const StudySpec spec = LoadStudyFile(o->study_file);
             if (o->trials > 0 && static_cast<size_t>(o->trials) < spec.enqueue.size()) {
               throw UserError("--trials " + std::to_string(o->trials) + ": " + o->study_file +
@@ -304,6 +430,9 @@ Command AddRunCommand(CLI::App& root) {
             SetLogName("coordinator");
             IgnoreBrokenPipes();
             if (LaunchedByMpi()) return RunUnderMpi(*o, spec);
+            if (const int tasks = SrunStepTasks(); tasks > 1) {
+              throw UserError(PlainSrunMessage(tasks));
+            }
             return RunCoordinatorLocal(*o, spec);
           }};
 }
@@ -334,19 +463,84 @@ std::string WorkerSecret(const std::string& token_file) {
   return secret;
 }
 
+// True, after saying so, when the study whose token file is `token_file` has finished: its last
+// run ended with nothing left to run (its marker beside the token file) and no run is starting.
+bool StudyFinished(const std::string& token_file) {
+  if (token_file.empty()) return false;
+  const std::string marker = FinishedMarkerPath(token_file);
+  std::error_code error;
+  if (marker.empty() || !std::filesystem::exists(marker, error)) return false;
+  std::cout << "the study of " << token_file << " is finished (its last run left nothing to run; "
+            << marker << "); nothing to do" << std::endl;
+  return true;
+}
+
+struct WorkerCommandOptions {
+  std::string connect;
+  std::string token_file;
+  int threads = 0;
+  std::string name;
+  int gpu = -1;
+  bool local = false;
+  pid_t coordinator_pid = 0;
+  double connect_timeout_s = 30;
+};
+
+// `ensweep worker`: joins the coordinator at o.connect and runs trials until it is told to go.
+int RunJoinedWorker(const WorkerCommandOptions& o) {
+  if (o.local) {
+    LeaveStopSignalsToCoordinator();
+    // A local worker ends with its coordinator, even one killed outright: otherwise it
+    // would train on into the trial's folder until its next report, while a new run may
+    // already be retrying that trial there.
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (o.coordinator_pid > 0 && getppid() != o.coordinator_pid) {
+      std::cerr << "the coordinator (pid " << o.coordinator_pid << ") is gone" << std::endl;
+      return kExitInternal;
+    }
+  }
+  const std::string secret = WorkerSecret(o.token_file);
+  const std::string name = o.name.empty() ? DefaultWorkerName() : o.name;
+  const std::string log_name = "worker " + name;
+  SetLogName(log_name);
+  const int threads =
+      o.threads > 0 ? o.threads : ThreadsPerWorker(UsableCpus(), 1, SlurmCpusPerTask());
+  WorkerOptions options;
+  options.name = o.name;
+  TcpChannelOptions channel_options;
+  channel_options.connect_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.connect_timeout_s * 1000));
+  if (!o.local) {
+    if (StudyFinished(o.token_file)) return kExitOk;
+    InstallStopHandlers();  // a cancelled or preempted worker gives its trial back
+    options.stop_requested = [] { return g_stop_requested.load(); };
+    channel_options.stop_requested = options.stop_requested;
+    std::cout << "connecting to " << o.connect << " (retrying for up to "
+              << FormatSeconds(o.connect_timeout_s) << ")" << std::endl;
+  }
+  std::unique_ptr<WorkerChannel> channel;
+  try {
+    channel = ConnectTcp(o.connect, secret, channel_options);
+  } catch (const TokenMismatch& e) {
+    throw UserError(std::string(e.what()) + "; " + kWhereTheTokenIs);
+  } catch (const UserError&) {
+    // A worker that started after its study ended (a late array task) has nothing to do.
+    if (!o.local && StudyFinished(o.token_file)) return kExitOk;
+    if (g_stop_requested) return StoppedStatus();
+    throw;
+  }
+  if (!o.local) {
+    options.progress = &std::cout;
+    std::cout << "connected as " << name << std::endl;
+  }
+  const int gpu_slot = o.gpu >= 0 ? o.gpu : LocalRankFromEnvironment().value_or(0);
+  return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
+}
+
 }  // namespace
 
 Command AddWorkerCommand(CLI::App& root) {
-  struct Options {
-    std::string connect;
-    std::string token_file;
-    int threads = 0;
-    std::string name;
-    int gpu = -1;
-    bool local = false;
-    pid_t coordinator_pid = 0;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<WorkerCommandOptions>();
   CLI::App* app = root.add_subcommand(
       "worker",
       "Join a running study as a worker (e.g. from another machine or a Slurm array job)");
@@ -356,8 +550,14 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--token-file", o->token_file,
                   "The study's token file, as `ensweep run` prints it (default: the token in "
                   "the ENSWEEP_TOKEN environment variable)");
-  app->add_option("-t,--threads", o->threads, "LibTorch threads (default: all CPU cores)")
+  app->add_option("-t,--threads", o->threads,
+                  "LibTorch threads (default: SLURM_CPUS_PER_TASK when set, else the CPUs this "
+                  "process may run on)")
       ->check(AtLeast(1));
+  app->add_option("--connect-timeout", o->connect_timeout_s,
+                  "Seconds to keep trying to reach the coordinator (default 30): a worker may "
+                  "start before its coordinator")
+      ->check(CLI::Range(0.0, 86400.0));
   app->add_option("--name", o->name, "Name shown in the store (default: host:pid)");
   app->add_option("--gpu", o->gpu,
                   "GPU slot: train on CUDA device N modulo the GPUs visible (default: the "
@@ -369,42 +569,7 @@ Command AddWorkerCommand(CLI::App& root) {
   app->add_option("--coordinator-pid", o->coordinator_pid,
                   "With --local: the coordinator's pid (to exit if it is already gone)")
       ->group("");
-  return {
-      app, [o] {
-        if (o->local) {
-          LeaveStopSignalsToCoordinator();
-          // A local worker ends with its coordinator, even one killed outright: otherwise it
-          // would train on into the trial's folder until its next report, while a new run may
-          // already be retrying that trial there.
-          prctl(PR_SET_PDEATHSIG, SIGUSR1);
-          if (o->coordinator_pid > 0 && getppid() != o->coordinator_pid) {
-            std::cerr << "the coordinator (pid " << o->coordinator_pid << ") is gone" << std::endl;
-            return kExitInternal;
-          }
-        }
-        const std::string secret = WorkerSecret(o->token_file);
-        const std::string name = o->name.empty() ? DefaultWorkerName() : o->name;
-        const std::string log_name = "worker " + name;
-        SetLogName(log_name);
-        const int threads = o->threads > 0 ? o->threads : Cores();
-        if (!o->local) {
-          std::cout << "connecting to " << o->connect << " (retrying for up to 30s)" << std::endl;
-        }
-        std::unique_ptr<WorkerChannel> channel;
-        try {
-          channel = ConnectTcp(o->connect, secret);
-        } catch (const TokenMismatch& e) {
-          throw UserError(std::string(e.what()) + "; " + kWhereTheTokenIs);
-        }
-        WorkerOptions options;
-        options.name = o->name;
-        if (!o->local) {
-          options.progress = &std::cout;
-          std::cout << "connected as " << name << std::endl;
-        }
-        const int gpu_slot = o->gpu >= 0 ? o->gpu : LocalRankFromEnvironment().value_or(0);
-        return RunWorker(*channel, MakeTrainerFactory(threads, gpu_slot, log_name), options);
-      }};
+  return {app, [o] { return RunJoinedWorker(*o); }};
 }
 
 }  // namespace ensweep

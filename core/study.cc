@@ -358,11 +358,25 @@ Json PrunerToJson(const PrunerSpec& pruner) {
 // --- resources ---
 
 ResourceSpec ParseResources(const Checker& c, const Json& r) {
-  c.OnlyKeys(r, "resources", {"gpus_per_trial", "max_retries", "heartbeat_timeout"});
+  c.OnlyKeys(r, "resources",
+             {"slots_per_trial", "gpus_per_trial", "max_retries", "heartbeat_timeout"});
   ResourceSpec resources;
+  if (r.contains("slots_per_trial")) {
+    resources.slots_per_trial =
+        SmallInt(c, r["slots_per_trial"], "resources.slots_per_trial", 1, kMaxSlotsPerTrial);
+  }
   if (r.contains("gpus_per_trial")) {
-    // Multi-GPU trials are not available in this version: 1 is the only value.
-    resources.gpus_per_trial = SmallInt(c, r["gpus_per_trial"], "resources.gpus_per_trial", 1, 1);
+    // The old name (1 was its only value), kept so that older study files and stored studies
+    // still load.
+    if (r.contains("slots_per_trial")) {
+      c.Fail("resources.gpus_per_trial",
+             "give only resources.slots_per_trial (gpus_per_trial is its old name)");
+    }
+    resources.slots_per_trial =
+        SmallInt(c, r["gpus_per_trial"], "resources.gpus_per_trial", 1, kMaxSlotsPerTrial);
+    c.Warn("resources.gpus_per_trial",
+           "renamed resources.slots_per_trial (a slot is one GPU, or one worker process on "
+           "CPUs); read as that");
   }
   if (r.contains("max_retries")) {
     resources.max_retries = SmallInt(c, r["max_retries"], "resources.max_retries", 0, kMaxRetries);
@@ -376,7 +390,7 @@ ResourceSpec ParseResources(const Checker& c, const Json& r) {
 }
 
 Json ResourcesToJson(const ResourceSpec& resources) {
-  return {{"gpus_per_trial", resources.gpus_per_trial},
+  return {{"slots_per_trial", resources.slots_per_trial},
           {"max_retries", resources.max_retries},
           {"heartbeat_timeout", resources.heartbeat_timeout_s}};
 }
@@ -627,6 +641,36 @@ StudySpec LoadStudyFile(const std::string& path, std::vector<std::string>* warni
     PrintWarnings(found);
   }
   return spec;
+}
+
+int SlotsOfTrial(const StudySpec& spec, const Json& params) {
+  if (params.is_object()) {
+    const auto it = params.find("slots_per_trial");
+    if (it != params.end() && it->is_number()) {
+      const double slots = it->get<double>();
+      if (slots >= 1 && slots <= kMaxSlotsPerTrial) return static_cast<int>(slots);
+    }
+  }
+  return spec.resources.slots_per_trial;
+}
+
+int MaxSlotsPerTrial(const StudySpec& spec) {
+  int most = spec.resources.slots_per_trial;
+  const auto note = [&](const Json& value) {
+    if (value.is_number()) most = std::max(most, static_cast<int>(value.get<double>()));
+  };
+  if (const ParamSpec* p = spec.space.Find("slots_per_trial")) {
+    if (p->kind == ParamKind::kConstant) note(p->constant);
+    for (const Json& choice : p->choices) note(choice);
+    if (p->kind == ParamKind::kInt || p->kind == ParamKind::kUniform ||
+        p->kind == ParamKind::kLogUniform) {
+      note(Json(p->high));
+    }
+  }
+  for (const Json& entry : spec.enqueue) {
+    if (entry.is_object() && entry.contains("slots_per_trial")) note(entry["slots_per_trial"]);
+  }
+  return most;
 }
 
 }  // namespace ensweep

@@ -112,7 +112,10 @@ struct TrainerSpec {
 };
 
 struct ResourceSpec {
-  int gpus_per_trial = 1;
+  // Slots (one GPU, or one worker process on CPUs) each trial runs on; > 1 makes every trial a
+  // gang (core/trainer.h GangInfo). A trial's own `slots_per_trial` parameter (from the space or
+  // `enqueue`) overrides it. `gpus_per_trial`, its old name, is read as an alias with a warning.
+  int slots_per_trial = 1;
   int max_retries = 2;  // a STALE trial is retried this many times
   double heartbeat_timeout_s = 120;
 };
@@ -187,6 +190,15 @@ StudySpec ParseStudy(const Json& document, const std::string& origin, const std:
 // trainer (a study stored before that check existed stays readable; its trials say what is
 // wrong) and the warnings.
 StudySpec StudyFromJson(const Json& normalised);
+
+// Slots per trial: at most this many workers ever train one trial of the study.
+inline constexpr int kMaxSlotsPerTrial = 64;
+// The slots trial parameters `params` ask for: their `slots_per_trial` when it is an integer,
+// else the study's resources.slots_per_trial.
+int SlotsOfTrial(const StudySpec& spec, const Json& params);
+// The most slots any trial of the study can ask for (resources.slots_per_trial, every value the
+// space's `slots_per_trial` can take, every `enqueue` entry's).
+int MaxSlotsPerTrial(const StudySpec& spec);
 
 // "2h", "90m", "45s", "1h30m", or a number of seconds. Throws UserError naming `where`.
 double ParseDurationSeconds(const Json& value, const std::string& where);

@@ -135,6 +135,7 @@ void WarnTrainer(const Checker& c, const Json& document, const StudySpec& spec) 
   std::string list;
   for (const std::string& name : *reads) list += (list.empty() ? "" : ", ") + name;
   for (const ParamSpec& p : spec.space.params) {
+    if (p.name == "slots_per_trial") continue;  // the coordinator reads it
     if (std::find(reads->begin(), reads->end(), p.name) == reads->end()) {
       c.Warn("space." + p.name, std::string("has no effect: the ") + OptionName(spec.trainer.type) +
                                     " objective reads only " + list);
@@ -178,7 +179,18 @@ void CheckTrialEpochs(const Checker& c, const StudySpec& spec) {
 }  // namespace
 
 void CheckTrialParamsForTrainer(const Checker& c, const StudySpec& spec) {
-  if (spec.trainer.type != TrainerType::kTorch) return;
+  if (spec.trainer.type != TrainerType::kTorch) {
+    // Every trainer accepts slots_per_trial (the coordinator reads it); its values are checked
+    // for all of them.
+    const TrialParamInfo* slots = FindTrialParam("slots_per_trial");
+    if (const ParamSpec* p = spec.space.Find("slots_per_trial")) CheckSpaceParam(c, *p);
+    for (size_t i = 0; i < spec.enqueue.size(); ++i) {
+      if (!spec.enqueue[i].contains("slots_per_trial")) continue;
+      CheckValue(c, *slots, spec.enqueue[i]["slots_per_trial"],
+                 "enqueue[" + std::to_string(i) + "].slots_per_trial");
+    }
+    return;
+  }
   for (const ParamSpec& p : spec.space.params) CheckSpaceParam(c, p);
   CheckTrialEpochs(c, spec);
   for (size_t i = 0; i < spec.enqueue.size(); ++i) {

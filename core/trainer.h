@@ -78,7 +78,9 @@ class TrialContext {
   // Sends the epoch's metrics; returns true to continue training, false to stop now.
   virtual bool ReportEpoch(const EpochReport& report) = 0;
   // Cheap; call often (e.g. every batch) during long work so the coordinator knows the worker is
-  // alive. Rate-limited by the implementation.
+  // alive. Rate-limited by the implementation. In a gang trial, ReportEpoch and (where the
+  // worker's channel can look for it without waiting) KeepAlive throw std::runtime_error once the
+  // coordinator has aborted the attempt (another member failed or was lost): let it propagate.
   virtual void KeepAlive() = 0;
   // Gang trials only, once per attempt before training: rank 0 passes what the other members
   // need to join its communicator (an address and secret, an NCCL unique id) and gets it back at

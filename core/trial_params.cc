@@ -45,6 +45,14 @@ TrialParamInfo Whole(const char* name, int P::*field, int minimum, const char* m
   return info;
 }
 
+// A whole number in minimum..maximum.
+TrialParamInfo WholeUpTo(const char* name, int P::*field, int minimum, int maximum,
+                         const char* meaning) {
+  TrialParamInfo info = Whole(name, field, minimum, meaning);
+  info.high = maximum;
+  return info;
+}
+
 // A number in the range from `low` to `high` (INFINITY: no upper end); `ends` is "[]", "[)",
 // "(]" or "()", saying which ends are allowed.
 TrialParamInfo Number(const char* name, double P::*field, double low, double high, const char* ends,
@@ -129,6 +137,9 @@ std::vector<TrialParamInfo> BuildTable() {
              "clip the gradients' global L2 norm to this (0: off)"),
       WithAlias(Whole("batch_size", &P::batch_size, 1, "images per batch"), "bs"),
       Whole("epochs", &P::epochs, 1, "epochs of this trial, at most `budget.epochs`"),
+      WholeUpTo("slots_per_trial", &P::slots_per_trial, 1, 64,
+                "the workers (GPUs, or worker processes on CPUs) that train this trial together; "
+                "overrides `resources.slots_per_trial`"),
       // Loss.
       Number("label_smoothing", &P::label_smoothing, 0, 1, "[)",
              "the 18-way loss, or the mask and gender losses in multitask"),
@@ -206,7 +217,8 @@ std::string CheckInt(const TrialParamInfo& info, const json& value) {
   const double v = value.get<double>();
   // Integers may arrive as 32 or, from some YAML and JSON writers, as 32.0.
   if (!std::isfinite(v) || v != std::floor(v) || std::abs(v) > 1e9) return "an integer";
-  return v >= info.low ? "" : TrialParamDomain(info);
+  const bool high_ok = !(info.high > info.low) || v <= info.high;
+  return v >= info.low && high_ok ? "" : TrialParamDomain(info);
 }
 
 void Set(TrialParams& params, const TrialParamInfo& info, const json& value) {
@@ -296,6 +308,9 @@ std::string TrialParamDomain(const TrialParamInfo& info) {
     case TrialParamType::kBool:
       return "true or false";
     case TrialParamType::kInt:
+      if (info.high > info.low) {
+        return "an integer in " + FormatNumber(info.low) + ".." + FormatNumber(info.high);
+      }
       return "an integer >= " + FormatNumber(info.low);
     case TrialParamType::kNumber:
       if (std::isinf(info.high)) {

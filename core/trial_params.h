@@ -39,6 +39,10 @@ struct TrialParams {
   double grad_clip = 0.0;             // >= 0; clip the gradients' global L2 norm (0: off)
   int batch_size = 32;                // >= 1
   int epochs = 1;                     // >= 1; the request's epochs unless the trial sets it
+  // 1..64; the slots (workers) the trial runs on. Read by the coordinator, which starts the trial
+  // as a gang of this many workers (core/trainer.h GangInfo); the trainer reads its gang from
+  // TrialRequest::gang, not from here. Every trainer accepts it.
+  int slots_per_trial = 1;
 
   // Loss.
   double label_smoothing = 0.0;          // [0, 1); the 18-way loss, or mask and gender in multitask
@@ -78,7 +82,7 @@ struct TrialParams {
 
 enum class TrialParamType {
   kBool,
-  kInt,       // a whole number >= low (32.0 is accepted as 32)
+  kInt,       // a whole number >= low, and <= high when high > low (32.0 is accepted as 32)
   kNumber,    // a finite number in the range below
   kChoice,    // one of `choices`
   kBackbone,  // one of KnownBackbones(), or "torchscript:<path>"
@@ -89,7 +93,7 @@ enum class TrialParamType {
 struct TrialParamInfo {
   const char* name = "";
   TrialParamType type = TrialParamType::kBool;
-  double low = 0, high = 0;                    // kNumber; kInt: low is the minimum
+  double low = 0, high = 0;  // kNumber; kInt: low is the minimum, high the maximum if > low
   bool closed_low = true, closed_high = true;  // kNumber: whether each end is allowed
   std::vector<std::string> choices;            // kChoice
   const char* meaning = "";

@@ -81,35 +81,86 @@ bool Coordinator::Finished() const {
     if (slot->trial) return false;
   }
   if (TimeBudgetSpent() || TargetReached()) return true;
-  return book_.QueueEmpty() && !MayStartNewTrial();
+  return book_.QueueEmpty() && !head_ && !MayStartNewTrial();
 }
 
-const TrialRecord* Coordinator::StartTrial(const std::string& worker) {
+std::optional<Coordinator::Head> Coordinator::NextHead() {
+  Head head;
   if (const auto number = book_.TakeQueued()) {
     const TrialRecord& trial = book_.Get(*number);
+    head.number = *number;
     // A retry keeps its parameters; a queued trial's fixed values are completed by the sampler.
-    if (trial.state == TrialState::kStale) return &book_.Start(*number, worker, trial.params);
-    const Json params = sampler_->Propose(*number, trial.params, book_.History());
-    return &book_.Start(*number, worker, params);
+    head.params = trial.state == TrialState::kStale
+                      ? trial.params
+                      : sampler_->Propose(*number, trial.params, book_.History());
+  } else {
+    if (!MayStartNewTrial()) return std::nullopt;
+    head.params = sampler_->Propose(book_.next_number(), Json::object(), book_.History());
   }
-  if (!MayStartNewTrial()) return nullptr;
-  const Json params = sampler_->Propose(book_.next_number(), Json::object(), book_.History());
-  return &book_.StartNew(worker, params);
+  head.slots = SlotsOfTrial(spec_, head.params);
+  return head;
+}
+
+const TrialRecord& Coordinator::StartHead(const std::string& workers) {
+  const Head head = std::move(*head_);
+  head_.reset();
+  noted_gang_wait_ = false;
+  if (head.number) return book_.Start(*head.number, workers, head.params);
+  return book_.StartNew(workers, head.params);
+}
+
+std::vector<int> Coordinator::IdlePeers() const {
+  std::vector<int> idle;
+  for (const auto& [peer, slot] : roster_.slots()) {
+    if (slot->ready && !slot->trial) idle.push_back(peer);
+  }
+  return idle;
+}
+
+void Coordinator::SendRun(int peer, const TrialRecord& trial,
+                          const std::optional<msg::RunGang>& gang) {
+  WorkerSlot& slot = *roster_.Find(peer);
+  slot.trial = trial.number;
+  slot.stop_sent = false;
+  slot.trial_started = Now();
+  msg::Run run;
+  run.trial = trial.number;
+  run.params = trial.params;
+  run.seed = trial.seed;
+  run.epochs = spec_.budget.epochs;
+  run.artifact_dir = book_.ArtifactDir(trial.number);
+  run.gang = gang;
+  transport_.Send(peer, msg::Encode(run));
+  Log(LogLevel::kDebug, "trial ", trial.number, " -> ", slot.name);
 }
 
 void Coordinator::Dispatch() {
   if (TimeBudgetSpent() || TargetReached()) return;
-  for (auto& [peer, slot] : roster_.slots()) {
-    if (!slot->ready || slot->trial) continue;
-    const TrialRecord* trial = StartTrial(slot->name);
-    if (trial == nullptr) return;
-    slot->trial = trial->number;
-    slot->stop_sent = false;
-    slot->trial_started = Now();
-    transport_.Send(
-        peer, msg::Encode(msg::Run{trial->number, trial->params, trial->seed, spec_.budget.epochs,
-                                   book_.ArtifactDir(trial->number)}));
-    Log(LogLevel::kDebug, "trial ", trial->number, " -> ", slot->name);
+  while (true) {
+    const std::vector<int> idle = IdlePeers();
+    if (idle.empty()) return;
+    if (!head_) head_ = NextHead();
+    if (!head_) return;
+    if (head_->slots <= 1) {
+      SendRun(idle.front(), StartHead(roster_.Find(idle.front())->name), std::nullopt);
+      continue;
+    }
+    if (RefuseImpossibleHead()) continue;
+    std::vector<GangCandidate> able;
+    for (int peer : idle) {
+      const WorkerSlot& slot = *roster_.Find(peer);
+      if (slot.gangs) able.push_back({peer, slot.host});
+    }
+    // Every idle worker stays reserved for the head until it has its slots (gang.h).
+    if (static_cast<int>(able.size()) < head_->slots) {
+      if (!noted_gang_wait_ && options_.expected_workers == 0) {
+        printer_.Note("the next trial needs " + CountOf(head_->slots, "worker") + " (idle now: " +
+                      std::to_string(able.size()) + "); waiting for more to be free or to join");
+        noted_gang_wait_ = true;
+      }
+      return;
+    }
+    StartGang(ChooseGangMembers(able, head_->slots));
   }
 }
 
@@ -127,8 +178,10 @@ void Coordinator::CheckArtifacts(int64_t number, std::vector<ArtifactRecord>& ar
 
 void Coordinator::OnHello(int peer, const Message& message) {
   const msg::Hello hello = msg::DecodeHello(message);
-  roster_.Add(peer, hello.name, store_.RegisterWorker(study_id_, hello.name, hello.host, hello.pid),
-              Now());
+  roster_
+      .Add(peer, hello.name, store_.RegisterWorker(study_id_, hello.name, hello.host, hello.pid),
+           Now())
+      .host = hello.host;
   transport_.Send(peer, msg::Encode(msg::Welcome{spec_.ToJson()}));
 }
 
@@ -185,6 +238,34 @@ void Coordinator::OnEnd(WorkerSlot& slot, const Message& message) {
   slot.stop_sent = false;
 }
 
+void Coordinator::OnInterrupted(int peer, WorkerSlot& slot, const Message& message) {
+  const msg::Interrupted interrupted = msg::DecodeInterrupted(message);
+  CheckTrial(slot, message.type, interrupted.trial);
+  slot.last_seen = Now();
+  const std::string reason = "worker " + slot.name + " stopped: " + interrupted.reason;
+  if (slot.gang != 0) {
+    // A gang member: the attempt ends for every member, and the trial is queued again.
+    const auto it = gangs_.find(slot.gang);
+    if (it != gangs_.end() && !slot.aborted && !it->second.over) {
+      book_.Interrupt(it->second.trial, reason);
+      AbortGang(it->second, peer, reason);
+    }
+    FreeMember(peer, slot);
+  } else {
+    book_.Interrupt(interrupted.trial, reason);
+    slot.trial.reset();
+    slot.stop_sent = false;
+  }
+  slot.ready = false;  // the worker is leaving: no new trial for it
+  printer_.Note("trial " + std::to_string(interrupted.trial) + " given back by worker " +
+                slot.name + " (" + interrupted.reason + "); queued again, no retry charged");
+}
+
+bool Coordinator::WorkersStillComing() const {
+  return options_.end_after_every_hello && roster_.seen() < options_.expected_workers &&
+         Now() - started_ <= options_.worker_start_timeout;
+}
+
 void Coordinator::HandleMessage(int peer, const Message& message) {
   if (roster_.Dropped(peer)) {
     Log(LogLevel::kDebug, "ignoring ", msg::QuotedType(message.type), " from a lost worker");
@@ -202,11 +283,24 @@ void Coordinator::HandleMessage(int peer, const Message& message) {
     const msg::Ready ready = msg::DecodeReady(message);
     slot.last_seen = Now();
     slot.ready = true;
+    slot.gangs = ready.gangs;
     printer_.Note("worker " + slot.name + " ready (" + ready.device + ")");
   } else if (message.type == msg::kReport) {
-    OnReport(peer, slot, message);
+    if (slot.gang != 0) {
+      OnGangReport(peer, slot, message);
+    } else {
+      OnReport(peer, slot, message);
+    }
   } else if (message.type == msg::kDone || message.type == msg::kFail) {
-    OnEnd(slot, message);
+    if (slot.gang != 0) {
+      OnGangEnd(peer, slot, message);
+    } else {
+      OnEnd(slot, message);
+    }
+  } else if (message.type == msg::kRendezvous) {
+    OnRendezvous(peer, slot, message);
+  } else if (message.type == msg::kInterrupted) {
+    OnInterrupted(peer, slot, message);
   } else if (message.type == msg::kHeartbeat) {
     msg::DecodeHeartbeat(message);
     slot.last_seen = Now();
@@ -243,7 +337,9 @@ void Coordinator::HandleLost(int peer, const std::string& reason) {
   const std::unique_ptr<WorkerSlot> slot = roster_.Remove(peer);  // later messages are ignored
   if (slot == nullptr) return;
   printer_.Note("worker " + slot->name + " lost: " + reason);
-  if (slot->trial && stopping_) {
+  if (slot->gang != 0) {
+    GangMemberLost(peer, *slot, reason);
+  } else if (slot->trial && stopping_) {
     book_.Interrupt(*slot->trial, "stopped by signal (worker " + slot->name + " gone)");
   } else if (slot->trial) {
     book_.Stale(*slot->trial, "worker " + slot->name + " lost: " + reason);
@@ -268,16 +364,27 @@ void Coordinator::SendHeartbeats() {
 
 void Coordinator::StopAll(const std::string& reason) {
   for (auto& [peer, slot] : roster_.slots()) {
-    if (slot->trial) {
+    if (slot->trial && slot->gang != 0) {
+      // A gang's trial is interrupted once, unless its attempt has ended already.
+      GangAttempt& attempt = AttemptOf(*slot);
+      if (!attempt.over) book_.Interrupt(*slot->trial, reason);
+      attempt.over = true;
+    } else if (slot->trial) {
       book_.Interrupt(*slot->trial, reason);
-      slot->trial.reset();
     }
+    slot->trial.reset();
+    slot->gang = 0;
     transport_.Send(peer, msg::Encode(msg::Shutdown{reason}));
   }
+  gangs_.clear();
 }
 
 RunSummary Coordinator::Run() {
   started_ = Now();
+  gang_nonce_ = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count() %
+                               1000000000000LL);
   RunSummary summary;
   store_.SetLockWait([this](std::chrono::milliseconds waited, bool first) {
     return WaitForStoreLock(waited, first);
@@ -359,7 +466,7 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
   CheckHeartbeats();
   // A stop request before the check for lost workers: with a signal sent to the whole process
   // group (e.g. `kill -- -PGID`, a batch scheduler) the workers may be gone already.
-  if (stopping_) {
+  if (stopping_ && !WorkersStillComing()) {
     summary.interrupted = true;
     summary.stop_reason =
         "stopped by signal; interrupted trials are queued to run first on the next run";
@@ -375,9 +482,10 @@ bool Coordinator::Round(RunSummary& summary, std::optional<TransportEvent>& even
                    : "no worker connected within the start timeout");
     }
   }
+  if (stopping_) return false;  // waiting for the HELLOs of workers still to be told
   Dispatch();
   SendHeartbeats();
-  if (Finished()) {
+  if (Finished() && !WorkersStillComing()) {
     summary.stop_reason = TimeBudgetSpent() ? "time budget spent"
                           : TargetReached() ? "target value reached"
                                             : "trial budget reached";

@@ -31,11 +31,16 @@
 // Every round reads all the events the transport already holds before it checks heartbeats, and
 // a coordinator that was itself not running for longer than the heartbeat timeout (SIGSTOP and
 // SIGCONT, a suspended machine) gives every worker a fresh timeout instead of declaring it lost.
+//
+// Trials on several slots (gangs) are scheduled as orchestrator/gang.h says: the trial at the head
+// of the queue starts once as many idle workers as it needs are there, and reserves every idle
+// worker until then, so that 1-slot trials cannot starve it.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +48,7 @@
 
 #include "core/store.h"
 #include "core/study.h"
+#include "orchestrator/gang.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/transport.h"
 #include "orchestrator/trial_book.h"
@@ -62,6 +68,11 @@ struct CoordinatorOptions {
   // connected within worker_start_timeout) the run fails instead of waiting. 0: elastic, wait.
   int expected_workers = 0;
   std::chrono::seconds worker_start_timeout{120};
+  // With expected_workers: the run does not end (finished or stopped) before every expected
+  // worker has said HELLO, or worker_start_timeout has passed, so that each one is told to shut
+  // down. MPI ranks need it: a worker rank waits for its SHUTDOWN, and MPI_Finalize on rank 0
+  // waits for every rank, so a study with nothing left to run would otherwise hang.
+  bool end_after_every_hello = false;
   std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
   std::chrono::milliseconds poll_interval{100};
   // The clock the heartbeat and time-budget checks read; tests pass a fake one to simulate a
@@ -99,6 +110,9 @@ class Coordinator {
   void OnHello(int peer, const Message& message);
   void OnReport(int peer, WorkerSlot& slot, const Message& message);
   void OnEnd(WorkerSlot& slot, const Message& message);  // DONE or FAIL
+  // INTERRUPTED: the worker gives its trial back (queued again, no retry charged; a gang's
+  // attempt is aborted for its other members).
+  void OnInterrupted(int peer, WorkerSlot& slot, const Message& message);
   // The trial a REPORT, DONE or FAIL names must be the one the worker runs.
   void CheckTrial(const WorkerSlot& slot, const std::string& type, int64_t number) const;
   void CheckEpochs(const std::string& type, int epochs, const char* field) const;
@@ -115,13 +129,44 @@ class Coordinator {
   std::chrono::steady_clock::time_point Now() const {
     return options_.now ? options_.now() : std::chrono::steady_clock::now();
   }
+  // Starts trials on idle workers while the head trial finds the slots it needs (gang.h).
   void Dispatch();
-  // Starts the next trial on `worker` (queued first, else a new one); null when there is none.
-  const TrialRecord* StartTrial(const std::string& worker);
+  // The trial to start next, queued first, else a new one, with its parameters; nullopt when
+  // there is none. Kept as head_ until it starts.
+  struct Head {
+    std::optional<int64_t> number;  // a queued or retried trial; nullopt: a new one
+    Json params;
+    int slots = 1;
+  };
+  std::optional<Head> NextHead();
+  // Starts head_ in the book on `workers` (their names, by rank) and clears it.
+  const TrialRecord& StartHead(const std::string& workers);
+  // Ready workers without a trial, in peer order.
+  std::vector<int> IdlePeers() const;
+  void SendRun(int peer, const TrialRecord& trial, const std::optional<msg::RunGang>& gang);
+  // The head needs more slots than the run can ever have: it is started and FAILED at once.
+  bool RefuseImpossibleHead();
+  void StartGang(const std::vector<int>& members);
+  // Gang members' messages (coordinator_gang.cc).
+  void OnGangReport(int peer, WorkerSlot& slot, const Message& message);
+  void OnGangEnd(int peer, WorkerSlot& slot, const Message& message);  // DONE or FAIL
+  void OnRendezvous(int peer, WorkerSlot& slot, const Message& message);
+  // `slot` (already off the roster) was lost while a member of its gang.
+  void GangMemberLost(int peer, const WorkerSlot& slot, const std::string& reason);
+  // Ends the attempt because of member `cause`: ABORT to every other member still holding it.
+  void AbortGang(GangAttempt& attempt, int cause, const std::string& reason);
+  // CONTINUE or STOP to every member waiting for an epoch the attempt has an answer for.
+  void AnswerWaiting(GangAttempt& attempt);
+  // The member no longer holds the trial; the attempt is forgotten once no member does.
+  void FreeMember(int peer, WorkerSlot& slot);
+  // The gang attempt `slot` belongs to.
+  GangAttempt& AttemptOf(const WorkerSlot& slot);
   bool MayStartNewTrial() const;
   bool TimeBudgetSpent() const;
   bool TargetReached() const;
   bool Finished() const;
+  // With end_after_every_hello: expected workers have yet to say HELLO, within the start timeout.
+  bool WorkersStillComing() const;
   void StopAll(const std::string& reason);
   // Commits the round's batch (throws StoreError), then prints its progress lines.
   void CommitRound(Store::Batch& batch);
@@ -143,7 +188,12 @@ class Coordinator {
   ProgressPrinter printer_;  // progress lines, printed after their round's commit
   TrialBook book_;           // the study's trials
   int64_t study_id_ = 0;
-  WorkerRoster roster_;    // the workers, by transport peer
+  WorkerRoster roster_;                   // the workers, by transport peer
+  std::optional<Head> head_;              // the next trial, waiting for its slots
+  std::map<int64_t, GangAttempt> gangs_;  // gang attempts with members holding them, by id
+  int64_t next_gang_ = 1;
+  std::string gang_nonce_;  // tells this run's gang keys from another run's
+  bool noted_gang_wait_ = false;
   bool stopping_ = false;  // a stop was requested; read once per round, before its events
   std::chrono::steady_clock::time_point started_;
 };

@@ -106,6 +106,21 @@ Message InProcessChannel::Receive() {
   return DecodeMessage(text);
 }
 
+std::optional<Message> InProcessChannel::ReceiveArrived() {
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(hub_->mutex);
+    auto& queue = hub_->to_worker[peer_];
+    if (queue.empty()) {
+      if (!hub_->alive[peer_]) throw ChannelClosed("in-process channel closed");
+      return std::nullopt;
+    }
+    text = std::move(queue.front());
+    queue.pop_front();
+  }
+  return DecodeMessage(text);
+}
+
 InProcessHub::InProcessHub() : impl_(std::make_shared<Impl>()) {}
 InProcessHub::~InProcessHub() = default;
 

@@ -46,7 +46,9 @@ class InProcessChannel : public WorkerChannel {
 
   void Send(const Message& message) override;
   Message Receive() override;
+  std::optional<Message> ReceiveArrived() override;
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override;
+  std::string LocalAddress() const override { return "127.0.0.1"; }
 
   // Sends raw text as one frame, as a broken or hostile worker might (tests).
   void SendText(const std::string& text);

@@ -103,6 +103,8 @@ class Reader {
     throw ProtocolError(type_ + ": '" + field + "' " + what);
   }
 
+  bool Has(const std::string& field) const { return body_.contains(field); }
+
   const Json& Field(const std::string& field) const {
     const auto it = body_.find(field);
     if (it == body_.end()) Fail(field, "is missing");
@@ -256,15 +258,24 @@ Message Encode(const Hello& m) {
 
 Message Encode(const Welcome& m) { return Message{kWelcome, {{"study", m.study}}}; }
 
-Message Encode(const Ready& m) { return Message{kReady, {{"device", m.device}}}; }
+Message Encode(const Ready& m) {
+  return Message{kReady, {{"device", m.device}, {"gangs", m.gangs}}};
+}
 
 Message Encode(const Run& m) {
-  return Message{kRun,
-                 {{"trial", m.trial},
-                  {"params", m.params},
-                  {"seed", m.seed},
-                  {"epochs", m.epochs},
-                  {"artifact_dir", m.artifact_dir}}};
+  Message out{kRun,
+              {{"trial", m.trial},
+               {"params", m.params},
+               {"seed", m.seed},
+               {"epochs", m.epochs},
+               {"artifact_dir", m.artifact_dir}}};
+  if (m.gang) {
+    out.body["gang"] = {{"size", m.gang->size},
+                        {"rank", m.gang->rank},
+                        {"key", m.gang->key},
+                        {"mpi_ranks", m.gang->mpi_ranks}};
+  }
+  return out;
 }
 
 Message Encode(const Report& m) {
@@ -291,6 +302,18 @@ Message Encode(const Heartbeat&) { return Message{kHeartbeat, Json::object()}; }
 
 Message Encode(const Shutdown& m) { return Message{kShutdown, {{"reason", m.reason}}}; }
 
+Message Encode(const Interrupted& m) {
+  return Message{kInterrupted, {{"trial", m.trial}, {"reason", m.reason}}};
+}
+
+Message Encode(const Rendezvous& m) {
+  return Message{kRendezvous, {{"trial", m.trial}, {"blob", m.blob}}};
+}
+
+Message Encode(const Abort& m) {
+  return Message{kAbort, {{"trial", m.trial}, {"reason", m.reason}}};
+}
+
 Hello DecodeHello(const Message& m) {
   const Reader r(m, kHello);
   Hello out;
@@ -314,8 +337,40 @@ Welcome DecodeWelcome(const Message& m) {
 
 Ready DecodeReady(const Message& m) {
   const Reader r(m, kReady);
-  return Ready{r.String("device", 0, kMaxNameBytes, true)};
+  Ready out;
+  out.device = r.String("device", 0, kMaxNameBytes, true);
+  out.gangs = r.Boolean("gangs");
+  return out;
 }
+
+namespace {
+
+RunGang DecodeRunGang(const Reader& r) {
+  const Json& value = r.Object("gang");
+  const auto member = [&](const char* key) -> const Json& {
+    const auto it = value.find(key);
+    if (it == value.end()) r.Fail(std::string("gang.") + key, "is missing");
+    return *it;
+  };
+  RunGang gang;
+  gang.size = static_cast<int>(r.IntegerValue(member("size"), "gang.size", 1, kMaxGangSize));
+  gang.rank = static_cast<int>(r.IntegerValue(member("rank"), "gang.rank", 0, gang.size - 1));
+  gang.key = r.StringValue(member("key"), "gang.key", 1, kMaxNameBytes, true);
+  const Json& ranks = member("mpi_ranks");
+  if (!ranks.is_array()) r.Fail("gang.mpi_ranks", "must be an array, not " + TypeName(ranks));
+  if (!ranks.empty() && ranks.size() != static_cast<size_t>(gang.size)) {
+    r.Fail("gang.mpi_ranks", "must be empty or hold one rank per member (" +
+                                 std::to_string(gang.size) + "), not " +
+                                 std::to_string(ranks.size()));
+  }
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    gang.mpi_ranks.push_back(static_cast<int>(
+        r.IntegerValue(ranks[i], "gang.mpi_ranks[" + std::to_string(i) + "]", 0, kMaxPid)));
+  }
+  return gang;
+}
+
+}  // namespace
 
 Run DecodeRun(const Message& m) {
   const Reader r(m, kRun);
@@ -325,6 +380,7 @@ Run DecodeRun(const Message& m) {
   out.seed = r.Unsigned("seed");
   out.epochs = static_cast<int>(r.Integer("epochs", 1, kMaxEpochs));
   out.artifact_dir = r.String("artifact_dir", 1, kMaxPathBytes, true);
+  if (r.Has("gang")) out.gang = DecodeRunGang(r);
   return out;
 }
 
@@ -366,6 +422,14 @@ Fail DecodeFail(const Message& m) {
   return out;
 }
 
+Interrupted DecodeInterrupted(const Message& m) {
+  const Reader r(m, kInterrupted);
+  Interrupted out;
+  out.trial = r.Trial();
+  out.reason = r.Text("reason", kMaxTextBytes);
+  return out;
+}
+
 Heartbeat DecodeHeartbeat(const Message& m) {
   const Reader r(m, kHeartbeat);
   return Heartbeat{};
@@ -374,6 +438,22 @@ Heartbeat DecodeHeartbeat(const Message& m) {
 Shutdown DecodeShutdown(const Message& m) {
   const Reader r(m, kShutdown);
   return Shutdown{r.Text("reason", kMaxTextBytes)};
+}
+
+Rendezvous DecodeRendezvous(const Message& m) {
+  const Reader r(m, kRendezvous);
+  Rendezvous out;
+  out.trial = r.Trial();
+  out.blob = r.String("blob", 0, kMaxBlobBytes, true);
+  return out;
+}
+
+Abort DecodeAbort(const Message& m) {
+  const Reader r(m, kAbort);
+  Abort out;
+  out.trial = r.Trial();
+  out.reason = r.Text("reason", kMaxTextBytes);
+  return out;
 }
 
 }  // namespace msg

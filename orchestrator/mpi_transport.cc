@@ -100,6 +100,11 @@ class MpiWorkerChannel : public WorkerChannel {
       backoff.Wait();
     }
   }
+
+  std::optional<Message> ReceiveArrived() override {
+    if (auto received = TryReceive(0)) return DecodeMessage(received->second);
+    return std::nullopt;
+  }
 };
 
 }  // namespace
@@ -112,6 +117,18 @@ MpiSession::MpiSession() {
 }
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
+
+int MpiSession::WorkersOnThisNode() {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  int ranks_here = 1;
+  MPI_Comm_size(node, &ranks_here);
+  const int is_coordinator = rank_ == 0 ? 1 : 0;
+  int coordinator_here = 0;
+  MPI_Allreduce(&is_coordinator, &coordinator_here, 1, MPI_INT, MPI_MAX, node);
+  MPI_Comm_free(&node);
+  return std::max(1, ranks_here - coordinator_here);
+}
 
 void MpiSession::Abort(int status) {
   MPI_Abort(MPI_COMM_WORLD, status);

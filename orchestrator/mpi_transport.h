@@ -15,8 +15,8 @@
 namespace ensweep {
 
 // True if OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE is set, or (srun with PMI) SLURM_NTASKS,
-// SLURM_PROCID and PMI_RANK all are. srun without a PMI plug-in is not recognised: each task would
-// then run a study of its own.
+// SLURM_PROCID and PMI_RANK all are. srun without a PMI plug-in is not an MPI launch: `ensweep
+// run` refuses it when it starts more than one task (cluster_env.h, SrunStepTasks).
 bool LaunchedByMpi();
 
 // Initialises MPI on construction and finalises it on destruction. One per process.
@@ -28,6 +28,10 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // The worker ranks on this rank's node (ranks that share its memory, MPI_COMM_TYPE_SHARED, less
+  // the coordinator if it is one of them): asked of MPI, so right under srun --mpi=pmix too,
+  // where no launcher variable says it. Collective: every rank calls it once, at the start.
+  int WorkersOnThisNode();
   // Ends every rank of the job (used when the coordinator fails and workers would wait forever).
   [[noreturn]] void Abort(int status);
 

@@ -24,6 +24,8 @@ MpiSession::~MpiSession() = default;
 
 void MpiSession::Abort(int status) { std::exit(status); }
 
+int MpiSession::WorkersOnThisNode() { NoMpi(); }
+
 std::unique_ptr<CoordinatorTransport> MakeMpiCoordinatorTransport() { NoMpi(); }
 
 std::unique_ptr<WorkerChannel> MakeMpiWorkerChannel() { NoMpi(); }

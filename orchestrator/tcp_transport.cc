@@ -435,6 +435,7 @@ class TcpWorkerChannel : public WorkerChannel {
       if (Clock::now() >= deadline) {
         throw UserError("cannot connect to coordinator at " + endpoint + ": " + last_error);
       }
+      if (Stopping()) throw UserError("stopped by signal while connecting to " + endpoint);
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     socket_.set_option(tcp::no_delay(true));
@@ -454,6 +455,8 @@ class TcpWorkerChannel : public WorkerChannel {
       case Read::kClosed:
         throw UserError(at + " closed the connection before its challenge (" + error_ +
                         "; it may have too many connections open)");
+      case Read::kStopped:
+        throw UserError("stopped by signal while joining " + at);
       case Read::kTooLarge:
         throw UserError(at + " sent " + error_ + " instead of a challenge");
     }
@@ -480,6 +483,8 @@ class TcpWorkerChannel : public WorkerChannel {
         throw TokenMismatch(at +
                             " refused this worker's token: it is not the token of the study "
                             "being run there");
+      case Read::kStopped:
+        throw UserError("stopped by signal while joining " + at);
       case Read::kTooLarge:
         throw UserError(at + " sent " + error_ + " instead of answering the token");
     }
@@ -505,16 +510,32 @@ class TcpWorkerChannel : public WorkerChannel {
         throw ChannelClosed("no message from the coordinator for " + Duration(receive_timeout_));
       case Read::kClosed:
         throw ChannelClosed("coordinator connection closed: " + error_);
+      case Read::kStopped:
+        throw ChannelClosed("stopped by signal");
       case Read::kTooLarge:
         break;
     }
     throw ProtocolError("the coordinator sent " + error_);
   }
 
+  std::optional<Message> ReceiveArrived() override {
+    pollfd ready{socket_.native_handle(), POLLIN, 0};
+    if (::poll(&ready, 1, 0) <= 0) return std::nullopt;
+    return Receive();  // readable: a frame (or the connection's end) has arrived
+  }
+
+  std::string LocalAddress() const override {
+    boost::system::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    return ec ? std::string() : local.address().to_string();
+  }
+
   void SetReceiveTimeout(std::chrono::milliseconds timeout) override { receive_timeout_ = timeout; }
 
  private:
-  enum class Read { kOk, kTimeout, kClosed, kTooLarge };
+  enum class Read { kOk, kTimeout, kClosed, kTooLarge, kStopped };
+
+  bool Stopping() const { return options_.stop_requested && options_.stop_requested(); }
 
   void WriteFrame(const std::string& frame) {
     boost::system::error_code ec;
@@ -526,7 +547,7 @@ class TcpWorkerChannel : public WorkerChannel {
   // then its bytes, all of it by `deadline` when there is one. Sets error_ unless kOk.
   Read ReadFrame(std::string& body, size_t limit, std::optional<Clock::time_point> deadline) {
     unsigned char header[4];
-    Read read = ReadExactly(reinterpret_cast<char*>(header), 4, deadline);
+    Read read = ReadExactly(reinterpret_cast<char*>(header), 4, deadline, true);
     if (read != Read::kOk) return read;
     const uint32_t n = FrameLength(header);
     if (n > limit) {
@@ -538,15 +559,20 @@ class TcpWorkerChannel : public WorkerChannel {
     return ReadExactly(body.data(), n, deadline);
   }
 
-  // Reads exactly n bytes; with a deadline, waits for them no later than it.
-  Read ReadExactly(char* data, size_t n, std::optional<Clock::time_point> deadline) {
+  // Reads exactly n bytes; with a deadline, waits for them no later than it. With `may_stop`, a
+  // wait interrupted by a signal before the first byte ends it (kStopped) on a stop request.
+  Read ReadExactly(char* data, size_t n, std::optional<Clock::time_point> deadline,
+                   bool may_stop = false) {
     size_t done = 0;
     while (done < n) {
       if (deadline) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
         pollfd ready{socket_.native_handle(), POLLIN, 0};
         const int polled = left.count() > 0 ? ::poll(&ready, 1, static_cast<int>(left.count())) : 0;
-        if (polled < 0 && errno == EINTR) continue;
+        if (polled < 0 && errno == EINTR) {
+          if (may_stop && done == 0 && Stopping()) return Read::kStopped;
+          continue;
+        }
         if (polled == 0) {
           error_ = "timed out";
           return Read::kTimeout;

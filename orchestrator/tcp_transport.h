@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,6 +98,10 @@ struct TcpChannelOptions {
   std::chrono::milliseconds handshake_timeout{30000};
   // Largest frame accepted from the coordinator. Default 16 MiB.
   size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // Read when a signal interrupts a wait (connecting, or Receive before a frame has begun): true
+  // ends it, connecting with UserError, Receive with ChannelClosed("stopped by signal"). The
+  // caller's handler must be installed without SA_RESTART. Null: waits go on.
+  std::function<bool()> stop_requested;
 };
 
 // The two ends hold different secrets: the coordinator closed the connection after this worker's

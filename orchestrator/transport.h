@@ -50,6 +50,15 @@ class WorkerChannel {
   // Bounds how long Receive waits (a silent coordinator is taken as lost). Channels whose peer
   // is trusted to be alive by their launcher (in-process, MPI) may ignore it.
   virtual void SetReceiveTimeout(std::chrono::milliseconds /*timeout*/) {}
+  // A message that has already arrived (all of it, or its first bytes: the rest is then waited
+  // for as Receive waits), without waiting for one; nullopt when none has. Throws as Receive
+  // does. Lets a worker see an ABORT while its trainer calls KeepAlive (in-process, TCP and MPI
+  // channels look); one that keeps this default sees an ABORT at its next report.
+  virtual std::optional<Message> ReceiveArrived() { return std::nullopt; }
+  // The address of this end of the connection as other machines reach it (TCP: the socket's local
+  // address), advertised to the other members of a gang (GangInfo::advertise_host); "" when the
+  // channel has none (the worker then gives its host name).
+  virtual std::string LocalAddress() const { return ""; }
 };
 
 }  // namespace ensweep

@@ -292,6 +292,7 @@ void TrialBook::Interrupt(int64_t number, const std::string& reason) {
   trial.error = kInterruptedPrefix + reason;
   trial.epochs_done = 0;
   store_.MarkInterrupted(trial.id, trial.error);
+  pending_.push_front(number);  // first in line, when the run goes on (a worker was stopped)
   curves_[number] = TrialCurve{};
   curves_[number].state = trial.state;
 }

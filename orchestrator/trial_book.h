@@ -71,7 +71,8 @@ class TrialBook {
   void Fail(int64_t number, const std::string& error, double seconds);
   // Its worker was lost: STALE, queued first to retry if it has retries left.
   void Stale(int64_t number, const std::string& reason);
-  // Back to the queue for the next run (QUEUED, epochs cleared, no retry used).
+  // Back to the queue (QUEUED, epochs cleared, no retry used), first in line: for the next run
+  // after a stop, or for this one when its worker was stopped (INTERRUPTED).
   void Interrupt(int64_t number, const std::string& reason);
 
   const std::vector<TrialRecord>& History() const { return trials_; }

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 
@@ -19,6 +21,16 @@ using Clock = std::chrono::steady_clock;
 // Raised inside a trial when the coordinator asks the worker to shut down mid-trial.
 struct ShutdownRequested {};
 
+// Raised when the worker was told to stop (WorkerOptions::stop_requested): at an epoch report,
+// or when a wait for the coordinator was interrupted by the signal.
+struct StopRequested {};
+
+// Raised inside a gang trial when the coordinator ABORTs its attempt; the trainer propagates it
+// and the worker answers FAIL, which frees it.
+struct GangAborted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Raised when nothing came from the coordinator within the receive timeout.
 struct CoordinatorSilent {
   double seconds;
@@ -28,7 +40,10 @@ struct CoordinatorSilent {
 // coordinator is silent) from a closed channel whatever the channel's words for either.
 class Inbox {
  public:
-  explicit Inbox(WorkerChannel& channel) : channel_(channel) {}
+  Inbox(WorkerChannel& channel, std::function<bool()> stop_requested)
+      : channel_(channel), stop_requested_(std::move(stop_requested)) {}
+
+  bool Stopping() const { return stop_requested_ && stop_requested_(); }
 
   void SetTimeout(std::chrono::milliseconds timeout) {
     timeout_ = timeout;
@@ -38,12 +53,19 @@ class Inbox {
   // The next message other than a HEARTBEAT. A HEARTBEAT proves the coordinator alive and is
   // answered with one, which keeps an idle worker alive in the coordinator's eyes.
   Message Next() {
+    if (!held_.empty()) {
+      Message message = std::move(held_.front());
+      held_.pop_front();
+      return message;
+    }
     while (true) {
+      if (Stopping()) throw StopRequested{};
       const auto started = Clock::now();
       Message message;
       try {
         message = channel_.Receive();
       } catch (const ChannelClosed&) {
+        if (Stopping()) throw StopRequested{};
         const auto waited = Clock::now() - started;
         if (timeout_ && waited >= *timeout_ * 9 / 10) {
           throw CoordinatorSilent{std::chrono::duration<double>(waited).count()};
@@ -56,27 +78,51 @@ class Inbox {
     }
   }
 
+  // Takes in what has arrived without waiting (HEARTBEATs answered), and returns the first held
+  // message of type `type`, taken out; the others stay for Next.
+  std::optional<Message> TakeArrived(const char* type) {
+    while (auto message = channel_.ReceiveArrived()) {
+      if (message->type == msg::kHeartbeat) {
+        msg::DecodeHeartbeat(*message);
+        channel_.Send(msg::Encode(msg::Heartbeat{}));
+      } else {
+        held_.push_back(std::move(*message));
+      }
+    }
+    for (auto it = held_.begin(); it != held_.end(); ++it) {
+      if (it->type != type) continue;
+      Message found = std::move(*it);
+      held_.erase(it);
+      return found;
+    }
+    return std::nullopt;
+  }
+
  private:
   WorkerChannel& channel_;
+  std::function<bool()> stop_requested_;
+  std::deque<Message> held_;  // arrived during KeepAlive, not yet read
   std::optional<std::chrono::milliseconds> timeout_;
 };
 
 class ChannelTrialContext : public TrialContext {
  public:
-  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, int64_t trial,
+  ChannelTrialContext(WorkerChannel& channel, Inbox& inbox, const TrialRequest& request,
                       double heartbeat_interval_s)
       : channel_(channel),
         inbox_(inbox),
-        trial_(trial),
+        trial_(request.trial_number),
+        gang_(request.gang),
         interval_(heartbeat_interval_s),
         last_send_(Clock::now()) {}
 
   bool ReportEpoch(const EpochReport& report) override {
+    GiveBackIfStopping();
+    if (given_back_) throw StopRequested{};
     channel_.Send(msg::Encode(msg::Report{trial_, report.epoch, report.metrics}));
     last_send_ = Clock::now();
     while (true) {
-      const Message answer = inbox_.Next();
-      if (answer.type == msg::kShutdown) throw ShutdownRequested{};
+      const Message answer = NextForTrial();
       int64_t trial = 0;
       bool go_on = true;
       if (answer.type == msg::kContinue) {
@@ -96,16 +142,76 @@ class ChannelTrialContext : public TrialContext {
   }
 
   void KeepAlive() override {
+    GiveBackIfStopping();
     const auto now = Clock::now();
     if (std::chrono::duration<double>(now - last_send_).count() < interval_) return;
     channel_.Send(msg::Encode(msg::Heartbeat{}));
     last_send_ = now;
+    // A gang member looks for its attempt's ABORT (or a SHUTDOWN) without waiting.
+    if (gang_.size <= 1) return;
+    if (inbox_.TakeArrived(msg::kShutdown)) throw ShutdownRequested{};
+    while (const auto abort = inbox_.TakeArrived(msg::kAbort)) {
+      const msg::Abort decoded = msg::DecodeAbort(*abort);
+      if (decoded.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + decoded.reason);
+      }
+    }
+  }
+
+  std::string Rendezvous(const std::string& blob) override {
+    if (gang_.size <= 1) throw std::runtime_error("Rendezvous: trial " + Trial() + " is no gang's");
+    if (gang_.rank == 0) {
+      channel_.Send(msg::Encode(msg::Rendezvous{trial_, blob}));
+      last_send_ = Clock::now();
+      return blob;
+    }
+    // The coordinator heartbeats a member waiting here; Inbox answers each.
+    const Message answer = NextForTrial();
+    if (answer.type != msg::kRendezvous) {
+      throw ProtocolError(msg::QuotedType(answer.type) + " while waiting for RENDEZVOUS");
+    }
+    const msg::Rendezvous rendezvous = msg::DecodeRendezvous(answer);
+    if (rendezvous.trial != trial_) {
+      throw ProtocolError("RENDEZVOUS for trial " + std::to_string(rendezvous.trial) +
+                          " while trial " + Trial() + " runs");
+    }
+    return rendezvous.blob;
+  }
+
+  // INTERRUPTED sent: the trainer's result, if it finishes, is not reported.
+  bool given_back() const { return given_back_; }
+
+  // Once the worker is told to stop, the trial goes back to the coordinator at once (INTERRUPTED),
+  // from the first KeepAlive or epoch report: a batch scheduler kills the worker soon after its
+  // SIGTERM, maybe before the epoch ends. The trainer then runs on until its next report.
+  void GiveBackIfStopping() {
+    if (given_back_ || !inbox_.Stopping()) return;
+    channel_.Send(msg::Encode(msg::Interrupted{trial_, "stopped by signal"}));
+    given_back_ = true;
   }
 
  private:
+  std::string Trial() const { return std::to_string(trial_); }
+
+  // The next message for the running trial: SHUTDOWN and this trial's ABORT are raised; an ABORT
+  // of an earlier attempt is skipped.
+  Message NextForTrial() {
+    while (true) {
+      Message message = inbox_.Next();
+      if (message.type == msg::kShutdown) throw ShutdownRequested{};
+      if (message.type != msg::kAbort) return message;
+      const msg::Abort abort = msg::DecodeAbort(message);
+      if (abort.trial == trial_) {
+        throw GangAborted("gang attempt aborted by the coordinator: " + abort.reason);
+      }
+    }
+  }
+
   WorkerChannel& channel_;
   Inbox& inbox_;
   int64_t trial_;
+  bool given_back_ = false;
+  GangInfo gang_;
   double interval_;
   Clock::time_point last_send_;
 };
@@ -169,7 +275,15 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
   request.seed = run.seed;
   request.params = run.params;
   request.epochs = run.epochs;
-  ChannelTrialContext context(channel, inbox, request.trial_number, options.heartbeat_interval_s);
+  if (run.gang) {
+    request.gang.size = run.gang->size;
+    request.gang.rank = run.gang->rank;
+    request.gang.key = run.gang->key;
+    request.gang.mpi_ranks = run.gang->mpi_ranks;
+    request.gang.advertise_host = channel.LocalAddress();
+    if (request.gang.advertise_host.empty()) request.gang.advertise_host = HostName();
+  }
+  ChannelTrialContext context(channel, inbox, request, options.heartbeat_interval_s);
   Log(LogLevel::kDebug, "trial ", request.trial_number, " starting: ", request.params.dump());
   const auto started = Clock::now();
   const auto say = [&](const std::string& what) {
@@ -180,6 +294,8 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
     request.artifact_dir = TrialFolder(study.artifacts, run.artifact_dir);
     say("started: " + request.params.dump());
     const TrialResult result = trainer.Run(request, context);
+    context.GiveBackIfStopping();
+    if (context.given_back()) throw StopRequested{};
     // A trainer that writes nothing (the built-in objectives) leaves no empty folder behind.
     std::error_code ignored;
     if (fs::is_empty(request.artifact_dir, ignored)) fs::remove(request.artifact_dir, ignored);
@@ -193,6 +309,14 @@ bool RunTrial(WorkerChannel& channel, Inbox& inbox, Trainer& trainer, const Stud
   } catch (const ShutdownRequested&) {
     say("interrupted: the coordinator is stopping");
     return false;
+  } catch (const StopRequested&) {
+    try {
+      context.GiveBackIfStopping();
+    } catch (const ChannelClosed&) {
+      // The coordinator is gone too: nothing to give back to.
+    }
+    say("interrupted by a signal: given back to the coordinator");
+    throw;
   } catch (const ChannelClosed&) {
     throw;
   } catch (const ProtocolError&) {
@@ -220,64 +344,82 @@ std::string HostName() {
 
 std::string DefaultWorkerName() { return HostName() + ":" + std::to_string(getpid()); }
 
+namespace {
+
+// The conversation from HELLO to SHUTDOWN (message.h); RunWorker turns what it throws into an
+// exit status.
+int Converse(WorkerChannel& channel, Inbox& inbox, const TrainerFactory& make_trainer,
+             const WorkerOptions& options) {
+  inbox.SetTimeout(Milliseconds(options.welcome_timeout_s));
+  channel.Send(msg::Encode(msg::Hello{kProtocolVersion,
+                                      options.name.empty() ? DefaultWorkerName() : options.name,
+                                      HostName(), static_cast<int64_t>(getpid())}));
+  std::unique_ptr<Trainer> trainer;
+  std::optional<StudySpec> study;
+  while (true) {
+    const Message message = inbox.Next();
+    if (message.type == msg::kShutdown) {
+      const msg::Shutdown shutdown = msg::DecodeShutdown(message);
+      if (!study) {
+        // Before WELCOME: the coordinator refused this worker (e.g. another protocol version).
+        Log(LogLevel::kError, "the coordinator refused this worker: ", shutdown.reason);
+        return 1;
+      }
+      if (options.progress != nullptr) {
+        *options.progress << "the coordinator ended the run ("
+                          << (shutdown.reason.empty() ? "no reason given" : shutdown.reason) << ")"
+                          << std::endl;
+      }
+      return 0;
+    }
+    if (message.type == msg::kWelcome) {
+      if (study) throw ProtocolError("a second WELCOME");
+      const msg::Welcome welcome = msg::DecodeWelcome(message);
+      try {
+        study = StudyFromJson(welcome.study);
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, "the coordinator sent a study this worker cannot read: ", e.what());
+        return 1;
+      }
+      inbox.SetTimeout(
+          Milliseconds(study->resources.heartbeat_timeout_s + options.silence_margin_s));
+      try {
+        trainer = make_trainer(*study);
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, "cannot build the trainer: ", e.what());
+        return 1;
+      }
+      channel.Send(msg::Encode(msg::Ready{trainer->Device(), true}));
+      if (options.progress != nullptr) {
+        *options.progress << "joined study " << study->name << " (" << trainer->Device()
+                          << "); waiting for trials" << std::endl;
+      }
+    } else if (message.type == msg::kRun) {
+      const msg::Run run = msg::DecodeRun(message);
+      if (!trainer) throw ProtocolError("RUN before WELCOME");
+      if (!RunTrial(channel, inbox, *trainer, *study, run, options)) return 0;
+    } else if (message.type == msg::kContinue || message.type == msg::kStop) {
+      // A decision for a trial that already ended (e.g. after a FAIL): nothing to do.
+    } else if (message.type == msg::kAbort) {
+      msg::DecodeAbort(message);  // for a gang trial this worker ended already (its DONE)
+    } else if (message.type == msg::kRendezvous) {
+      msg::DecodeRendezvous(message);  // for a gang attempt this worker left already
+    } else {
+      throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
+    }
+  }
+}
+
+}  // namespace
+
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options) {
-  Inbox inbox(channel);
+  Inbox inbox(channel, options.stop_requested);
   try {
-    inbox.SetTimeout(Milliseconds(options.welcome_timeout_s));
-    channel.Send(msg::Encode(msg::Hello{kProtocolVersion,
-                                        options.name.empty() ? DefaultWorkerName() : options.name,
-                                        HostName(), static_cast<int64_t>(getpid())}));
-    std::unique_ptr<Trainer> trainer;
-    std::optional<StudySpec> study;
-    while (true) {
-      const Message message = inbox.Next();
-      if (message.type == msg::kShutdown) {
-        const msg::Shutdown shutdown = msg::DecodeShutdown(message);
-        if (!study) {
-          // Before WELCOME: the coordinator refused this worker (e.g. another protocol version).
-          Log(LogLevel::kError, "the coordinator refused this worker: ", shutdown.reason);
-          return 1;
-        }
-        if (options.progress != nullptr) {
-          *options.progress << "the coordinator ended the run ("
-                            << (shutdown.reason.empty() ? "no reason given" : shutdown.reason)
-                            << ")" << std::endl;
-        }
-        return 0;
-      }
-      if (message.type == msg::kWelcome) {
-        if (study) throw ProtocolError("a second WELCOME");
-        const msg::Welcome welcome = msg::DecodeWelcome(message);
-        try {
-          study = StudyFromJson(welcome.study);
-        } catch (const std::exception& e) {
-          Log(LogLevel::kError, "the coordinator sent a study this worker cannot read: ", e.what());
-          return 1;
-        }
-        inbox.SetTimeout(
-            Milliseconds(study->resources.heartbeat_timeout_s + options.silence_margin_s));
-        try {
-          trainer = make_trainer(*study);
-        } catch (const std::exception& e) {
-          Log(LogLevel::kError, "cannot build the trainer: ", e.what());
-          return 1;
-        }
-        channel.Send(msg::Encode(msg::Ready{trainer->Device()}));
-        if (options.progress != nullptr) {
-          *options.progress << "joined study " << study->name << " (" << trainer->Device()
-                            << "); waiting for trials" << std::endl;
-        }
-      } else if (message.type == msg::kRun) {
-        const msg::Run run = msg::DecodeRun(message);
-        if (!trainer) throw ProtocolError("RUN before WELCOME");
-        if (!RunTrial(channel, inbox, *trainer, *study, run, options)) return 0;
-      } else if (message.type == msg::kContinue || message.type == msg::kStop) {
-        // A decision for a trial that already ended (e.g. after a FAIL): nothing to do.
-      } else {
-        throw ProtocolError("workers are not sent " + msg::QuotedType(message.type));
-      }
-    }
+    return Converse(channel, inbox, make_trainer, options);
+  } catch (const StopRequested&) {
+    Log(LogLevel::kInfo, "stopped by signal; exiting");
+    return kWorkerStopped;
   } catch (const CoordinatorSilent& silent) {
     char seconds[32];
     std::snprintf(seconds, sizeof(seconds), "%.1f", silent.seconds);

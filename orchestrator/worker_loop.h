@@ -5,6 +5,15 @@
 // FAIL with the exception's text; the worker stays up for the next one. Exceptions never cross
 // this function: it returns an exit status.
 //
+// A RUN with a gang (message.h) fills TrialRequest::gang, with advertise_host the channel's
+// LocalAddress() (TCP: this end of the connection; in-process: 127.0.0.1), else the host name
+// (MPI). The context's Rendezvous sends rank 0's blob (RENDEZVOUS) and returns it, or waits for
+// the coordinator's relay on other ranks; an ABORT of the trial's attempt makes Rendezvous,
+// ReportEpoch and (on channels that can look without waiting: WorkerChannel::ReceiveArrived)
+// KeepAlive throw std::runtime_error, which the trainer lets through: the worker answers FAIL,
+// which frees it, and takes the next RUN. ABORTs and RENDEZVOUS of attempts it has left are
+// ignored. READY says that the worker can be a gang member.
+//
 // The worker does not trust its coordinator (message.h): a message that does not decode, a study
 // it cannot read, a RUN beyond the study's epoch budget or whose artifact_dir is not inside the
 // study's artifacts folder (symbolic links resolved) ends it with status 1 before anything runs.
@@ -35,10 +44,20 @@ struct WorkerOptions {
   // A line per trial started and ended, and when the coordinator ends the run (a worker joined by
   // hand); null for workers whose coordinator prints progress (local processes, MPI ranks).
   std::ostream* progress = nullptr;
+  // True once the worker is told to stop (SIGTERM from a batch scheduler). Read before each wait
+  // and at every KeepAlive and epoch report of a trial, and when a wait for the coordinator is
+  // cut short (the channel's receive ends with ChannelClosed while it is true). A running trial is
+  // given back at once (INTERRUPTED: queued again, no retry charged); the worker exits with
+  // kWorkerStopped. Null: never.
+  std::function<bool()> stop_requested;
 };
 
-// Returns 0 after SHUTDOWN, 1 if the coordinator refused the worker (SHUTDOWN before WELCOME), was
-// lost, silent or broke the protocol, or the trainer could not be built.
+// RunWorker's status when stop_requested ended it (as `ensweep run` stopped by SIGTERM).
+inline constexpr int kWorkerStopped = 130;
+
+// Returns 0 after SHUTDOWN, kWorkerStopped after a stop request, 1 if the coordinator refused the
+// worker (SHUTDOWN before WELCOME), was lost, silent or broke the protocol, or the trainer could
+// not be built.
 int RunWorker(WorkerChannel& channel, const TrainerFactory& make_trainer,
               const WorkerOptions& options);
 

@@ -62,8 +62,9 @@ std::vector<int> WorkerRoster::DueHeartbeat(TimePoint now) {
   const double interval_s = std::min(kHeartbeatEverySeconds, timeout_s_ / 3);
   std::vector<int> due;
   for (auto& [peer, slot] : slots_) {
-    // A worker that runs a trial reads only the answers to its reports, which come at once.
-    if (slot->trial) continue;
+    // A worker that runs a trial reads only the answers to its reports, which come at once,
+    // unless it is a gang member waiting for the others.
+    if (slot->trial && !slot->waiting) continue;
     if (std::chrono::duration<double>(now - slot->heartbeat_sent).count() < interval_s) continue;
     slot->heartbeat_sent = now;
     due.push_back(peer);

@@ -4,8 +4,9 @@
 // (Heard). Silent() is asked once per round; if the coordinator itself did not run for longer
 // than the timeout since the previous round (SIGSTOP and SIGCONT, a suspended machine), its
 // workers' silence says nothing about them: every worker gets a fresh timeout instead. Idle
-// workers are sent a HEARTBEAT at least every min(5 s, timeout / 3) (DueHeartbeat), so that they
-// can tell a silent coordinator from an idle one. Not thread-safe.
+// workers, and gang members waiting for the coordinator (the rendezvous, rank 0's epoch), are sent
+// a HEARTBEAT at least every min(5 s, timeout / 3) (DueHeartbeat), so that they can tell a silent
+// coordinator from an idle one, and answer it. Not thread-safe.
 #pragma once
 
 #include <chrono>
@@ -23,9 +24,14 @@ struct WorkerSlot {
   using TimePoint = std::chrono::steady_clock::time_point;
   int64_t store_id = 0;
   std::string name;
+  std::string host;  // as its HELLO gave it
   bool ready = false;
+  bool gangs = false;            // it can be a gang member (READY)
   std::optional<int64_t> trial;  // the trial it runs, if any
   bool stop_sent = false;        // the pruner stopped that trial
+  int64_t gang = 0;              // the GangAttempt (orchestrator/gang.h) it is a member of; 0: none
+  bool waiting = false;          // a gang member waiting for the coordinator (heartbeats it)
+  bool aborted = false;          // its gang's attempt was aborted; its DONE or FAIL frees it
   TimePoint last_seen;
   TimePoint trial_started;
   TimePoint heartbeat_sent;  // the coordinator's last HEARTBEAT to it
@@ -51,7 +57,7 @@ class WorkerRoster {
   // The peers silent for longer than the timeout at `now` (none after a pause of the
   // coordinator's own: see above). Called once per round.
   std::vector<int> Silent(TimePoint now);
-  // The idle peers due a HEARTBEAT at `now`, marked as sent.
+  // The idle (or waiting) peers due a HEARTBEAT at `now`, marked as sent.
   std::vector<int> DueHeartbeat(TimePoint now);
 
  private:

@@ -27,3 +27,5 @@ step "release build" scripts/build.sh
 cd build
 echo "== release tests"  # ctest's closing lines say how long they took
 ctest --output-on-failure --timeout 900 -j 2
+# A skipped test's output is not shown: say why the Slurm test (tests/slurm/run.sh) was skipped.
+grep -h "^SKIPPED: " Testing/Temporary/LastTest.log || true

@@ -174,5 +174,50 @@ TEST_CASE("a study stored by an earlier version reads back to the same normalise
   CHECK(spec.pruner.type == PrunerType::kHyperband);
   CHECK(spec.ensemble.tta == EnsembleTta::kHflip);
   CHECK(spec.budget.time_s == 90);
-  CHECK(spec.ToJson() == stored);
+  CHECK(spec.resources.slots_per_trial == 1);
+  // resources.gpus_per_trial is read as its new name, slots_per_trial; the rest is unchanged.
+  Json renamed = stored;
+  renamed["resources"].erase("gpus_per_trial");
+  renamed["resources"]["slots_per_trial"] = 1;
+  CHECK(spec.ToJson() == renamed);
+}
+
+TEST_CASE("resources.slots_per_trial sets every trial's slots and the space may set a trial's own",
+          "[core][study][params][gang]") {
+  const StudySpec spec = Load(std::string(kTorchHead) +
+                              "resources: {slots_per_trial: 2}\n"
+                              "space:\n  slots_per_trial: {choice: [1, 4]}\n  lr: 0.1\n");
+  CHECK(spec.resources.slots_per_trial == 2);
+  CHECK(SlotsOfTrial(spec, Json{{"lr", 0.1}}) == 2);
+  CHECK(SlotsOfTrial(spec, Json{{"slots_per_trial", 4}}) == 4);
+  CHECK(MaxSlotsPerTrial(spec) == 4);
+  CHECK(spec.ToJson()["resources"]["slots_per_trial"] == 2);
+  // A built-in objective accepts it too, with its values checked.
+  const std::string branin = "study: b\ntrainer: {type: branin}\n";
+  std::vector<std::string> warnings;
+  const StudySpec objective = Load(branin +
+                                       "space:\n  x1: {uniform: [-5, 10]}\n  x2: {uniform: [0, 15]}"
+                                       "\n  slots_per_trial: {choice: [1, 2]}\n",
+                                   &warnings);
+  CHECK(MaxSlotsPerTrial(objective) == 2);
+  CHECK(warnings.empty());  // no "has no effect": the coordinator reads it
+  CHECK_THAT(LoadError(branin + "space:\n  x1: 0.5\n  x2: 1\n  slots_per_trial: 65\n"),
+             Catch::Contains("'space.slots_per_trial'") && Catch::Contains("1..64"));
+  CHECK_THAT(LoadError(std::string(kTorchHead) + "space:\n  slots_per_trial: 0\n"),
+             Catch::Contains("'space.slots_per_trial'") && Catch::Contains("1..64"));
+}
+
+TEST_CASE("resources.gpus_per_trial is read as slots_per_trial with a warning naming the new key",
+          "[core][study][params][gang]") {
+  std::vector<std::string> warnings;
+  const StudySpec spec =
+      Load(std::string(kTorchHead) + "resources: {gpus_per_trial: 2}\n", &warnings);
+  CHECK(spec.resources.slots_per_trial == 2);
+  REQUIRE(warnings.size() == 1);
+  CHECK_THAT(warnings[0], Catch::Contains("study.yaml:3") &&
+                              Catch::Contains("resources.gpus_per_trial") &&
+                              Catch::Contains("resources.slots_per_trial"));
+  CHECK_THAT(
+      LoadError(std::string(kTorchHead) + "resources: {gpus_per_trial: 2, slots_per_trial: 2}\n"),
+      Catch::Contains("give only resources.slots_per_trial"));
 }

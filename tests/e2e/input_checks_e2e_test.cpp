@@ -193,3 +193,50 @@ TEST_CASE("a key without effect for the chosen method loads with a warning namin
   CHECK_THAT(run.output, Catch::Contains("study.yaml:7: warning: 'ensemble.size': has no effect: "
                                          "only the uniform method reads it"));
 }
+
+TEST_CASE(
+    "run refuses a study whose trials need more slots than the run has workers, and runs "
+    "one whose gangs fit",
+    "[e2e][cli][study][gang]") {
+  const fs::path dir = FreshDir("slots_per_trial");
+  const auto write = [&](const std::string& name, const std::string& resources,
+                         const std::string& space) {
+    const fs::path study = dir / name;
+    std::ofstream(study) << "study: slots\n"
+                         << "storage: runs/store.sqlite\n"
+                         << "trainer: {type: curve, epoch_time: 0.01s, noise: 0.01}\n"
+                         << "objective: {metric: val_accuracy, direction: maximize}\n"
+                         << "budget: {trials: 6, epochs: 2}\n"
+                         << "sampler: {seed: 4}\n"
+                         << resources << "space:\n  lr: {log_uniform: [0.0001, 0.1]}\n"
+                         << space;
+    return study.string();
+  };
+  RequireRefused(
+      "run " + write("three.yaml", "resources: {slots_per_trial: 3}\n", "") + " --workers 2 -q",
+      "'slots_per_trial': a trial may ask for 3 slots (workers that train it together), "
+      "but this run has 2 workers (--workers)");
+  const std::string mixed = write("mixed.yaml", "", "  slots_per_trial: {choice: [1, 2]}\n");
+  RequireRefused("run " + mixed + " --workers 1 -q", "a trial may ask for 2 slots");
+  CHECK_FALSE(fs::exists(dir / "runs/store.sqlite"));  // refused before anything was made
+
+  // With two workers the same study runs every trial, 2-slot ones on both workers.
+  const auto run = RunCommand(Ensweep() + " run " + mixed + " --workers 2 -q");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  int gangs = 0;
+  for (int trial = 0; trial < 6; ++trial) {
+    const auto show =
+        RunCommand(Ensweep() + " show " + mixed + " " + std::to_string(trial) + " -f json");
+    INFO(show.output);
+    REQUIRE(show.status == 0);
+    const nlohmann::json j = nlohmann::json::parse(show.output);
+    CHECK(j["state"] == "COMPLETE");
+    if (j["slots"] == 2) {
+      ++gangs;
+      CHECK_THAT(j["worker"].get<std::string>(),
+                 Catch::Contains("local-1") && Catch::Contains("local-2"));
+    }
+  }
+  CHECK(gangs > 0);
+}

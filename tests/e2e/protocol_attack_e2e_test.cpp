@@ -212,7 +212,7 @@ int RunHoldingAttacks(const std::string& endpoint, const std::string& secret,
     REQUIRE(ReceiveType(*channel, "WELCOME"));
     int64_t trial = 0;
     if (i > 0) {  // the first case sends a bad READY instead
-      channel->Send(msg::Encode(msg::Ready{"cpu"}));
+      channel->Send(msg::Encode(msg::Ready{"cpu", false}));
       // A trial to hold, if one is left to hand out within a second or two.
       channel->SetReceiveTimeout(std::chrono::milliseconds(2500));
       if (const auto run_message = ReceiveType(*channel, "RUN")) {

@@ -134,12 +134,17 @@ TEST_CASE("SIGTERM reaching the workers before the coordinator does not fail the
 TEST_CASE("bad numbers on the command line and changed objectives exit with 2", "[e2e][control]") {
   const fs::path dir = FreshDir("bad_input");
   const fs::path study = CurveStudy(dir, 2);
-  for (const std::string args : {"--workers 0", "--threads -1"}) {
+  for (const std::string args : {"--threads 0", "--threads -1"}) {
     const auto bad = RunCommand(Ensweep() + " run " + study.string() + " " + args);
     INFO(args << ": " << bad.output);
     CHECK(bad.status == 2);
     CHECK_THAT(bad.output, Catch::Contains("must be a whole number >= 1"));
   }
+  // --workers 0 starts none (workers join by hand), but not fewer.
+  const auto negative = RunCommand(Ensweep() + " run " + study.string() + " --workers -1");
+  INFO(negative.output);
+  CHECK(negative.status == 2);
+  CHECK_THAT(negative.output, Catch::Contains("must be a whole number >= 0"));
   for (const std::string args : {"--trials 0", "--trials 1000001"}) {
     const auto bad = RunCommand(Ensweep() + " run " + study.string() + " " + args);
     INFO(args << ": " << bad.output);

@@ -97,7 +97,7 @@ class SimulatedWorkers : public CoordinatorTransport {
     if (gone_.count(peer)) return;
     const Behaviour& worker = workers_[static_cast<size_t>(peer - 1)];
     if (message.type == msg::kWelcome) {
-      At(elapsed_, peer, msg::Encode(msg::Ready{"sim"}));
+      At(elapsed_, peer, msg::Encode(msg::Ready{"sim", true}));
     } else if (message.type == msg::kHeartbeat) {
       At(elapsed_, peer, msg::Encode(msg::Heartbeat{}));
     } else if (message.type == msg::kRun) {

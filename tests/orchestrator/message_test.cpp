@@ -38,9 +38,10 @@ std::vector<Example> Examples() {
   return {
       Make(msg::Hello{kProtocolVersion, "w1", "node-7", 4242}, msg::DecodeHello),
       Make(msg::Welcome{Json{{"study", "s"}, {"budget", {{"epochs", 2}}}}}, msg::DecodeWelcome),
-      Make(msg::Ready{"cuda:0 NVIDIA H100"}, msg::DecodeReady),
+      Make(msg::Ready{"cuda:0 NVIDIA H100", true}, msg::DecodeReady),
       Make(msg::Run{3, Json{{"lr", 0.01}, {"backbone", "resnet18"}},
-                    std::numeric_limits<uint64_t>::max(), 5, "/runs/artifacts/trial-00003"},
+                    std::numeric_limits<uint64_t>::max(), 5, "/runs/artifacts/trial-00003",
+                    std::nullopt},
            msg::DecodeRun),
       Make(msg::Report{3, 2, {{"val_loss", 0.25}, {"val_macro_f1", 0.75}}}, msg::DecodeReport),
       Make(msg::Continue{3}, msg::DecodeContinue),
@@ -49,6 +50,9 @@ std::vector<Example> Examples() {
       Make(msg::Fail{3, "unknown backbone 'x'"}, msg::DecodeFail),
       Make(msg::Heartbeat{}, msg::DecodeHeartbeat),
       Make(msg::Shutdown{"study finished"}, msg::DecodeShutdown),
+      Make(msg::Interrupted{3, "stopped by signal"}, msg::DecodeInterrupted),
+      Make(msg::Rendezvous{3, "tcp://10.0.0.7:29500 secret=ab12"}, msg::DecodeRendezvous),
+      Make(msg::Abort{3, "gang rank 1 (worker w2) lost"}, msg::DecodeAbort),
   };
 }
 
@@ -132,7 +136,7 @@ TEST_CASE("every field missing or of another JSON type is refused, naming the ty
       }
     }
   }
-  CHECK(refused == 24 * 7);  // 24 fields in all, each missing or as one of 6 other types
+  CHECK(refused == 31 * 7);  // 31 fields in all, each missing or as one of 6 other types
 }
 
 TEST_CASE("metrics must be an object of finite numbers with short names and a capped count",
@@ -233,6 +237,7 @@ TEST_CASE("numbers out of range are refused", "[orchestrator][protocol]") {
       {msg::kDone, "epochs", -1},
       {msg::kDone, "epochs", kMaxEpochs + 1},
       {msg::kFail, "trial", -5},
+      {msg::kInterrupted, "trial", -1},
   };
   for (const Range& range : ranges) {
     INFO(range.type << "." << range.field << " = " << range.value.dump());
@@ -317,4 +322,74 @@ TEST_CASE("PathInside keeps paths inside a folder and refuses the rest",
   CHECK_FALSE(msg::PathInside(folder, "."));
   CHECK_FALSE(msg::PathInside(folder, ""));
   CHECK_FALSE(msg::PathInside("relative/folder", "model.pt"));
+}
+
+namespace {
+
+msg::Run GangRun() {
+  msg::Run run{7, Json{{"slots_per_trial", 3}},  11,
+               2, "/runs/artifacts/trial-00007", msg::RunGang{3, 2, "s1-t7-a0-42", {4, 5, 6}}};
+  return run;
+}
+
+Message WithGang(const std::string& pointer, const Json& value) {
+  Message m = msg::Encode(GangRun());
+  m.body[Json::json_pointer("/gang" + pointer)] = value;
+  return m;
+}
+
+void CheckRunRefused(const Message& m, const std::string& field) {
+  INFO("message " << EncodeMessage(m));
+  try {
+    msg::DecodeRun(DecodeMessage(EncodeMessage(m)));
+    FAIL("accepted");
+  } catch (const ProtocolError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("RUN") && Catch::Contains(field));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a RUN's gang round-trips, and a RUN without one is a 1-slot trial",
+          "[orchestrator][protocol][gang]") {
+  const msg::Run back = msg::DecodeRun(DecodeMessage(EncodeMessage(msg::Encode(GangRun()))));
+  REQUIRE(back.gang);
+  CHECK(back.gang->size == 3);
+  CHECK(back.gang->rank == 2);
+  CHECK(back.gang->key == "s1-t7-a0-42");
+  CHECK(back.gang->mpi_ranks == std::vector<int>{4, 5, 6});
+  msg::Run plain = GangRun();
+  plain.gang.reset();
+  const Message encoded = msg::Encode(plain);
+  CHECK_FALSE(encoded.body.contains("gang"));
+  CHECK_FALSE(msg::DecodeRun(encoded).gang);
+}
+
+TEST_CASE("a RUN's gang with a field missing, mistyped or out of range is refused",
+          "[orchestrator][protocol][gang]") {
+  Message no_size = msg::Encode(GangRun());
+  no_size.body["gang"].erase("size");
+  CheckRunRefused(no_size, "gang.size");
+  CheckRunRefused(WithGang("", "3"), "gang");
+  CheckRunRefused(WithGang("/size", 0), "gang.size");
+  CheckRunRefused(WithGang("/size", kMaxGangSize + 1), "gang.size");
+  CheckRunRefused(WithGang("/rank", 3), "gang.rank");  // rank < size
+  CheckRunRefused(WithGang("/rank", -1), "gang.rank");
+  CheckRunRefused(WithGang("/key", ""), "gang.key");
+  CheckRunRefused(WithGang("/key", "a\nb"), "gang.key");
+  CheckRunRefused(WithGang("/key", 5), "gang.key");
+  CheckRunRefused(WithGang("/mpi_ranks", Json::array({1, 2})), "gang.mpi_ranks");
+  CheckRunRefused(WithGang("/mpi_ranks", Json::array({1, 2, -3})), "gang.mpi_ranks[2]");
+  CheckRunRefused(WithGang("/mpi_ranks", "1,2,3"), "gang.mpi_ranks");
+  CHECK_NOTHROW(msg::DecodeRun(WithGang("/mpi_ranks", Json::array())));
+}
+
+TEST_CASE("a RENDEZVOUS blob longer than 4 KiB or with control characters is refused",
+          "[orchestrator][protocol][gang]") {
+  const Example example = Make(msg::Rendezvous{1, "x"}, msg::DecodeRendezvous);
+  CHECK_NOTHROW(example.roundtrip(With(example.valid, "blob", std::string(kMaxBlobBytes, 'b'))));
+  CHECK_NOTHROW(example.roundtrip(With(example.valid, "blob", "")));
+  CheckRefused(example, With(example.valid, "blob", std::string(kMaxBlobBytes + 1, 'b')), "blob");
+  CheckRefused(example, With(example.valid, "blob", "line\nbreak"), "blob");
+  CheckRefused(example, With(example.valid, "trial", -1), "trial");
 }

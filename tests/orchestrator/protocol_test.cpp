@@ -77,7 +77,7 @@ msg::Run HoldTrial(InProcessChannel& channel, const std::string& name) {
   channel.Send(msg::Encode(msg::Hello{kProtocolVersion, name, "rogue-host", 1}));
   const Message welcome = NextMessage(channel);
   REQUIRE(welcome.type == msg::kWelcome);
-  channel.Send(msg::Encode(msg::Ready{"none"}));
+  channel.Send(msg::Encode(msg::Ready{"none", false}));
   const Message run = NextMessage(channel);
   REQUIRE(run.type == msg::kRun);
   return msg::DecodeRun(run);
@@ -104,7 +104,9 @@ std::vector<Build> ValidMessages() {
       [](const msg::Run&) {
         return msg::Encode(msg::Welcome{Json{{"study", "s"}}});
       },
-      [](const msg::Run&) { return msg::Encode(msg::Ready{"cpu"}); },
+      [](const msg::Run&) {
+        return msg::Encode(msg::Ready{"cpu", false});
+      },
       [](const msg::Run& r) { return msg::Encode(r); },
       [](const msg::Run& r) {
         return msg::Encode(msg::Report{r.trial, 1, {{"value", 0.5}}});
@@ -134,7 +136,7 @@ Build Changed(Build base, std::function<void(Json&, const msg::Run&)> change) {
 // Every message type from a peer holding a trial: those workers do not send, and each field
 // missing or of another JSON type.
 void AddFieldCases(const std::vector<Build>& valid, std::vector<RogueCase>& cases) {
-  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000"};
+  const msg::Run example{0, Json::object(), 1, 2, "/a/trial-00000", std::nullopt};
   for (const Build& build : valid) {
     const Message sample = build(example);
     const bool accepted = sample.type == msg::kReady || sample.type == msg::kReport ||
@@ -337,7 +339,7 @@ void SendSecondHellos(InProcessHub& hub) {
 
 // Anything but HELLO first: the peer is disconnected.
 void SendBeforeHello(InProcessHub& hub, const StudySpec& spec) {
-  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000"};
+  const msg::Run no_trial{0, Json::object(), 1, 2, spec.artifacts + "/trial-00000", std::nullopt};
   for (const Build& build : ValidMessages()) {
     const Message m = build(no_trial);
     if (m.type == msg::kHello) continue;
@@ -542,7 +544,7 @@ class RogueCoordinator {
   const fs::path& root() const { return root_; }
   int runs() const { return runs_; }
   msg::Run RunFor(const std::string& artifact_dir, int epochs = 2) const {
-    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir};
+    return msg::Run{0, Json{{"lr", 0.01}}, 1, epochs, artifact_dir, std::nullopt};
   }
 
  private:
@@ -725,4 +727,85 @@ TEST_CASE("a worker refused at HELLO (SHUTDOWN before WELCOME) exits 1",
   coordinator.Expect(msg::kHello);
   coordinator.Send(msg::Encode(msg::Shutdown{"protocol error: HELLO: 'protocol' is 2"}));
   CHECK(coordinator.ExitStatus() == 1);
+}
+
+TEST_CASE("a worker told to stop gives its trial back, and it runs again elsewhere uncharged",
+          "[orchestrator][protocol][worker]") {
+  const StudySpec spec = RogueStudy(3, 2);
+  auto store = Store::OpenForWriting(spec.storage);
+  InProcessHub hub;
+  CoordinatorThread coordinator(spec, *store, hub);
+
+  // Told to stop (as by SIGTERM) once its first trial has begun.
+  std::atomic<int> runs{0};
+  int stopped_status = -1;
+  {
+    auto channel = hub.Connect();
+    WorkerOptions options;
+    options.name = "leaver";
+    options.stop_requested = [&runs] { return runs.load() > 0; };
+    stopped_status = RunWorker(
+        *channel, [&runs](const StudySpec&) { return std::make_unique<FakeTrainer>(0, &runs); },
+        options);
+  }
+  CHECK(stopped_status == kWorkerStopped);
+  CHECK(runs == 1);
+
+  std::atomic<int> status{-1};
+  int peer = 0;
+  std::thread worker = OrdinaryWorker(hub, "stayer", status, peer);
+  const RunSummary summary = coordinator.Wait();
+  hub.Kill(peer, "test over");
+  worker.join();
+  CHECK(status == 0);
+  CHECK(summary.complete == 3);
+  CHECK(summary.stale == 0);
+  for (const auto& t : store->Trials(summary.study_id)) {
+    INFO("trial " << t.number);
+    CHECK(t.state == TrialState::kComplete);
+    CHECK(t.retries == 0);
+    CHECK(t.worker == "stayer");
+  }
+}
+
+TEST_CASE("a coordinator with nothing to run tells every expected worker to go, late ones too",
+          "[orchestrator][protocol]") {
+  // MPI ranks: each waits for its SHUTDOWN, and rank 0's MPI_Finalize waits for every rank.
+  const StudySpec spec = RogueStudy(2, 1);
+  auto store = Store::OpenForWriting(spec.storage);
+  {
+    InProcessHub hub;
+    CoordinatorThread first(spec, *store, hub);
+    std::atomic<int> status{-1};
+    int peer = 0;
+    std::thread worker = OrdinaryWorker(hub, "first", status, peer);
+    REQUIRE(first.Wait().complete == 2);
+    hub.Kill(peer, "test over");
+    worker.join();
+  }
+  InProcessHub hub;
+  CoordinatorOptions options;
+  options.expected_workers = 2;
+  options.end_after_every_hello = true;
+  Coordinator coordinator(spec, *store, hub.coordinator(), options);
+  std::atomic<bool> done{false};
+  RunSummary summary;
+  std::thread run([&] {
+    summary = coordinator.Run();
+    done = true;
+  });
+  // The study is finished, but no worker has said HELLO yet: the run waits for them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(done);
+  std::atomic<int> status1{-1}, status2{-1};
+  int peer1 = 0, peer2 = 0;
+  std::thread worker1 = OrdinaryWorker(hub, "late-1", status1, peer1);
+  std::thread worker2 = OrdinaryWorker(hub, "late-2", status2, peer2);
+  worker1.join();
+  worker2.join();
+  run.join();
+  CHECK(status1 == 0);  // told to go (SHUTDOWN after WELCOME), not left waiting
+  CHECK(status2 == 0);
+  CHECK(summary.finished_this_run == 0);
+  CHECK(summary.stop_reason == "trial budget reached");
 }

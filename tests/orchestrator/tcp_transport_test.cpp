@@ -226,6 +226,24 @@ TEST_CASE("TCP frames carry messages both ways and a closed worker is reported l
   CHECK(lost.peer == hello.peer);
 }
 
+TEST_CASE("a worker channel gives its local address and takes a message without waiting",
+          "[orchestrator][tcp][gang]") {
+  TcpCoordinatorTransport coordinator("127.0.0.1", 0, Options());
+  auto worker = Connect(coordinator);
+  CHECK(worker->LocalAddress() == "127.0.0.1");  // what a gang's rank 0 advertises
+  worker->Send(Message{msg::kHello, {}});
+  const TransportEvent hello = WaitEvent(coordinator);
+  CHECK_FALSE(worker->ReceiveArrived());  // nothing sent yet: no wait, nothing
+  coordinator.Send(hello.peer, msg::Encode(msg::Abort{3, "a member was lost"}));
+  std::optional<Message> abort;
+  for (int i = 0; i < 100 && !abort; ++i) {
+    coordinator.Poll(50ms);
+    abort = worker->ReceiveArrived();
+  }
+  REQUIRE(abort);
+  CHECK(msg::DecodeAbort(*abort).reason == "a member was lost");
+}
+
 TEST_CASE("a worker channel reports the coordinator's departure", "[orchestrator][tcp]") {
   auto coordinator = std::make_unique<TcpCoordinatorTransport>("127.0.0.1", 0, Options());
   auto worker = Connect(*coordinator);

@@ -15,12 +15,17 @@ namespace ensweep::testing {
 
 class WorkerHarness {
  public:
-  WorkerHarness(const StudySpec& spec, int workers, TrainerFactory make_trainer) : spec_(spec) {
+  // `heartbeat_interval_s`: how often KeepAlive sends a HEARTBEAT (and a gang member looks for
+  // an ABORT); WorkerOptions' default unless given.
+  WorkerHarness(const StudySpec& spec, int workers, TrainerFactory make_trainer,
+                double heartbeat_interval_s = WorkerOptions{}.heartbeat_interval_s)
+      : spec_(spec) {
     store_ = Store::OpenForWriting(spec.storage);
     for (int i = 0; i < workers; ++i) {
-      threads_.emplace_back([i, make_trainer, ch = hub_.Connect()]() mutable {
+      threads_.emplace_back([i, make_trainer, heartbeat_interval_s, ch = hub_.Connect()]() mutable {
         WorkerOptions options;
         options.name = "w" + std::to_string(i + 1);
+        options.heartbeat_interval_s = heartbeat_interval_s;
         RunWorker(*ch, make_trainer, options);
         ch.reset();
       });
