@@ -113,6 +113,8 @@ std::vector<TrialParamInfo> BuildTable() {
       weights,
       Flag("freeze_backbone", &P::freeze_backbone,
            "train the head only; needs `pretrained` or a torchscript backbone"),
+      OneOf("norm", &P::norm, {"batch", "none"},
+            "custom_cnn only: batch (BatchNorm after every convolution) or none"),
       // Optimisation.
       WithAlias(OneOf("optimizer", &P::optimizer, {"sgd", "adam", "adamw"}, "the optimiser"),
                 "optimiser"),
@@ -171,6 +173,9 @@ std::vector<TrialParamInfo> BuildTable() {
             "autocast; auto: bf16 on CUDA, fp32 on the CPU; fp16: CUDA only, with loss scaling"),
       OneOf("memory_format", &P::memory_format, {"auto", "channels_last", "contiguous"},
             "tensor layout; auto: channels-last on CUDA"),
+      Flag("sync_bn", &P::sync_bn,
+           "gang trials: BatchNorm statistics over the whole global batch, not each member's "
+           "shard"),
       // Evaluation.
       OneOf("tta", &P::tta, {"none", "hflip"},
             "hflip: average each image's and its mirror's probabilities"),
@@ -243,6 +248,9 @@ void CheckCombination(const TrialParams& p) {
   if (p.swa && p.swa_start > p.epochs) {
     fail("trial parameter 'swa_start' = " + std::to_string(p.swa_start) +
          ": expected at most the trial's " + std::to_string(p.epochs) + " epochs");
+  }
+  if (p.norm == "none" && p.backbone != "custom_cnn") {
+    fail("trial parameter 'norm' = none needs backbone custom_cnn, got '" + p.backbone + "'");
   }
   if (p.pretrained && p.weights.empty()) {
     fail(

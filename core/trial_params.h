@@ -24,6 +24,7 @@ struct TrialParams {
   // relative to the study file.
   std::string weights;
   bool freeze_backbone = false;  // train the head only
+  std::string norm = "batch";    // batch | none (custom_cnn only: no BatchNorm layers)
 
   // Optimisation.
   std::string optimizer = "sgd";      // sgd | adam | adamw
@@ -70,6 +71,9 @@ struct TrialParams {
   // contiguous on CPU.
   std::string precision = "auto";      // auto | fp32 | bf16 | fp16 (fp16: CUDA only, loss scaling)
   std::string memory_format = "auto";  // auto | channels_last | contiguous
+  // Data-parallel gangs (resources.slots_per_trial > 1): synchronise BatchNorm's batch statistics
+  // over the members in training (false: each member normalises over its own shard).
+  bool sync_bn = false;
 
   // Evaluation.
   std::string tta = "none";  // none | hflip (average the image's and its

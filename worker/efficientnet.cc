@@ -21,7 +21,7 @@ nn::Sequential ConvBn(int in, int out, int kernel, int stride, int groups) {
                                        .padding((kernel - 1) / 2)
                                        .groups(groups)
                                        .bias(false)),
-                        nn::BatchNorm2d(out));
+                        BatchNorm2d(out));
 }
 
 struct SqueezeExcitationImpl : nn::Module {
@@ -113,7 +113,7 @@ EfficientNetB0Impl::EfficientNetB0Impl(int num_classes) {
     if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.get())) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut);
       if (conv->bias.defined()) nn::init::zeros_(conv->bias);
-    } else if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
+    } else if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(module.get())) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     } else if (auto* linear = dynamic_cast<nn::LinearImpl*>(module.get())) {

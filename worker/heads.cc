@@ -1,5 +1,6 @@
 #include "worker/heads.h"
 
+#include <array>
 #include <stdexcept>
 
 #include "core/mask_layout.h"
@@ -26,6 +27,24 @@ torch::Tensor CrossEntropy(const torch::Tensor& logits, const torch::Tensor& tar
   auto options = F::CrossEntropyFuncOptions().label_smoothing(smoothing);
   if (weight.defined()) options = options.weight(weight);
   return F::cross_entropy(logits, target, options);
+}
+
+// The sum over the rows of `logits`, divided by the mean reduction's denominator over
+// `batch_target`: its row count, or with class weights the sum of its rows' weights.
+torch::Tensor CrossEntropyShare(const torch::Tensor& logits, const torch::Tensor& target,
+                                double smoothing, const torch::Tensor& weight,
+                                const torch::Tensor& batch_target) {
+  auto options = F::CrossEntropyFuncOptions().label_smoothing(smoothing).reduction(torch::kSum);
+  if (weight.defined()) options = options.weight(weight);
+  const torch::Tensor sum = F::cross_entropy(logits, target, options);
+  if (!weight.defined()) return sum / static_cast<double>(batch_target.numel());
+  return sum / weight.index_select(0, batch_target).sum();
+}
+
+// The multitask head's three targets (mask, gender, age band) of 18-class labels.
+std::array<torch::Tensor, 3> Tasks(const torch::Tensor& labels) {
+  return {torch::div(labels, 6, "floor"), torch::remainder(torch::div(labels, 3, "floor"), 2),
+          torch::remainder(labels, 3)};
 }
 
 }  // namespace
@@ -82,6 +101,25 @@ torch::Tensor HeadLoss(const torch::Tensor& logits, const torch::Tensor& labels,
              CrossEntropy(logits.narrow(1, 3, 2), gender, params.label_smoothing, weights.gender) +
          params.age_loss_weight *
              CrossEntropy(logits.narrow(1, 5, 3), age, params.age_label_smoothing, weights.age);
+}
+
+torch::Tensor HeadLossShare(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const torch::Tensor& batch_labels, const TrialParams& params,
+                            const ClassWeights& weights) {
+  if (params.head == "single") {
+    return CrossEntropyShare(logits, labels, params.label_smoothing, weights.single, batch_labels);
+  }
+  const auto task = Tasks(labels);
+  const auto batch = Tasks(batch_labels);
+  return params.mask_loss_weight * CrossEntropyShare(logits.narrow(1, 0, 3), task[0],
+                                                     params.label_smoothing, weights.mask,
+                                                     batch[0]) +
+         params.gender_loss_weight * CrossEntropyShare(logits.narrow(1, 3, 2), task[1],
+                                                       params.label_smoothing, weights.gender,
+                                                       batch[1]) +
+         params.age_loss_weight * CrossEntropyShare(logits.narrow(1, 5, 3), task[2],
+                                                    params.age_label_smoothing, weights.age,
+                                                    batch[2]);
 }
 
 torch::Tensor HeadProbabilities(const torch::Tensor& logits, const std::string& head) {

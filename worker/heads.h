@@ -40,6 +40,14 @@ ClassWeights MakeClassWeights(const std::string& class_weighting, const std::vec
 torch::Tensor HeadLoss(const torch::Tensor& logits, const torch::Tensor& labels,
                        const TrialParams& params, const ClassWeights& weights);
 
+// One shard's share of HeadLoss over a whole batch: each term's loss summed over this shard's rows
+// (`logits`, `labels`) and divided by that term's mean-reduction denominator over the whole
+// batch's labels `batch_labels` (its size, or with class weights the sum of its labels' weights),
+// so the shares of a batch's disjoint shards add up to its HeadLoss (up to float rounding).
+torch::Tensor HeadLossShare(const torch::Tensor& logits, const torch::Tensor& labels,
+                            const torch::Tensor& batch_labels, const TrialParams& params,
+                            const ClassWeights& weights);
+
 // (N, C) probabilities, C the number of single-head logits (18 for multitask); rows sum to 1.
 torch::Tensor HeadProbabilities(const torch::Tensor& logits, const std::string& head);
 

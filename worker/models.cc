@@ -24,8 +24,7 @@ nn::Conv2d Conv(int in_channels, int out_channels, int kernel, int stride, int p
 // child names
 // ("downsample.0", "downsample.1") are part of the weight file's key names.
 nn::Sequential Downsample(int in_channels, int out_channels, int stride) {
-  return nn::Sequential(Conv(in_channels, out_channels, 1, stride, 0),
-                        nn::BatchNorm2d(out_channels));
+  return nn::Sequential(Conv(in_channels, out_channels, 1, stride, 0), BatchNorm2d(out_channels));
 }
 
 struct BasicBlockImpl : nn::Module {
@@ -33,9 +32,9 @@ struct BasicBlockImpl : nn::Module {
 
   BasicBlockImpl(int in_channels, int planes, int stride) {
     conv1 = register_module("conv1", Conv(in_channels, planes, 3, stride, 1));
-    bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1 = register_module("bn1", BatchNorm2d(planes));
     conv2 = register_module("conv2", Conv(planes, planes, 3, 1, 1));
-    bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2 = register_module("bn2", BatchNorm2d(planes));
     if (stride != 1 || in_channels != planes * kExpansion) {
       downsample = register_module("downsample", Downsample(in_channels, planes, stride));
     }
@@ -53,7 +52,7 @@ struct BasicBlockImpl : nn::Module {
   }
 
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr};
   nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(BasicBlock);
@@ -63,11 +62,11 @@ struct BottleneckImpl : nn::Module {
 
   BottleneckImpl(int in_channels, int planes, int stride) {
     conv1 = register_module("conv1", Conv(in_channels, planes, 1, 1, 0));
-    bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+    bn1 = register_module("bn1", BatchNorm2d(planes));
     conv2 = register_module("conv2", Conv(planes, planes, 3, stride, 1));
-    bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+    bn2 = register_module("bn2", BatchNorm2d(planes));
     conv3 = register_module("conv3", Conv(planes, planes * kExpansion, 1, 1, 0));
-    bn3 = register_module("bn3", nn::BatchNorm2d(planes * kExpansion));
+    bn3 = register_module("bn3", BatchNorm2d(planes * kExpansion));
     if (stride != 1 || in_channels != planes * kExpansion) {
       downsample =
           register_module("downsample", Downsample(in_channels, planes * kExpansion, stride));
@@ -84,7 +83,7 @@ struct BottleneckImpl : nn::Module {
   }
 
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::Sequential downsample{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -108,7 +107,7 @@ void InitLikeTorchvision(nn::Module& model) {
   for (const std::shared_ptr<nn::Module>& module : model.modules(/*include_self=*/false)) {
     if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.get())) {
       nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
-    } else if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
+    } else if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(module.get())) {
       nn::init::ones_(bn->weight);
       nn::init::zeros_(bn->bias);
     }
@@ -128,12 +127,17 @@ const std::map<std::string, ResNetConfig>& ResNetConfigs() {
 
 }  // namespace
 
-CustomCnnImpl::CustomCnnImpl(int num_classes) {
+CustomCnnImpl::CustomCnnImpl(int num_classes, bool batch_norm) {
   nn::Sequential blocks;
   int in_channels = 3;
   for (int out_channels : {32, 64, 128, 256}) {
-    blocks->push_back(Conv(in_channels, out_channels, 3, 1, 1));
-    blocks->push_back(nn::BatchNorm2d(out_channels));
+    if (batch_norm) {
+      blocks->push_back(Conv(in_channels, out_channels, 3, 1, 1));
+      blocks->push_back(BatchNorm2d(out_channels));
+    } else {
+      blocks->push_back(
+          nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, 3).stride(1).padding(1)));
+    }
     blocks->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
     blocks->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
     in_channels = out_channels;
@@ -151,7 +155,7 @@ torch::Tensor CustomCnnImpl::forward(torch::Tensor images) {
 
 ResNetImpl::ResNetImpl(const ResNetConfig& config, int num_classes) {
   conv1 = register_module("conv1", Conv(3, 64, 7, 2, 3));
-  bn1 = register_module("bn1", nn::BatchNorm2d(64));
+  bn1 = register_module("bn1", BatchNorm2d(64));
   int in_channels = 64;
   const std::array<int, 4> planes = {64, 128, 256, 512};
   std::array<nn::Sequential, 4> stages = {nullptr, nullptr, nullptr, nullptr};

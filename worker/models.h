@@ -20,6 +20,8 @@
 #include <memory>
 #include <string>
 
+#include "worker/batch_norm.h"
+
 namespace ensweep {
 
 // What every classifier offers the trainer: normalised images (N, 3, H, W)
@@ -34,9 +36,10 @@ struct ClassifierImpl : torch::nn::Module {
 };
 
 // A small network trained from scratch: four conv3x3-BN-ReLU-maxpool blocks
-// (32, 64, 128, 256 channels), global average pooling, a linear head.
+// (32, 64, 128, 256 channels), global average pooling, a linear head. Without
+// batch_norm (trial parameter norm: none) the blocks are conv3x3 (with bias)-ReLU-maxpool.
 struct CustomCnnImpl : ClassifierImpl {
-  explicit CustomCnnImpl(int num_classes);
+  explicit CustomCnnImpl(int num_classes, bool batch_norm = true);
   torch::Tensor forward(torch::Tensor images) override;
 
   torch::nn::Sequential features{nullptr};
@@ -57,7 +60,7 @@ struct ResNetImpl : ClassifierImpl {
   torch::Tensor forward(torch::Tensor images) override;
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear fc{nullptr};
 };
@@ -96,6 +99,7 @@ struct TorchScriptClassifierImpl : ClassifierImpl {
 // for any other name.
 std::string TorchScriptPath(const std::string& backbone);
 
+// The BatchNorm layers are worker/batch_norm.h's (synchronisable in a gang).
 // Builds a freshly initialised classifier by backbone name (custom_cnn,
 // resnet18, resnet34, resnet50, resnet101, resnet152, efficientnet_b0; the list
 // in trial_params.h). Initialisation follows torchvision (Kaiming-normal

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "worker/batch_norm.h"
+
 namespace ensweep {
 
 void SwaAverager::Add(torch::nn::Module& model) {
@@ -30,13 +32,16 @@ void SwaAverager::CopyTo(torch::nn::Module& model) const {
 
 int RecomputeBatchNorm(torch::nn::Module& model, const std::function<torch::Tensor()>& next_batch,
                        const std::function<torch::Tensor(const torch::Tensor&)>& forward) {
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> layers;
+  // torch's BatchNorm2d and worker/batch_norm.h's: each layer's options, to restore.
+  std::vector<std::pair<torch::nn::BatchNormOptions*, c10::optional<double>>> layers;
+  const auto reset = [&layers](auto* bn) {
+    layers.emplace_back(&bn->options, bn->options.momentum());
+    bn->reset_running_stats();
+    bn->options.momentum(c10::nullopt);  // cumulative average over the pass
+  };
   for (const std::shared_ptr<torch::nn::Module>& module : model.modules(/*include_self=*/false)) {
-    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) {
-      layers.emplace_back(bn, bn->options.momentum());
-      bn->reset_running_stats();
-      bn->options.momentum(c10::nullopt);  // cumulative average over the pass
-    }
+    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) reset(bn);
+    if (auto* bn = dynamic_cast<BatchNorm2dImpl*>(module.get())) reset(bn);
   }
   const bool was_training = model.is_training();
   model.train();
@@ -48,7 +53,7 @@ int RecomputeBatchNorm(torch::nn::Module& model, const std::function<torch::Tens
       ++batches;
     }
   }
-  for (auto& [bn, momentum] : layers) bn->options.momentum(momentum);
+  for (auto& [options, momentum] : layers) options->momentum(momentum);
   model.train(was_training);
   return batches;
 }

@@ -26,10 +26,11 @@ class SwaAverager {
   int count_ = 0;
 };
 
-// Resets every BatchNorm's running mean and variance and recomputes them as the plain average over
-// all batches from next_batch (an undefined tensor ends the pass), as swa_utils.update_bn: training
-// mode, momentum None, no gradients. Restores each layer's momentum and the model's mode. Returns
-// the number of batches seen; with none, the statistics are left reset.
+// Resets every BatchNorm2d's (torch's or worker/batch_norm.h's) running mean and variance and
+// recomputes them as the plain average over all batches from next_batch (an undefined tensor ends
+// the pass), as swa_utils.update_bn: training mode, momentum None, no gradients. Restores each
+// layer's momentum and the model's mode. Returns the number of batches seen; with none, the
+// statistics are left reset.
 int RecomputeBatchNorm(torch::nn::Module& model, const std::function<torch::Tensor()>& next_batch,
                        const std::function<torch::Tensor(const torch::Tensor&)>& forward);
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "worker/augment.h"
 #include "worker/dataset.h"
 #include "worker/evaluation.h"
+#include "worker/gang.h"
 #include "worker/heads.h"
 #include "worker/models.h"
 #include "worker/schedule.h"
@@ -193,18 +195,20 @@ torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t
 
 // Class probabilities (row-major, num_classes columns) for the given images, in
 // the given order, of one view: the evaluation crop, mirrored when `flipped`.
+// In a gang each member predicts its slice of the images and the rows are summed over the gang
+// (zeros elsewhere), so every member returns every row.
 std::vector<float> PredictView(ClassifierImpl& model, const ImageCache& cache,
                                const std::vector<int64_t>& indices, const TrialParams& params,
                                int num_classes, bool flipped, const torch::Device& device,
-                               const Arithmetic& arithmetic, TrialContext& context) {
+                               const Arithmetic& arithmetic, TrialContext& context, Gang& gang) {
   torch::NoGradGuard no_grad;
   model.eval();
   const int batch_size = std::max(params.batch_size, 64);
-  std::vector<float> probs(indices.size() * static_cast<size_t>(num_classes));
-  const int64_t total = static_cast<int64_t>(indices.size());
+  std::vector<float> probs(indices.size() * static_cast<size_t>(num_classes), 0.0f);
+  const auto [first, total] = gang.Shard(static_cast<int64_t>(indices.size()));
   const std::vector<ImagePlan> plans(static_cast<size_t>(batch_size),
                                      EvalPlan(params, cache.width(), cache.height(), flipped));
-  for (int64_t start = 0; start < total; start += batch_size) {
+  for (int64_t start = first; start < total; start += batch_size) {
     const int64_t n = std::min<int64_t>(batch_size, total - start);
     torch::Tensor batch =
         ToDevice(MakeBatch(cache, indices.data() + start, n, plans), device, arithmetic);
@@ -218,6 +222,7 @@ std::vector<float> PredictView(ClassifierImpl& model, const ImageCache& cache,
               probs.begin() + start * num_classes);
     context.KeepAlive();
   }
+  gang.SumRows(probs);
   return probs;
 }
 
@@ -248,15 +253,16 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrialParams& params
                                                             .weight_decay(params.weight_decay));
 }
 
-// Batch boundaries over n shuffled items. A last batch of one image is folded
-// into the one before: BatchNorm in training mode cannot normalise a single
-// sample once the feature map is 1x1.
-std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size) {
+// Batch boundaries over n shuffled items. A last batch of one image is folded into the one before:
+// BatchNorm in training mode cannot normalise a single sample once the feature map is 1x1. In a
+// gang of more than 2 members, so is a last batch of fewer images than members (each member needs
+// one); otherwise the batches are the single worker's.
+std::vector<std::pair<int64_t, int64_t>> BatchRanges(int64_t n, int batch_size, int members) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
   for (int64_t start = 0; start < n; start += batch_size) {
     ranges.emplace_back(start, std::min<int64_t>(n, start + batch_size));
   }
-  if (ranges.size() >= 2 && ranges.back().second - ranges.back().first == 1) {
+  if (ranges.size() >= 2 && ranges.back().second - ranges.back().first < std::max(2, members)) {
     ranges.pop_back();
     ranges.back().second = n;
   }
@@ -302,12 +308,25 @@ torch::Device ChooseDevice(int slot) {
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(std::max(0, slot) % count));
 }
 
+// torch::manual_seed seeds the process-wide generator that model initialisation draws from;
+// trainers on several threads of one process (a gang's members in a test) take turns.
+std::mutex& InitialisationMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// Fisher-Yates with the trial's own Rng.
+void Shuffle(std::vector<int64_t>& order, Rng& rng) {
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.Below(i)]);
+}
+
 class TorchTrainer : public Trainer {
  public:
-  TorchTrainer(StudySpec study, int threads, int device_slot)
+  TorchTrainer(StudySpec study, int threads, int device_slot, CommunicatorFactory factory)
       : study_(std::move(study)),
         threads_(std::max(1, threads)),
-        device_(ChooseDevice(device_slot)) {
+        device_(ChooseDevice(device_slot)),
+        factory_(std::move(factory)) {
     torch::set_num_threads(threads_);
   }
 
@@ -336,16 +355,9 @@ class TorchTrainer : public Trainer {
     return *data_;
   }
 
-  // Trains one epoch and returns the mean training loss over its images.
-  double TrainEpoch(int epoch, const TrialParams& params, const Arithmetic& arithmetic,
-                    ClassifierImpl& model, torch::optim::Optimizer& optimizer,
-                    const ClassWeights& weights, LossScaler& scaler, Rng& rng,
-                    std::vector<int64_t>& order, TrialContext& context) const;
-
-  // Writes the SWA mean into the model and recomputes BatchNorm statistics over
-  // the training images `train` (evaluation view: no random augmentation).
-  void FinishSwa(const SwaAverager& swa, const TrialParams& params, const Arithmetic& arithmetic,
-                 const std::vector<int64_t>& train, ClassifierImpl& model) const;
+  // The trial's gang: a gang of one, or this member's communicator (from the factory).
+  std::unique_ptr<Gang> JoinGang(const TrialRequest& request, const TrialParams& params,
+                                 TrialContext& context) const;
 
   // One model of a trial: the only one with a single split, one per fold with k
   // folds.
@@ -354,31 +366,33 @@ class TorchTrainer : public Trainer {
     std::shared_ptr<ClassifierImpl> model;
     std::unique_ptr<torch::optim::Optimizer> optimizer;
     ClassWeights weights;
-    Rng rng{0};
+    Rng rng{0};                  // the epochs' shuffles
+    uint64_t augment_seed = 0;   // an image's augmentation: (augment_seed, epoch, image)
     std::vector<int64_t> order;  // training images, reshuffled every epoch
     SwaAverager swa;
     LossScaler scaler;
-    std::vector<float> val_probs;    // latest predictions on split->val (the trial's tta)
-    std::vector<float> val_flipped;  // the mirrored view alone, when computed
+    std::shared_ptr<BatchNormSync> bn_sync;  // gang trials only
+    std::vector<float> val_probs;            // latest predictions on split->val (the trial's tta)
+    std::vector<float> val_flipped;          // the mirrored view alone, when computed
   };
-  FoldModel MakeFoldModel(const TrialRequest& request, const TrialParams& params,
-                          const Arithmetic& arithmetic, const SplitIndices& split, int fold) const;
-  // Predicts the fold's validation images with the trial's tta (keeping the
-  // mirrored view).
-  void PredictValidation(FoldModel& fold, const TrialParams& params, const Arithmetic& arithmetic,
-                         TrialContext& context) const;
 
   // One trial between the steps of Run: its models and where their validation rows go.
   struct Trial {
     Trial(const TrialRequest& request, TrialContext& context, const TrialParams& params,
-          const Dataset& data, const Arithmetic& arithmetic)
-        : request(request), context(context), params(params), data(data), arithmetic(arithmetic) {}
+          const Dataset& data, const Arithmetic& arithmetic, Gang& gang)
+        : request(request),
+          context(context),
+          params(params),
+          data(data),
+          arithmetic(arithmetic),
+          gang(gang) {}
 
     const TrialRequest& request;
     TrialContext& context;
     const TrialParams& params;
     const Dataset& data;
     const Arithmetic arithmetic;
+    Gang& gang;
     // Validation rows: the held-out images of the single split, or with k folds every training
     // image (each predicted by the fold that did not train on it: out-of-fold predictions).
     std::vector<const SplitIndices*> splits;
@@ -392,6 +406,28 @@ class TorchTrainer : public Trainer {
     // Scatters every fold's rows into one validation matrix (per-fold vectors of `field`).
     std::vector<float> Gather(std::vector<float> FoldModel::*field) const;
   };
+
+  FoldModel MakeFoldModel(Trial& t, const SplitIndices& split, int fold) const;
+  // Builds the fold's freshly initialised (or pretrained) model on the device.
+  std::shared_ptr<ClassifierImpl> BuildModel(const TrialParams& params, uint64_t seed) const;
+  // Trains one epoch and returns the mean training loss over its images.
+  double TrainEpoch(Trial& t, FoldModel& f, int epoch) const;
+  // One optimiser step on this member's rows of a batch (`batch_labels`: the whole batch's);
+  // returns the whole batch's mean loss.
+  double TrainStep(Trial& t, FoldModel& f, const torch::Tensor& images, const torch::Tensor& labels,
+                   const torch::Tensor& batch_labels, int epoch, double lr) const;
+  // Writes the SWA mean into the model and recomputes BatchNorm statistics over
+  // the fold's training images (evaluation view: no random augmentation).
+  void FinishSwa(Trial& t, FoldModel& f) const;
+  // Predicts the fold's validation images with the trial's tta (keeping the
+  // mirrored view).
+  void PredictValidation(Trial& t, FoldModel& fold) const;
+  std::vector<float> Predict(Trial& t, FoldModel& fold, const ImageCache& cache,
+                             const std::vector<int64_t>& indices, bool flipped) const {
+    return PredictView(*fold.model, cache, indices, t.params, t.classes(), flipped, device_,
+                       t.arithmetic, t.context, t.gang);
+  }
+
   static void LayOutValidation(Trial& t);
   // Trains every fold one epoch and predicts the validation rows into `val_probs`; sets swa_done
   // once the last epoch has evaluated the SWA average.
@@ -401,122 +437,170 @@ class TorchTrainer : public Trainer {
   std::vector<float> TrainEpochs(Trial& t, TrialResult& result) const;
   // The eval images' predictions (the mean of the fold models'), plain and mirrored.
   void PredictEval(Trial& t, std::vector<float>& plain, std::vector<float>& flipped) const;
+  // Predicts what the artifacts need (every member) and writes them (rank 0 only).
   void WriteArtifacts(Trial& t, std::vector<float> val_probs, TrialResult& result) const;
 
   const StudySpec study_;
   const int threads_;
   const torch::Device device_;
-  std::unique_ptr<Dataset> data_;  // loaded by the first Run, then shared by every trial
-  std::exception_ptr data_error_;  // set if that load failed
+  const CommunicatorFactory factory_;  // empty: ConnectGang
+  std::unique_ptr<Dataset> data_;      // loaded by the first Run, then shared by every trial
+  std::exception_ptr data_error_;      // set if that load failed
 };
 
-double TorchTrainer::TrainEpoch(int epoch, const TrialParams& params, const Arithmetic& arithmetic,
-                                ClassifierImpl& model, torch::optim::Optimizer& optimizer,
-                                const ClassWeights& weights, LossScaler& scaler, Rng& rng,
-                                std::vector<int64_t>& order, TrialContext& context) const {
-  model.train();
-  for (size_t i = order.size(); i > 1; --i) {  // Fisher-Yates with the trial's own Rng
-    std::swap(order[i - 1], order[rng.Below(i)]);
+std::unique_ptr<Gang> TorchTrainer::JoinGang(const TrialRequest& request, const TrialParams& params,
+                                             TrialContext& context) const {
+  const GangInfo& info = request.gang;
+  if (info.size <= 1) return std::make_unique<Gang>();
+  if (info.rank < 0 || info.rank >= info.size) {
+    throw std::invalid_argument("gang " + info.key + ": rank " + std::to_string(info.rank) +
+                                " outside 0.." + std::to_string(info.size - 1));
   }
+  if (params.batch_size < info.size) {
+    throw std::invalid_argument(
+        "trial parameter 'batch_size' = " + std::to_string(params.batch_size) + ": a gang of " +
+        std::to_string(info.size) + " splits every batch over its members; expected at least " +
+        std::to_string(info.size));
+  }
+  std::unique_ptr<Communicator> communicator;
+  try {
+    communicator =
+        factory_ ? factory_(info, context, device_) : ConnectGang(info, context, device_);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("data-parallel gang " + info.key + " (rank " +
+                             std::to_string(info.rank) + " of " + std::to_string(info.size) +
+                             "): cannot connect: " + e.what());
+  }
+  return std::make_unique<Gang>(info, std::move(communicator), device_);
+}
+
+double TorchTrainer::TrainEpoch(Trial& t, FoldModel& f, int epoch) const {
+  const TrialParams& params = t.params;
+  f.model->train();
+  Shuffle(f.order, f.rng);
+  const std::vector<int64_t>& order = f.order;
   const ImageCache& cache = data_->train_images;
-  double loss_sum = 0;
-  torch::Tensor labels_cpu = torch::empty({2 * params.batch_size}, torch::kInt64);
-  const auto ranges = BatchRanges(static_cast<int64_t>(order.size()), params.batch_size);
-  // Every batch's augmentation is drawn here, in order, so the Rng stream does
-  // not depend on timing; each batch is then assembled on a helper thread while
-  // the model trains on the one before it.
-  std::vector<std::vector<ImagePlan>> plans(ranges.size());
-  for (size_t r = 0; r < ranges.size(); ++r) {
-    for (int64_t b = ranges[r].first; b < ranges[r].second; ++b) {
-      plans[r].push_back(DrawPlan(params, cache.width(), cache.height(), /*train=*/true, rng));
-    }
-  }
-  const auto assemble = [&](size_t r) {
-    return MakeBatch(cache, order.data() + ranges[r].first, ranges[r].second - ranges[r].first,
-                     plans[r]);
+  const auto ranges =
+      BatchRanges(static_cast<int64_t>(order.size()), params.batch_size, t.gang.size());
+  // Each image's augmentation is drawn from its own stream (epoch, image), so it does not depend on
+  // which member assembles it or when; this member's rows of each batch are assembled on a helper
+  // thread while the model trains on the batch before.
+  const uint64_t epoch_seed = DeriveSeed(f.augment_seed, static_cast<uint64_t>(epoch));
+  const auto shard = [&](size_t r) {
+    const auto [lo, hi] = t.gang.Shard(ranges[r].second - ranges[r].first);
+    return std::make_pair(ranges[r].first + lo, ranges[r].first + hi);
   };
+  const auto assemble = [&](size_t r) {
+    const auto [first, last] = shard(r);
+    std::vector<ImagePlan> plans;
+    for (int64_t i = first; i < last; ++i) {
+      Rng rng(DeriveSeed(epoch_seed, static_cast<uint64_t>(order[static_cast<size_t>(i)])));
+      plans.push_back(DrawPlan(params, cache.width(), cache.height(), /*train=*/true, rng));
+    }
+    return MakeBatch(cache, order.data() + first, last - first, plans);
+  };
+  double loss_sum = 0;
   std::future<torch::Tensor> next = std::async(std::launch::async, assemble, size_t{0});
   for (size_t r = 0; r < ranges.size(); ++r) {
     const auto [start, end] = ranges[r];
-    const int64_t n = end - start;
-    torch::Tensor images = ToDevice(next.get(), device_, arithmetic);
+    const auto [first, last] = shard(r);
+    torch::Tensor images = ToDevice(next.get(), device_, t.arithmetic);
     if (r + 1 < ranges.size()) next = std::async(std::launch::async, assemble, r + 1);
-    int64_t* label = labels_cpu.data_ptr<int64_t>();
-    for (int64_t b = 0; b < n; ++b) {
-      label[b] = data_->train_listing[static_cast<size_t>(order[start + b])].label;
+    torch::Tensor batch_labels = torch::empty({end - start}, torch::kInt64);
+    int64_t* label = batch_labels.data_ptr<int64_t>();
+    for (int64_t b = start; b < end; ++b) {
+      label[b - start] = data_->train_listing[static_cast<size_t>(order[b])].label;
     }
-    torch::Tensor labels = labels_cpu.narrow(0, 0, n).to(device_);
-
+    batch_labels = batch_labels.to(device_);
+    const torch::Tensor labels = batch_labels.narrow(0, first - start, last - first);
     const double lr = LearningRate(params, epoch, static_cast<double>(r) / ranges.size());
-    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-    optimizer.zero_grad();
-    torch::Tensor loss;
-    {
-      AutocastScope autocast(arithmetic, device_);
-      loss = HeadLoss(model.forward(images).to(torch::kFloat32), labels, params, weights);
-    }
-    const double value = loss.item<double>();
-    if (!std::isfinite(value)) {
-      throw std::runtime_error(std::string("loss became ") + (std::isnan(value) ? "NaN" : "inf") +
-                               " at epoch " + std::to_string(epoch) + " (lr " + std::to_string(lr) +
-                               ")");
-    }
-    bool step = true;
-    if (arithmetic.loss_scaling) {
-      scaler.Scale(loss).backward();
-      step = scaler.Unscale(model.parameters());  // an overflowing step is skipped
-    } else {
-      loss.backward();
-    }
-    if (step && params.grad_clip > 0) {
-      torch::nn::utils::clip_grad_norm_(model.parameters(), params.grad_clip);
-    }
-    if (step) optimizer.step();
-    loss_sum += value * static_cast<double>(n);
-    context.KeepAlive();
+    loss_sum +=
+        TrainStep(t, f, images, labels, batch_labels, epoch, lr) * static_cast<double>(end - start);
+    t.context.KeepAlive();
   }
   return loss_sum / static_cast<double>(order.size());
 }
 
-void TorchTrainer::FinishSwa(const SwaAverager& swa, const TrialParams& params,
-                             const Arithmetic& arithmetic, const std::vector<int64_t>& images,
-                             ClassifierImpl& model) const {
-  swa.CopyTo(model);
+double TorchTrainer::TrainStep(Trial& t, FoldModel& f, const torch::Tensor& images,
+                               const torch::Tensor& labels, const torch::Tensor& batch_labels,
+                               int epoch, double lr) const {
+  const TrialParams& params = t.params;
+  for (auto& group : f.optimizer->param_groups()) group.options().set_lr(lr);
+  f.optimizer->zero_grad();
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(t.arithmetic, device_);
+    const torch::Tensor logits = f.model->forward(images).to(torch::kFloat32);
+    // Alone: the batch's mean loss. In a gang: this member's share of it.
+    loss = t.gang.active() ? HeadLossShare(logits, labels, batch_labels, params, f.weights)
+                           : HeadLoss(logits, labels, params, f.weights);
+  }
+  if (t.arithmetic.loss_scaling) {
+    f.scaler.Scale(loss).backward();
+  } else {
+    loss.backward();
+  }
+  torch::Tensor total = loss.detach().reshape({1}).clone();
+  t.gang.SumGradients(f.model->parameters(), total);  // every member: the whole batch's
+  const double value = total.item<double>();
+  if (!std::isfinite(value)) {
+    throw std::runtime_error(std::string("loss became ") + (std::isnan(value) ? "NaN" : "inf") +
+                             " at epoch " + std::to_string(epoch) + " (lr " + std::to_string(lr) +
+                             ")");
+  }
+  bool step = true;
+  if (t.arithmetic.loss_scaling) {
+    step = f.scaler.Unscale(f.model->parameters());  // an overflowing step is skipped
+  }
+  if (step && params.grad_clip > 0) {
+    torch::nn::utils::clip_grad_norm_(f.model->parameters(), params.grad_clip);
+  }
+  if (step) f.optimizer->step();
+  return value;
+}
+
+void TorchTrainer::FinishSwa(Trial& t, FoldModel& f) const {
+  f.swa.CopyTo(*f.model);
   const ImageCache& cache = data_->train_images;
-  const auto ranges = BatchRanges(static_cast<int64_t>(images.size()), params.batch_size);
+  const std::vector<int64_t>& images = f.split->train;
+  const auto ranges =
+      BatchRanges(static_cast<int64_t>(images.size()), t.params.batch_size, t.gang.size());
+  // In a gang every member recomputes over its rows of each batch with the statistics
+  // synchronised (whatever sync_bn says), so every member gets the single worker's statistics.
+  if (f.bn_sync) f.bn_sync->enabled = true;
   size_t next = 0;
   RecomputeBatchNorm(
-      model,
+      *f.model,
       [&]() -> torch::Tensor {
         if (next == ranges.size()) return {};
         const auto [start, end] = ranges[next++];
-        const std::vector<ImagePlan> plans(static_cast<size_t>(end - start),
-                                           EvalPlan(params, cache.width(), cache.height(), false));
-        return ToDevice(MakeBatch(cache, images.data() + start, end - start, plans), device_,
-                        arithmetic);
+        const auto [lo, hi] = t.gang.Shard(end - start);
+        const std::vector<ImagePlan> plans(
+            static_cast<size_t>(hi - lo), EvalPlan(t.params, cache.width(), cache.height(), false));
+        return ToDevice(MakeBatch(cache, images.data() + start + lo, hi - lo, plans), device_,
+                        t.arithmetic);
       },
-      [&](const torch::Tensor& batch) { return model.forward(batch); });
+      [&](const torch::Tensor& batch) { return f.model->forward(batch); });
+  if (f.bn_sync) f.bn_sync->enabled = t.params.sync_bn;
 }
 
-TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest& request,
-                                                    const TrialParams& params,
-                                                    const Arithmetic& arithmetic,
-                                                    const SplitIndices& split, int fold) const {
-  // Fold 0 (and a single split) uses the trial seed itself; further folds
-  // derive their own, so their models start differently and shuffle
-  // differently.
-  const uint64_t seed =
-      fold == 0 ? request.seed
-                : DeriveSeed(request.seed, StableHash("worker.fold." + std::to_string(fold)));
+std::shared_ptr<ClassifierImpl> TorchTrainer::BuildModel(const TrialParams& params,
+                                                         uint64_t seed) const {
   const Dataset& data = *data_;
-  FoldModel f;
-  f.split = &split;
-  torch::manual_seed(seed);
-  const std::string study_dir =
-      study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
-  f.model = MakeClassifier(
-      params.backbone, HeadOutputs(params.head, OptionName(study_.data.format), data.num_classes),
-      study_dir, data.train_images.width(), data.train_images.height());
+  const int outputs = HeadOutputs(params.head, OptionName(study_.data.format), data.num_classes);
+  std::shared_ptr<ClassifierImpl> model;
+  {
+    std::lock_guard<std::mutex> lock(InitialisationMutex());
+    torch::manual_seed(seed);
+    if (params.norm == "none") {
+      model = std::make_shared<CustomCnnImpl>(outputs, /*batch_norm=*/false);
+    } else {
+      const std::string study_dir =
+          study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
+      model = MakeClassifier(params.backbone, outputs, study_dir, data.train_images.width(),
+                             data.train_images.height());
+    }
+  }
   if (params.pretrained) {
     // A relative `weights` is relative to the study file, like every path in
     // it.
@@ -524,16 +608,39 @@ TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest& request,
     if (weights.is_relative() && !study_.source_path.empty()) {
       weights = fs::path(study_.source_path).parent_path() / weights;
     }
-    LoadWeights(*f.model, ResolveWeightFile(weights.string(), params.backbone),
+    LoadWeights(*model, ResolveWeightFile(weights.string(), params.backbone),
                 /*include_head=*/false);
   }
-  if (params.freeze_backbone) FreezeBackbone(*f.model);
+  if (params.freeze_backbone) FreezeBackbone(*model);
+  return model;
+}
+
+TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(Trial& t, const SplitIndices& split,
+                                                    int fold) const {
+  // Fold 0 (and a single split) uses the trial seed itself; further folds
+  // derive their own, so their models start differently and shuffle
+  // differently.
+  const TrialParams& params = t.params;
+  const uint64_t seed =
+      fold == 0 ? t.request.seed
+                : DeriveSeed(t.request.seed, StableHash("worker.fold." + std::to_string(fold)));
+  const Dataset& data = *data_;
+  FoldModel f;
+  f.split = &split;
+  f.model = BuildModel(params, seed);
   f.model->to(device_);
-  if (arithmetic.channels_last) ToChannelsLast(*f.model);
+  if (t.arithmetic.channels_last) ToChannelsLast(*f.model);
+  t.gang.BroadcastModel(*f.model, /*buffers_only=*/false);  // every member starts from rank 0's
+  if (t.gang.active()) {
+    f.bn_sync = t.gang.MakeBatchNormSync();
+    f.bn_sync->enabled = params.sync_bn;
+    AttachBatchNormSync(*f.model, f.bn_sync);
+  }
   f.optimizer = MakeOptimizer(params, *f.model);
-  // Its own stream, so that changing how weights are initialised never changes
-  // the batch order.
+  // Their own streams, so that changing how weights are initialised never changes
+  // the batch order or the augmentation.
   f.rng = Rng(DeriveSeed(seed, StableHash("worker.batches")));
+  f.augment_seed = DeriveSeed(seed, StableHash("worker.augment"));
   std::vector<int> train_labels;
   for (int64_t i : split.train) {
     train_labels.push_back(data.train_listing[static_cast<size_t>(i)].label);
@@ -543,20 +650,15 @@ TorchTrainer::FoldModel TorchTrainer::MakeFoldModel(const TrialRequest& request,
   return f;
 }
 
-void TorchTrainer::PredictValidation(FoldModel& fold, const TrialParams& params,
-                                     const Arithmetic& arithmetic, TrialContext& context) const {
-  const Dataset& data = *data_;
-  fold.val_probs = PredictView(*fold.model, data.train_images, fold.split->val, params,
-                               data.num_classes, /*flipped=*/false, device_, arithmetic, context);
+void TorchTrainer::PredictValidation(Trial& t, FoldModel& fold) const {
+  const ImageCache& cache = data_->train_images;
+  fold.val_probs = Predict(t, fold, cache, fold.split->val, /*flipped=*/false);
   fold.val_flipped.clear();
-  if (params.tta == "hflip") {
-    fold.val_flipped =
-        PredictView(*fold.model, data.train_images, fold.split->val, params, data.num_classes,
-                    /*flipped=*/true, device_, arithmetic, context);
+  if (t.params.tta == "hflip") {
+    fold.val_flipped = Predict(t, fold, cache, fold.split->val, /*flipped=*/true);
     fold.val_probs = MeanOfViews(fold.val_probs, fold.val_flipped);
   }
 }
-
 void TorchTrainer::LayOutValidation(Trial& t) {
   const Dataset& data = t.data;
   if (t.k_fold()) {
@@ -598,8 +700,9 @@ EpochReport TorchTrainer::TrainAndValidate(Trial& t, int epoch, bool& swa_done,
   double train_loss = 0;
   int64_t trained_images = 0;
   for (FoldModel& fold : t.folds) {
-    const double loss = TrainEpoch(epoch, params, t.arithmetic, *fold.model, *fold.optimizer,
-                                   fold.weights, fold.scaler, fold.rng, fold.order, t.context);
+    const double loss = TrainEpoch(t, fold, epoch);
+    // Per-member BatchNorm statistics (sync_bn false) differ: every member takes rank 0's.
+    t.gang.BroadcastModel(*fold.model, /*buffers_only=*/true);
     train_loss += loss * static_cast<double>(fold.order.size());
     trained_images += static_cast<int64_t>(fold.order.size());
     if (params.swa && epoch >= params.swa_start &&
@@ -607,13 +710,13 @@ EpochReport TorchTrainer::TrainAndValidate(Trial& t, int epoch, bool& swa_done,
       fold.swa.Add(*fold.model);
     }
     if (fold.swa.count() > 0 && epoch == params.epochs) {  // the last epoch evaluates the average
-      FinishSwa(fold.swa, params, t.arithmetic, fold.split->train, *fold.model);
+      FinishSwa(t, fold);
       swa_done = true;
     }
   }
   train_loss /= static_cast<double>(std::max<int64_t>(trained_images, 1));
   const auto trained = Clock::now();
-  for (FoldModel& fold : t.folds) PredictValidation(fold, params, t.arithmetic, t.context);
+  for (FoldModel& fold : t.folds) PredictValidation(t, fold);
   val_probs = t.Gather(&FoldModel::val_probs);
   EpochReport report{epoch, ValidationMetrics(val_probs, t.val_truth, t.classes(),
                                               study_.data.format == DataFormat::kMask)};
@@ -644,8 +747,8 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial& t, TrialResult& result) cons
   if (params.swa && !swa_done && t.folds.front().swa.count() > 0) {
     // Stopped early: the saved model is still the average.
     for (FoldModel& fold : t.folds) {
-      FinishSwa(fold.swa, params, t.arithmetic, fold.split->train, *fold.model);
-      PredictValidation(fold, params, t.arithmetic, t.context);
+      FinishSwa(t, fold);
+      PredictValidation(t, fold);
     }
     val_probs = t.Gather(&FoldModel::val_probs);
     const double train_loss = result.metrics["train_loss"];
@@ -667,9 +770,7 @@ void TorchTrainer::PredictEval(Trial& t, std::vector<float>& plain,
   const float share = 1.0f / static_cast<float>(t.folds.size());
   for (FoldModel& fold : t.folds) {
     for (bool mirror : {false, true}) {
-      const std::vector<float> p =
-          PredictView(*fold.model, t.data.eval_images, all, t.params, t.classes(), mirror, device_,
-                      t.arithmetic, t.context);
+      const std::vector<float> p = Predict(t, fold, t.data.eval_images, all, mirror);
       std::vector<float>& sum = mirror ? flipped : plain;
       for (size_t i = 0; i < p.size(); ++i) sum[i] += share * p[i];
     }
@@ -683,11 +784,13 @@ void TorchTrainer::WriteArtifacts(Trial& t, std::vector<float> val_probs,
   // (ensemble tta: hflip).
   for (FoldModel& fold : t.folds) {
     if (fold.val_flipped.empty()) {
-      fold.val_flipped = PredictView(*fold.model, t.data.train_images, fold.split->val, t.params,
-                                     classes, /*flipped=*/true, device_, t.arithmetic, t.context);
+      fold.val_flipped = Predict(t, fold, t.data.train_images, fold.split->val, /*flipped=*/true);
     }
   }
   std::vector<float> val_flipped = t.Gather(&FoldModel::val_flipped);
+  std::vector<float> eval_plain, eval_flipped;
+  if (!t.data.eval_listing.empty()) PredictEval(t, eval_plain, eval_flipped);
+  if (t.gang.rank() != 0) return;  // rank 0 records the gang's trial
 
   const fs::path dir(t.request.artifact_dir);
   fs::create_directories(dir);
@@ -703,12 +806,11 @@ void TorchTrainer::WriteArtifacts(Trial& t, std::vector<float> val_probs,
   WriteValIndex((dir / "val_index.csv").string(), t.data, t.val_rows);
   add("val_index", dir / "val_index.csv");
   if (!t.data.eval_listing.empty()) {
-    std::vector<float> plain, flipped;
-    PredictEval(t, plain, flipped);
-    std::vector<float> eval_probs = t.params.tta == "hflip" ? MeanOfViews(plain, flipped) : plain;
+    std::vector<float> eval_probs =
+        t.params.tta == "hflip" ? MeanOfViews(eval_plain, eval_flipped) : eval_plain;
     WriteProbs((dir / "eval_probs.npy").string(), std::move(eval_probs), classes);
     add("eval_probs", dir / "eval_probs.npy");
-    WriteProbs((dir / "eval_probs_hflip.npy").string(), std::move(flipped), classes);
+    WriteProbs((dir / "eval_probs_hflip.npy").string(), std::move(eval_flipped), classes);
     add("eval_probs_hflip", dir / "eval_probs_hflip.npy");
   }
   if (t.k_fold()) {
@@ -731,22 +833,30 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   c10::OptionalDeviceGuard device_guard;
   if (device_.is_cuda()) device_guard.reset_device(device_);
   const Dataset& data = Data(context);
-  Trial t(request, context, params, data, ResolveArithmetic(params, device_));
+  const Arithmetic arithmetic = ResolveArithmetic(params, device_);
+  const std::unique_ptr<Gang> gang = JoinGang(request, params, context);
+  Trial t(request, context, params, data, arithmetic, *gang);
   LayOutValidation(t);
   for (size_t f = 0; f < t.splits.size(); ++f) {
-    t.folds.push_back(
-        MakeFoldModel(request, params, t.arithmetic, *t.splits[f], static_cast<int>(f)));
+    t.folds.push_back(MakeFoldModel(t, *t.splits[f], static_cast<int>(f)));
   }
   TrialResult result;
   std::vector<float> val_probs = TrainEpochs(t, result);
   WriteArtifacts(t, std::move(val_probs), result);
+  if (gang->active()) {
+    const CommStats stats = gang->stats();
+    Log(LogLevel::kDebug, "trial ", request.trial_number, " gang ", gang->Describe(), ": ",
+        stats.allreduce_calls, " all-reduces, ", stats.allreduce_bytes, " bytes, ",
+        stats.allreduce_seconds, " s");
+  }
   return result;
 }
 
 }  // namespace
 
-std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads, int device_slot) {
-  return std::make_unique<TorchTrainer>(study, threads, device_slot);
+std::unique_ptr<Trainer> MakeTorchTrainer(const StudySpec& study, int threads, int device_slot,
+                                          CommunicatorFactory communicators) {
+  return std::make_unique<TorchTrainer>(study, threads, device_slot, std::move(communicators));
 }
 
 }  // namespace ensweep
