@@ -27,7 +27,7 @@ resources: {slots_per_trial: )" << slots << R"(}
 space:
   backbone: custom_cnn
   norm: none
-  lr: 0.05
+  lr: 0.01
   batch_size: 16
   flip_p: 0.5
 )";
@@ -74,7 +74,7 @@ TEST_CASE("a 2-slot trial on two local workers trains as the same trial on one w
   const fs::path dir = FreshDir("gang_local");
   GenerateMaskData(dir, 24, 6, 3);
   const auto single =
-      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 -q");
+      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 --threads 1 -q");
   INFO(single.output);
   REQUIRE(single.status == 0);
   const auto gang = RunCommand(Ensweep() + " run " + WriteStudy(dir, "two", 2).string() +
@@ -87,7 +87,7 @@ TEST_CASE("a 2-slot trial on two local workers trains as the same trial on one w
   const auto show = RunCommand(Ensweep() + " show " + (dir / "two.yaml").string() + " 0");
   INFO(show.output);
   CHECK(show.status == 0);
-  CHECK_THAT(show.output, Catch::Contains("gang 2 slots"));
+  CHECK_THAT(show.output, Catch::Contains("2 slots; workers by rank"));
   const TrialOutcome two = ReadTrial(dir, "two");
   CHECK(two.trial.worker.find(", ") != std::string::npos);
 }
@@ -101,7 +101,7 @@ TEST_CASE("under mpirun -np 5 a study of 2-slot trials completes on gangs of MPI
   const fs::path dir = FreshDir("gang_mpi");
   GenerateMaskData(dir, 24, 6, 3);
   const auto single =
-      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 -q");
+      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 --threads 1 -q");
   INFO(single.output);
   REQUIRE(single.status == 0);
 
@@ -127,6 +127,6 @@ TEST_CASE("under mpirun -np 5 a study of 2-slot trials completes on gangs of MPI
   const auto show = RunCommand(Ensweep() + " show " + (dir / "mpi.yaml").string() + " 0");
   INFO(show.output);
   CHECK(show.status == 0);
-  CHECK_THAT(show.output, Catch::Contains("gang 2 slots"));
+  CHECK_THAT(show.output, Catch::Contains("2 slots; workers by rank"));
 }
 #endif
