@@ -21,9 +21,11 @@ fs::path WriteStudy(const fs::path& dir, const std::string& name, int slots, int
 storage: runs/store.sqlite
 artifacts: runs/artifacts
 data: {train: data/train, eval: data/eval, image_size: [32, 40], split: {seed: 1}}
-budget: {trials: )" << trials << R"(, epochs: 3}
+budget: {trials: )" << trials
+                       << R"(, epochs: 3}
 sampler: {type: random, seed: 4}
-resources: {slots_per_trial: )" << slots << R"(}
+resources: {slots_per_trial: )"
+                       << slots << R"(}
 space:
   backbone: custom_cnn
   norm: none
@@ -73,8 +75,8 @@ TEST_CASE("a 2-slot trial on two local workers trains as the same trial on one w
           "[e2e][gang][torch]") {
   const fs::path dir = FreshDir("gang_local");
   GenerateMaskData(dir, 24, 6, 3);
-  const auto single =
-      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 --threads 1 -q");
+  const auto single = RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() +
+                                 " --workers 1 --threads 1 -q");
   INFO(single.output);
   REQUIRE(single.status == 0);
   const auto gang = RunCommand(Ensweep() + " run " + WriteStudy(dir, "two", 2).string() +
@@ -100,8 +102,8 @@ TEST_CASE("under mpirun -np 5 a study of 2-slot trials completes on gangs of MPI
   }
   const fs::path dir = FreshDir("gang_mpi");
   GenerateMaskData(dir, 24, 6, 3);
-  const auto single =
-      RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() + " --workers 1 --threads 1 -q");
+  const auto single = RunCommand(Ensweep() + " run " + WriteStudy(dir, "one", 1).string() +
+                                 " --workers 1 --threads 1 -q");
   INFO(single.output);
   REQUIRE(single.status == 0);
 
