@@ -57,7 +57,7 @@ class Journal {
 };
 
 // Rank 0 offers "blob-<key>"; every member reports every epoch; rank 1 of a trial whose backbone
-// is "broken_member" throws after the rendezvous.
+// starts with "broken_member" throws after the rendezvous, while rank 0 waits for the ABORT.
 class GangTrainer : public Trainer {
  public:
   explicit GangTrainer(Journal& journal) : journal_(journal) {}
@@ -86,8 +86,11 @@ class GangTrainer : public Trainer {
     if (request.gang.rank == 1 && backbone.rfind("broken_member", 0) == 0) {
       throw std::runtime_error("member 1 ran out of memory");
     }
-    if (request.gang.rank == 0 && backbone == "broken_member_busy_rank0") {
-      // Rank 0 is in a long stretch of work that calls KeepAlive only (at most 20 s here).
+    if (request.gang.rank == 0 && backbone.rfind("broken_member", 0) == 0) {
+      // Rank 0 cannot finish an epoch without rank 1 (a real member would wait in its first
+      // all-reduce), so it stays in a long stretch of work that calls KeepAlive only (at most
+      // 20 s here) until its attempt's ABORT arrives. (Were it to report and finish on its own,
+      // its DONE could reach the coordinator before rank 1's FAIL.)
       for (int i = 0; i < 20000; ++i) {
         context.KeepAlive();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -173,6 +176,7 @@ TEST_CASE(
   CHECK(trials[0].state == TrialState::kFailed);
   CHECK_THAT(trials[0].error,
              Catch::Contains("gang rank 1") && Catch::Contains("member 1 ran out of memory"));
+  INFO("trial 1: " << trials[1].error);
   CHECK(trials[1].state == TrialState::kComplete);
   CHECK(trials[2].state == TrialState::kComplete);
   CHECK(summary.complete == 2);
