@@ -167,6 +167,7 @@
       if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
       else if (k === 'dataset') Object.assign(el.dataset, v);
+      else if (k === 'class') el.classList.add(...String(v).split(' ').filter((c) => c));
       else el.setAttribute(k, v === true ? '' : v);
     }
     append(el, children);
