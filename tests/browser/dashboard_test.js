@@ -45,8 +45,16 @@ async function show(page, url) {
   });
 }
 
+// A screenshot of the whole page. Playwright's fullPage resizes the page while it captures, which
+// makes Chart.js clear and redraw its canvases: the page is made tall first, and given time to
+// redraw.
 async function shot(page, name) {
-  await page.screenshot({path: path.join(SHOTS, name + '.png'), fullPage: true});
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({width: 1280, height: Math.max(800, Math.min(height, 6000))});
+  await page.evaluate(() => new Promise((r) => setTimeout(() => requestAnimationFrame(() =>
+    requestAnimationFrame(r)), 200)));
+  await page.screenshot({path: path.join(SHOTS, name + '.png')});
+  await page.setViewportSize({width: 1280, height: 800});
 }
 
 // How many points each dataset of chart `name` drew, by label.
@@ -56,10 +64,17 @@ function chartCounts(page, name) {
     if (!chart) return null;
     const out = {};
     chart.data.datasets.forEach((d, i) => {
-      out[d.label] = {points: d.data.length, drawn: chart.getDatasetMeta(i).data.length};
+      // trials: how many trials a dataset stands for (a number, or the list of their numbers).
+      const trials = Array.isArray(d.trials) ? d.trials.length : d.trials;
+      out[d.label] = {points: d.data.length, drawn: chart.getDatasetMeta(i).data.length, trials};
     });
     return out;
   }, name);
+}
+
+// The lines of the parallel-coordinates chart: the trials of its datasets.
+function lines(counts) {
+  return Object.values(counts).reduce((sum, d) => sum + d.trials, 0);
 }
 
 function rowNumbers(page) {
@@ -101,9 +116,10 @@ async function fixtureChecks(browser) {
   const withValue = data[api + '/history'].trials.filter((t) => t[2] !== null).length;
   const failed = data[api + '/history'].trials.filter((t) => t[1] === 'FAILED').length;
   assert.strictEqual(history.complete.drawn + history.pruned.drawn, withValue);
+  assert.strictEqual(history.complete.trials + history.pruned.trials, withValue);
   assert.strictEqual(history.failed.drawn, failed);
   const complete = trials.filter((t) => t.state === 'COMPLETE').length;
-  assert.strictEqual(Object.keys(await chartCounts(page, 'parallel')).length, complete);
+  assert.strictEqual(lines(await chartCounts(page, 'parallel')), complete);
   const importance = await chartCounts(page, 'importance');
   assert.strictEqual(importance.importance.drawn, 3);
   ok('fixture: leaderboard page, history, parallel coordinates and importance drew the data');
@@ -234,7 +250,7 @@ async function serverChecks(browser, dir) {
     assert.strictEqual(importance.importances.length, 3, 'importance of each parameter');
     assert.strictEqual((await chartCounts(page, 'importance')).importance.drawn, 3);
     const complete = top.filter((t) => t.state === 'COMPLETE').length;
-    assert.strictEqual(Object.keys(await chartCounts(page, 'parallel')).length, complete);
+    assert.strictEqual(lines(await chartCounts(page, 'parallel')), complete);
     ok('serve: leaderboard rows are the store\'s trials; history, importance, parallel drew');
     await shot(page, 'serve-study');
 
@@ -323,7 +339,7 @@ async function reportChecks(browser, study, dir) {
   assert.strictEqual(history.complete.drawn + history.pruned.drawn,
                      top.filter((t) => t.value !== null).length);
   assert.strictEqual((await chartCounts(page, 'importance')).importance.drawn, 3);
-  assert.strictEqual(Object.keys(await chartCounts(page, 'parallel')).length,
+  assert.strictEqual(lines(await chartCounts(page, 'parallel')),
                      top.filter((t) => t.state === 'COMPLETE').length);
   await shot(page, 'report-study');
   await show(page, 'file://' + file + '#/study/sweep/curves');
