@@ -273,12 +273,12 @@
         seg(c.pruned, 'pruned', 'pruned'), seg(c.failed, 'failed', 'failed'),
         seg(c.running, 'running', 'running')),
       h('span.progress-label', {},
-        study.planned ? done + ' / ' + study.planned : done + ' done'));
+        study.planned ? fmt(done) + ' / ' + fmt(study.planned) : fmt(done) + ' done'));
   }
 
   function countChips(c) {
     const chip = (n, cls, label) => h('span.chip.' + cls + (n ? '' : '.zero'), {title: label},
-      n + ' ' + label);
+      fmt(n) + ' ' + label);
     return h('div.chips', {}, chip(c.running, 'running', 'running'),
       chip(c.queued, 'queued', 'queued'), chip(c.failed, 'failed', 'failed'),
       c.stale ? chip(c.stale, 'stale', 'stale') : null);
@@ -338,9 +338,10 @@
         stat('best ' + study.metric, study.best
           ? h('span', {}, fmt(study.best.value), ' ', link(trialHref(s, study.best.number),
             '#' + study.best.number, {class: 'sub'})) : '–', 'stat-best'),
-        stat('trials', study.total + (study.planned ? ' / ' + study.planned : ''), 'stat-total'),
-        stat('complete · pruned · failed', c.complete + ' · ' + c.pruned + ' · ' + c.failed),
-        stat('running · queued', c.running + ' · ' + c.queued),
+        stat('trials', fmt(study.total) + (study.planned ? ' / ' + fmt(study.planned) : ''),
+          'stat-total'),
+        stat('complete · pruned · failed', [c.complete, c.pruned, c.failed].map(fmt).join(' · ')),
+        stat('running · queued', fmt(c.running) + ' · ' + fmt(c.queued)),
         stat('elapsed', fmtDuration(study.elapsed_seconds)),
         stat('ETA', study.eta_seconds === null || study.eta_seconds === undefined ? '–'
           : fmtDuration(study.eta_seconds)),
@@ -509,18 +510,21 @@
 
   // ---------------------------------------------------------------- study charts
 
-  // Value per trial by state, the best-so-far line (complete trials), failed trials as marks on
-  // the x axis. Points are {x, y} objects so Chart.js skips parsing (100,000 trials draw fast).
-  function historyChart(canvas, study, rows) {
-    const minimize = study.direction === 'minimize';
-    const byState = {COMPLETE: [], PRUNED: [], other: []};
-    const failed = [];
+  // Value per trial by state, the best-so-far line (complete trials), failed trials as marks at
+  // the bottom. Points are {x, y} objects so Chart.js skips parsing. Above FAST_POINTS trials the
+  // points are not Chart.js elements (100,000 of those take seconds): fastPointsPlugin paints
+  // them in one pass and a click finds the nearest. Each dataset holds the number of trials it
+  // stands for in `trials` (and, drawn by the plugin, their points in `all`).
+  const FAST_POINTS = 5000;
+
+  function historySeries(rows, minimize) {
+    const byState = {COMPLETE: [], PRUNED: [], other: [], FAILED: []};
     const best = [];
     let bestValue = null;
     let lo = Infinity, hi = -Infinity;
     for (const [number, state, value] of rows) {
       if (value === null || value === undefined) {
-        if (state === 'FAILED') failed.push(number);
+        if (state === 'FAILED') byState.FAILED.push({x: number, y: null});
         continue;
       }
       if (value < lo) lo = value;
@@ -533,35 +537,41 @@
         best.push({x: number, y: value});
       }
     }
-    const lastNumber = rows.length ? rows[rows.length - 1][0] : 0;
-    if (best.length && best[best.length - 1].x < lastNumber) best.push({x: lastNumber, y: bestValue});
+    const first = rows.length ? rows[0][0] : 0;
+    const last = rows.length ? rows[rows.length - 1][0] : 0;
+    if (best.length && best[best.length - 1].x < last) best.push({x: last, y: bestValue});
     if (!isFinite(lo)) { lo = 0; hi = 1; }
     const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 0.05;
-    const floor = lo - pad;
-    const radius = rows.length > 20000 ? 1 : rows.length > 2000 ? 1.5 : 3;
-    const thin = thinner(canvas, rows.length ? rows[0][0] : 0, lastNumber, floor, hi + pad);
+    for (const p of byState.FAILED) p.y = lo - pad;
+    return {byState, best, first, last, low: lo - pad, high: hi + pad};
+  }
+
+  function historyChart(canvas, study, rows) {
+    const h = historySeries(rows, study.direction === 'minimize');
+    const fast = rows.length > FAST_POINTS;
+    const radius = rows.length > 2000 ? 1.5 : 3;
     const points = (label, data, color, style) => ({
-      label, data: thin(data), trials: data.length, type: 'scatter', showLine: false,
-      backgroundColor: color, borderColor: color,
+      label, data: fast ? [] : data, all: fast ? data : null, trials: data.length,
+      type: 'scatter', showLine: false, backgroundColor: color, borderColor: color,
       pointRadius: style === 'crossRot' ? 5 : radius, pointStyle: style || 'circle',
       pointHoverRadius: 5});
     makeChart('history', canvas, {
       type: 'scatter',
       data: {datasets: [
-        {label: 'best so far', data: best, type: 'line', borderColor: '#f59e0b', borderWidth: 2,
-         pointRadius: 0, fill: false, stepped: false, order: 0},
-        points('complete', byState.COMPLETE, 'rgba(37,99,235,0.65)'),
-        points('pruned', byState.PRUNED, 'rgba(148,163,184,0.75)', 'triangle'),
-        points('other', byState.other, 'rgba(14,165,233,0.6)', 'rectRot'),
-        points('failed', failed.map((n) => ({x: n, y: floor})), 'rgba(220,38,38,0.85)',
-          'crossRot'),
-      ].filter((d) => d.data.length || d.label !== 'other')},
+        {label: 'best so far', data: h.best, type: 'line', borderColor: '#f59e0b', borderWidth: 2,
+         pointRadius: 0, fill: false, order: 0},
+        points('complete', h.byState.COMPLETE, 'rgba(37,99,235,0.65)'),
+        points('pruned', h.byState.PRUNED, 'rgba(148,163,184,0.75)', 'triangle'),
+        points('other', h.byState.other, 'rgba(14,165,233,0.6)', 'rectRot'),
+        points('failed', h.byState.FAILED, 'rgba(220,38,38,0.85)', 'crossRot'),
+      ].filter((d) => d.trials || d.label !== 'other')},
       options: {
         parsing: false, normalized: true,
         scales: {
           x: {type: 'linear', title: {display: true, text: 'trial'}, ticks: {precision: 0},
-              min: rows.length ? rows[0][0] : 0, max: Math.max(lastNumber, 1)},
-          y: {title: {display: true, text: study.metric}, suggestedMin: floor},
+              min: h.first, max: Math.max(h.last, h.first + 1)},
+          y: {title: {display: true, text: study.metric}, suggestedMin: h.low,
+              min: fast ? h.low : undefined, max: fast ? h.high : undefined},
         },
         plugins: {
           legend: {position: 'top', labels: {usePointStyle: true, boxWidth: 8}},
@@ -569,34 +579,58 @@
             ? 'trial ' + c.raw.x + ': failed' : 'trial ' + c.raw.x + ': ' + fmt(c.raw.y)}},
         },
         onClick: (e, items) => {
-          const it = items.find((i) => charts.history.data.datasets[i.datasetIndex].label !==
-            'best so far');
-          if (it) location.hash = trialHref(study.name, charts.history.data.datasets[
-            it.datasetIndex].data[it.index].x);
+          const n = fast ? nearestFastPoint(charts.history, e.x, e.y) : historyItem(items);
+          if (n !== null) location.hash = trialHref(study.name, n);
         },
       },
+      plugins: fast ? [fastPointsPlugin] : [],
     });
   }
 
-  // Above 5,000 points, keeps one point per 2x2 pixel cell of the plot (they would cover each
-  // other): 100,000 trials draw in a fraction of the time and look the same. Each dataset keeps
-  // the number of trials it stands for in `trials`.
-  function thinner(canvas, x0, x1, y0, y1) {
-    const width = Math.max(200, canvas.parentNode.clientWidth || 800) / 2;
-    const height = Math.max(100, canvas.parentNode.clientHeight || 300) / 2;
-    return (data) => {
-      if (data.length <= 5000) return data;
-      const seen = new Set();
-      const kept = [];
-      const sx = width / Math.max(1, x1 - x0), sy = height / Math.max(1e-300, y1 - y0);
-      for (const p of data) {
-        const cell = Math.floor((p.x - x0) * sx) * 100000 + Math.floor((p.y - y0) * sy);
-        if (seen.has(cell)) continue;
-        seen.add(cell);
-        kept.push(p);
+  function historyItem(items) {
+    const it = items.find((i) => charts.history.data.datasets[i.datasetIndex].label !==
+      'best so far');
+    return it ? charts.history.data.datasets[it.datasetIndex].data[it.index].x : null;
+  }
+
+  // Pixel transforms of a chart's linear x and y scales.
+  function pixelMap(chart) {
+    const {x, y} = chart.scales;
+    const ax = x.getPixelForValue(1) - x.getPixelForValue(0), bx = x.getPixelForValue(0);
+    const ay = y.getPixelForValue(1) - y.getPixelForValue(0), by = y.getPixelForValue(0);
+    return {x: (v) => bx + ax * v, y: (v) => by + ay * v};
+  }
+
+  const fastPointsPlugin = {
+    id: 'fastPoints',
+    afterDatasetsDraw(chart) {
+      const {ctx, chartArea} = chart;
+      const map = pixelMap(chart);
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(chartArea.left, chartArea.top, chartArea.right - chartArea.left,
+               chartArea.bottom - chartArea.top);
+      ctx.clip();
+      chart.data.datasets.forEach((d, i) => {
+        if (!d.all || !chart.isDatasetVisible(i)) return;
+        ctx.fillStyle = d.backgroundColor;
+        const size = d.pointStyle === 'crossRot' ? 4 : 2;
+        for (const p of d.all) ctx.fillRect(map.x(p.x) - size / 2, map.y(p.y) - size / 2, size, size);
+      });
+      ctx.restore();
+    },
+  };
+
+  function nearestFastPoint(chart, px, py) {
+    const map = pixelMap(chart);
+    let best = null, bestD = 36;  // within 6 pixels
+    for (const d of chart.data.datasets) {
+      for (const p of d.all || []) {
+        const dx = map.x(p.x) - px, dy = map.y(p.y) - py;
+        if (dx * dx + dy * dy < bestD) { bestD = dx * dx + dy * dy; best = p.x; }
       }
-      return kept;
-    };
+    }
+    return best;
   }
 
   function importanceChart(canvas, importances) {
@@ -806,6 +840,7 @@
       throw e;
     }
     const study = await api(studyPath(s));
+    ui.trialSettled = ['COMPLETE', 'PRUNED', 'FAILED'].includes(trial.state);
     const metricNames = Array.from(new Set(trial.epochs.flatMap((e) => Object.keys(e.metrics))))
       .sort((a, b) => (b === study.metric) - (a === study.metric) || a.localeCompare(b));
     const epochChart = chartBox('tall');
@@ -1008,7 +1043,9 @@
       append(app, built.nodes);
       if (built.after) built.after();
       // How long the last render took: fetching (or reading) the data, building and drawing.
-      window.ensweepTimings = {view: route.view, data_ms: t1 - t0, draw_ms: performance.now() - t1};
+      // at_ms: since the page started loading.
+      window.ensweepTimings = {view: route.view, data_ms: t1 - t0, draw_ms: performance.now() - t1,
+                               at_ms: performance.now()};
       ui.route = route;
       ui.shownRevision = revision;
       ui.shownSignature = signature;
@@ -1046,7 +1083,9 @@
       const focused = document.activeElement;
       const busy = focused && app.contains(focused) && /^(SELECT|INPUT)$/.test(focused.tagName) &&
         focused.type !== 'checkbox';
-      if (changed && !busy && !ui.rendering) refresh();
+      // A finished trial's page does not change with its study.
+      const settled = route.view === 'trial' && ui.trialSettled;
+      if (changed && !busy && !settled && !ui.rendering) refresh();
     } catch (e) {
       live.className = 'live off';
       live.textContent = 'offline';
