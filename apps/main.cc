@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
       AddScoreCommand(root), AddDatagenCommand(root),
+      AddImportanceCommand(root), AddHistoryCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.
