@@ -52,6 +52,19 @@ std::string TrialStateCounts(const StudyRecord& study) {
   return text;
 }
 
+std::string ShortError(const std::string& error) {
+  constexpr size_t kErrorWidth = 60;
+  std::string line = error.substr(0, error.find('\n'));
+  if (line.size() > kErrorWidth || line.size() < error.size()) {
+    size_t cut = std::min(line.size(), kErrorWidth - 3);
+    // Back to the start of a character: the byte after the cut is no UTF-8 continuation byte.
+    while (cut > 0 && cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80)
+      --cut;
+    line = line.substr(0, cut) + "...";
+  }
+  return line;
+}
+
 namespace {
 
 bool Ranked(const TrialRecord& t) {
@@ -114,21 +127,6 @@ void WriteCsv(std::ostream& out, const StudyRecord& study, const std::vector<Tri
     row.push_back(t.error);
     WriteCsvRow(out, row);
   }
-}
-
-// The first line of an error, cut to kErrorWidth characters with "..." (the table is for the
-// eye; `ensweep show` and the CSV give the whole text).
-std::string ShortError(const std::string& error) {
-  constexpr size_t kErrorWidth = 60;
-  std::string line = error.substr(0, error.find('\n'));
-  if (line.size() > kErrorWidth || line.size() < error.size()) {
-    line = line.substr(0, std::min(line.size(), kErrorWidth - 3));
-    while (!line.empty() && (static_cast<unsigned char>(line.back()) & 0xC0) == 0x80)
-      line.pop_back();  // not in the middle of a UTF-8 character
-    if (!line.empty() && static_cast<unsigned char>(line.back()) >= 0xC0) line.pop_back();
-    line += "...";
-  }
-  return line;
 }
 
 void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<TrialRecord>& rows,

@@ -34,6 +34,10 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
 // One parameter value as a short string: 0.0123, 1.2e-05, 64, resnet18, true.
 std::string ParamText(const nlohmann::json& value);
 
+// The first line of an error, cut to 60 characters ending in "..." (tables are for the eye;
+// `ensweep show` and the CSV give the whole text); never cuts a UTF-8 character in two.
+std::string ShortError(const std::string& error);
+
 // A value as a CSV field read by programs: a string as it is, null as an empty field, a number at
 // full precision (the shortest text that reads back as the same double), anything else as JSON.
 std::string CsvText(const nlohmann::json& value);
