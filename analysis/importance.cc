@@ -343,24 +343,46 @@ class TreeBuilder {
   FittedTree tree_;
 };
 
+// A tree's leaves, from one walk: value, volume and box (edge indices, FittedTree::Edge).
+struct Leaves {
+  size_t columns = 0;
+  std::vector<double> values, volumes;
+  std::vector<int> boxes;  // per leaf: `columns` low edges, then `columns` high edges
+
+  explicit Leaves(const FittedTree& tree) : columns(tree.columns) {
+    ForEachLeaf(tree, [&](double value, const Edges& lo, const Edges& hi) {
+      double v = 1;
+      for (size_t c = 0; c < columns; ++c) {
+        const int column = static_cast<int>(c);
+        v *= tree.Edge(column, hi[c]) - tree.Edge(column, lo[c]);
+      }
+      values.push_back(value);
+      volumes.push_back(v);
+      boxes.insert(boxes.end(), lo.begin(), lo.end());
+      boxes.insert(boxes.end(), hi.begin(), hi.end());
+    });
+  }
+  size_t size() const { return values.size(); }
+  int Lo(size_t leaf, int column) const { return boxes[2 * columns * leaf + column]; }
+  int Hi(size_t leaf, int column) const { return boxes[2 * columns * leaf + columns + column]; }
+};
+
 // The variance of the marginal of one column over the tree's partition: the column's domain is
 // cut at every split point of the tree on it, the marginal in an interval is the average over the
 // other columns of the tree's prediction (each leaf weighs the volume of its box in the other
 // columns), and the intervals weigh their length. Linear in the leaves, on a difference array.
-double MarginalVarianceOfColumn(const FittedTree& tree, int column,
-                                const std::vector<double>& volumes) {
+double MarginalVarianceOfColumn(const FittedTree& tree, const Leaves& leaves, int column) {
   const std::vector<double>& cuts = tree.thresholds[column];
   const size_t cells = cuts.size() + 1;
   std::vector<double> sum(cells + 1, 0.0), weight(cells + 1, 0.0);
-  size_t l = 0;
-  ForEachLeaf(tree, [&](double value, const Edges& lo, const Edges& hi) {
-    const int a = lo[column], b = hi[column];
-    const double w = volumes[l++] / (tree.Edge(column, b) - tree.Edge(column, a));
-    sum[a] += w * value;
-    sum[b] -= w * value;
+  for (size_t l = 0; l < leaves.size(); ++l) {
+    const int a = leaves.Lo(l, column), b = leaves.Hi(l, column);
+    const double w = leaves.volumes[l] / (tree.Edge(column, b) - tree.Edge(column, a));
+    sum[a] += w * leaves.values[l];
+    sum[b] -= w * leaves.values[l];
     weight[a] += w;
     weight[b] -= w;
-  });
+  }
   double m1 = 0, m2 = 0, s = 0, wsum = 0;
   for (size_t i = 0; i < cells; ++i) {
     s += sum[i];
@@ -378,21 +400,20 @@ double MarginalVarianceOfColumn(const FittedTree& tree, int column,
 // each split at most at 0.5): from the leaves' projections onto these columns, E[m] and E[m^2] as
 // sums over pairs of distinct projections of their overlap. Quadratic in the projections, which
 // are few (at most 3 per column).
-double MarginalVariancePairs(const FittedTree& tree, const std::vector<int>& group,
-                             const std::vector<double>& volumes) {
+double MarginalVariancePairs(const FittedTree& tree, const Leaves& leaves,
+                             const std::vector<int>& group) {
   std::map<std::vector<double>, double> projected;  // box (lo, hi per column) -> sum of w * value
-  size_t l = 0;
   std::vector<double> box;
-  ForEachLeaf(tree, [&](double value, const Edges& lo, const Edges& hi) {
+  for (size_t l = 0; l < leaves.size(); ++l) {
     box.clear();
     double width = 1;
     for (int c : group) {
-      box.push_back(tree.Edge(c, lo[c]));
-      box.push_back(tree.Edge(c, hi[c]));
+      box.push_back(tree.Edge(c, leaves.Lo(l, c)));
+      box.push_back(tree.Edge(c, leaves.Hi(l, c)));
       width *= box[box.size() - 1] - box[box.size() - 2];
     }
-    projected[box] += volumes[l++] / width * value;
-  });
+    projected[box] += leaves.volumes[l] / width * leaves.values[l];
+  }
   double m1 = 0, m2 = 0;
   for (auto i = projected.begin(); i != projected.end(); ++i) {
     double size = 1;
@@ -412,16 +433,9 @@ double MarginalVariancePairs(const FittedTree& tree, const std::vector<int>& gro
 // Per group, the fraction of the tree's variance its marginal explains; empty when the tree's
 // prediction is constant.
 std::vector<double> TreeFractions(const FittedTree& tree, const std::vector<Group>& groups) {
-  std::vector<double> volumes, values;
-  ForEachLeaf(tree, [&](double value, const Edges& lo, const Edges& hi) {
-    double v = 1;
-    for (size_t c = 0; c < lo.size(); ++c) {
-      const int column = static_cast<int>(c);
-      v *= tree.Edge(column, hi[c]) - tree.Edge(column, lo[c]);
-    }
-    volumes.push_back(v);
-    values.push_back(value);
-  });
+  const Leaves leaves(tree);
+  const std::vector<double>& volumes = leaves.volumes;
+  const std::vector<double>& values = leaves.values;
   double v_total = 0, mean = 0;
   for (size_t l = 0; l < values.size(); ++l) {
     v_total += volumes[l];
@@ -441,8 +455,8 @@ std::vector<double> TreeFractions(const FittedTree& tree, const std::vector<Grou
     if (split.empty()) continue;
     // One column (a numeric parameter): linear in the leaves. More
     // (a categorical's one-hot columns, one split point each): pairs of distinct projections.
-    const double marginal = split.size() == 1 ? MarginalVarianceOfColumn(tree, split[0], volumes)
-                                              : MarginalVariancePairs(tree, split, volumes);
+    const double marginal = split.size() == 1 ? MarginalVarianceOfColumn(tree, leaves, split[0])
+                                              : MarginalVariancePairs(tree, leaves, split);
     out[g] = marginal / variance;
   }
   return out;
