@@ -13,8 +13,9 @@
 // parameter (per choice that occurs among the trials; beyond 32 of them, the 31 most frequent
 // have a column and the others share the last one). Each column's domain is the parameter's range
 // (the choices: [0, 1]), widened to the values the trials hold (an enqueued value outside the
-// range). Constant parameters are left out; a parameter whose range is a single value gets
-// importance 0.
+// range). Constant parameters are left out; a parameter that takes a single value among the
+// trials gets importance 0 (a categorical's value that is not one of its choices counts as
+// absent).
 //
 // Conditional parameters (a `when` in the space; absent from some trials). Optuna assesses only
 // the parameters present in every trial it uses. Here every parameter is assessed: where a

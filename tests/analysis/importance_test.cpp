@@ -227,3 +227,27 @@ TEST_CASE("importance as JSON names the method, the trials used, the seed and th
   REQUIRE(j["importances"].size() == 3);
   CHECK(j["importances"][0]["param"] == "z");
 }
+
+TEST_CASE("a categorical parameter with more than 32 choices is assessed on 32 columns",
+          "[analysis][importance]") {
+  Json choices = Json::array();
+  for (int i = 0; i < 40; ++i) choices.push_back("c" + std::to_string(i));
+  const StudySpec spec =
+      SpecWith(R"({"pick": {"choice": )" + choices.dump() + R"(}, "x": {"uniform": [0, 1]}})");
+  const auto trials = Trials(
+      400, 15,
+      [](Rng& rng) {
+        return Json{{"pick", "c" + std::to_string(rng.Below(40))}, {"x", rng.Uniform()}};
+      },
+      [](const Json& p) {
+        const int k = std::stoi(p["pick"].get<std::string>().substr(1));
+        return (k % 3) + 0.1 * p["x"].get<double>();
+      });
+  const ImportanceResult r = ComputeImportance(spec, trials, 1);
+  REQUIRE(r.importances.size() == 2);
+  CheckNormalisedAndSorted(r);
+  CHECK(r.importances[0].param == "pick");
+  const Json tree = FirstImportanceTree(spec, trials, 1);
+  REQUIRE(tree["params"][0]["param"] == "pick");
+  CHECK(tree["params"][0]["columns"].size() == 32);
+}
