@@ -199,6 +199,7 @@ void VisitLeaves(const FittedTree& tree, int node, Edges& lo, Edges& hi, Fn& fn)
 // lo[c] to edge hi[c] (FittedTree::Edge) in the unit cube of the encoded columns.
 template <typename Fn>
 void ForEachLeaf(const FittedTree& tree, Fn fn) {
+  if (tree.nodes.empty()) return;
   Edges lo(tree.columns, 0), hi(tree.columns);
   for (size_t c = 0; c < tree.columns; ++c) hi[c] = static_cast<int>(tree.thresholds[c].size()) + 1;
   VisitLeaves(tree, 0, lo, hi, fn);
