@@ -1,5 +1,6 @@
 #include "apps/leaderboard.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -36,6 +37,10 @@ std::string ParamText(const nlohmann::json& value) {
 std::string CsvText(const nlohmann::json& value) {
   if (value.is_null()) return "";
   if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) {  // JSON would say null
+    const double v = value.get<double>();
+    return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  }
   return value.dump();
 }
 

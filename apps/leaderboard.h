@@ -39,7 +39,8 @@ std::string ParamText(const nlohmann::json& value);
 std::string ShortError(const std::string& error);
 
 // A value as a CSV field read by programs: a string as it is, null as an empty field, a number at
-// full precision (the shortest text that reads back as the same double), anything else as JSON.
+// full precision (the shortest text that reads back as the same double; nan, inf, -inf), anything
+// else as JSON.
 std::string CsvText(const nlohmann::json& value);
 
 }  // namespace ensweep

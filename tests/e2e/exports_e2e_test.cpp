@@ -261,3 +261,15 @@ TEST_CASE("importance prints a bar per parameter, or JSON, and says when trials 
       RunCommand(Ensweep() + " importance --db " + (failing / "nothing.sqlite").string());
   CHECK(missing.status == 2);
 }
+
+TEST_CASE("a CSV field holds a number at full precision and says nan or inf where JSON cannot",
+          "[e2e][exports]") {
+  CHECK(CsvText(nlohmann::json(0.1)) == "0.1");
+  CHECK(std::stod(CsvText(nlohmann::json(1.0 / 3))) == 1.0 / 3);
+  CHECK(CsvText(nlohmann::json(64)) == "64");
+  CHECK(CsvText(nlohmann::json("resnet18")) == "resnet18");
+  CHECK(CsvText(nlohmann::json()) == "");
+  CHECK(CsvText(nlohmann::json(true)) == "true");
+  CHECK(CsvText(nlohmann::json(std::nan(""))) == "nan");
+  CHECK(CsvText(nlohmann::json(-HUGE_VAL)) == "-inf");
+}
