@@ -57,5 +57,7 @@ Command AddScoreCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
 Command AddImportanceCommand(CLI::App& root);
 Command AddHistoryCommand(CLI::App& root);
+Command AddServeCommand(CLI::App& root);
+Command AddReportCommand(CLI::App& root);
 
 }  // namespace ensweep
