@@ -763,13 +763,15 @@
     const study = await api(studyPath(s));
     setCrumbs([[studyHref(s), s], [studyHref(s, 'curves'), 'learning curves']]);
     const picked = selection(s);
-    // Nothing picked: the 10 best trials with a value.
+    // Nothing picked: the 10 best complete trials.
     let numbers = Array.from(picked).sort((a, b) => a - b);
-    let note = numbers.length + ' picked in the leaderboard';
+    let note = numbers.length + ' picked';
     const candidates = await queryTrials(s, {sort: 'value', limit: 100});
     if (!numbers.length) {
-      numbers = candidates.trials.filter((t) => t.value !== null).slice(0, 10).map((t) => t.number);
-      note = 'the ' + numbers.length + ' best trials (pick others below or in the leaderboard)';
+      numbers = candidates.trials.filter((t) => t.state === 'COMPLETE').slice(0, 10)
+        .map((t) => t.number);
+      note = 'the ' + numbers.length + ' best complete trials (pick others below or in the ' +
+        'leaderboard)';
     }
     const curves = EMBEDDED
       ? embedded(studyPath(s) + '/curves').curves.filter((c) => numbers.includes(c.number))
