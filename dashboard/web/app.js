@@ -284,6 +284,16 @@
       c.stale ? chip(c.stale, 'stale', 'stale') : null);
   }
 
+  // The ETA while trials run; 'done' once the budget is spent, 'idle' when stopped before.
+  function eta(study) {
+    const c = study.counts;
+    if (!c.running && !c.queued) {
+      return study.planned && c.complete + c.pruned + c.failed >= study.planned ? 'done' : 'idle';
+    }
+    return study.eta_seconds === null || study.eta_seconds === undefined ? '–'
+      : fmtDuration(study.eta_seconds);
+  }
+
   function renderStudies() {
     setCrumbs([]);
     const rows = ui.studies.map((s) => h('tr.study-row', {
@@ -291,20 +301,25 @@
       h('td', {}, link(studyHref(s.name), s.name, {class: 'study-name'}),
         h('div.sub', {}, s.metric + ' · ' + s.direction)),
       h('td.wide', {}, progressBar(s)),
+      h('td.num', {}, h('b', {}, fmt(s.total)), h('div.sub', {},
+        fmt(s.counts.complete) + ' complete · ' + fmt(s.counts.pruned) + ' pruned')),
       h('td.num', {}, s.best ? h('span', {}, h('b', {}, fmt(s.best.value)),
         h('span.sub', {}, ' #' + s.best.number)) : '–'),
       h('td', {}, countChips(s.counts)),
       h('td.num', {}, fmtDuration(s.elapsed_seconds)),
-      h('td.num', {}, s.eta_seconds === null || s.eta_seconds === undefined
-        ? (s.counts.running || s.counts.queued ? '–' : 'done') : fmtDuration(s.eta_seconds)),
+      h('td.num', {}, eta(s)),
       h('td.num', {title: fmtTime(s.updated_at)}, fmtAgo(s.updated_at))));
     const table = h('table.grid.studies', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'Study'), h('th', {}, 'Progress'),
+        h('th.num', {}, 'Trials'),
         h('th.num', {}, 'Best'), h('th', {}, 'Now'), h('th.num', {}, 'Elapsed'),
         h('th.num', {}, 'ETA'), h('th.num', {}, 'Updated'))),
       h('tbody', {}, rows));
     const body = ui.studies.length ? table : h('p.muted', {}, 'No studies in this store yet.');
-    return [card('Studies', body, {id: 'studies'})];
+    const legend = h('span.legend', {}, [['complete', 'complete'], ['pruned', 'pruned'],
+      ['failed', 'failed'], ['running', 'running']].map(([cls, label]) =>
+      h('span', {}, h('span.swatch.' + cls), label)));
+    return [card('Studies', body, {id: 'studies', tools: legend})];
   }
 
   // ---------------------------------------------------------------- study overview
@@ -343,8 +358,7 @@
         stat('complete · pruned · failed', [c.complete, c.pruned, c.failed].map(fmt).join(' · ')),
         stat('running · queued', fmt(c.running) + ' · ' + fmt(c.queued)),
         stat('elapsed', fmtDuration(study.elapsed_seconds)),
-        stat('ETA', study.eta_seconds === null || study.eta_seconds === undefined ? '–'
-          : fmtDuration(study.eta_seconds)),
+        stat('ETA', eta(study)),
         study.artifacts_bytes !== undefined ? stat('artifacts', fmtBytes(study.artifacts_bytes))
           : null),
       progressBar(study));
@@ -549,6 +563,7 @@
   function historyChart(canvas, study, rows) {
     const h = historySeries(rows, study.direction === 'minimize');
     const fast = rows.length > FAST_POINTS;
+    const edge = Math.max(0.5, (h.last - h.first) * 0.01);  // points at the ends stay whole
     const radius = rows.length > 2000 ? 1.5 : 3;
     const points = (label, data, color, style) => ({
       label, data: fast ? [] : data, all: fast ? data : null, trials: data.length,
@@ -564,12 +579,12 @@
         points('pruned', h.byState.PRUNED, 'rgba(148,163,184,0.75)', 'triangle'),
         points('other', h.byState.other, 'rgba(14,165,233,0.6)', 'rectRot'),
         points('failed', h.byState.FAILED, 'rgba(220,38,38,0.85)', 'crossRot'),
-      ].filter((d) => d.trials || d.label !== 'other')},
+      ].filter((d) => d.trials || d.label === 'complete' || d.label === 'pruned')},
       options: {
         parsing: false, normalized: true,
         scales: {
           x: {type: 'linear', title: {display: true, text: 'trial'}, ticks: {precision: 0},
-              min: h.first, max: Math.max(h.last, h.first + 1)},
+              min: h.first - edge, max: Math.max(h.last, h.first + 1) + edge},
           y: {title: {display: true, text: study.metric}, suggestedMin: h.low,
               min: fast ? h.low : undefined, max: fast ? h.high : undefined},
         },
@@ -860,7 +875,8 @@
       trial.error ? card('Error', h('pre.error#trial-error', {}, trial.error), {cls: 'danger'}) : null,
       h('div.row', {},
         card('Parameters', keyValueTable(trial.params, 'trial-params'), {cls: 'grow1'}),
-        card('Final metrics', keyValueTable(trial.metrics, 'trial-metrics'), {cls: 'grow1'})),
+        card('Final metrics', keyValueTable(objectiveFirst(trial.metrics, study.metric),
+          'trial-metrics'), {cls: 'grow1'})),
       trial.epochs.length ? card('Metrics per epoch', epochChart.box, {id: 'epoch-chart-card'})
         : null,
       card('Epochs', epochTable(trial, metricNames), {id: 'epochs-card'}),
@@ -872,6 +888,12 @@
     return {nodes, after: () => {
       if (trial.epochs.length) epochsChart(epochChart.canvas, trial, metricNames, study.metric);
     }};
+  }
+
+  function objectiveFirst(metrics, objective) {
+    const out = {};
+    if (metrics && objective in metrics) out[objective] = metrics[objective];
+    return Object.assign(out, metrics);
   }
 
   function epochTable(trial, names) {
