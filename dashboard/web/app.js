@@ -324,12 +324,17 @@
 
   // ---------------------------------------------------------------- study overview
 
-  function lbState(s, study) {
+  // order null: the API's default for the sort key (by value: best first).
+  function lbState(s) {
     if (!ui.lb[s]) {
-      ui.lb[s] = {sort: 'value', order: study.direction === 'minimize' ? 'asc' : 'desc',
-                  offset: 0, states: [], param: {name: '', value: ''}};
+      ui.lb[s] = {sort: 'value', order: null, offset: 0, states: [], param: {name: '', value: ''}};
     }
     return ui.lb[s];
+  }
+
+  function effectiveOrder(lb, study) {
+    if (lb.order) return lb.order;
+    return lb.sort === 'value' && study.direction !== 'minimize' ? 'desc' : 'asc';
   }
 
   function selection(s) {
@@ -365,12 +370,12 @@
   }
 
   async function renderStudy(s) {
-    const [study, history, importance, top] = await Promise.all([
+    const lb = lbState(s);
+    const [study, history, importance, top, page] = await Promise.all([
       api(studyPath(s)), api(studyPath(s) + '/history'), api(studyPath(s) + '/importance'),
-      queryTrials(s, {states: ['COMPLETE'], sort: 'value', limit: PARALLEL_MAX})]);
+      queryTrials(s, {states: ['COMPLETE'], sort: 'value', limit: PARALLEL_MAX}),
+      queryTrials(s, leaderboardQuery(lb))]);
     setCrumbs([[studyHref(s), s]]);
-    const lb = lbState(s, study);
-    const page = await queryTrials(s, leaderboardQuery(lb));
     const hist = chartBox('tall');
     const imp = chartBox('tall');
     const par = chartBox('parallel');
@@ -466,7 +471,8 @@
           dataset: c.key ? {sort: c.key} : {},
           class: sorted ? 'sorted' : null,
           onclick: c.key ? () => sortBy(lb, c.key, study) : null},
-        c.label, sorted ? h('span.arrow', {}, lb.order === 'asc' ? ' ▲' : ' ▼') : null);
+        c.label, sorted ? h('span.arrow', {}, effectiveOrder(lb, study) === 'asc' ? ' ▲' : ' ▼')
+          : null);
       }));
     const rows = page.trials.map((t) => h('tr.trial-row', {
       dataset: {trialNumber: t.number, state: t.state},
@@ -512,7 +518,7 @@
 
   function sortBy(lb, key, study) {
     if (lb.sort === key) {
-      lb.order = lb.order === 'asc' ? 'desc' : 'asc';
+      lb.order = effectiveOrder(lb, study) === 'asc' ? 'desc' : 'asc';
     } else {
       lb.sort = key;
       const bestFirst = study.direction === 'minimize' ? 'asc' : 'desc';
@@ -563,7 +569,8 @@
   function historyChart(canvas, study, rows) {
     const h = historySeries(rows, study.direction === 'minimize');
     const fast = rows.length > FAST_POINTS;
-    const edge = Math.max(0.5, (h.last - h.first) * 0.01);  // points at the ends stay whole
+    // Points at the ends stay whole; a margin of n + 0.5 gets no tick label of its own.
+    const edge = Math.floor((h.last - h.first) * 0.01) + 0.5;
     const radius = rows.length > 2000 ? 1.5 : 3;
     const points = (label, data, color, style) => ({
       label, data: fast ? [] : data, all: fast ? data : null, trials: data.length,
@@ -579,11 +586,12 @@
         points('pruned', h.byState.PRUNED, 'rgba(148,163,184,0.75)', 'triangle'),
         points('other', h.byState.other, 'rgba(14,165,233,0.6)', 'rectRot'),
         points('failed', h.byState.FAILED, 'rgba(220,38,38,0.85)', 'crossRot'),
-      ].filter((d) => d.trials || d.label === 'complete' || d.label === 'pruned')},
+      ].filter((d) => d.trials !== 0 || d.label === 'complete' || d.label === 'pruned')},
       options: {
         parsing: false, normalized: true,
         scales: {
-          x: {type: 'linear', title: {display: true, text: 'trial'}, ticks: {precision: 0},
+          x: {type: 'linear', title: {display: true, text: 'trial'},
+              ticks: {callback: (v) => Number.isInteger(v) ? fmt(v) : ''},
               min: h.first - edge, max: Math.max(h.last, h.first + 1) + edge},
           y: {title: {display: true, text: study.metric}, suggestedMin: h.low,
               min: fast ? h.low : undefined, max: fast ? h.high : undefined},
