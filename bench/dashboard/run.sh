@@ -5,6 +5,7 @@
 #     deep in the list;
 #   - the API calls of the study page's first paint: /api/studies, /api/studies/{s}, history and
 #     importance (the first importance computes, later ones hit the cache);
+#   - the study page's first paint in chromium, history and importance drawn (first_paint.js);
 #   - `ensweep report` (HTML and Markdown) wall time and size;
 #   - Optuna's peer: the same trials added to an in-memory Optuna study, then
 #     optuna.visualization.plot_optimization_history and plot_param_importances.
@@ -33,6 +34,11 @@ trap 'kill $serve 2>/dev/null; [ -n "$3" ] || rm -rf "$dir"' EXIT
 while ! grep -q "Ctrl-C" "$dir/serve.log"; do sleep 0.1; done
 url=$(sed -n 's/.* at \(http:[^ ]*\)$/\1/p' "$dir/serve.log")
 /usr/bin/python3 "$root/bench/dashboard/measure.py" "$url" dash
+# The study page's first paint in headless chromium (first_paint.js), when the browser test's
+# Playwright is installed (tests/browser/run.sh installs it).
+if [ -d "$root/tests/browser/node_modules/playwright-core" ] && [ -x /usr/bin/chromium ]; then
+  node "$root/bench/dashboard/first_paint.js" "$url" dash 5
+fi
 
 for format in html md; do
   start=$(date +%s.%N)

@@ -284,6 +284,16 @@
       c.stale ? chip(c.stale, 'stale', 'stale') : null);
   }
 
+  // The ETA while trials run; 'done' once the budget is spent, 'idle' when stopped before.
+  function eta(study) {
+    const c = study.counts;
+    if (!c.running && !c.queued) {
+      return study.planned && c.complete + c.pruned + c.failed >= study.planned ? 'done' : 'idle';
+    }
+    return study.eta_seconds === null || study.eta_seconds === undefined ? '–'
+      : fmtDuration(study.eta_seconds);
+  }
+
   function renderStudies() {
     setCrumbs([]);
     const rows = ui.studies.map((s) => h('tr.study-row', {
@@ -291,30 +301,40 @@
       h('td', {}, link(studyHref(s.name), s.name, {class: 'study-name'}),
         h('div.sub', {}, s.metric + ' · ' + s.direction)),
       h('td.wide', {}, progressBar(s)),
+      h('td.num', {}, h('b', {}, fmt(s.total)), h('div.sub', {},
+        fmt(s.counts.complete) + ' complete · ' + fmt(s.counts.pruned) + ' pruned')),
       h('td.num', {}, s.best ? h('span', {}, h('b', {}, fmt(s.best.value)),
         h('span.sub', {}, ' #' + s.best.number)) : '–'),
       h('td', {}, countChips(s.counts)),
       h('td.num', {}, fmtDuration(s.elapsed_seconds)),
-      h('td.num', {}, s.eta_seconds === null || s.eta_seconds === undefined
-        ? (s.counts.running || s.counts.queued ? '–' : 'done') : fmtDuration(s.eta_seconds)),
+      h('td.num', {}, eta(s)),
       h('td.num', {title: fmtTime(s.updated_at)}, fmtAgo(s.updated_at))));
     const table = h('table.grid.studies', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'Study'), h('th', {}, 'Progress'),
+        h('th.num', {}, 'Trials'),
         h('th.num', {}, 'Best'), h('th', {}, 'Now'), h('th.num', {}, 'Elapsed'),
         h('th.num', {}, 'ETA'), h('th.num', {}, 'Updated'))),
       h('tbody', {}, rows));
     const body = ui.studies.length ? table : h('p.muted', {}, 'No studies in this store yet.');
-    return [card('Studies', body, {id: 'studies'})];
+    const legend = h('span.legend', {}, [['complete', 'complete'], ['pruned', 'pruned'],
+      ['failed', 'failed'], ['running', 'running']].map(([cls, label]) =>
+      h('span', {}, h('span.swatch.' + cls), label)));
+    return [card('Studies', body, {id: 'studies', tools: legend})];
   }
 
   // ---------------------------------------------------------------- study overview
 
-  function lbState(s, study) {
+  // order null: the API's default for the sort key (by value: best first).
+  function lbState(s) {
     if (!ui.lb[s]) {
-      ui.lb[s] = {sort: 'value', order: study.direction === 'minimize' ? 'asc' : 'desc',
-                  offset: 0, states: [], param: {name: '', value: ''}};
+      ui.lb[s] = {sort: 'value', order: null, offset: 0, states: [], param: {name: '', value: ''}};
     }
     return ui.lb[s];
+  }
+
+  function effectiveOrder(lb, study) {
+    if (lb.order) return lb.order;
+    return lb.sort === 'value' && study.direction !== 'minimize' ? 'desc' : 'asc';
   }
 
   function selection(s) {
@@ -343,20 +363,19 @@
         stat('complete · pruned · failed', [c.complete, c.pruned, c.failed].map(fmt).join(' · ')),
         stat('running · queued', fmt(c.running) + ' · ' + fmt(c.queued)),
         stat('elapsed', fmtDuration(study.elapsed_seconds)),
-        stat('ETA', study.eta_seconds === null || study.eta_seconds === undefined ? '–'
-          : fmtDuration(study.eta_seconds)),
+        stat('ETA', eta(study)),
         study.artifacts_bytes !== undefined ? stat('artifacts', fmtBytes(study.artifacts_bytes))
           : null),
       progressBar(study));
   }
 
   async function renderStudy(s) {
-    const [study, history, importance, top] = await Promise.all([
+    const lb = lbState(s);
+    const [study, history, importance, top, page] = await Promise.all([
       api(studyPath(s)), api(studyPath(s) + '/history'), api(studyPath(s) + '/importance'),
-      queryTrials(s, {states: ['COMPLETE'], sort: 'value', limit: PARALLEL_MAX})]);
+      queryTrials(s, {states: ['COMPLETE'], sort: 'value', limit: PARALLEL_MAX}),
+      queryTrials(s, leaderboardQuery(lb))]);
     setCrumbs([[studyHref(s), s]]);
-    const lb = lbState(s, study);
-    const page = await queryTrials(s, leaderboardQuery(lb));
     const hist = chartBox('tall');
     const imp = chartBox('tall');
     const par = chartBox('parallel');
@@ -452,7 +471,8 @@
           dataset: c.key ? {sort: c.key} : {},
           class: sorted ? 'sorted' : null,
           onclick: c.key ? () => sortBy(lb, c.key, study) : null},
-        c.label, sorted ? h('span.arrow', {}, lb.order === 'asc' ? ' ▲' : ' ▼') : null);
+        c.label, sorted ? h('span.arrow', {}, effectiveOrder(lb, study) === 'asc' ? ' ▲' : ' ▼')
+          : null);
       }));
     const rows = page.trials.map((t) => h('tr.trial-row', {
       dataset: {trialNumber: t.number, state: t.state},
@@ -498,7 +518,7 @@
 
   function sortBy(lb, key, study) {
     if (lb.sort === key) {
-      lb.order = lb.order === 'asc' ? 'desc' : 'asc';
+      lb.order = effectiveOrder(lb, study) === 'asc' ? 'desc' : 'asc';
     } else {
       lb.sort = key;
       const bestFirst = study.direction === 'minimize' ? 'asc' : 'desc';
@@ -549,6 +569,8 @@
   function historyChart(canvas, study, rows) {
     const h = historySeries(rows, study.direction === 'minimize');
     const fast = rows.length > FAST_POINTS;
+    // Points at the ends stay whole; a margin of n + 0.5 gets no tick label of its own.
+    const edge = Math.floor((h.last - h.first) * 0.01) + 0.5;
     const radius = rows.length > 2000 ? 1.5 : 3;
     const points = (label, data, color, style) => ({
       label, data: fast ? [] : data, all: fast ? data : null, trials: data.length,
@@ -564,12 +586,13 @@
         points('pruned', h.byState.PRUNED, 'rgba(148,163,184,0.75)', 'triangle'),
         points('other', h.byState.other, 'rgba(14,165,233,0.6)', 'rectRot'),
         points('failed', h.byState.FAILED, 'rgba(220,38,38,0.85)', 'crossRot'),
-      ].filter((d) => d.trials || d.label !== 'other')},
+      ].filter((d) => d.trials !== 0 || d.label === 'complete' || d.label === 'pruned')},
       options: {
         parsing: false, normalized: true,
         scales: {
-          x: {type: 'linear', title: {display: true, text: 'trial'}, ticks: {precision: 0},
-              min: h.first, max: Math.max(h.last, h.first + 1)},
+          x: {type: 'linear', title: {display: true, text: 'trial'},
+              ticks: {callback: (v) => Number.isInteger(v) ? fmt(v) : ''},
+              min: h.first - edge, max: Math.max(h.last, h.first + 1) + edge},
           y: {title: {display: true, text: study.metric}, suggestedMin: h.low,
               min: fast ? h.low : undefined, max: fast ? h.high : undefined},
         },
@@ -763,13 +786,15 @@
     const study = await api(studyPath(s));
     setCrumbs([[studyHref(s), s], [studyHref(s, 'curves'), 'learning curves']]);
     const picked = selection(s);
-    // Nothing picked: the 10 best trials with a value.
+    // Nothing picked: the 10 best complete trials.
     let numbers = Array.from(picked).sort((a, b) => a - b);
-    let note = numbers.length + ' picked in the leaderboard';
+    let note = numbers.length + ' picked';
     const candidates = await queryTrials(s, {sort: 'value', limit: 100});
     if (!numbers.length) {
-      numbers = candidates.trials.filter((t) => t.value !== null).slice(0, 10).map((t) => t.number);
-      note = 'the ' + numbers.length + ' best trials (pick others below or in the leaderboard)';
+      numbers = candidates.trials.filter((t) => t.state === 'COMPLETE').slice(0, 10)
+        .map((t) => t.number);
+      note = 'the ' + numbers.length + ' best complete trials (pick others below or in the ' +
+        'leaderboard)';
     }
     const curves = EMBEDDED
       ? embedded(studyPath(s) + '/curves').curves.filter((c) => numbers.includes(c.number))
@@ -858,7 +883,8 @@
       trial.error ? card('Error', h('pre.error#trial-error', {}, trial.error), {cls: 'danger'}) : null,
       h('div.row', {},
         card('Parameters', keyValueTable(trial.params, 'trial-params'), {cls: 'grow1'}),
-        card('Final metrics', keyValueTable(trial.metrics, 'trial-metrics'), {cls: 'grow1'})),
+        card('Final metrics', keyValueTable(objectiveFirst(trial.metrics, study.metric),
+          'trial-metrics'), {cls: 'grow1'})),
       trial.epochs.length ? card('Metrics per epoch', epochChart.box, {id: 'epoch-chart-card'})
         : null,
       card('Epochs', epochTable(trial, metricNames), {id: 'epochs-card'}),
@@ -870,6 +896,12 @@
     return {nodes, after: () => {
       if (trial.epochs.length) epochsChart(epochChart.canvas, trial, metricNames, study.metric);
     }};
+  }
+
+  function objectiveFirst(metrics, objective) {
+    const out = {};
+    if (metrics && objective in metrics) out[objective] = metrics[objective];
+    return Object.assign(out, metrics);
   }
 
   function epochTable(trial, names) {
