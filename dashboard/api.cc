@@ -1,5 +1,7 @@
 #include "dashboard/api.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -369,10 +371,46 @@ Json EnsemblesJson(const Store& store, const StudyRecord& study, const Request& 
   return Json{{"ensembles", ensembles}};
 }
 
+// The state of the store's files: size and modification time of the database and its WAL. Every
+// commit changes it (the WAL grows or, after a checkpoint, is rewritten; a checkpoint writes the
+// database).
+std::string StoreStamp(const std::string& path) {
+  std::string stamp;
+  for (const std::string& file : {path, path + "-wal"}) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0) {
+      stamp += "-;";
+      continue;
+    }
+    stamp += std::to_string(st.st_size) + "@" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  // The WAL index's header (its change counter and last frame move with every commit), for two
+  // commits within one tick of the file system's clock.
+  if (std::FILE* shm = std::fopen((path + "-shm").c_str(), "rb")) {
+    unsigned char header[48] = {};
+    const size_t n = std::fread(header, 1, sizeof(header), shm);
+    std::fclose(shm);
+    static const char* kHex = "0123456789abcdef";
+    for (size_t i = 0; i < n; ++i) {
+      stamp += kHex[header[i] >> 4];
+      stamp += kHex[header[i] & 15];
+    }
+  }
+  return stamp;
+}
+
+constexpr size_t kMaxCachedBytes = size_t{256} << 20;
+
 }  // namespace
 
 struct DashboardApi::Caches {
   std::mutex mutex;
+  // Answers and study records for the store's files as `stamp` says (store path and stamp).
+  std::string stamp;
+  std::map<std::string, Text> texts;
+  size_t text_bytes = 0;
+  std::map<std::string, StudyRecord> studies;
   // Importance by store path and study name: the key it was computed for (spec hash and count of
   // COMPLETE trials; a COMPLETE trial never changes again) and the answer.
   std::map<std::string, std::pair<std::string, Json>> importance;
@@ -452,9 +490,56 @@ Json StudyDetailJson(const DashboardApi& api, const Store& store, const StudyRec
 
 }  // namespace
 
+StudyRecord DashboardApi::FindStudyCached(const Store& store, const std::string& name) {
+  const std::string stamp = store.path() + "\n" + StoreStamp(store.path());
+  {
+    const std::lock_guard<std::mutex> lock(caches_->mutex);
+    if (caches_->stamp == stamp) {
+      const auto it = caches_->studies.find(name);
+      if (it != caches_->studies.end()) return it->second;
+    }
+  }
+  const StudyRecord study = FindStudyOr404(store, name);
+  const std::lock_guard<std::mutex> lock(caches_->mutex);
+  if (caches_->stamp == stamp) caches_->studies[name] = study;
+  return study;
+}
+
+ApiResponse DashboardApi::Handle(const Store& store, const std::string& method,
+                                 const std::string& target) {
+  return Answer(store, method, target);
+}
+
+DashboardApi::Text DashboardApi::HandleText(const Store& store, const std::string& method,
+                                            const std::string& target) {
+  const std::string stamp = store.path() + "\n" + StoreStamp(store.path());
+  {
+    const std::lock_guard<std::mutex> lock(caches_->mutex);
+    if (caches_->stamp != stamp) {
+      caches_->stamp = stamp;
+      caches_->texts.clear();
+      caches_->studies.clear();
+      caches_->text_bytes = 0;
+    }
+    const auto it = caches_->texts.find(target);
+    if (it != caches_->texts.end() && (method == "GET" || method == "HEAD")) return it->second;
+  }
+  const ApiResponse answer = Answer(store, method, target);
+  const bool keep = answer.status != 500 && (method == "GET" || method == "HEAD");
+  Text text{answer.status, std::make_shared<const std::string>(
+                               answer.body.dump(-1, ' ', false, Json::error_handler_t::replace))};
+  if (!keep) return text;  // a failure is not kept: the next request tries again
+  const std::lock_guard<std::mutex> lock(caches_->mutex);
+  if (caches_->stamp == stamp && caches_->text_bytes + text.body->size() <= kMaxCachedBytes) {
+    caches_->text_bytes += text.body->size();
+    caches_->texts[target] = text;
+  }
+  return text;
+}
+
 // Long: the route table of the API, one branch per documented path, kept together so that the
 // paths read as the contract lists them.
-ApiResponse DashboardApi::Handle(const Store& store, const std::string& method,
+ApiResponse DashboardApi::Answer(const Store& store, const std::string& method,
                                  const std::string& target) {
   try {
     if (method != "GET" && method != "HEAD") throw HttpError(405, "only GET is served");
@@ -469,7 +554,7 @@ ApiResponse DashboardApi::Handle(const Store& store, const std::string& method,
       return {200, Json{{"studies", studies}}};
     }
     if (s.size() < 2 || s[0] != "studies") throw NotFound("no such path: " + target);
-    const StudyRecord study = FindStudyOr404(store, s[1]);
+    const StudyRecord study = FindStudyCached(store, s[1]);
     if (s.size() == 2) {
       CheckQueryKeys(request, {});
       return {200, StudyDetailJson(*this, store, study, now)};

@@ -38,10 +38,24 @@ class DashboardApi {
   // Never throws: bad input is a 400 or 404, a store failure a 500.
   ApiResponse Handle(const Store& store, const std::string& method, const std::string& target);
 
+  // Handle's answer as compact JSON text, for the server. Answers are kept while the store's files
+  // (the database and its WAL: size and modification time) stay as they were, so that repeated
+  // requests on an idle or finished study, and every poll between two commits of a running one,
+  // cost two stat calls. (While trials run, elapsed_seconds and eta_seconds thus move with the
+  // store's commits.)
+  struct Text {
+    int status = 200;
+    std::shared_ptr<const std::string> body;
+  };
+  Text HandleText(const Store& store, const std::string& method, const std::string& target);
+
   // The study summary of /api/studies for `study` (the clock: `now`, Unix seconds).
   nlohmann::json StudySummary(const Store& store, const StudyRecord& study, double now) const;
 
  private:
+  ApiResponse Answer(const Store& store, const std::string& method, const std::string& target);
+  // FindStudy, kept while the store's files stay as they were (a lookup counts every state).
+  StudyRecord FindStudyCached(const Store& store, const std::string& name);
   struct Caches;
   std::unique_ptr<Caches> caches_;
 };

@@ -135,14 +135,18 @@ struct ServerState {
   Response Answer(unsigned version, const std::string& method, const std::string& target) {
     const std::string path = target.substr(0, target.find('?'));
     if (path == "/api" || path.rfind("/api/", 0) == 0) {
-      ApiResponse answer;
+      DashboardApi::Text answer;
       try {
-        answer = api.Handle(ThreadStore(options.store_path), method, target);
+        answer = api.HandleText(ThreadStore(options.store_path), method, target);
       } catch (const std::exception& e) {
-        answer = {500, Json{{"error", e.what()}}};
+        answer = {500, std::make_shared<const std::string>(Json{{"error", e.what()}}.dump())};
       }
       if (answer.status == 500) ResetThreadStore();
-      return JsonResponse(version, answer.status, answer.body);
+      Response r{static_cast<http::status>(answer.status), version};
+      r.set(http::field::content_type, "application/json; charset=utf-8");
+      r.set(http::field::cache_control, "no-store");
+      r.body() = *answer.body;
+      return r;
     }
     if (method != "GET" && method != "HEAD") {
       return JsonResponse(version, 405, Json{{"error", "only GET is served"}});

@@ -130,6 +130,12 @@ TEST_CASE("the dashboard answers while a sweep writes the store, and the sweep f
   options.port = 0;
   DashboardServer server(options);
   server.Start();
+  // The coordinator records the study once it has started listening.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (HttpGet(server.port(), "/api/studies/live").status == 404 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   int answers_during_run = 0;
   std::set<std::string> revisions;
   int status = -2;
