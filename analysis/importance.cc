@@ -14,7 +14,7 @@ namespace {
 constexpr int kMaxDepth = 64;
 constexpr double kFeatureThreshold = 1e-7;  // values closer than this are not split apart
 constexpr double kImpurityEpsilon = 1e-12;  // a node this pure (standardised target) is a leaf
-constexpr int64_t kMaxGridCells = int64_t{1} << 20;
+constexpr size_t kMaxChoiceColumns = 32;
 
 // One parameter: its columns in the encoded matrix and how a trial's value maps onto them.
 struct Group {
@@ -68,14 +68,45 @@ int ChoiceIndex(const ParamSpec& p, const Json& params) {
   return -1;
 }
 
+// Appends the one-hot columns of categorical parameter `p`: one per choice that occurs among the
+// trials (at most kMaxChoiceColumns - 1 of the most frequent, the others sharing the last one).
+// False when no trial has the parameter.
+bool EncodeChoice(const ParamSpec& p, const std::vector<const TrialRecord*>& used, Rng& impute,
+                  Group* g, std::vector<std::vector<double>>* columns) {
+  const size_t n = used.size();
+  std::vector<int> index(n);
+  std::map<int, int64_t> count;
+  for (size_t i = 0; i < n; ++i)
+    if ((index[i] = ChoiceIndex(p, used[i]->params)) >= 0) ++count[index[i]];
+  if (count.empty()) return false;
+  if (count.size() < 2) return true;              // one value among the trials: importance 0
+  std::vector<std::pair<int64_t, int>> by_count;  // (-count, choice): most frequent first
+  for (const auto& [choice, k] : count) by_count.emplace_back(-k, choice);
+  std::sort(by_count.begin(), by_count.end());
+  std::vector<int> column_of(p.choices.size(), -1);
+  const size_t width = std::min(by_count.size(), kMaxChoiceColumns);
+  for (size_t r = 0; r < by_count.size(); ++r)
+    column_of[by_count[r].second] = static_cast<int>(std::min(r, width - 1));
+  std::vector<int> observed;
+  for (const auto& entry : count) observed.push_back(entry.first);
+  for (int& k : index)  // absent: a choice drawn uniformly among those that occur
+    if (k < 0) k = observed[impute.Below(observed.size())];
+  for (size_t c = 0; c < width; ++c) {
+    g->columns.push_back(static_cast<int>(columns->size()));
+    std::vector<double> col(n);
+    for (size_t i = 0; i < n; ++i) col[i] = column_of[index[i]] == static_cast<int>(c) ? 1.0 : 0.0;
+    columns->push_back(std::move(col));
+  }
+  return true;
+}
+
 struct Encoded {
   std::vector<Group> groups;
   std::vector<std::vector<double>> columns;  // column-major, each value in [0, 1]
   std::vector<double> y;
 };
 
-// Long: one pass per parameter kind (domain, presence, imputation, one-hot), kept together so
-// the encoding reads as one rule; see the header for it.
+// The matrix the forest is fitted to (the header's encoding), in the unit cube.
 Encoded Encode(const StudySpec& spec, const std::vector<const TrialRecord*>& used, uint64_t seed) {
   Encoded e;
   const size_t n = used.size();
@@ -85,21 +116,7 @@ Encoded Encode(const StudySpec& spec, const std::vector<const TrialRecord*>& use
     Group g;
     g.spec = &p;
     if (p.kind == ParamKind::kChoice) {
-      std::vector<int> index(n);
-      bool present = false;
-      for (size_t i = 0; i < n; ++i) present |= (index[i] = ChoiceIndex(p, used[i]->params)) >= 0;
-      if (!present) continue;
-      if (p.choices.size() > 1) {
-        for (int& k : index)
-          if (k < 0) k = static_cast<int>(impute.Below(p.choices.size()));
-        for (size_t c = 0; c < p.choices.size(); ++c) {
-          g.columns.push_back(static_cast<int>(e.columns.size()));
-          std::vector<double> col(n);
-          for (size_t i = 0; i < n; ++i) col[i] = index[i] == static_cast<int>(c) ? 1.0 : 0.0;
-          e.columns.push_back(std::move(col));
-        }
-      }
-      e.groups.push_back(std::move(g));
+      if (EncodeChoice(p, used, impute, &g, &e.columns)) e.groups.push_back(std::move(g));
       continue;
     }
     if (!IsNumeric(p)) continue;
@@ -127,16 +144,66 @@ Encoded Encode(const StudySpec& spec, const std::vector<const TrialRecord*>& use
   return e;
 }
 
-// A leaf of a fitted tree: its value and its box in the unit cube of the encoded columns.
-struct Leaf {
-  double value = 0;
-  std::vector<double> lo, hi;
+// A fitted tree: its nodes (the root first) and the split points of each column.
+struct Node {
+  int column = -1;  // the split's column; -1 for a leaf
+  double at = 0;    // the split's threshold (left: x <= at), or the leaf's value
+  int left = -1, right = -1;
+  int cut = 0;  // a split's edge among its column's edges (FittedTree::Edge)
 };
 
 struct FittedTree {
-  std::vector<Leaf> leaves;
+  size_t columns = 0;
+  std::vector<Node> nodes;
   std::vector<std::vector<double>> thresholds;  // per column, sorted, unique
+
+  // Edge i of column c: 0, its thresholds in order, 1.
+  double Edge(int c, int i) const {
+    const std::vector<double>& t = thresholds[c];
+    return i == 0 ? 0.0 : i > static_cast<int>(t.size()) ? 1.0 : t[i - 1];
+  }
+  // Sorts the thresholds and gives each split its edge.
+  void IndexCuts() {
+    for (auto& t : thresholds) {
+      std::sort(t.begin(), t.end());
+      t.erase(std::unique(t.begin(), t.end()), t.end());
+    }
+    for (Node& n : nodes)
+      if (n.column >= 0) {
+        const auto& t = thresholds[n.column];
+        n.cut = static_cast<int>(std::lower_bound(t.begin(), t.end(), n.at) - t.begin()) + 1;
+      }
+  }
 };
+
+using Edges = std::vector<int>;
+
+template <typename Fn>
+void VisitLeaves(const FittedTree& tree, int node, Edges& lo, Edges& hi, Fn& fn) {
+  const Node& n = tree.nodes[node];
+  if (n.column < 0) {
+    fn(n.at, lo, hi);
+    return;
+  }
+  const int saved_hi = hi[n.column];
+  hi[n.column] = n.cut;
+  VisitLeaves(tree, n.left, lo, hi, fn);
+  hi[n.column] = saved_hi;
+  const int saved_lo = lo[n.column];
+  lo[n.column] = n.cut;
+  VisitLeaves(tree, n.right, lo, hi, fn);
+  lo[n.column] = saved_lo;
+}
+
+// Calls fn(value, lo, hi) for every leaf, left to right, with its box: per column c, from edge
+// lo[c] to edge hi[c] (FittedTree::Edge) in the unit cube of the encoded columns.
+template <typename Fn>
+void ForEachLeaf(const FittedTree& tree, Fn fn) {
+  if (tree.nodes.empty()) return;
+  Edges lo(tree.columns, 0), hi(tree.columns);
+  for (size_t c = 0; c < tree.columns; ++c) hi[c] = static_cast<int>(tree.thresholds[c].size()) + 1;
+  VisitLeaves(tree, 0, lo, hi, fn);
+}
 
 // Grows one regression tree (squared error, every column at every split, bootstrap weights) and
 // keeps what fANOVA needs: the leaves' boxes and the split points of each column.
@@ -147,6 +214,8 @@ class TreeBuilder {
     const size_t n = y_.size(), d = x_.size();
     weight_.assign(n, 0);
     for (size_t i = 0; i < n; ++i) weight_[rng_.Below(n)] += 1;
+    weighted_y_.resize(n);
+    for (size_t i = 0; i < n; ++i) weighted_y_[i] = weight_[i] * y_[i];
     order_.resize(d);
     for (size_t c = 0; c < d; ++c)
       for (int r : sorted[c])
@@ -154,17 +223,18 @@ class TreeBuilder {
     goes_left_.assign(n, 0);
     buffer_.resize(order_.empty() ? 0 : order_[0].size());
     tree_.thresholds.resize(d);
+    tree_.columns = d;
+    tree_.nodes.reserve(2 * buffer_.size() + 1);
+    columns_.resize(d);
+    std::iota(columns_.begin(), columns_.end(), 0);
   }
 
   FittedTree Build() {
-    const size_t d = x_.size();
-    std::vector<double> lo(d, 0.0), hi(d, 1.0);
-    const int rows = d == 0 ? 0 : static_cast<int>(order_[0].size());
-    Grow(0, rows, 0, lo, hi);
-    for (auto& t : tree_.thresholds) {
-      std::sort(t.begin(), t.end());
-      t.erase(std::unique(t.begin(), t.end()), t.end());
-    }
+    const int rows = static_cast<int>(buffer_.size());
+    Sums root;
+    for (int i = 0; i < rows; ++i) root.Add(weight_[order_[0][i]], y_[order_[0][i]]);
+    if (rows > 0) Grow(0, rows, 0, root);
+    tree_.IndexCuts();
     return std::move(tree_);
   }
 
@@ -174,74 +244,78 @@ class TreeBuilder {
     double threshold = 0;
     double score = -1;
   };
-
-  void Grow(int begin, int end, int depth, std::vector<double>& lo, std::vector<double>& hi) {
+  struct Sums {  // of the weights, weighted targets and weighted squares of a node's rows
     double w = 0, s = 0, s2 = 0;
-    for (int i = begin; i < end; ++i) {
-      const int r = order_[0][i];
-      w += weight_[r];
-      s += weight_[r] * y_[r];
-      s2 += weight_[r] * y_[r] * y_[r];
+    void Add(double weight, double y) {
+      w += weight;
+      s += weight * y;
+      s2 += weight * y * y;
     }
-    const double mean = s / w;
-    const double impurity = s2 / w - mean * mean;
+  };
+
+  // Grows the node of rows [begin, end), whose sums are `sums`; returns its index.
+  int Grow(int begin, int end, int depth, const Sums& sums) {
+    const double mean = sums.s / sums.w;
+    const double impurity = sums.s2 / sums.w - mean * mean;
     Split split;
     if (depth < kMaxDepth && end - begin >= 2 && impurity > kImpurityEpsilon)
-      split = BestSplit(begin, end, w, s);
-    if (split.column < 0) {
-      tree_.leaves.push_back({mean, lo, hi});
-      return;
-    }
+      split = BestSplit(begin, end, sums.w, sums.s);
+    const int index = static_cast<int>(tree_.nodes.size());
+    tree_.nodes.push_back({split.column, split.column < 0 ? mean : split.threshold});
+    if (split.column < 0) return index;
     tree_.thresholds[split.column].push_back(split.threshold);
-    const int mid = Partition(begin, end, split);
-    const double saved_hi = hi[split.column];
-    hi[split.column] = split.threshold;
-    Grow(begin, mid, depth + 1, lo, hi);
-    hi[split.column] = saved_hi;
-    const double saved_lo = lo[split.column];
-    lo[split.column] = split.threshold;
-    Grow(mid, end, depth + 1, lo, hi);
-    lo[split.column] = saved_lo;
+    Sums left_sums, right_sums;
+    const int mid = Partition(begin, end, split, &left_sums, &right_sums);
+    const int left = Grow(begin, mid, depth + 1, left_sums);
+    const int right = Grow(mid, end, depth + 1, right_sums);
+    tree_.nodes[index].left = left;
+    tree_.nodes[index].right = right;
+    return index;
   }
 
   // The split with the largest decrease of weighted squared error; columns are tried in a random
   // order and a later one wins only if strictly better (as scikit-learn breaks ties).
   Split BestSplit(int begin, int end, double w_total, double s_total) {
-    std::vector<int> columns(x_.size());
-    std::iota(columns.begin(), columns.end(), 0);
+    std::vector<int>& columns = columns_;
     for (size_t i = columns.size(); i > 1; --i) std::swap(columns[i - 1], columns[rng_.Below(i)]);
     Split best;
     for (int c : columns) {
-      const std::vector<double>& x = x_[c];
-      const std::vector<int>& ord = order_[c];
+      const double* x = x_[c].data();
+      const int* ord = order_[c].data();
       if (x[ord[end - 1]] <= x[ord[begin]] + kFeatureThreshold) continue;
       double wl = 0, sl = 0;
-      for (int i = begin; i + 1 < end; ++i) {
-        const int r = ord[i];
+      int r = ord[begin];
+      double a = x[r];
+      for (int i = begin + 1; i < end; ++i) {
         wl += weight_[r];
-        sl += weight_[r] * y_[r];
-        const double a = x[r], b = x[ord[i + 1]];
-        if (b <= a + kFeatureThreshold) continue;
-        const double wr = w_total - wl, sr = s_total - sl;
-        const double score = sl * sl / wl + sr * sr / wr;
-        if (score > best.score) {
-          double t = 0.5 * (a + b);
-          if (t >= b) t = a;
-          best = {c, t, score};
+        sl += weighted_y_[r];
+        r = ord[i];
+        const double b = x[r];
+        if (b > a + kFeatureThreshold) {
+          const double wr = w_total - wl, sr = s_total - sl;
+          const double score = sl * sl / wl + sr * sr / wr;
+          if (score > best.score) {
+            double t = 0.5 * (a + b);
+            if (t >= b) t = a;
+            best = {c, t, score};
+          }
         }
+        a = b;
       }
     }
     return best;
   }
 
-  // Reorders every column's rows of [begin, end) stably into left then right; returns the middle.
-  int Partition(int begin, int end, const Split& split) {
+  // Reorders every column's rows of [begin, end) stably into left then right, sums each side;
+  // returns the middle.
+  int Partition(int begin, int end, const Split& split, Sums* left_sums, Sums* right_sums) {
     const std::vector<double>& x = x_[split.column];
     int left = 0;
     for (int i = begin; i < end; ++i) {
       const int r = order_[0][i];
       goes_left_[r] = x[r] <= split.threshold;
       left += goes_left_[r];
+      (goes_left_[r] ? left_sums : right_sums)->Add(weight_[r], y_[r]);
     }
     for (std::vector<int>& ord : order_) {
       int l = begin, k = 0;
@@ -260,113 +334,85 @@ class TreeBuilder {
   const std::vector<std::vector<double>>& x_;
   const std::vector<double>& y_;
   Rng rng_;
-  std::vector<double> weight_;
+  std::vector<double> weight_;  // per row: how often the bootstrap drew it
+  std::vector<double> weighted_y_;
   std::vector<std::vector<int>> order_;  // per column: the rows in the bootstrap, by value
   std::vector<char> goes_left_;
   std::vector<int> buffer_;
+  std::vector<int> columns_;  // the order BestSplit tries them in
   FittedTree tree_;
 };
 
-double Volume(const Leaf& leaf) {
-  double v = 1;
-  for (size_t c = 0; c < leaf.lo.size(); ++c) v *= leaf.hi[c] - leaf.lo[c];
-  return v;
-}
+// A tree's leaves, from one walk: value, volume and box (edge indices, FittedTree::Edge).
+struct Leaves {
+  size_t columns = 0;
+  std::vector<double> values, volumes;
+  std::vector<int> boxes;  // per leaf: `columns` low edges, then `columns` high edges
 
-// The variance of the marginal of the columns `group` over the tree's partition: the domain of
-// these columns is cut at every split point of the tree into cells, the marginal in a cell is the
-// average over the other columns of the tree's prediction, and the cells weigh their size.
-// Accumulates each leaf's contribution on a k-dimensional difference array over the cells.
-double MarginalVarianceGrid(const FittedTree& tree, const std::vector<int>& group,
-                            const std::vector<double>& volumes) {
-  const size_t k = group.size();
-  std::vector<const std::vector<double>*> cuts(k);
-  std::vector<int64_t> dims(k), stride(k);
-  int64_t total = 1;
-  for (size_t j = 0; j < k; ++j) {
-    cuts[j] = &tree.thresholds[group[j]];
-    dims[j] = static_cast<int64_t>(cuts[j]->size()) + 2;  // cells + 1, for the difference array
-    stride[j] = total;
-    total *= dims[j];
+  explicit Leaves(const FittedTree& tree) : columns(tree.columns) {
+    ForEachLeaf(tree, [&](double value, const Edges& lo, const Edges& hi) {
+      double v = 1;
+      for (size_t c = 0; c < columns; ++c) {
+        const int column = static_cast<int>(c);
+        v *= tree.Edge(column, hi[c]) - tree.Edge(column, lo[c]);
+      }
+      values.push_back(value);
+      volumes.push_back(v);
+      boxes.insert(boxes.end(), lo.begin(), lo.end());
+      boxes.insert(boxes.end(), hi.begin(), hi.end());
+    });
   }
-  std::vector<double> sum(total, 0.0), weight(total, 0.0);
-  auto edge = [&](size_t j, double v) {  // index of the edge v among 0, cuts..., 1
-    if (v <= 0) return int64_t{0};
-    const auto& cj = *cuts[j];
-    auto it = std::lower_bound(cj.begin(), cj.end(), v);
-    if (it != cj.end() && *it == v) return static_cast<int64_t>(it - cj.begin()) + 1;
-    return static_cast<int64_t>(cj.size()) + 1;  // v == 1
-  };
-  std::vector<int64_t> a(k), b(k);
-  for (size_t l = 0; l < tree.leaves.size(); ++l) {
-    const Leaf& leaf = tree.leaves[l];
-    double width = 1;
-    for (size_t j = 0; j < k; ++j) {
-      a[j] = edge(j, leaf.lo[group[j]]);
-      b[j] = edge(j, leaf.hi[group[j]]);
-      width *= leaf.hi[group[j]] - leaf.lo[group[j]];
-    }
-    const double w = volumes[l] / width;
-    for (uint64_t corner = 0; corner < (uint64_t{1} << k); ++corner) {
-      int64_t at = 0;
-      int sign = 1;
-      for (size_t j = 0; j < k; ++j) {
-        const bool upper = corner >> j & 1;
-        at += (upper ? b[j] : a[j]) * stride[j];
-        if (upper) sign = -sign;
-      }
-      sum[at] += sign * w * leaf.value;
-      weight[at] += sign * w;
-    }
+  size_t size() const { return values.size(); }
+  int Lo(size_t leaf, int column) const { return boxes[2 * columns * leaf + column]; }
+  int Hi(size_t leaf, int column) const { return boxes[2 * columns * leaf + columns + column]; }
+};
+
+// The variance of the marginal of one column over the tree's partition: the column's domain is
+// cut at every split point of the tree on it, the marginal in an interval is the average over the
+// other columns of the tree's prediction (each leaf weighs the volume of its box in the other
+// columns), and the intervals weigh their length. Linear in the leaves, on a difference array.
+double MarginalVarianceOfColumn(const FittedTree& tree, const Leaves& leaves, int column) {
+  const std::vector<double>& cuts = tree.thresholds[column];
+  const size_t cells = cuts.size() + 1;
+  std::vector<double> sum(cells + 1, 0.0), weight(cells + 1, 0.0);
+  for (size_t l = 0; l < leaves.size(); ++l) {
+    const int a = leaves.Lo(l, column), b = leaves.Hi(l, column);
+    const double w = leaves.volumes[l] / (tree.Edge(column, b) - tree.Edge(column, a));
+    sum[a] += w * leaves.values[l];
+    sum[b] -= w * leaves.values[l];
+    weight[a] += w;
+    weight[b] -= w;
   }
-  for (size_t j = 0; j < k; ++j)  // prefix sums along each dimension
-    for (int64_t at = 0; at < total; ++at)
-      if ((at / stride[j]) % dims[j] > 0) {
-        sum[at] += sum[at - stride[j]];
-        weight[at] += weight[at - stride[j]];
-      }
-  double m1 = 0, m2 = 0, size_total = 0;
-  for (int64_t at = 0; at < total; ++at) {
-    double size = 1;
-    bool inside = true;
-    for (size_t j = 0; j < k && inside; ++j) {
-      const int64_t i = (at / stride[j]) % dims[j];
-      if (i == dims[j] - 1) {
-        inside = false;
-        break;
-      }
-      const auto& cj = *cuts[j];
-      const double lo = i == 0 ? 0.0 : cj[i - 1];
-      const double hi = i == static_cast<int64_t>(cj.size()) ? 1.0 : cj[i];
-      size *= hi - lo;
-    }
-    if (!inside || size <= 0 || weight[at] <= 0) continue;
-    const double m = sum[at] / weight[at];
+  double m1 = 0, m2 = 0, s = 0, wsum = 0;
+  for (size_t i = 0; i < cells; ++i) {
+    s += sum[i];
+    wsum += weight[i];
+    const double size = (i == cells - 1 ? 1.0 : cuts[i]) - (i == 0 ? 0.0 : cuts[i - 1]);
+    if (!(wsum > 0) || !(size > 0)) continue;
+    const double m = s / wsum;
     m1 += size * m;
     m2 += size * m * m;
-    size_total += size;
   }
-  if (size_total <= 0) return 0;
-  m1 /= size_total;
-  return std::max(0.0, m2 / size_total - m1 * m1);
+  return std::max(0.0, m2 - m1 * m1);
 }
 
-// The same variance for groups whose grid of cells is too large to hold (a categorical parameter
-// with very many choices split in one tree): from the leaves' projections onto the group's
-// columns, E[m] and E[m^2] as sums over pairs of distinct projections of their overlap.
-double MarginalVariancePairs(const FittedTree& tree, const std::vector<int>& group,
-                             const std::vector<double>& volumes) {
-  std::map<std::vector<double>, double> projected;  // box (lo..., hi...) -> sum of w * value
-  for (size_t l = 0; l < tree.leaves.size(); ++l) {
-    const Leaf& leaf = tree.leaves[l];
-    std::vector<double> box;
+// The same variance for several columns together (a categorical parameter's one-hot columns,
+// each split at most at 0.5): from the leaves' projections onto these columns, E[m] and E[m^2] as
+// sums over pairs of distinct projections of their overlap. Quadratic in the projections, which
+// are few (at most 3 per column).
+double MarginalVariancePairs(const FittedTree& tree, const Leaves& leaves,
+                             const std::vector<int>& group) {
+  std::map<std::vector<double>, double> projected;  // box (lo, hi per column) -> sum of w * value
+  std::vector<double> box;
+  for (size_t l = 0; l < leaves.size(); ++l) {
+    box.clear();
     double width = 1;
     for (int c : group) {
-      box.push_back(leaf.lo[c]);
-      box.push_back(leaf.hi[c]);
-      width *= leaf.hi[c] - leaf.lo[c];
+      box.push_back(tree.Edge(c, leaves.Lo(l, c)));
+      box.push_back(tree.Edge(c, leaves.Hi(l, c)));
+      width *= box[box.size() - 1] - box[box.size() - 2];
     }
-    projected[box] += volumes[l] / width * leaf.value;
+    projected[box] += leaves.volumes[l] / width * leaves.values[l];
   }
   double m1 = 0, m2 = 0;
   for (auto i = projected.begin(); i != projected.end(); ++i) {
@@ -387,74 +433,90 @@ double MarginalVariancePairs(const FittedTree& tree, const std::vector<int>& gro
 // Per group, the fraction of the tree's variance its marginal explains; empty when the tree's
 // prediction is constant.
 std::vector<double> TreeFractions(const FittedTree& tree, const std::vector<Group>& groups) {
-  std::vector<double> volumes(tree.leaves.size());
+  const Leaves leaves(tree);
+  const std::vector<double>& volumes = leaves.volumes;
+  const std::vector<double>& values = leaves.values;
   double v_total = 0, mean = 0;
-  for (size_t l = 0; l < tree.leaves.size(); ++l) {
-    volumes[l] = Volume(tree.leaves[l]);
+  for (size_t l = 0; l < values.size(); ++l) {
     v_total += volumes[l];
-    mean += volumes[l] * tree.leaves[l].value;
+    mean += volumes[l] * values[l];
   }
   mean /= v_total;
   double variance = 0;
-  for (size_t l = 0; l < tree.leaves.size(); ++l)
-    variance += volumes[l] * (tree.leaves[l].value - mean) * (tree.leaves[l].value - mean);
+  for (size_t l = 0; l < values.size(); ++l)
+    variance += volumes[l] * (values[l] - mean) * (values[l] - mean);
   variance /= v_total;
   if (!(variance > 0)) return {};
   std::vector<double> out(groups.size(), 0.0);
   for (size_t g = 0; g < groups.size(); ++g) {
     std::vector<int> split;  // the group's columns this tree splits on
-    int64_t cells = 1;
     for (int c : groups[g].columns)
-      if (!tree.thresholds[c].empty()) {
-        split.push_back(c);
-        cells = std::min(kMaxGridCells + 1,
-                         cells * static_cast<int64_t>(tree.thresholds[c].size() + 2));
-      }
+      if (!tree.thresholds[c].empty()) split.push_back(c);
     if (split.empty()) continue;
-    const double marginal = cells <= kMaxGridCells ? MarginalVarianceGrid(tree, split, volumes)
-                                                   : MarginalVariancePairs(tree, split, volumes);
+    // One column (a numeric parameter): linear in the leaves. More
+    // (a categorical's one-hot columns, one split point each): pairs of distinct projections.
+    const double marginal = split.size() == 1 ? MarginalVarianceOfColumn(tree, leaves, split[0])
+                                              : MarginalVariancePairs(tree, leaves, split);
     out[g] = marginal / variance;
   }
   return out;
+}
+
+// The trials used, encoded, with the target standardised (the fractions do not change, and the
+// purity test does not depend on the objective's scale) and each column's rows by value. `ready`
+// is false when there is nothing to fit (fewer than 2 trials, a constant objective, no column).
+struct Prepared {
+  ImportanceResult result;
+  Encoded data;
+  std::vector<std::vector<int>> sorted;
+  bool ready = false;
+};
+
+Prepared Prepare(const StudySpec& spec, const std::vector<TrialRecord>& trials, uint64_t seed) {
+  Prepared p;
+  p.result.seed = seed;
+  const std::vector<const TrialRecord*> used = SelectTrials(trials, seed);
+  p.result.trials_used = static_cast<int64_t>(used.size());
+  if (used.size() < 2) return p;
+  p.data = Encode(spec, used, seed);
+  std::vector<double>& y = p.data.y;
+  double mean = 0, var = 0;
+  for (double v : y) mean += v;
+  mean /= y.size();
+  for (double v : y) var += (v - mean) * (v - mean);
+  var /= y.size();
+  if (!(var > 0) || p.data.columns.empty()) return p;
+  for (double& v : y) v = (v - mean) / std::sqrt(var);
+  p.sorted.resize(p.data.columns.size());
+  for (size_t c = 0; c < p.data.columns.size(); ++c) {
+    std::vector<int>& order = p.sorted[c];
+    order.resize(y.size());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& x = p.data.columns[c];
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return x[a] < x[b]; });
+  }
+  p.ready = true;
+  return p;
 }
 
 }  // namespace
 
 ImportanceResult ComputeImportance(const StudySpec& spec, const std::vector<TrialRecord>& trials,
                                    uint64_t seed, int threads) {
-  ImportanceResult result;
-  result.seed = seed;
-  const std::vector<const TrialRecord*> used = SelectTrials(trials, seed);
-  result.trials_used = static_cast<int64_t>(used.size());
-  if (used.size() < 2) return result;
-  Encoded data = Encode(spec, used, seed);
-  // Standardised target: the fractions do not change, and the purity test does not depend on
-  // the objective's scale.
-  double mean = 0, var = 0;
-  for (double v : data.y) mean += v;
-  mean /= data.y.size();
-  for (double v : data.y) var += (v - mean) * (v - mean);
-  var /= data.y.size();
-  if (!(var > 0) || data.columns.empty()) return result;
-  for (double& v : data.y) v = (v - mean) / std::sqrt(var);
-
-  std::vector<std::vector<int>> sorted(data.columns.size());
-  for (size_t c = 0; c < data.columns.size(); ++c) {
-    sorted[c].resize(data.y.size());
-    std::iota(sorted[c].begin(), sorted[c].end(), 0);
-    const auto& x = data.columns[c];
-    std::stable_sort(sorted[c].begin(), sorted[c].end(), [&](int a, int b) { return x[a] < x[b]; });
-  }
+  Prepared p = Prepare(spec, trials, seed);
+  ImportanceResult& result = p.result;
+  if (!p.ready) return result;
+  const std::vector<Group>& groups = p.data.groups;
   std::vector<std::vector<double>> fractions(kImportanceTrees);
   ParallelFor(
       kImportanceTrees,
       [&](int64_t t) {
-        TreeBuilder builder(data, sorted, DeriveSeed(seed, static_cast<uint64_t>(t)));
-        fractions[t] = TreeFractions(builder.Build(), data.groups);
+        TreeBuilder builder(p.data, p.sorted, DeriveSeed(seed, static_cast<uint64_t>(t)));
+        fractions[t] = TreeFractions(builder.Build(), groups);
       },
       ParallelOptions{threads, nullptr, std::chrono::milliseconds(0)});
 
-  std::vector<double> total(data.groups.size(), 0.0);
+  std::vector<double> total(groups.size(), 0.0);
   int counted = 0;
   for (const auto& f : fractions) {
     if (f.empty()) continue;
@@ -464,13 +526,29 @@ ImportanceResult ComputeImportance(const StudySpec& spec, const std::vector<Tria
   double sum = 0;
   for (double& v : total) sum += v /= std::max(counted, 1);
   if (!(sum > 0)) return result;
-  for (size_t g = 0; g < data.groups.size(); ++g)
-    result.importances.push_back({data.groups[g].spec->name, total[g] / sum});
+  for (size_t g = 0; g < groups.size(); ++g)
+    result.importances.push_back({groups[g].spec->name, total[g] / sum});
   std::sort(result.importances.begin(), result.importances.end(),
             [](const ParamImportance& a, const ParamImportance& b) {
               return a.importance != b.importance ? a.importance > b.importance : a.param < b.param;
             });
-  return result;
+  return std::move(result);
+}
+
+nlohmann::json FirstImportanceTree(const StudySpec& spec, const std::vector<TrialRecord>& trials,
+                                   uint64_t seed) {
+  Prepared p = Prepare(spec, trials, seed);
+  if (!p.ready) return nullptr;
+  TreeBuilder builder(p.data, p.sorted, DeriveSeed(seed, 0));
+  const FittedTree tree = builder.Build();
+  nlohmann::json j = {{"columns", tree.columns},
+                      {"nodes", nlohmann::json::array()},
+                      {"params", nlohmann::json::array()},
+                      {"fractions", TreeFractions(tree, p.data.groups)}};
+  for (const Node& n : tree.nodes) j["nodes"].push_back({n.column, n.at, n.left, n.right});
+  for (const Group& g : p.data.groups)
+    j["params"].push_back({{"param", g.spec->name}, {"columns", g.columns}});
+  return j;
 }
 
 nlohmann::json ImportanceToJson(const ImportanceResult& result) {

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
       AddScoreCommand(root), AddDatagenCommand(root),
+      AddImportanceCommand(root), AddHistoryCommand(root),
       AddServeCommand(root), AddReportCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
