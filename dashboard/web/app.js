@@ -386,12 +386,13 @@
         card('Parameter importance', importance.importances.length ? imp.box
           : h('p.muted', {}, 'Needs at least 2 complete trials.'),
         {cls: 'grow1', id: 'importance-card',
-         tools: h('span.sub', {}, importance.method + ', ' + importance.trials_used + ' trials')})),
+         tools: h('span.sub', {}, importance.method + ', ' + fmt(importance.trials_used) +
+           ' trial' + (importance.trials_used === 1 ? '' : 's'))})),
       card('Parallel coordinates', top.trials.length ? par.box
         : h('p.muted', {}, 'No complete trial yet.'),
       {id: 'parallel-card', tools: h('span.sub', {}, top.trials.length < top.total
         ? 'best ' + top.trials.length + ' of ' + top.total + ' complete trials'
-        : top.trials.length + ' complete trials')}),
+        : top.trials.length + ' complete trial' + (top.trials.length === 1 ? '' : 's'))}),
       leaderboardCard(s, study, lb, page),
     ];
     return {nodes: out, after: () => {
