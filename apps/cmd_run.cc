@@ -428,7 +428,8 @@ Command AddRunCommand(CLI::App& root) {
                   "Largest message a worker may send, in MiB (default 16); a larger one drops "
                   "the worker")
       ->check(CLI::Range(1, 4095));
-  app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
+  app->add_flag("-q,--quiet", o->quiet,
+                "Print no progress: only the run's opening lines and its closing summary");
   app->add_flag("-v,--verbose", o->verbose,
                 "Also print a line per epoch of every trial (its metrics)");
   return {app, [o, listen] {

@@ -85,6 +85,28 @@ std::string EndedLine(const RunObserver::Ended& ended, const StudySpec& spec) {
   return line.str();
 }
 
+// The terminal's shorter line of a trial that ended: the status block shows the position and
+// the best, and the duration comes before the parameters, which the terminal's width may cut.
+std::string CompactEndedLine(const RunObserver::Ended& ended, const StudySpec& spec) {
+  const TrialRecord& trial = ended.trial;
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.1fs", ended.seconds);
+  std::ostringstream line;
+  line << "trial " << trial.number << " ";
+  if (trial.state == TrialState::kFailed) {
+    line << "FAILED  " << seconds << "  " << trial.error;
+    return line.str();
+  }
+  if (trial.state == TrialState::kPruned) {
+    line << "PRUNED at epoch " << trial.epochs_done << "/" << spec.budget.epochs;
+  } else {
+    line << "COMPLETE";
+  }
+  if (trial.value) line << "  " << spec.objective.metric << "=" << FormatValue(*trial.value);
+  line << "  " << seconds << "  " << ShortParams(trial.params);
+  return line.str();
+}
+
 }  // namespace
 
 std::string FitWidth(const std::string& line, int columns) {
@@ -166,7 +188,9 @@ void ProgressPrinter::TrialEnded(const Ended& ended) {
   pending_.failed += trial.state == TrialState::kFailed;
   NoteBest(ended.best);
   changed_ = true;
-  if (out_ != nullptr) Queue(EndedLine(ended, spec_), true);
+  if (out_ != nullptr) {
+    Queue(view_.terminal ? CompactEndedLine(ended, spec_) : EndedLine(ended, spec_), true);
+  }
 }
 
 void ProgressPrinter::TrialStale(const TrialRecord& trial, bool retried) {
@@ -222,6 +246,7 @@ void ProgressPrinter::Flush() {
 }
 
 void ProgressPrinter::FlushPlain(Clock::time_point now) {
+  if (finished_) return;
   for (const Line& line : unprinted_) *out_ << line.text << '\n';
   const bool lines = !unprinted_.empty();
   unprinted_.clear();

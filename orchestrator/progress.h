@@ -11,8 +11,9 @@
 //    or lost, a resume), one line per finished trial, with `verbose` one per epoch, and a status
 //    line (StatusLine) at most every `status_every` and at every tenth of the planned trials
 //    (from 20 trials on), so that a long run shows it is alive in its log;
-//  - terminal: the same lines, each truncated to the terminal's width but the notes, scroll
-//    above a live status block that is redrawn in place (ANSI cursor-up and clear-line): the
+//  - terminal: the same lines, each cut to the terminal's width but the notes (a finished
+//    trial's in a shorter form: "trial 7 COMPLETE  val_macro_f1=0.4123  61.0s  lr=0.003 ..."),
+//    scroll above a live status block that is redrawn in place (ANSI cursor-up and clear-line): the
 //    trials ended (complete, pruned, failed) / running / queued of planned; the best so far,
 //    elapsed time and an estimate of the time left; then one line per running trial (its
 //    worker, epoch and latest objective; 12 at most). The block is redrawn with every round

@@ -184,7 +184,7 @@ TEST_CASE("The terminal view keeps ended trials above a status block redrawn in 
   const std::vector<std::string> screen = Screen(run.out.str());
   const std::vector<std::string> expected = {
       "worker local-1 ready (cpu)",
-      "[   1/3] trial 0 COMPLETE  val_f1=0.5000  best 0.5000 (trial 0)  30.0s  ",
+      "trial 0 COMPLETE  val_f1=0.5000  30.0s  ",
       "1/3 ended (1 complete, 0 pruned, 0 failed), 2 running, 0 queued",
       "best 0.5000 (trial 0); 32s elapsed, about 1m04s left",
       "  trial 1  local-2  epoch 1/4  val_f1=0.1250",
@@ -231,7 +231,7 @@ TEST_CASE("The terminal view cuts trial lines and its block to the terminal's wi
     CHECK(line.size() <= 47);
     CHECK_THAT(line, Catch::EndsWith("..."));
   }
-  CHECK_THAT(screen[0], Catch::StartsWith("[   1/3] trial 0 COMPLETE  val_f1=0.5000  be"));
+  CHECK_THAT(screen[0], Catch::StartsWith("trial 0 COMPLETE  val_f1=0.5000  30.0s  ba"));
   CHECK(screen[2] == "best 0.5000 (trial 0); 30s elapsed, about 1m...");
   CHECK(screen[3] == "  trial 1  a-worker-with-a-rather-long-name-...");
 }
