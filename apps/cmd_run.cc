@@ -12,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/leaderboard.h"
+#include "apps/run_view.h"
 #include "apps/table.h"
 #include "apps/torch_plugin.h"
 #include "core/error.h"
@@ -210,6 +211,7 @@ struct RunOptions {
   std::string listen = "127.0.0.1:0";
   int max_frame_mib = static_cast<int>(kDefaultMaxFrameBytes >> 20);
   bool quiet = false;
+  bool verbose = false;
   bool listen_given = false;  // --listen was on the command line
 };
 
@@ -277,20 +279,27 @@ int RunCoordinatorLocal(const RunOptions& o, const StudySpec& spec) {
   PrintListening(transport.Endpoint(), token_file);
   std::cout << "the run's summary is also appended to " << RunLogPath(spec) << std::endl;
   InstallStopHandlers();
+  CoordinatorOptions options;
+  if (o.trials > 0) options.trials = o.trials;
+  options.stop_requested = [] { return g_stop_requested.load(); };
+  options.expected_workers = workers;
+  options.progress = o.quiet ? nullptr : &std::cout;
+  options.progress_view = ChooseProgressView(o.verbose, /*live_allowed=*/true);
+  Coordinator coordinator(spec, *store, transport, options);
+  // With the live view, the coordinator's log lines and the local workers' standard error are
+  // written around it, not through it.
+  const bool relay = options.progress != nullptr && options.progress_view.terminal;
+  LogAroundView log_around(relay ? &coordinator.printer() : nullptr);
+  ErrorRelay errors(relay ? &coordinator.printer() : nullptr);
   LocalWorkers local;
   for (int i = 0; i < workers; ++i) {
     local.Start(SelfExecutable(),
                 {"worker", "--connect", transport.Endpoint(), "--threads", std::to_string(threads),
                  "--gpu", std::to_string(i), "--name", "local-" + std::to_string(i + 1), "--local",
                  "--coordinator-pid", std::to_string(getpid())},
-                {"ENSWEEP_TOKEN=" + ToHex(secret)});
+                {"ENSWEEP_TOKEN=" + ToHex(secret)}, errors.WriteEnd());
   }
-  CoordinatorOptions options;
-  if (o.trials > 0) options.trials = o.trials;
-  options.stop_requested = [] { return g_stop_requested.load(); };
-  options.expected_workers = workers;
-  options.progress = o.quiet ? nullptr : &std::cout;
-  Coordinator coordinator(spec, *store, transport, options);
+  errors.StartedAll();
   RunSummary summary;
   try {
     summary = coordinator.Run();
@@ -359,6 +368,9 @@ int RunUnderMpi(const RunOptions& o, const StudySpec& spec) {
     options.expected_workers = mpi.size() - 1;
     options.end_after_every_hello = true;  // every rank waits for its SHUTDOWN
     options.progress = o.quiet ? nullptr : &std::cout;
+    // Plain lines: the worker ranks' output reaches the terminal through the launcher, which
+    // knows nothing of a view drawn in place.
+    options.progress_view = ChooseProgressView(o.verbose, /*live_allowed=*/false);
     Coordinator coordinator(spec, *store, *transport, options);
     status = FinishRun(spec, *store, coordinator.Run());
   } catch (const StoreError& e) {
@@ -385,6 +397,9 @@ Command AddRunCommand(CLI::App& root) {
       "completed trials are kept, interrupted ones run first. Ctrl-C or SIGTERM stops cleanly\n"
       "(exit 130), and so does SIGHUP, a closed terminal or dropped ssh session (exit 129).\n"
       "A closed stdout (`| head`) only ends the progress lines; the run goes on to its end.\n"
+      "On a terminal, a status block (trials, best, time left, running trials) is redrawn\n"
+      "below a line per finished trial; elsewhere (a file, a pipe) plain lines only, with a\n"
+      "status line every 30 s. -v adds a line per epoch, -q prints only the summary.\n"
       "One run per study at a time: a second run of a running study exits with 2.\n"
       "\n"
       "Examples:\n"
@@ -413,7 +428,10 @@ Command AddRunCommand(CLI::App& root) {
                   "Largest message a worker may send, in MiB (default 16); a larger one drops "
                   "the worker")
       ->check(CLI::Range(1, 4095));
-  app->add_flag("-q,--quiet", o->quiet, "Print only the summary, not per-trial progress");
+  app->add_flag("-q,--quiet", o->quiet,
+                "Print no progress: only the run's opening lines and its closing summary");
+  app->add_flag("-v,--verbose", o->verbose,
+                "Also print a line per epoch of every trial (its metrics)");
   return {app, [o, listen] {
             o->listen_given = listen->count() > 0;
             const StudySpec spec = LoadStudyFile(o->study_file);

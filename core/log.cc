@@ -4,8 +4,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <string_view>
+
+#include "core/log_writer.h"
 
 namespace ensweep {
 namespace {
@@ -30,7 +33,17 @@ std::string& LogName() {
   return name;
 }
 
+std::function<void(const std::string&)>& LogWriter() {
+  static std::function<void(const std::string&)> write;
+  return write;
+}
+
 }  // namespace
+
+void SetLogWriter(std::function<void(const std::string& line)> write) {
+  std::lock_guard<std::mutex> lock(LogMutex());
+  LogWriter() = std::move(write);
+}
 
 bool LogEnabled(LogLevel level) {
   static const LogLevel threshold = ThresholdFromEnvironment();
@@ -51,8 +64,13 @@ void LogLine(LogLevel level, const std::string& text) {
   char stamp[16];
   std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &local);
   std::lock_guard<std::mutex> lock(LogMutex());
-  std::fprintf(stderr, "[%s %s %s] %s\n", stamp, LogName().c_str(), kNames[static_cast<int>(level)],
-               text.c_str());
+  const std::string line = std::string("[") + stamp + " " + LogName() + " " +
+                           kNames[static_cast<int>(level)] + "] " + text + "\n";
+  if (LogWriter()) {
+    LogWriter()(line);
+    return;
+  }
+  std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
 }
 

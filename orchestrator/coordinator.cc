@@ -7,6 +7,16 @@
 #include "core/text.h"
 
 namespace ensweep {
+namespace {
+
+// The progress view reads the coordinator's clock unless it was given one.
+ProgressView ViewWithClock(const CoordinatorOptions& options) {
+  ProgressView view = options.progress_view;
+  if (!view.now) view.now = options.now;
+  return view;
+}
+
+}  // namespace
 
 Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTransport& transport,
                          CoordinatorOptions options)
@@ -17,7 +27,7 @@ Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTranspo
       sampler_(MakeSampler(spec)),
       pruner_(MakePruner(spec)),
       budget_trials_(options_.trials.value_or(spec.budget.trials)),
-      printer_(options_.progress, spec),
+      printer_(options_.progress, spec, ViewWithClock(options_)),
       book_(spec, store, *pruner_, printer_, PlannedTrials(*sampler_, budget_trials_)),
       roster_(spec.resources.heartbeat_timeout_s) {}
 
@@ -410,6 +420,7 @@ RunSummary Coordinator::Run() {
     throw;
   }
   store_.SetLockWait(nullptr);
+  printer_.Finish();
   summary.study_id = study_id_;
   summary.seconds = std::chrono::duration<double>(Now() - started_).count();
   summary.finished_this_run = book_.finished_this_run();

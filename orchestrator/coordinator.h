@@ -74,6 +74,7 @@ struct CoordinatorOptions {
   // waits for every rank, so a study with nothing left to run would otherwise hang.
   bool end_after_every_hello = false;
   std::ostream* progress = nullptr;  // human-readable progress lines; null: silent
+  ProgressView progress_view;        // how they show (orchestrator/progress.h); its clock: `now`
   std::chrono::milliseconds poll_interval{100};
   // The clock the heartbeat and time-budget checks read; tests pass a fake one to simulate a
   // coordinator that was paused.
@@ -100,6 +101,9 @@ class Coordinator {
   // Runs until the study is done, stopped, or (with expected_workers) every worker is gone.
   // Throws std::runtime_error in the last case, StoreError when the store fails.
   RunSummary Run();
+  // The run's progress view, for lines written from elsewhere while it is drawn
+  // (ProgressPrinter::Interject, thread-safe).
+  ProgressPrinter& printer() { return printer_; }
 
  private:
   void Resume();

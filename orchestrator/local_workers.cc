@@ -20,7 +20,7 @@ namespace ensweep {
 LocalWorkers::~LocalWorkers() { Stop(3000); }
 
 void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments,
-                         const std::vector<std::string>& environment) {
+                         const std::vector<std::string>& environment, int stderr_fd) {
   std::vector<std::string> storage;
   storage.push_back(executable);
   storage.insert(storage.end(), arguments.begin(), arguments.end());
@@ -49,8 +49,12 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
   const int status =
-      posix_spawn(&pid, executable.c_str(), nullptr, &attributes, argv.data(), envp.data());
+      posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (status != 0) {
     throw std::runtime_error("cannot start worker " + executable + ": " + std::strerror(status));

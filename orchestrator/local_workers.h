@@ -24,8 +24,9 @@ class LocalWorkers {
   // Stop() ends the processes with SIGUSR1 (then SIGKILL after the grace time). `environment`
   // ("NAME=value" entries) is added to this process's environment for the child only, replacing
   // variables of the same names: a way to hand it a secret that `ps` does not show.
+  // `stderr_fd` >= 0: the child's standard error (else it shares this process's).
   void Start(const std::string& executable, const std::vector<std::string>& arguments,
-             const std::vector<std::string>& environment = {});
+             const std::vector<std::string>& environment = {}, int stderr_fd = -1);
   // Reaps exited processes without blocking; returns how many are still running.
   int Running();
   // SIGTERM to all, up to `grace_ms` to exit, then SIGKILL; reaps them all.

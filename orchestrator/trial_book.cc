@@ -79,6 +79,14 @@ void TrialBook::Open(int64_t study_id, bool read_curves) {
   resumed_ = loaded.trials > 0;  // a new study's enqueued trials are not a resume
   const int64_t queued_now = QueueEnqueued();
   const int retry = QueueWaiting();
+  const Counts counts = Count();
+  RunObserver::Opened opened;
+  opened.complete = counts.complete;
+  opened.pruned = counts.pruned;
+  opened.failed = finished_before_ - counts.complete - counts.pruned;  // STALE for good too
+  opened.planned = planned_;
+  opened.best = best();
+  observer_.StudyOpened(opened);
   if (!resumed_) return;
   std::ostringstream line;
   line << "study " << spec_.name << ": resuming with " << CountOf(loaded.trials, "trial") << " ("
@@ -200,6 +208,7 @@ const TrialRecord& TrialBook::Start(int64_t number, const std::string& worker, c
   trial.worker = worker;
   trial.epochs_done = 0;
   curves_[number] = TrialCurve{};  // a retry starts with no epochs from its lost attempt
+  observer_.TrialStarted(trial);
   return trial;
 }
 
@@ -295,6 +304,7 @@ void TrialBook::Interrupt(int64_t number, const std::string& reason) {
   pending_.push_front(number);  // first in line, when the run goes on (a worker was stopped)
   curves_[number] = TrialCurve{};
   curves_[number].state = trial.state;
+  observer_.TrialRequeued(trial);
 }
 
 std::string TrialBook::ArtifactDir(int64_t number) const {

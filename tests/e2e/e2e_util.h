@@ -71,8 +71,9 @@ inline pid_t StartRun(const std::filesystem::path& study, int workers,
     dup2(fd, 1);
     dup2(fd, 2);
     const std::string binary = Ensweep(), count = std::to_string(workers);
+    // --verbose: the tests wait for epoch lines ("epoch 1/4") to act mid-trial.
     execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
-          static_cast<char*>(nullptr));
+          "--verbose", static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
