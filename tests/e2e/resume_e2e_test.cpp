@@ -123,7 +123,7 @@ TEST_CASE("a trial stopped by SIGTERM after epoch 2 resumes there and ends as if
   for (const char* kind : {"val_probs", "val_probs_hflip", "eval_probs", "eval_probs_hflip"}) {
     INFO(kind);
     REQUIRE(a_sums.count(kind) == 1);
-    CHECK(b_sums.count(kind) == 1);
-    CHECK(b_sums[kind] == a_sums.at(kind));
+    REQUIRE(b_sums.count(kind) == 1);
+    CHECK(b_sums.at(kind) == a_sums.at(kind));
   }
 }
