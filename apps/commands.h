@@ -55,5 +55,6 @@ Command AddStudiesCommand(CLI::App& root);
 Command AddEnsembleCommand(CLI::App& root);
 Command AddScoreCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
+Command AddAuditCommand(CLI::App& root);
 
 }  // namespace ensweep

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
-      AddScoreCommand(root), AddDatagenCommand(root),
+      AddScoreCommand(root), AddDatagenCommand(root), AddAuditCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.
