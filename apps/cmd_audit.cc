@@ -1,14 +1,19 @@
 // `ensweep audit`: which training labels look wrong, from the out-of-fold predictions of a study's
 // best trials (audit/label_audit.h); suspects.csv and a self-contained index.html.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "apps/commands.h"
 #include "apps/study_locator.h"
 #include "apps/table.h"
 #include "audit/audit_report.h"
+#include "audit/data_profile.h"
 #include "audit/label_audit.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/listing.h"
 #include "core/text.h"
@@ -23,7 +28,78 @@ struct AuditOptions {
   int trials = 3;
   std::string method = "cl";
   bool holdout = false;
+  bool data = false;
+  int near_bits = 2;
 };
+
+// The eval images' classes as the newest recorded ensemble predicted them (its submission), and
+// where they came from; nullopt with the reason when there is none.
+std::optional<std::vector<int>> NewestEnsembleLabels(const StudyLocator& locator,
+                                                     const std::vector<EvalImage>& eval,
+                                                     const std::vector<std::string>& class_names,
+                                                     bool mask, std::string& source) {
+  source = "no ensemble recorded yet (ensweep ensemble), so no eval counts";
+  StudyLocator::Found found;
+  try {
+    found = locator.Open(/*writable=*/false);
+  } catch (const UserError&) {
+    return std::nullopt;  // no store yet
+  }
+  const auto ensembles = found.store->Ensembles(found.study.id);
+  const EnsembleRecord* newest = nullptr;
+  for (const auto& e : ensembles) {
+    if (!e.submission_path.empty() && (newest == nullptr || e.created_at >= newest->created_at))
+      newest = &e;
+  }
+  if (newest == nullptr || !std::filesystem::exists(newest->submission_path)) return std::nullopt;
+  const CsvTable table = ReadCsv(newest->submission_path);
+  const size_t id_col = table.Column(mask ? "ImageID" : "path");
+  const size_t label_col = table.Column(mask ? "ans" : "label");
+  std::map<std::string, int> by_id;
+  for (const auto& row : table.rows) {
+    const auto it = std::find(class_names.begin(), class_names.end(), row[label_col]);
+    if (it != class_names.end()) by_id[row[id_col]] = static_cast<int>(it - class_names.begin());
+  }
+  std::vector<int> labels;
+  for (const EvalImage& image : eval) {
+    const auto it = by_id.find(image.image_id);
+    if (it == by_id.end()) return std::nullopt;
+    labels.push_back(it->second);
+  }
+  source = "predictions of ensemble " + std::to_string(newest->id) + " (" +
+           newest->submission_path + ")";
+  return labels;
+}
+
+int RunDataProfile(const AuditOptions& o) {
+  if (o.out.empty()) throw UserError("audit --data: name the output folder with -o DIR");
+  if (o.locator.study_file.empty()) throw UserError("audit --data: name the study file");
+  const StudySpec spec = LoadStudyFile(o.locator.study_file);
+  const DataListing listing = ListData(spec.data);
+  const bool mask = spec.data.format == DataFormat::kMask;
+  std::string source;
+  const auto eval_labels =
+      NewestEnsembleLabels(o.locator, listing.eval, listing.class_names, mask, source);
+  std::cerr << "audit: profiling "
+            << CountOf(static_cast<long long>(listing.train.size()), "training image") << " and "
+            << CountOf(static_cast<long long>(listing.eval.size()), "eval image") << std::endl;
+  DataProfile profile = ProfileData(listing.train, listing.eval, listing.class_names, mask,
+                                    eval_labels, {}, o.near_bits, [](size_t done, size_t total) {
+                                      std::cerr << "audit: read " << done << "/" << total
+                                                << " images" << std::endl;
+                                    });
+  profile.eval_counts_source = listing.eval.empty() ? "the study has no eval data" : source;
+  WriteDataProfile(o.out, profile, spec.name);
+  int unreadable = 0, exact = 0, near = 0;
+  for (const ImageFacts& f : profile.images) unreadable += f.readable ? 0 : 1;
+  for (const DuplicatePair& d : profile.duplicates) (d.exact ? exact : near) += 1;
+  std::cout << profile.images.size() << " images: " << unreadable << " unreadable, " << exact
+            << " exact and " << near << " near duplicate pairs, "
+            << CountOf(static_cast<long long>(profile.persons_in_both.size()), "person")
+            << " in both sets\npage: "
+            << (std::filesystem::path(o.out) / "data_profile.html").string() << "\n";
+  return 0;
+}
 
 // The mean of the loaded trials' validation probabilities, one AuditImage per validation row.
 std::vector<AuditImage> AverageOutOfFold(const std::vector<TrialPredictions>& members) {
@@ -131,7 +207,14 @@ Command AddAuditCommand(CLI::App& root) {
       ->check(CLI::IsMember({"cl", "given-prob"}));
   app->add_flag("--holdout", o->holdout,
                 "With a hold-out split (folds 1): audit the validation images only");
-  return {app, [o] { return RunLabelAudit(*o); }};
+  app->add_flag("--data", o->data,
+                "Profile the training and eval data instead, without training: counts per "
+                "class and field, sizes, formats, exact and near duplicates, unreadable files "
+                "(DIR/data_profile.html and CSV files)");
+  app->add_option("--near-bits", o->near_bits,
+                  "--data: near duplicates differ in at most this many of 64 dHash bits (2)")
+      ->check(Between(0, 32));
+  return {app, [o] { return o->data ? RunDataProfile(*o) : RunLabelAudit(*o); }};
 }
 
 }  // namespace ensweep
