@@ -7,11 +7,13 @@
 
 #include "audit/audit_report.h"
 #include "audit/confident_learning.h"
+#include "audit/data_profile.h"
 #include "audit/label_audit.h"
 #include "core/csv.h"
 #include "core/data_edits.h"
 #include "core/mask_layout.h"
 #include "core/rng.h"
+#include "datagen/image_encode.h"
 #include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -187,4 +189,63 @@ TEST_CASE(
   CHECK(Base64("Man") == "TWFu");
   CHECK(Base64("Ma") == "TWE=");
   CHECK(Base64("M") == "TQ==");
+}
+
+namespace {
+
+// A 40x32 RGB picture: a gradient whose direction depends on `kind`.
+std::vector<uint8_t> Picture(int kind) {
+  std::vector<uint8_t> rgb;
+  for (int y = 0; y < 32; ++y) {
+    for (int x = 0; x < 40; ++x) {
+      const int v = kind == 0 ? x * 6 : (kind == 1 ? 255 - x * 6 : ((x / 5 + y / 4) % 2) * 255);
+      for (int c = 0; c < 3; ++c) rgb.push_back(static_cast<uint8_t>(v));
+    }
+  }
+  return rgb;
+}
+
+}  // namespace
+
+TEST_CASE("the data profile finds exact and near duplicates across the sets and unreadable files",
+          "[audit]") {
+  const fs::path dir = test::FreshDir("ensweep_audit", "profile");
+  WritePng((dir / "a.png").string(), Picture(0).data(), 40, 32);
+  fs::copy_file(dir / "a.png", dir / "a_copy.png");
+  WriteJpeg((dir / "a.jpg").string(), Picture(0).data(), 40, 32, 90);  // same picture, re-encoded
+  WritePng((dir / "b.png").string(), Picture(1).data(), 40, 32);
+  WritePng((dir / "c.png").string(), Picture(2).data(), 40, 32);
+  std::ofstream(dir / "broken.jpg") << "not an image";
+  const std::vector<LabeledImage> train = {{(dir / "a.png").string(), "p1", 0},
+                                           {(dir / "b.png").string(), "p2", 4},
+                                           {(dir / "broken.jpg").string(), "p3", 17}};
+  const std::vector<EvalImage> eval = {{"x", (dir / "a_copy.png").string()},
+                                       {"y", (dir / "a.jpg").string()},
+                                       {"z", (dir / "c.png").string()}};
+  std::vector<std::string> classes;
+  for (int c = 0; c < kNumClasses; ++c) classes.push_back(std::to_string(c));
+  const DataProfile p =
+      ProfileData(train, eval, classes, true, std::vector<int>{0, 0, 5}, {"", "p2", ""}, 2);
+  int exact = 0, near = 0;
+  for (const DuplicatePair& d : p.duplicates) {
+    const std::string a = fs::path(p.images[d.a].path).filename().string();
+    const std::string b = fs::path(p.images[d.b].path).filename().string();
+    INFO(a << " " << b << " exact " << d.exact << " distance " << d.distance);
+    if (d.exact) {
+      ++exact;
+      CHECK(a + b == "a.pnga_copy.png");
+    } else {
+      ++near;
+      CHECK((b == "a.jpg" && (a == "a.png" || a == "a_copy.png")));
+    }
+  }
+  CHECK(exact == 1);
+  CHECK(near == 2);
+  CHECK_FALSE(p.images[2].readable);
+  CHECK(p.images[1].width == 40);
+  CHECK(p.images[4].format == "jpeg");
+  CHECK(p.counts.at("train").at("gender").at("male") == 1);
+  CHECK(p.counts.at("train").at("gender").at("female") == 2);
+  CHECK(p.counts.at("eval").at("class").at("5") == 1);
+  CHECK(p.persons_in_both == std::vector<std::string>{"p2"});
 }

@@ -18,7 +18,7 @@ void WriteText(const fs::path& path, const std::string& text) { std::ofstream(pa
 // appended to the data block.
 std::string TorchStudy(const std::string& name, int folds, const std::string& extra = "") {
   return "study: " + name + "\nstorage: runs/" + name + ".sqlite\nartifacts: runs/" + name +
-         "\ndata:\n  train: data/train\n  eval: data/eval\n  image_size: [48, 64]\n"
+         "\ndata:\n  train: data/train\n  eval: data/eval\n  image_size: [32, 40]\n"
          "  split: {by: person, folds: " +
          std::to_string(folds) + ", seed: 0}\n" + extra +
          "budget: {trials: 1, epochs: 6}\n"
@@ -75,7 +75,7 @@ TEST_CASE("excluding the audit's suspects raises the eval macro F1 on data with 
           "[e2e][audit][torch]") {
   const fs::path dir = FreshDir("audit_exclude");
   const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
-                              " --people 120 --eval-people 80 --image-size 48x64 "
+                              " --people 100 --eval-people 60 --image-size 32x40 "
                               "--label-noise 0.1 --seed 3");
   INFO(gen.output);
   REQUIRE(gen.status == 0);
