@@ -170,8 +170,8 @@ int RunLabelAudit(const AuditOptions& o) {
                        ", averaged: " + TrialList(top) + ".");
   info.notes.push_back(o.method == "cl"
                            ? "Confident learning: flagged where the most probable value above its "
-                             "class threshold is not the given one; score = (1 - normalised "
-                             "margin) / 2."
+                             "class threshold is not the given one; score = 1 - p(given "
+                             "value)."
                            : "Baseline: every example, score = 1 - p(given value).");
   for (const FieldSummary& f : result.fields) {
     std::cerr << "audit: " << f.field << ": " << f.flagged << " of "

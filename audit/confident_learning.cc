@@ -31,6 +31,7 @@ ConfidentLearning FindLabelIssues(const std::vector<double>& probs, const std::v
   cl.confident.assign(n, -1);
   cl.margin.assign(n, 0.0);
   cl.best_other.assign(n, -1);
+  cl.self_confidence.assign(n, 0.0);
   for (size_t i = 0; i < n; ++i) {
     const double* p = &probs[i * k];
     const size_t y = static_cast<size_t>(labels[i]);
@@ -45,12 +46,13 @@ ConfidentLearning FindLabelIssues(const std::vector<double>& probs, const std::v
     cl.confident[i] = confident;
     cl.best_other[i] = other;
     cl.margin[i] = p[y] - p[other];
+    cl.self_confidence[i] = p[y];
     if (confident < 0) continue;
     ++cl.joint[y][static_cast<size_t>(confident)];
     if (static_cast<size_t>(confident) != y) cl.issues.push_back(static_cast<int64_t>(i));
   }
   std::stable_sort(cl.issues.begin(), cl.issues.end(), [&](int64_t a, int64_t b) {
-    return cl.margin[static_cast<size_t>(a)] < cl.margin[static_cast<size_t>(b)];
+    return cl.self_confidence[static_cast<size_t>(a)] < cl.self_confidence[static_cast<size_t>(b)];
   });
   return cl;
 }

@@ -9,7 +9,9 @@
 //   confident joint C[i][j]: examples labelled i whose confident class is j
 //   issue           an example off the joint's diagonal: its confident class is not its label
 //
-// Issues are ranked by the normalised margin p_given - max_{j != given} p_j, lowest first.
+// Issues are ranked by self-confidence p_given, lowest first (cleanlab's default ranking; on the
+// synthetic benchmark it orders age errors better than the normalised margin
+// p_given - max_{j != given} p_j, which is kept per example too).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,8 @@ struct ConfidentLearning {
   std::vector<int> confident;               // per example; -1 when no class is confident
   std::vector<double> margin;               // per example: normalised margin (-1 .. 1)
   std::vector<int> best_other;              // per example: argmax_{j != given} p_j
-  std::vector<int64_t> issues;              // off-diagonal examples, lowest margin first
+  std::vector<double> self_confidence;      // per example: p_given
+  std::vector<int64_t> issues;              // off-diagonal examples, lowest p_given first
 };
 
 // probs: n rows x `classes` (row-major, each row a distribution); labels: n given labels in

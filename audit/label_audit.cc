@@ -96,7 +96,7 @@ FieldSummary AuditField(const FieldExamples& ex, AuditMethod method,
   if (method == AuditMethod::kConfidentLearning) {
     for (const int64_t issue : cl.issues) {
       const size_t e = static_cast<size_t>(issue);
-      out.push_back(MakeSuspect(ex, e, cl.confident[e], (1.0 - cl.margin[e]) / 2.0, images, data));
+      out.push_back(MakeSuspect(ex, e, cl.confident[e], 1.0 - cl.self_confidence[e], images, data));
     }
     summary.flagged = static_cast<int>(cl.issues.size());
     return summary;

@@ -10,7 +10,7 @@
 //
 // Method kConfidentLearning flags the examples off the confident joint's diagonal
 // (audit/confident_learning.h) and suggests their confident value; the score is
-// (1 - normalised margin) / 2, in 0..1, higher = more likely wrong. kGivenProbability is the simple
+// 1 - p(given value), in 0..1, higher = more likely wrong. kGivenProbability is the simple
 // baseline: every example is listed, scored 1 - p(given value), suggesting the most probable other
 // value.
 #pragma once

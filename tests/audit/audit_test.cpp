@@ -73,7 +73,8 @@ TEST_CASE("a class threshold is the mean self-confidence of the examples given t
   CHECK(cl.issues.empty());
 }
 
-TEST_CASE("issues are ranked by normalised margin, the most contradicted first", "[audit]") {
+TEST_CASE("issues are ranked by self-confidence, the least confident in the given label first",
+          "[audit]") {
   // Examples 0..3 labelled 0, example 4 labelled 1; examples 1 and 2 look like class 1, example 2
   // more strongly. Thresholds: 0.55 for class 0, 0.6 for class 1.
   const std::vector<double> probs = {0.9, 0.1, 0.3, 0.7, 0.05, 0.95, 0.95, 0.05, 0.4, 0.6};
