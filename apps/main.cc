@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
       "  ensweep datagen --out data/mask --people 200 --image-size 96x128\n"
       "  ensweep run studies/quickstart.yaml --workers 2\n"
       "  ensweep top studies/quickstart.yaml\n"
-      "  ensweep ensemble studies/quickstart.yaml\n\n"
+      "  ensweep ensemble studies/quickstart.yaml\n"
+      "  ensweep serve studies/quickstart.yaml\n\n"
       "Exit status: 0 success, 2 bad input (the message names the file, key or line), 1 internal\n"
       "failure, 130 a run stopped by Ctrl-C or SIGTERM (resume it by running it again).",
       "ensweep"};
@@ -23,7 +24,9 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
-      AddScoreCommand(root), AddDatagenCommand(root), AddAuditCommand(root),
+      AddScoreCommand(root), AddDatagenCommand(root),
+      AddImportanceCommand(root), AddHistoryCommand(root),
+      AddServeCommand(root), AddReportCommand(root), AddAuditCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.
