@@ -55,6 +55,7 @@ Command AddStudiesCommand(CLI::App& root);
 Command AddEnsembleCommand(CLI::App& root);
 Command AddScoreCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
+Command AddAuditCommand(CLI::App& root);
 Command AddImportanceCommand(CLI::App& root);
 Command AddHistoryCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);

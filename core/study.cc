@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/data_edits.h"
 #include "core/error.h"
 #include "core/study_checks.h"
 #include "core/study_document.h"
@@ -181,6 +182,27 @@ SplitSpec ParseSplit(const Checker& c, const Json& split) {
   return s;
 }
 
+// data.exclude / data.relabel: an existing CSV in the format of core/data_edits.h, read now so
+// that a malformed file is reported when the study loads (naming the file and line).
+std::string ParseEditsFile(const Checker& c, const Json& data, const std::string& base_dir,
+                           const std::string& name) {
+  if (!data.contains(name) || data[name].is_null()) return "";
+  const std::string key = "data." + name;
+  const std::string path = ResolvePath(base_dir, c.Path(data[name], key));
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    c.Fail(key, path +
+                    " is not a file; expected a CSV in the format `ensweep audit` writes "
+                    "(suspects.csv)");
+  }
+  try {
+    ReadLabelEdits(path);
+  } catch (const UserError& e) {
+    c.Fail(key, e.what());
+  }
+  return path;
+}
+
 // The data block. Built-in objectives read no data, so they need none (and get the defaults).
 DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_dir,
                    TrainerType trainer) {
@@ -190,7 +212,8 @@ DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_di
     return DataSpec{};
   }
   const Json& data = c.Object(doc, "data", "data");
-  c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
+  c.OnlyKeys(data, "data",
+             {"format", "train", "eval", "image_size", "split", "exclude", "relabel"});
   DataSpec d;
   if (data.contains("format")) d.format = c.Option<DataFormat>(data["format"], "data.format");
   const std::string expected_train =
@@ -215,6 +238,8 @@ DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_di
     d.height = SmallInt(c, size[1], "data.image_size[1]", 8, kMaxImageSide);
   }
   if (data.contains("split")) d.split = ParseSplit(c, c.Object(data, "split", "data.split"));
+  d.exclude = ParseEditsFile(c, data, base_dir, "exclude");
+  d.relabel = ParseEditsFile(c, data, base_dir, "relabel");
   return d;
 }
 
@@ -228,6 +253,8 @@ Json DataToJson(const DataSpec& data) {
               {"folds", data.split.folds},
               {"seed", data.split.seed}}}};
   if (!data.eval.empty()) j["eval"] = data.eval;
+  if (!data.exclude.empty()) j["exclude"] = data.exclude;
+  if (!data.relabel.empty()) j["relabel"] = data.relabel;
   return j;
 }
 

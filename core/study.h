@@ -58,6 +58,10 @@ struct DataSpec {
   std::string eval;   // optional; absolute after load, empty if absent
   int width = 96, height = 128;
   SplitSpec split;
+  // Label corrections (core/data_edits.h): absolute paths after load, empty if absent. The listing
+  // relabels, then excludes, the training images they name; the data is never modified.
+  std::string exclude;
+  std::string relabel;
 };
 
 struct ObjectiveSpec {
