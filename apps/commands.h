@@ -55,5 +55,7 @@ Command AddStudiesCommand(CLI::App& root);
 Command AddEnsembleCommand(CLI::App& root);
 Command AddScoreCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
+Command AddPredictCommand(CLI::App& root);
+Command AddExportCommand(CLI::App& root);
 
 }  // namespace ensweep
