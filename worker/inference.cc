@@ -115,7 +115,9 @@ class InputsWriter {
 
 }  // namespace
 
-std::string Who(const InferenceMember& member) { return "trial " + std::to_string(member.trial); }
+std::string MemberName(const InferenceMember& member) {
+  return "trial " + std::to_string(member.trial);
+}
 
 static std::shared_ptr<ClassifierImpl> BuildModel(const InferenceJob& job,
                                                   const TrialParams& params) {
@@ -130,9 +132,9 @@ LoadedMember LoadMember(const InferenceJob& job, const InferenceMember& member,
   try {
     loaded.params = ParseTrialParams(member.params, 1);
   } catch (const std::exception& e) {
-    throw UserError(Who(member) + ": its recorded parameters do not parse: " + e.what());
+    throw UserError(MemberName(member) + ": its recorded parameters do not parse: " + e.what());
   }
-  if (member.checkpoints.empty()) throw UserError(Who(member) + ": no checkpoint to load");
+  if (member.checkpoints.empty()) throw UserError(MemberName(member) + ": no checkpoint to load");
   // fp16 runs on CUDA only; on the CPU such a trial predicts in fp32.
   if (loaded.params.precision == "fp16" && !device.is_cuda()) loaded.params.precision = "fp32";
   loaded.arithmetic = ResolveArithmetic(loaded.params, device);
@@ -144,9 +146,9 @@ LoadedMember LoadMember(const InferenceJob& job, const InferenceMember& member,
       archive.load_from(path, torch::Device(torch::kCPU));
       model->load(archive);
     } catch (const UserError& e) {
-      throw UserError(Who(member) + ": " + e.what());
+      throw UserError(MemberName(member) + ": " + e.what());
     } catch (const std::exception& e) {
-      throw UserError(Who(member) + ": cannot load its checkpoint " + path + " into a " +
+      throw UserError(MemberName(member) + ": cannot load its checkpoint " + path + " into a " +
                       loaded.params.backbone + " model (" + std::string(e.what()).substr(0, 300) +
                       ")");
     }

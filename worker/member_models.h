@@ -28,6 +28,6 @@ LoadedMember LoadMember(const InferenceJob& job, const InferenceMember& member,
                         const torch::Device& device);
 
 // "trial <number>", for messages.
-std::string Who(const InferenceMember& member);
+std::string MemberName(const InferenceMember& member);
 
 }  // namespace ensweep

@@ -354,11 +354,48 @@ std::string CropMethod(torch::jit::Module& out, const std::string& name, double 
          "    return ((p - self.channel_mean) / self.channel_std).contiguous()\n";
 }
 
+// Writes member `m`'s methods into `source` (its centre crop if any, one net per fold, and
+// member_m<m>: uint8 images at the study's size -> the member's probabilities) and registers its
+// tensors on `out`.
+void WriteMember(torch::jit::Module& out, const InferenceJob& job, size_t m, std::string& source) {
+  const InferenceMember& member = job.members[m];
+  const LoadedMember loaded = LoadMember(job, member, torch::Device(torch::kCPU));
+  const std::string tag = "m" + std::to_string(m);
+  std::string body;
+  if (loaded.params.center_crop == 1.0) {
+    body += "    x = self.normalise(images)\n";
+  } else {
+    source +=
+        CropMethod(out, "crop_" + tag, loaded.params.center_crop, job.data.width, job.data.height);
+    body += "    x = self.crop_" + tag + "(images)\n";
+  }
+  if (member.hflip) body += "    xf = torch.flip(x, [3])\n";  // FillImage's mirror
+  const float share = 1.0f / static_cast<float>(loaded.folds.size());
+  const std::vector<std::string> views =
+      member.hflip ? std::vector<std::string>{"x", "xf"} : std::vector<std::string>{"x"};
+  for (size_t f = 0; f < loaded.folds.size(); ++f) {
+    const std::string net = "net_" + tag + "_f" + std::to_string(f);
+    NetWriter writer(out, *loaded.folds[f], tag + "_f" + std::to_string(f) + "_");
+    source += writer.Method(*loaded.folds[f], net, loaded.params.backbone);
+    for (const std::string& view : views) {
+      const std::string logits = "self." + net + "(" + view + ")";
+      const std::string probs = loaded.params.head == "multitask"
+                                    ? "self.multitask(" + logits + ")"
+                                    : "torch.softmax(" + logits + ", 1)";
+      const std::string sum = view == "x" ? "plain" : "mirrored";
+      body += "    " + sum + " = " + (f == 0 ? "" : sum + " + ") + probs + " * " + Literal(share) +
+              "\n";
+    }
+  }
+  if (member.hflip) body += "    plain = (plain + mirrored) * 0.5\n";  // MeanOfViews
+  source +=
+      "def member_" + tag + "(self, images: Tensor) -> Tensor:\n" + body + "    return plain\n";
+}
+
 }  // namespace
 
 void ExportTorchScript(const InferenceJob& job, const std::string& path) {
   torch::NoGradGuard no_grad;
-  const torch::Device cpu(torch::kCPU);
   torch::jit::Module out("ensweep_model");
   out.register_attribute("width", c10::IntType::get(), static_cast<int64_t>(job.data.width));
   out.register_attribute("height", c10::IntType::get(), static_cast<int64_t>(job.data.height));
@@ -377,39 +414,9 @@ void ExportTorchScript(const InferenceJob& job, const std::string& path) {
       "\"expected an (N, H, W, 3) uint8 RGB batch\"\n"
       "    images = self.resize(images)\n";
   for (size_t m = 0; m < job.members.size(); ++m) {
-    const InferenceMember& member = job.members[m];
-    const LoadedMember loaded = LoadMember(job, member, cpu);
-    const std::string tag = "m" + std::to_string(m);
-    std::string body;
-    if (loaded.params.center_crop == 1.0) {
-      body += "    x = self.normalise(images)\n";
-    } else {
-      source += CropMethod(out, "crop_" + tag, loaded.params.center_crop, job.data.width,
-                           job.data.height);
-      body += "    x = self.crop_" + tag + "(images)\n";
-    }
-    if (member.hflip) body += "    xf = torch.flip(x, [3])\n";  // FillImage's mirror
-    const float share = 1.0f / static_cast<float>(loaded.folds.size());
-    for (size_t f = 0; f < loaded.folds.size(); ++f) {
-      const std::string net = "net_" + tag + "_f" + std::to_string(f);
-      NetWriter writer(out, *loaded.folds[f], tag + "_f" + std::to_string(f) + "_");
-      source += writer.Method(*loaded.folds[f], net, loaded.params.backbone);
-      const std::string head = loaded.params.head == "multitask" ? "self.multitask" : "";
-      for (const std::string& view :
-           member.hflip ? std::vector<std::string>{"x", "xf"} : std::vector<std::string>{"x"}) {
-        const std::string logits = "self." + net + "(" + view + ")";
-        const std::string probs =
-            head.empty() ? "torch.softmax(" + logits + ", 1)" : head + "(" + logits + ")";
-        const std::string sum = view == "x" ? "plain" : "mirrored";
-        body += "    " + sum + " = " + (f == 0 ? "" : sum + " + ") + probs + " * " +
-                Literal(share) + "\n";
-      }
-    }
-    if (member.hflip) body += "    plain = (plain + mirrored) * 0.5\n";  // MeanOfViews
-    source +=
-        "def member_" + tag + "(self, images: Tensor) -> Tensor:\n" + body + "    return plain\n";
-    const std::string term =
-        "self.member_" + tag + "(images).to(7) * " + Literal(member.weight / total);
+    WriteMember(out, job, m, source);
+    const std::string term = "self.member_m" + std::to_string(m) + "(images).to(7) * " +
+                             Literal(job.members[m].weight / total);
     forward += "    " + std::string(m == 0 ? "out = " : "out = out + ") + term + "\n";
   }
   forward += "    return out.to(6)\n";
