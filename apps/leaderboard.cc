@@ -1,5 +1,6 @@
 #include "apps/leaderboard.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -33,6 +34,16 @@ std::string ParamText(const nlohmann::json& value) {
   return value.dump();
 }
 
+std::string CsvText(const nlohmann::json& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) {  // JSON would say null
+    const double v = value.get<double>();
+    return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  }
+  return value.dump();
+}
+
 std::string TrialStateCounts(const StudyRecord& study) {
   std::string text = std::to_string(study.complete_count) + " complete";
   const std::pair<int64_t, const char*> others[] = {{study.pruned_count, "pruned"},
@@ -44,6 +55,19 @@ std::string TrialStateCounts(const StudyRecord& study) {
     if (count > 0) text += ", " + std::to_string(count) + " " + state;
   }
   return text;
+}
+
+std::string ShortError(const std::string& error) {
+  constexpr size_t kErrorWidth = 60;
+  std::string line = error.substr(0, error.find('\n'));
+  if (line.size() > kErrorWidth || line.size() < error.size()) {
+    size_t cut = std::min(line.size(), kErrorWidth - 3);
+    // Back to the start of a character: the byte after the cut is no UTF-8 continuation byte.
+    while (cut > 0 && cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80)
+      --cut;
+    line = line.substr(0, cut) + "...";
+  }
+  return line;
 }
 
 namespace {
@@ -76,23 +100,36 @@ void WriteCsv(std::ostream& out, const StudyRecord& study, const std::vector<Tri
   std::vector<std::string> header = {"rank",   "trial",      "state", study.metric,
                                      "epochs", "duration_s", "worker"};
   header.insert(header.end(), param_names.begin(), param_names.end());
+  // Every final metric of these trials, the objective's own included (for a pruned trial it can
+  // differ from the value, which is its last report).
+  std::set<std::string> metric_names;
+  for (const auto& t : rows)
+    for (const auto& item : t.metrics.items()) metric_names.insert(item.key());
+  std::set<std::string> taken(header.begin(), header.end());
+  taken.insert("error");
+  for (const auto& name : metric_names)
+    header.push_back(taken.count(name) ? "metric." + name : name);
+  header.push_back("error");
   WriteCsvRow(out, header);
   int rank = 0;
   for (const auto& t : rows) {
+    // Full precision: a CSV is read by programs (the table rounds for the eye).
     std::vector<std::string> row = {Ranked(t) ? std::to_string(++rank) : "",
                                     std::to_string(t.number),
                                     TrialStateName(t.state),
-                                    t.value ? FormatFixed(*t.value, 6) : "",
+                                    t.value ? CsvText(*t.value) : "",
                                     std::to_string(t.epochs_done),
                                     FormatFixed(Duration(t), 1),
                                     t.worker};
     for (const auto& name : param_names) {
-      // Full precision: a CSV is read by programs (the table rounds for the eye).
       const auto it = t.params.find(name);
-      row.push_back(it == t.params.end() ? ""
-                    : it->is_string()    ? it->get<std::string>()
-                                         : it->dump());
+      row.push_back(it == t.params.end() ? "" : CsvText(*it));
     }
+    for (const auto& name : metric_names) {
+      const auto it = t.metrics.find(name);
+      row.push_back(it == t.metrics.end() ? "" : CsvText(*it));
+    }
+    row.push_back(t.error);
     WriteCsvRow(out, row);
   }
 }
@@ -110,6 +147,7 @@ void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<T
   }
   std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
   header.insert(header.end(), param_names.begin(), param_names.end());
+  if (all_states) header.push_back("error");
   TextTable table(header);
   int rank = 0;
   for (const auto& t : rows) {
@@ -122,6 +160,7 @@ void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<T
     for (const auto& name : param_names) {
       row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
     }
+    if (all_states) row.push_back(ShortError(t.error));
     table.AddRow(std::move(row));
   }
   out << table.Render();

@@ -23,10 +23,24 @@ struct LeaderboardOptions {
 // (complete is always there).
 std::string TrialStateCounts(const StudyRecord& study);
 
+// Table: rank, trial, state, the objective, epochs, time, the parameters; with all_states also the
+// error, cut to one short line. CSV: the same with the objective and parameters at full precision,
+// then every final metric of the listed trials (one column each, by name; one named like an
+// earlier column gets the prefix "metric."), then the whole error text. JSON: one object per
+// trial with its params, metrics and error.
 void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& study,
                       const LeaderboardOptions& options);
 
 // One parameter value as a short string: 0.0123, 1.2e-05, 64, resnet18, true.
 std::string ParamText(const nlohmann::json& value);
+
+// The first line of an error, cut to 60 characters ending in "..." (tables are for the eye;
+// `ensweep show` and the CSV give the whole text); never cuts a UTF-8 character in two.
+std::string ShortError(const std::string& error);
+
+// A value as a CSV field read by programs: a string as it is, null as an empty field, a number at
+// full precision (the shortest text that reads back as the same double; nan, inf, -inf), anything
+// else as JSON.
+std::string CsvText(const nlohmann::json& value);
 
 }  // namespace ensweep

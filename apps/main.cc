@@ -14,17 +14,20 @@ int main(int argc, char** argv) {
       "  ensweep datagen --out data/mask --people 200 --image-size 96x128\n"
       "  ensweep run studies/quickstart.yaml --workers 2\n"
       "  ensweep top studies/quickstart.yaml\n"
-      "  ensweep ensemble studies/quickstart.yaml\n\n"
+      "  ensweep ensemble studies/quickstart.yaml\n"
+      "  ensweep serve studies/quickstart.yaml\n\n"
       "Exit status: 0 success, 2 bad input (the message names the file, key or line), 1 internal\n"
       "failure, 130 a run stopped by Ctrl-C or SIGTERM (resume it by running it again).",
       "ensweep"};
   root.require_subcommand(1);
   root.set_version_flag("--version", "ensweep 0.1.0");
   std::vector<Command> commands = {
-      AddRunCommand(root),    AddWorkerCommand(root),  AddTopCommand(root),
-      AddShowCommand(root),   AddStudiesCommand(root), AddEnsembleCommand(root),
-      AddScoreCommand(root),  AddDatagenCommand(root), AddPredictCommand(root),
-      AddExportCommand(root),
+      AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
+      AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
+      AddScoreCommand(root), AddDatagenCommand(root),
+      AddImportanceCommand(root), AddHistoryCommand(root),
+      AddServeCommand(root), AddReportCommand(root),
+      AddPredictCommand(root), AddExportCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.

@@ -996,3 +996,198 @@ std::vector<EnsembleRecord> Store::Ensembles(int64_t study_id) const {
 }
 
 }  // namespace ensweep
+
+namespace ensweep {
+namespace {
+
+// The JSON path of a top-level key, for json_extract; throws UserError for a key it cannot quote.
+std::string JsonKeyPath(const std::string& key) {
+  if (key.empty() || key.find_first_of("\"\\") != std::string::npos) {
+    throw UserError("'" + key + "': not a parameter or metric name");
+  }
+  return "$.\"" + key + "\"";
+}
+
+// What a query's filter compares a parameter with: a number, a boolean or text.
+struct FilterValue {
+  enum { kNumber, kBool, kText } kind = kText;
+  double number = 0;
+  std::string text;
+};
+
+FilterValue ParseFilterValue(const std::string& text) {
+  FilterValue v;
+  v.text = text;
+  if (text == "true" || text == "false") {
+    v.kind = FilterValue::kBool;
+    v.number = text == "true" ? 1 : 0;
+    return v;
+  }
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (!text.empty() && end != nullptr && *end == '\0') {
+    v.kind = FilterValue::kNumber;
+    v.number = number;
+  }
+  return v;
+}
+
+// The ORDER BY expression of a TrialQuery's sort and the path it binds (empty if none).
+std::pair<std::string, std::string> SortExpression(const std::string& sort) {
+  if (sort == "value") return {"value", ""};
+  if (sort == "number") return {"number", ""};
+  if (sort == "duration") return {"(finished_at - started_at)", ""};
+  if (sort.rfind("metric:", 0) == 0)
+    return {"json_extract(metrics, ?)", JsonKeyPath(sort.substr(7))};
+  if (sort.rfind("param:", 0) == 0) return {"json_extract(params, ?)", JsonKeyPath(sort.substr(6))};
+  throw UserError("sort '" + sort + "': expected value, number, duration, a metric or a parameter");
+}
+
+}  // namespace
+
+Store::TrialPage Store::QueryTrials(int64_t study_id, const TrialQuery& query) const {
+  std::string where = "WHERE study_id = ?";
+  if (!query.states.empty()) {
+    where += " AND state IN (";
+    for (size_t i = 0; i < query.states.size(); ++i) where += i == 0 ? "?" : ", ?";
+    where += ")";
+  }
+  std::vector<FilterValue> values;
+  for (size_t i = 0; i < query.param_equals.size(); ++i) {
+    values.push_back(ParseFilterValue(query.param_equals[i].second));
+    where += " AND json_extract(params, ?) = ?";
+    JsonKeyPath(query.param_equals[i].first);  // checks the name
+  }
+  const auto [expression, sort_path] = SortExpression(query.sort);
+  const std::string direction = query.descending ? " DESC" : " ASC";
+  const std::string order =
+      " ORDER BY (" + expression + ") IS NULL, " + expression + direction + ", number ASC";
+  // Binds the filters from index 1; returns the next index.
+  auto bind_filters = [&](SQLite::Statement& q) {
+    int i = 1;
+    q.bind(i++, study_id);
+    for (const TrialState state : query.states) q.bind(i++, TrialStateName(state));
+    for (size_t k = 0; k < query.param_equals.size(); ++k) {
+      q.bind(i++, JsonKeyPath(query.param_equals[k].first));
+      if (values[k].kind == FilterValue::kText) {
+        q.bind(i++, values[k].text);
+      } else {
+        q.bind(i++, values[k].number);
+      }
+    }
+    return i;
+  };
+  return Guarded([&]() -> TrialPage {
+    TrialPage page;
+    SQLite::Statement count(impl_->db, "SELECT COUNT(*) FROM trials " + where);
+    bind_filters(count);
+    if (count.executeStep()) page.total = count.getColumn(0).getInt64();
+    SQLite::Statement q(impl_->db, std::string(kTrialSelect) + where + order + " LIMIT ? OFFSET ?");
+    int i = bind_filters(q);
+    if (!sort_path.empty()) {
+      q.bind(i++, sort_path);
+      q.bind(i++, sort_path);
+    }
+    q.bind(i++, query.limit < 0 ? int64_t{-1} : query.limit);
+    q.bind(i++, std::max<int64_t>(0, query.offset));
+    while (q.executeStep()) page.trials.push_back(ReadTrial(q));
+    return page;
+  });
+}
+
+Store::StudyActivity Store::Activity(int64_t study_id) const {
+  return Guarded([&]() -> StudyActivity {
+    StudyActivity a;
+    SQLite::Statement q(impl_->db,
+                        "SELECT state, COUNT(*), MIN(started_at), "
+                        "MAX(MAX(COALESCE(started_at, 0)), MAX(COALESCE(finished_at, 0)), "
+                        "MAX(queued_at)), SUM(finished_at - started_at), "
+                        "COUNT(finished_at - started_at) FROM trials WHERE study_id = ? "
+                        "GROUP BY state");
+    q.bind(1, study_id);
+    while (q.executeStep()) {
+      a.counts[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+      if (!q.getColumn(2).isNull()) {
+        const double first = q.getColumn(2).getDouble();
+        if (a.first_started_at == 0 || first < a.first_started_at) a.first_started_at = first;
+      }
+      a.last_event_at = std::max(a.last_event_at, q.getColumn(3).getDouble());
+      const std::string state = q.getColumn(0).getString();
+      if (state == "COMPLETE" || state == "PRUNED" || state == "FAILED") {
+        a.finished_seconds += q.getColumn(4).isNull() ? 0 : q.getColumn(4).getDouble();
+        a.finished_timed += q.getColumn(5).getInt64();
+      }
+    }
+    SQLite::Statement epochs(impl_->db, "SELECT COALESCE(MAX(rowid), 0) FROM epoch_metrics");
+    if (epochs.executeStep()) a.epochs_recorded = epochs.getColumn(0).getInt64();
+    return a;
+  });
+}
+
+std::vector<Store::TrialBrief> Store::TrialBriefs(int64_t study_id) const {
+  return Guarded([&]() -> std::vector<TrialBrief> {
+    SQLite::Statement q(impl_->db,
+                        "SELECT number, state, value, finished_at FROM trials WHERE study_id = ? "
+                        "ORDER BY number");
+    q.bind(1, study_id);
+    std::vector<TrialBrief> result;
+    while (q.executeStep()) {
+      TrialBrief b;
+      b.number = q.getColumn(0).getInt64();
+      b.state = ParseTrialState(q.getColumn(1).getString());
+      if (!q.getColumn(2).isNull()) b.value = q.getColumn(2).getDouble();
+      b.finished_at = q.getColumn(3).isNull() ? 0 : q.getColumn(3).getDouble();
+      result.push_back(b);
+    }
+    return result;
+  });
+}
+
+std::vector<Store::CurvePoint> Store::MetricCurves(int64_t study_id, const std::string& metric,
+                                                   const std::vector<int64_t>& numbers) const {
+  return Guarded([&]() -> std::vector<CurvePoint> {
+    std::string sql =
+        "SELECT t.number, t.state, e.epoch, e.value FROM trials t JOIN epoch_metrics e ON "
+        "e.trial_id = t.id WHERE t.study_id = ? AND e.name = ? AND e.value IS NOT NULL";
+    if (!numbers.empty()) {
+      sql += " AND t.number IN (";
+      for (size_t i = 0; i < numbers.size(); ++i) sql += i == 0 ? "?" : ", ?";
+      sql += ")";
+    }
+    SQLite::Statement q(impl_->db, sql + " ORDER BY t.number, e.epoch");
+    q.bind(1, study_id);
+    q.bind(2, metric);
+    for (size_t i = 0; i < numbers.size(); ++i) q.bind(static_cast<int>(i) + 3, numbers[i]);
+    std::vector<CurvePoint> result;
+    while (q.executeStep()) {
+      result.push_back(CurvePoint{q.getColumn(0).getInt64(),
+                                  ParseTrialState(q.getColumn(1).getString()),
+                                  q.getColumn(2).getInt(), q.getColumn(3).getDouble()});
+    }
+    return result;
+  });
+}
+
+std::vector<std::string> Store::MetricNames(int64_t study_id) const {
+  return Guarded([&]() -> std::vector<std::string> {
+    SQLite::Statement q(impl_->db,
+                        "SELECT DISTINCT j.key FROM trials t, json_each(t.metrics) j "
+                        "WHERE t.study_id = ? ORDER BY 1");
+    q.bind(1, study_id);
+    std::vector<std::string> result;
+    while (q.executeStep()) result.push_back(q.getColumn(0).getString());
+    return result;
+  });
+}
+
+int64_t Store::ArtifactBytes(int64_t study_id) const {
+  return Guarded([&]() -> int64_t {
+    SQLite::Statement q(impl_->db,
+                        "SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a JOIN trials t ON "
+                        "t.id = a.trial_id WHERE t.study_id = ?");
+    q.bind(1, study_id);
+    return q.executeStep() ? q.getColumn(0).getInt64() : 0;
+  });
+}
+
+}  // namespace ensweep

@@ -18,9 +18,11 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/study.h"
@@ -136,6 +138,59 @@ class Store {
   std::vector<TrialRecord> TopTrials(int64_t study_id, bool maximize, int limit) const;
   std::vector<EpochRecord> Epochs(int64_t trial_id) const;
   std::vector<ArtifactRecord> Artifacts(int64_t trial_id) const;
+
+  // Read-only queries for the dashboard (dashboard/api.h): each one SQL statement, so that a
+  // page of a 100,000-trial study costs a sort in SQLite, not a load of every trial.
+  struct TrialQuery {
+    std::vector<TrialState> states;  // empty: every state
+    // Trials whose parameter equals the value: a number compares numerically, true/false as
+    // booleans, anything else as text.
+    std::vector<std::pair<std::string, std::string>> param_equals;
+    // "value" (trials without a value last in both orders), "number", "duration" (trials not
+    // finished last), "metric:<name>" or "param:<name>" (trials without it last); ties by number.
+    std::string sort = "value";
+    bool descending = true;
+    int64_t offset = 0;
+    int64_t limit = -1;  // < 0: all
+  };
+  struct TrialPage {
+    int64_t total = 0;  // trials matching the filters, whatever offset and limit
+    std::vector<TrialRecord> trials;
+  };
+  TrialPage QueryTrials(int64_t study_id, const TrialQuery& query) const;
+
+  // Per-state counts and times of a study's trials, without reading their parameters.
+  struct StudyActivity {
+    std::map<std::string, int64_t> counts;           // by TrialStateName; absent states 0
+    double first_started_at = 0, last_event_at = 0;  // 0: none
+    double finished_seconds = 0;  // sum of (finished_at - started_at) over finished trials
+    int64_t finished_timed = 0;   // trials in that sum
+    int64_t epochs_recorded = 0;  // grows with every RecordEpoch of the store (any study)
+  };
+  StudyActivity Activity(int64_t study_id) const;
+
+  // Number, state, value and finish time of every trial, by number (no parameters parsed).
+  struct TrialBrief {
+    int64_t number = 0;
+    TrialState state = TrialState::kQueued;
+    std::optional<double> value;
+    double finished_at = 0;  // 0: not finished
+  };
+  std::vector<TrialBrief> TrialBriefs(int64_t study_id) const;
+
+  // The per-epoch values of `metric`, by trial number then epoch; `numbers` empty: every trial.
+  struct CurvePoint {
+    int64_t number = 0;
+    TrialState state = TrialState::kQueued;
+    int epoch = 0;
+    double value = 0;
+  };
+  std::vector<CurvePoint> MetricCurves(int64_t study_id, const std::string& metric,
+                                       const std::vector<int64_t>& numbers) const;
+  // Every final-metric name of any trial of the study, sorted.
+  std::vector<std::string> MetricNames(int64_t study_id) const;
+  // Bytes of every artifact recorded for the study's trials.
+  int64_t ArtifactBytes(int64_t study_id) const;
 
   // Workers.
   int64_t RegisterWorker(int64_t study_id, const std::string& name, const std::string& host,

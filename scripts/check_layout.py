@@ -26,6 +26,8 @@ LIBRARY_FOLDER = {
     "ensweep_orchestrator": "orchestrator", "ensweep_mpi": "orchestrator",
     "ensweep_worker": "worker", "ensweep_torch": "worker", "ensweep_datagen": "datagen",
     "ensweep_ensemble": "ensemble", "ensweep_cli": "apps", "ensweep_collective": "collective",
+    "ensweep_analysis": "analysis", "ensweep_dashboard": "dashboard",
+    "ensweep_dashboard_assets": "dashboard",
 }
 TORCH_ALLOWED = ("worker/", "tests/worker/", "bench/trainer/")
 

@@ -3,9 +3,11 @@
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also what the tests use (numpy, to check that numpy reads our .npy
 #                             files; torchvision, for the backbone conformance tests; scikit-learn,
-#                             whose macro F1 the scoring tests compare with; clang and its
+#                             whose macro F1 the scoring tests compare with; Optuna, whose
+#                             fANOVA the importance tests compare with; clang and its
 #                             sanitizer and libFuzzer runtimes, for scripts/sanitize.sh and
-#                             scripts/fuzz.sh)
+#                             scripts/fuzz.sh; chromium, node and npm, for the dashboard's
+#                             browser tests)
 # CUDA and NCCL are not installed here: where configure finds them (e.g. under /usr/local/cuda)
 # the NCCL backend of gang communicators is built, and without them it is left out with a message.
 set -euo pipefail
@@ -19,9 +21,15 @@ packages=(
   libssl-dev                         # libcrypto: HMAC-SHA256 for the TCP workers' handshake
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev   # image codecs
   catch2
+  libjs-chart.js                     # Chart.js 3, embedded into the dashboard (dashboard/)
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-numpy python3-torchvision python3-sklearn clang libclang-rt-14-dev)
+  packages+=(python3-numpy python3-torchvision python3-sklearn python3-optuna clang libclang-rt-14-dev)
+  # The dashboard's browser tests (tests/browser/): Playwright (from npm) drives chromium. Node
+  # and npm from elsewhere (e.g. NodeSource, whose nodejs holds npm) are used where present.
+  packages+=(chromium)
+  if ! command -v node >/dev/null; then packages+=(nodejs); fi
+  if ! command -v npm >/dev/null; then packages+=(npm); fi
 fi
 
 missing=()
