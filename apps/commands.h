@@ -60,5 +60,7 @@ Command AddImportanceCommand(CLI::App& root);
 Command AddHistoryCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);
 Command AddReportCommand(CLI::App& root);
+Command AddPredictCommand(CLI::App& root);
+Command AddExportCommand(CLI::App& root);
 
 }  // namespace ensweep

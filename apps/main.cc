@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
       AddScoreCommand(root), AddDatagenCommand(root),
       AddImportanceCommand(root), AddHistoryCommand(root),
       AddServeCommand(root), AddReportCommand(root), AddAuditCommand(root),
+      AddPredictCommand(root), AddExportCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.

@@ -29,6 +29,7 @@
 #include "core/mask_layout.h"
 #include "core/npy.h"
 #include "core/rng.h"
+#include "worker/arithmetic.h"
 #include "worker/augment.h"
 #include "worker/dataset.h"
 #include "worker/evaluation.h"
@@ -47,107 +48,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// How a trial computes: autocast to a lower precision or not, channels-last
-// tensors or not, and dynamic loss scaling (fp16 only: its narrow range
-// underflows small gradients).
-struct Arithmetic {
-  bool autocast = false;
-  torch::ScalarType dtype = torch::kFloat32;
-  bool channels_last = false;
-  bool loss_scaling = false;
-};
-
-Arithmetic ResolveArithmetic(const TrialParams& params, const torch::Device& device) {
-  const bool cuda = device.is_cuda();
-  Arithmetic a;
-  const std::string precision =
-      params.precision == "auto" ? (cuda ? "bf16" : "fp32") : params.precision;
-  if (precision == "fp16" && !cuda) {
-    throw std::invalid_argument(
-        "trial parameter 'precision' = fp16 needs a "
-        "CUDA device (this worker runs on the CPU); "
-        "use bf16 or fp32");
-  }
-  a.autocast = precision != "fp32";
-  a.dtype =
-      precision == "fp16" ? torch::kFloat16 : (a.autocast ? torch::kBFloat16 : torch::kFloat32);
-  a.loss_scaling = precision == "fp16";
-  a.channels_last = params.memory_format == "auto" ? cuda : params.memory_format == "channels_last";
-  return a;
-}
-
-// Autocast on the trial's device for the lifetime of the scope (forward passes
-// and the loss).
-class AutocastScope {
- public:
-  AutocastScope(const Arithmetic& arithmetic, const torch::Device& device)
-      : active_(arithmetic.autocast), type_(device.type()) {
-    if (!active_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    was_enabled_ = at::autocast::is_autocast_enabled(type_);
-    was_dtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_dtype(type_, arithmetic.dtype);
-    at::autocast::set_autocast_enabled(type_, true);
-#else
-    if (type_ == torch::kCUDA) {
-      was_enabled_ = at::autocast::is_enabled();
-      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(arithmetic.dtype);
-      at::autocast::set_enabled(true);
-    } else {
-      was_enabled_ = at::autocast::is_cpu_enabled();
-      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(arithmetic.dtype);
-      at::autocast::set_cpu_enabled(true);
-    }
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!active_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(type_, was_enabled_);
-    at::autocast::set_autocast_dtype(type_, was_dtype_);
-#else
-    if (type_ == torch::kCUDA) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(was_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(was_dtype_);
-    }
-#endif
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool active_;
-  torch::DeviceType type_;
-  bool was_enabled_ = false;
-  torch::ScalarType was_dtype_ = torch::kFloat32;
-};
-
-// Moves a batch to the device in the trial's memory format.
-torch::Tensor ToDevice(const torch::Tensor& batch, const torch::Device& device,
-                       const Arithmetic& arithmetic) {
-  torch::Tensor moved = batch.to(device, /*non_blocking=*/true);
-  return arithmetic.channels_last ? moved.contiguous(torch::MemoryFormat::ChannelsLast) : moved;
-}
-
-// Every 4-d parameter and buffer (convolution weights) to channels-last, in
-// place.
-void ToChannelsLast(torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
-  for (torch::Tensor& p : model.parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
-  for (torch::Tensor& b : model.buffers()) {
-    if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
-}
 
 // fp16 dynamic loss scaling: gradients of loss * scale are unscaled before the
 // step; a step whose gradients overflowed is skipped and the scale halved; 2000
