@@ -7,6 +7,7 @@
 #include "apps/commands.h"
 #include "apps/inference_job.h"
 #include "apps/torch_plugin.h"
+#include "core/artifact_lock.h"
 #include "core/error.h"
 
 namespace ensweep {
@@ -52,6 +53,9 @@ Json Description(const StudyLocator::Found& found, const InferenceJob& job,
 int RunExport(const ExportOptions& o) {
   const StudyLocator::Found found = o.locator.Open();
   const StudySpec spec = StudyFromJson(found.study.spec);
+  // Held while the members' checkpoints are read: checkpoint retention waits
+  // (core/artifact_lock.h).
+  const ArtifactLock reading = ArtifactLock::Shared(spec.artifacts);
   const AppliedModel model = o.model.Resolve(found);
   const InferenceJob job = MakeInferenceJob(spec, model, o.locator.study_file);
   if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());

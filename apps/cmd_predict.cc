@@ -12,6 +12,7 @@
 #include "apps/inference_job.h"
 #include "apps/table.h"
 #include "apps/torch_plugin.h"
+#include "core/artifact_lock.h"
 #include "core/error.h"
 #include "core/listing.h"
 #include "core/npy.h"
@@ -48,6 +49,9 @@ std::function<void(int64_t, int64_t)> ProgressPrinter() {
 int RunPredict(const PredictOptions& o) {
   const StudyLocator::Found found = o.locator.Open();
   const StudySpec spec = StudyFromJson(found.study.spec);
+  // Held while the members' checkpoints are read: checkpoint retention waits
+  // (core/artifact_lock.h).
+  const ArtifactLock reading = ArtifactLock::Shared(spec.artifacts);
   const AppliedModel model = o.model.Resolve(found);
   DataSpec data = spec.data;
   if (!fs::exists(o.data)) throw UserError("--data: " + o.data + " does not exist");

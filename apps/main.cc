@@ -22,12 +22,11 @@ int main(int argc, char** argv) {
   root.require_subcommand(1);
   root.set_version_flag("--version", "ensweep 0.1.0");
   std::vector<Command> commands = {
-      AddRunCommand(root),   AddWorkerCommand(root),  AddTopCommand(root),
-      AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
-      AddScoreCommand(root), AddDatagenCommand(root),
-      AddImportanceCommand(root), AddHistoryCommand(root),
-      AddServeCommand(root), AddReportCommand(root), AddAuditCommand(root),
-      AddPredictCommand(root), AddExportCommand(root),
+      AddRunCommand(root),     AddWorkerCommand(root),  AddTopCommand(root),
+      AddShowCommand(root),    AddStudiesCommand(root), AddEnsembleCommand(root),
+      AddScoreCommand(root),   AddDatagenCommand(root), AddImportanceCommand(root),
+      AddHistoryCommand(root), AddServeCommand(root),   AddReportCommand(root),
+      AddAuditCommand(root),   AddPredictCommand(root), AddExportCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.

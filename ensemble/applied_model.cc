@@ -46,10 +46,10 @@ std::vector<std::string> Checkpoints(const Store& store, const TrialRecord& tria
   for (const std::string& path : paths) {
     if (!fs::exists(path)) {
       throw UserError(who + ": its checkpoint " + path +
-                      " was deleted (checkpoint retention removes the checkpoints of trials "
-                      "outside the ones it keeps); keep it by retaining this trial's "
-                      "checkpoints in the study's retention settings before the next run, or "
-                      "train the trial again");
+                      " was deleted by checkpoint retention (the study's `checkpoints: {keep: N}` "
+                      "keeps only the "
+                      "best N trials' checkpoints); raise N or set `checkpoints: {keep: all}` "
+                      "before the next run, or train the trial again");
     }
   }
   return paths;
