@@ -609,7 +609,13 @@ StudyRecord DashboardApi::FindStudyCached(const Store& store, const std::string&
   }
   const StudyRecord study = FindStudyOr404(store, name);
   const std::lock_guard<std::mutex> lock(caches_->mutex);
-  if (caches_->stamp == stamp) caches_->studies[name] = study;
+  if (caches_->stamp != stamp) {  // the store changed (or Handle's first call): a fresh cache
+    caches_->stamp = stamp;
+    caches_->texts.clear();
+    caches_->studies.clear();
+    caches_->text_bytes = 0;
+  }
+  caches_->studies[name] = study;
   return study;
 }
 
