@@ -522,9 +522,36 @@ Json DashboardApi::Importance(const Store& store, const StudyRecord& study) {
   return result;
 }
 
-void DashboardApi::WarmImportance(const Store& store) {
+void DashboardApi::Warm(const Store& store) {
   if (!background_importance_) return;
-  for (const auto& study : store.ListStudies()) Importance(store, study);
+  const auto studies = store.ListStudies();
+  for (const auto& study : studies) Importance(store, study);
+  // The other answers of a study page's first paint, as app.js asks for them (studies, study,
+  // history, the leaderboard's first page, the parallel coordinates' trials), kept as text.
+  std::vector<std::string> paths = {"/api/studies"};
+  for (const auto& study : studies) {
+    const std::string base = "/api/studies/" + UrlEncode(study.name);
+    for (const char* tail : {"", "/history", "/trials?sort=value&offset=0&limit=50",
+                             "/trials?state=COMPLETE&sort=value&offset=0&limit=1000"}) {
+      paths.push_back(base + tail);
+    }
+  }
+  const std::string warming = "\nwarming";  // in `computing`, so that the destructor waits
+  {
+    const std::lock_guard<std::mutex> lock(caches_->mutex);
+    if (!caches_->computing.insert(warming).second) return;
+  }
+  std::thread([this, path = store.path(), paths, warming] {
+    try {
+      const auto own = Store::OpenReadOnly(path);
+      for (const auto& target : paths) HandleText(*own, "GET", target);
+    } catch (const std::exception&) {
+      // Only a head start: the requests compute what is missing.
+    }
+    std::unique_lock<std::mutex> lock(caches_->mutex);
+    caches_->computing.erase(warming);
+    std::notify_all_at_thread_exit(caches_->idle, std::move(lock));
+  }).detach();
 }
 
 Json DashboardApi::StudySummary(const Store& store, const StudyRecord& study, double now) const {

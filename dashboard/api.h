@@ -44,9 +44,10 @@ class DashboardApi {
   explicit DashboardApi(bool background_importance = false);
   ~DashboardApi();
 
-  // Starts the importance of every study of the store (with background_importance only), so that
-  // the first page of a study does not wait for it.
-  void WarmImportance(const Store& store);
+  // With background_importance only: starts the importance of every study of the store, and in
+  // another thread the other answers of each study page's first paint (kept as text while the
+  // store stays as it is), so that the first page of a study does not wait for them.
+  void Warm(const Store& store);
   DashboardApi(const DashboardApi&) = delete;
   DashboardApi& operator=(const DashboardApi&) = delete;
 
