@@ -8,6 +8,7 @@
 #include "apps/commands.h"
 #include "apps/study_locator.h"
 #include "apps/table.h"
+#include "core/artifact_lock.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "ensemble/pipeline.h"
@@ -152,6 +153,9 @@ void PrintSubmission(const EnsembleOutcome& out, const std::string& study_name) 
 
 int BuildAndPrint(const EnsembleOptions& o) {
   auto found = o.locator.Open(/*writable=*/true);
+  // Held while the trials' artifacts are read: checkpoint retention waits (core/artifact_lock.h).
+  const ArtifactLock reading =
+      ArtifactLock::Shared(found.study.spec.value("artifacts", std::string()));
   EnsembleRequest request = o.request;
   request.write_probs = o.format == "probs";
   const EnsembleOutcome out = BuildEnsemble(*found.store, found.study, request);

@@ -1,7 +1,9 @@
 // `ensweep top`, `ensweep show` and `ensweep studies`: read-only views of the store, safe to run
 // while a sweep is writing.
 #include <ctime>
+#include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <limits>
 
 #include "apps/commands.h"
@@ -138,6 +140,12 @@ void PrintTrial(const StudyRecord& study, const TrialRecord& trial,
   std::cout << "study " << study.name << ", trial " << trial.number << ": "
             << TrialStateName(trial.state);
   if (trial.value) std::cout << ", " << study.metric << " = " << FormatFixed(*trial.value, 4);
+  // objective.scope best: the epoch whose model, predictions and value the trial kept.
+  if (trial.metrics.is_object() && trial.metrics.contains("best_epoch") &&
+      trial.metrics["best_epoch"].is_number()) {
+    std::cout << " (best epoch " << trial.metrics["best_epoch"].get<long long>() << " of "
+              << trial.epochs_done << ")";
+  }
   // A gang trial's worker column lists its members by rank, joined with ", ".
   const int slots = SlotsOf(study, trial);
   std::cout << "\n  seed      " << trial.seed
@@ -199,6 +207,44 @@ Command AddShowCommand(CLI::App& root) {
   return {app, [o] { return ShowTrial(*o); }};
 }
 
+namespace {
+
+// Bytes of the files under a study's artifact folder (its spec's `artifacts`); 0 when missing.
+// Files that vanish or cannot be read meanwhile are skipped.
+uint64_t ArtifactBytes(const nlohmann::json& spec) {
+  namespace fs = std::filesystem;
+  if (!spec.is_object() || !spec.contains("artifacts") || !spec["artifacts"].is_string()) return 0;
+  std::error_code error;
+  const fs::path root = spec["artifacts"].get<std::string>();
+  if (!fs::is_directory(root, error)) return 0;
+  uint64_t bytes = 0;
+  for (fs::recursive_directory_iterator
+           it(root, fs::directory_options::skip_permission_denied, error),
+       end;
+       !error && it != end; it.increment(error)) {
+    std::error_code ignored;
+    if (it->is_regular_file(ignored)) {
+      const uintmax_t size = it->file_size(ignored);
+      if (!ignored) bytes += size;
+    }
+  }
+  return bytes;
+}
+
+// 1536 -> "1.5 KiB".
+std::string BytesText(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? std::to_string(bytes) + " B" : FormatFixed(value, 1) + " " + units[unit];
+}
+
+}  // namespace
+
 Command AddStudiesCommand(CLI::App& root) {
   struct Options {
     std::string study_file;
@@ -238,20 +284,22 @@ Command AddStudiesCommand(CLI::App& root) {
                      {"metric", s.metric},
                      {"direction", s.maximize ? "maximize" : "minimize"},
                      {"best", s.best_value ? nlohmann::json(*s.best_value) : nlohmann::json()},
+                     {"artifact_bytes", ArtifactBytes(s.spec)},
                      {"created_at", s.created_at}});
               }
               std::cout << list.dump(2) << "\n";
               return 0;
             }
             TextTable table({"study", "trials", "complete", "pruned", "running", "queued", "failed",
-                             "stale", "objective", "best", "created"});
+                             "stale", "objective", "best", "artifacts", "created"});
             for (const auto& s : studies) {
-              table.AddRow(
-                  {s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
-                   std::to_string(s.pruned_count), std::to_string(s.running_count),
-                   std::to_string(s.queued_count), std::to_string(s.failed_count),
-                   std::to_string(s.stale_count), s.metric + (s.maximize ? " (max)" : " (min)"),
-                   s.best_value ? FormatFixed(*s.best_value, 4) : "-", TimeText(s.created_at)});
+              table.AddRow({s.name, std::to_string(s.trial_count), std::to_string(s.complete_count),
+                            std::to_string(s.pruned_count), std::to_string(s.running_count),
+                            std::to_string(s.queued_count), std::to_string(s.failed_count),
+                            std::to_string(s.stale_count),
+                            s.metric + (s.maximize ? " (max)" : " (min)"),
+                            s.best_value ? FormatFixed(*s.best_value, 4) : "-",
+                            BytesText(ArtifactBytes(s.spec)), TimeText(s.created_at)});
             }
             std::cout << table.Render();
             return 0;

@@ -55,9 +55,12 @@ Command AddStudiesCommand(CLI::App& root);
 Command AddEnsembleCommand(CLI::App& root);
 Command AddScoreCommand(CLI::App& root);
 Command AddDatagenCommand(CLI::App& root);
+Command AddAuditCommand(CLI::App& root);
 Command AddImportanceCommand(CLI::App& root);
 Command AddHistoryCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);
 Command AddReportCommand(CLI::App& root);
+Command AddPredictCommand(CLI::App& root);
+Command AddExportCommand(CLI::App& root);
 
 }  // namespace ensweep

@@ -1,5 +1,6 @@
 #include "apps/leaderboard.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -146,6 +147,11 @@ void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<T
     return;
   }
   std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
+  // objective.scope best: the epoch each trial's value and model are from.
+  const bool best_epochs = std::any_of(rows.begin(), rows.end(), [](const TrialRecord& t) {
+    return t.metrics.is_object() && t.metrics.contains("best_epoch");
+  });
+  if (best_epochs) header.insert(header.begin() + 5, "best_epoch");
   header.insert(header.end(), param_names.begin(), param_names.end());
   if (all_states) header.push_back("error");
   TextTable table(header);
@@ -157,6 +163,12 @@ void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<T
                                     t.value ? FormatFixed(*t.value, 4) : "",
                                     std::to_string(t.epochs_done),
                                     FormatFixed(Duration(t), 1)};
+    if (best_epochs) {
+      const bool has = t.metrics.is_object() && t.metrics.contains("best_epoch") &&
+                       t.metrics["best_epoch"].is_number();
+      row.insert(row.begin() + 5,
+                 has ? std::to_string(t.metrics["best_epoch"].get<long long>()) : "");
+    }
     for (const auto& name : param_names) {
       row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
     }

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
       AddShowCommand(root),  AddStudiesCommand(root), AddEnsembleCommand(root),
       AddScoreCommand(root), AddDatagenCommand(root),
       AddImportanceCommand(root), AddHistoryCommand(root),
-      AddServeCommand(root), AddReportCommand(root),
+      AddServeCommand(root), AddReportCommand(root), AddAuditCommand(root),
+      AddPredictCommand(root), AddExportCommand(root),
   };
   // A first argument that is neither an option nor a subcommand is a mistyped subcommand; CLI11
   // alone would only say that a subcommand is required.

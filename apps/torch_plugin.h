@@ -12,9 +12,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "core/npy.h"
 #include "core/study.h"
 #include "core/trainer.h"
+#include "worker/inference.h"
 
 namespace ensweep {
 
@@ -29,5 +32,11 @@ std::string FindTorchPlugin();
 // std::runtime_error if it fails to load or the trainer cannot be made.
 std::unique_ptr<Trainer> MakeTorchTrainerFromPlugin(const StudySpec& study, int threads,
                                                     int device_slot, const std::string& log_name);
+
+// PredictMembers(job) and ExportTorchScript(job, path) (worker/inference.h) in the module. Throw
+// UserError for bad input (the module's UserError), std::runtime_error for other failures, and
+// like MakeTorchTrainerFromPlugin when the module is missing.
+std::vector<Matrix> PredictWithTorchPlugin(const InferenceJob& job);
+void ExportWithTorchPlugin(const InferenceJob& job, const std::string& path);
 
 }  // namespace ensweep

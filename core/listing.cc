@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/csv.h"
+#include "core/data_edits.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -185,6 +186,7 @@ DataListing ListData(const DataSpec& data) {
     UnknownFormat(data);
   }
   if (listing.train.empty()) throw UserError("no training images found in " + data.train);
+  ApplyDataEdits(data, listing.class_names, listing.train);
   if (!data.eval.empty()) listing.eval = ListEvalImages(data);
   return listing;
 }

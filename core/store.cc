@@ -905,6 +905,20 @@ std::vector<ArtifactRecord> Store::Artifacts(int64_t trial_id) const {
   });
 }
 
+int Store::ForgetArtifacts(int64_t trial_id, const std::string& kind_prefix) {
+  return Guarded([&]() -> int {
+    WriteTransaction transaction(impl_->db);
+    SQLite::Statement q(impl_->db,
+                        "DELETE FROM artifacts WHERE trial_id = ? AND substr(kind, 1, ?) = ?");
+    q.bind(1, trial_id);
+    q.bind(2, static_cast<int64_t>(kind_prefix.size()));
+    q.bind(3, kind_prefix);
+    const int rows = q.exec();
+    transaction.commit();
+    return rows;
+  });
+}
+
 int64_t Store::RegisterWorker(int64_t study_id, const std::string& name, const std::string& host,
                               int64_t pid) {
   return Guarded([&]() -> int64_t {

@@ -138,6 +138,10 @@ class Store {
   std::vector<TrialRecord> TopTrials(int64_t study_id, bool maximize, int limit) const;
   std::vector<EpochRecord> Epochs(int64_t trial_id) const;
   std::vector<ArtifactRecord> Artifacts(int64_t trial_id) const;
+  // Checkpoint retention (orchestrator/retention.h): forgets trial `trial_id`'s artifacts whose
+  // kind begins with `kind_prefix` once their files are deleted (the rows go: nothing lists or
+  // reads them again); returns how many rows went.
+  int ForgetArtifacts(int64_t trial_id, const std::string& kind_prefix);
 
   // Read-only queries for the dashboard (dashboard/api.h): each one SQL statement, so that a
   // page of a 100,000-trial study costs a sort in SQLite, not a load of every trial.

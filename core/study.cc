@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/data_edits.h"
 #include "core/error.h"
 #include "core/study_checks.h"
 #include "core/study_document.h"
@@ -181,6 +182,27 @@ SplitSpec ParseSplit(const Checker& c, const Json& split) {
   return s;
 }
 
+// data.exclude / data.relabel: an existing CSV in the format of core/data_edits.h, read now so
+// that a malformed file is reported when the study loads (naming the file and line).
+std::string ParseEditsFile(const Checker& c, const Json& data, const std::string& base_dir,
+                           const std::string& name) {
+  if (!data.contains(name) || data[name].is_null()) return "";
+  const std::string key = "data." + name;
+  const std::string path = ResolvePath(base_dir, c.Path(data[name], key));
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    c.Fail(key, path +
+                    " is not a file; expected a CSV in the format `ensweep audit` writes "
+                    "(suspects.csv)");
+  }
+  try {
+    ReadLabelEdits(path);
+  } catch (const UserError& e) {
+    c.Fail(key, e.what());
+  }
+  return path;
+}
+
 // The data block. Built-in objectives read no data, so they need none (and get the defaults).
 DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_dir,
                    TrainerType trainer) {
@@ -190,7 +212,8 @@ DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_di
     return DataSpec{};
   }
   const Json& data = c.Object(doc, "data", "data");
-  c.OnlyKeys(data, "data", {"format", "train", "eval", "image_size", "split"});
+  c.OnlyKeys(data, "data",
+             {"format", "train", "eval", "image_size", "split", "exclude", "relabel"});
   DataSpec d;
   if (data.contains("format")) d.format = c.Option<DataFormat>(data["format"], "data.format");
   const std::string expected_train =
@@ -215,6 +238,8 @@ DataSpec ParseData(const Checker& c, const Json& doc, const std::string& base_di
     d.height = SmallInt(c, size[1], "data.image_size[1]", 8, kMaxImageSide);
   }
   if (data.contains("split")) d.split = ParseSplit(c, c.Object(data, "split", "data.split"));
+  d.exclude = ParseEditsFile(c, data, base_dir, "exclude");
+  d.relabel = ParseEditsFile(c, data, base_dir, "relabel");
   return d;
 }
 
@@ -228,6 +253,8 @@ Json DataToJson(const DataSpec& data) {
               {"folds", data.split.folds},
               {"seed", data.split.seed}}}};
   if (!data.eval.empty()) j["eval"] = data.eval;
+  if (!data.exclude.empty()) j["exclude"] = data.exclude;
+  if (!data.relabel.empty()) j["relabel"] = data.relabel;
   return j;
 }
 
@@ -245,18 +272,25 @@ ObjectiveSpec ParseObjective(const Checker& c, const Json& doc, TrainerType trai
   }
   if (!doc.contains("objective")) return o;
   const Json& j = c.Object(doc, "objective", "objective");
-  c.OnlyKeys(j, "objective", {"metric", "direction"});
+  c.OnlyKeys(j, "objective", {"metric", "direction", "scope"});
   if (j.contains("metric")) o.metric = c.String(j["metric"], "objective.metric");
   if (j.contains("direction")) {
     o.maximize =
         c.Enum(j["direction"], "objective.direction", {"maximize", "minimize"}) == "maximize";
   }
+  if (j.contains("scope")) {
+    o.best_epoch = c.Enum(j["scope"], "objective.scope", {"best", "last"}) == "best";
+  }
   return o;
 }
 
 Json ObjectiveToJson(const ObjectiveSpec& objective) {
-  return {{"metric", objective.metric},
-          {"direction", objective.maximize ? "maximize" : "minimize"}};
+  Json j = {{"metric", objective.metric},
+            {"direction", objective.maximize ? "maximize" : "minimize"}};
+  // Written only when not the default, so that a study stored before the key existed keeps its
+  // normalised JSON (and spec hash).
+  if (!objective.best_epoch) j["scope"] = "last";
+  return j;
 }
 
 // --- budget ---
@@ -393,6 +427,30 @@ Json ResourcesToJson(const ResourceSpec& resources) {
   return {{"slots_per_trial", resources.slots_per_trial},
           {"max_retries", resources.max_retries},
           {"heartbeat_timeout", resources.heartbeat_timeout_s}};
+}
+
+// --- checkpoints ---
+
+CheckpointSpec ParseCheckpoints(const Checker& c, const Json& k) {
+  c.OnlyKeys(k, "checkpoints", {"keep"});
+  CheckpointSpec checkpoints;
+  if (!k.contains("keep")) return checkpoints;
+  const Json& keep = k["keep"];
+  if (keep.is_string()) {
+    checkpoints.keep =
+        c.Enum(keep, "checkpoints.keep", {"all", "none"}) == "all" ? CheckpointSpec::kAll : 0;
+  } else if (keep.is_number_integer() || keep.is_number_unsigned()) {
+    checkpoints.keep = c.Integer(keep, "checkpoints.keep", 0, kMaxTrials);
+  } else {
+    c.Fail("checkpoints.keep",
+           "expected all, none or a number of trials (0 to " + std::to_string(kMaxTrials) + ")");
+  }
+  return checkpoints;
+}
+
+Json CheckpointsToJson(const CheckpointSpec& checkpoints) {
+  if (checkpoints.keep == CheckpointSpec::kAll) return {{"keep", "all"}};
+  return {{"keep", checkpoints.keep}};
 }
 
 // --- ensemble ---
@@ -557,7 +615,7 @@ StudySpec ParseStudyImpl(const Json& doc, const Checker& c, const std::string& b
   if (!doc.is_object()) c.Fail("", "expected a mapping at the top level of the study file");
   c.OnlyKeys(doc, "",
              {"study", "storage", "artifacts", "data", "objective", "budget", "sampler", "pruner",
-              "resources", "enqueue", "space", "ensemble", "trainer"});
+              "resources", "enqueue", "space", "ensemble", "trainer", "checkpoints"});
   StudySpec s;
   ParseIdentity(c, doc, base_dir, s);
   s.trainer = Block<TrainerSpec>(c, doc, "trainer", ParseTrainer);
@@ -568,6 +626,7 @@ StudySpec ParseStudyImpl(const Json& doc, const Checker& c, const std::string& b
   s.pruner = Block<PrunerSpec>(c, doc, "pruner", ParsePruner);
   s.resources = Block<ResourceSpec>(c, doc, "resources", ParseResources);
   s.ensemble = Block<EnsembleSpec>(c, doc, "ensemble", ParseEnsemble);
+  s.checkpoints = Block<CheckpointSpec>(c, doc, "checkpoints", ParseCheckpoints);
   s.space = ParseSearchSpace(c, doc, s.sampler.type);
   s.enqueue = ParseEnqueue(c, doc, s, stored);
   if (file) {
@@ -599,6 +658,8 @@ Json StudySpec::ToJson() const {
   j["enqueue"] = enqueue;
   j["space"] = SpaceToJson(space);
   j["ensemble"] = EnsembleToJson(ensemble);
+  // Written only when not the default (keep all), like objective.scope.
+  if (checkpoints.keep != CheckpointSpec::kAll) j["checkpoints"] = CheckpointsToJson(checkpoints);
   return j;
 }
 

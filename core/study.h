@@ -58,11 +58,19 @@ struct DataSpec {
   std::string eval;   // optional; absolute after load, empty if absent
   int width = 96, height = 128;
   SplitSpec split;
+  // Label corrections (core/data_edits.h): absolute paths after load, empty if absent. The listing
+  // relabels, then excludes, the training images they name; the data is never modified.
+  std::string exclude;
+  std::string relabel;
 };
 
 struct ObjectiveSpec {
   std::string metric = "val_macro_f1";
   bool maximize = true;
+  // `scope: best` (the default): a trial's value, final metrics, predictions and checkpoint are
+  // those of its best epoch by `metric` and the direction (metric best_epoch records which);
+  // `scope: last`: those of its last epoch. The pruner sees every epoch's value either way.
+  bool best_epoch = true;
 };
 
 struct BudgetSpec {
@@ -138,6 +146,13 @@ struct EnsembleSpec {
   uint64_t seed = 0;                 // ties, bags and the honest estimate's person halves
 };
 
+// `checkpoints: {keep: N | all | none}`: whose checkpoint files the study keeps; predictions are
+// always kept. The coordinator deletes the others as trials end (orchestrator/retention.h).
+struct CheckpointSpec {
+  static constexpr int64_t kAll = -1;
+  int64_t keep = kAll;  // kAll; 0 (none); N: the best N COMPLETE trials' by the objective
+};
+
 struct StudySpec {
   std::string name;
   std::string source_path;  // the file it was loaded from (absolute), empty if built in code
@@ -153,6 +168,7 @@ struct StudySpec {
   SearchSpace space;
   EnsembleSpec ensemble;
   TrainerSpec trainer;
+  CheckpointSpec checkpoints;
 
   // The normalised spec (defaults filled, absolute paths); its hash identifies the study's content.
   Json ToJson() const;

@@ -23,23 +23,36 @@ class ObjectiveTrainer : public Trainer {
   explicit ObjectiveTrainer(const StudySpec& spec)
       : type_(OptionName(spec.trainer.type)),
         metric_(spec.objective.metric),
+        maximize_(spec.objective.maximize),
+        best_epoch_(spec.objective.best_epoch),
         epoch_time_s_(spec.trainer.epoch_time_s),
         curve_(spec.space, spec.trainer.noise) {}
 
   TrialResult Run(const TrialRequest& request, TrialContext& context) override {
     const std::vector<double> values = Values(request);
     TrialResult result;
+    MetricMap best;
+    int best_epoch = 0;
     for (int epoch = 1; epoch <= request.epochs; ++epoch) {
       if (epoch_time_s_ > 0) Sleep(context);
-      result.metrics = {{metric_, values[static_cast<size_t>(epoch - 1)]}};
+      const double value = values[static_cast<size_t>(epoch - 1)];
+      result.metrics = {{metric_, value}};
       // The simulator also says what the trial is really worth at this epoch, so benchmarks can
       // judge the trial a study picks without the luck of its noise.
       if (type_ == "curve") result.metrics["noiseless"] = curve_.CleanValue(request.params, epoch);
       result.epochs_completed = epoch;
+      if (best_epoch == 0 || (maximize_ ? value > best.at(metric_) : value < best.at(metric_))) {
+        best = result.metrics;
+        best_epoch = epoch;
+      }
       if (!context.ReportEpoch(EpochReport{epoch, result.metrics})) {
         result.stopped_early = true;
         break;
       }
+    }
+    if (best_epoch_ && best_epoch > 0) {
+      result.metrics = best;
+      result.metrics["best_epoch"] = best_epoch;
     }
     return result;
   }
@@ -76,6 +89,7 @@ class ObjectiveTrainer : public Trainer {
   }
 
   std::string type_, metric_;
+  bool maximize_, best_epoch_;
   double epoch_time_s_;
   CurveSimulator curve_;
 };

@@ -9,7 +9,9 @@
 // Each reports its value under the study's objective metric after every epoch (curve also
 // reports `noiseless`, the same value without the noise), sleeping `trainer.epoch_time` per epoch
 // to stand for training time, and honours
-// STOP from the pruner. They write no artifacts. A missing or non-numeric parameter throws
+// STOP from the pruner. Under `objective.scope: best` the result's metrics are its best epoch's
+// (the first of equal values) with `best_epoch` added; under `last`, the last epoch's. They write
+// no artifacts. A missing or non-numeric parameter throws
 // std::invalid_argument (the trial is FAILED with the message).
 // Thread-compatible: one trainer per worker, as worker_loop.h expects.
 #pragma once

@@ -29,6 +29,7 @@ Coordinator::Coordinator(const StudySpec& spec, Store& store, CoordinatorTranspo
       budget_trials_(options_.trials.value_or(spec.budget.trials)),
       printer_(options_.progress, spec, ViewWithClock(options_)),
       book_(spec, store, *pruner_, printer_, PlannedTrials(*sampler_, budget_trials_)),
+      retention_(spec, store),
       roster_(spec.resources.heartbeat_timeout_s) {}
 
 Coordinator::~Coordinator() = default;
@@ -44,6 +45,21 @@ bool Coordinator::WaitForStoreLock(std::chrono::milliseconds /*waited*/, bool fi
                      " is locked by another process; waiting for it (Ctrl-C stops the run)");
   }
   return !(options_.stop_requested && options_.stop_requested());
+}
+
+void Coordinator::SweepCheckpoints(bool last) {
+  if (!retention_.enabled()) return;
+  if (!last && swept_after_ == book_.finished_this_run()) return;  // no trial ended since
+  swept_after_ = book_.finished_this_run();
+  std::vector<std::string> notes;
+  const bool done = retention_.Sweep(book_.History(), notes);
+  for (const std::string& note : notes) printer_.NoteNow(note);
+  if (!done && last) {
+    printer_.NoteNow("study " + spec_.name +
+                     ": checkpoints outside checkpoints.keep are kept for now: a reader "
+                     "(ensweep ensemble or predict) holds the artifact folder; the next run "
+                     "deletes them");
+  }
 }
 
 void Coordinator::AbandonWorkers(const std::string& reason) {
@@ -420,6 +436,7 @@ RunSummary Coordinator::Run() {
     throw;
   }
   store_.SetLockWait(nullptr);
+  SweepCheckpoints(/*last=*/true);
   printer_.Finish();
   summary.study_id = study_id_;
   summary.seconds = std::chrono::duration<double>(Now() - started_).count();
@@ -442,6 +459,7 @@ void Coordinator::RunRounds(RunSummary& summary) {
     Resume();
     CommitRound(batch);
   }
+  SweepCheckpoints(/*last=*/false);  // what an earlier run had to postpone
   std::optional<TransportEvent> event;
   bool done = false;
   while (!done) {
@@ -460,6 +478,7 @@ void Coordinator::RunRounds(RunSummary& summary) {
       throw;
     }
     CommitRound(batch);
+    SweepCheckpoints(/*last=*/false);
     if (!done) event = transport_.Poll(options_.poll_interval);
   }
 }

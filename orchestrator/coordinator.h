@@ -3,15 +3,16 @@
 // It registers workers, proposes trials with the study's sampler, sends them to idle workers,
 // records every report, result and failure in the store, asks the study's pruner at every report
 // (CONTINUE, or STOP: the trial ends PRUNED at the epoch it reached, its value the last reported
-// objective, its artifacts kept), retries trials whose worker was lost (STALE) up to the study's
-// limit, and stops at the budget (trials, wall time, target value) or on request.
-// Resuming: on start, trials left RUNNING by a dead run become STALE and are retried; trials
-// stopped by a stop request are QUEUED and run first; completed trials are kept; numbering,
-// sampling and pruning continue from the stored history (per-epoch values included), so with one
-// worker a resumed study is identical to an uninterrupted one. The stored study's objective
-// must match the study file's; `enqueue` entries that no trial has run yet are queued.
-// A larger trial budget (CoordinatorOptions::trials, `ensweep run --trials N`) extends a
-// finished study.
+// objective, or the best one under objective.scope best, its artifacts kept), retries trials whose
+// worker was lost (STALE) up to the study's limit, and stops at the budget (trials, wall time,
+// target value) or on request. Resuming: on start, trials left RUNNING by a dead run become STALE
+// and are retried; trials stopped by a stop request are QUEUED and run first (a torch trial taken
+// up again continues from the state it saved after its last epoch and reports those epochs again);
+// completed trials are kept; numbering, sampling and pruning continue from the stored history
+// (per-epoch values included), so with one worker a resumed study is identical to an uninterrupted
+// one. The stored study's objective must match the study file's; `enqueue` entries that no trial
+// has run yet are queued. A larger trial budget (CoordinatorOptions::trials, `ensweep run --trials
+// N`) extends a finished study.
 //
 // Store writes are grouped per round (the events that arrived, then new work) into one
 // transaction committed before the coordinator waits again; if the process is killed mid-round,
@@ -32,6 +33,10 @@
 // a coordinator that was itself not running for longer than the heartbeat timeout (SIGSTOP and
 // SIGCONT, a suspended machine) gives every worker a fresh timeout instead of declaring it lost.
 //
+// Checkpoint retention (`checkpoints: {keep: N | none}`, orchestrator/retention.h) sweeps after
+// the commit of every round in which a trial ended, at the start of a run and at its end; a
+// sweep postponed because a reader holds the artifact folder is noted at the end.
+//
 // Trials on several slots (gangs) are scheduled as orchestrator/gang.h says: the trial at the head
 // of the queue starts once as many idle workers as it needs are there, and reserves every idle
 // worker until then, so that 1-slot trials cannot starve it.
@@ -50,6 +55,7 @@
 #include "core/study.h"
 #include "orchestrator/gang.h"
 #include "orchestrator/progress.h"
+#include "orchestrator/retention.h"
 #include "orchestrator/transport.h"
 #include "orchestrator/trial_book.h"
 #include "orchestrator/worker_roster.h"
@@ -179,6 +185,9 @@ class Coordinator {
   bool Round(RunSummary& summary, std::optional<TransportEvent>& event);
   // The store's lock-wait callback: one message per wait; false (give up) on a stop request.
   bool WaitForStoreLock(std::chrono::milliseconds waited, bool first);
+  // Checkpoint retention after a commit; `last`: the run's final sweep, which notes a
+  // postponement.
+  void SweepCheckpoints(bool last);
   // Tells every worker to shut down, writing nothing (the store has failed).
   void AbandonWorkers(const std::string& reason);
 
@@ -191,6 +200,8 @@ class Coordinator {
   int64_t budget_trials_;
   ProgressPrinter printer_;  // progress lines, printed after their round's commit
   TrialBook book_;           // the study's trials
+  CheckpointRetention retention_;
+  int64_t swept_after_ = -1;  // finished_this_run() at the last sweep
   int64_t study_id_ = 0;
   WorkerRoster roster_;                   // the workers, by transport peer
   std::optional<Head> head_;              // the next trial, waiting for its slots

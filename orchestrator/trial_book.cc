@@ -46,6 +46,16 @@ void CheckStoredStudy(const StudySpec& spec, const Store& store, RunObserver& ob
                     CountOf(static_cast<long long>(spec.enqueue.size()), "entry") +
                     " now); restore it, or start a new study");
   }
+  // The stored spec names the scope only when it is last (core/study.cc).
+  const std::string scope = spec.objective.best_epoch ? "best" : "last";
+  const std::string stored_scope =
+      stored->spec.contains("objective") && stored->spec["objective"].is_object()
+          ? stored->spec["objective"].value("scope", "best")
+          : "best";
+  if (stored_scope != scope) {
+    observer.Note("study " + spec.name + ": objective.scope is " + scope + " but the stored " +
+                  "trials were valued on their " + stored_scope + " epoch; they keep their values");
+  }
   const Json space = spec.ToJson().value("space", Json::object());
   if (stored->spec.value("space", Json::object()) != space) {
     observer.Note("study " + spec.name +
@@ -243,11 +253,17 @@ void TrialBook::Finish(int64_t number, const MetricMap& metrics,
   TrialRecord& trial = At(number);
   TrialCurve& curve = curves_[number];
   if (pruned) {
-    // The last reported objective, at the epoch the trial reached; falls back to the final metrics.
+    // The last reported objective, at the epoch the trial reached (scope last), or the best one
+    // (scope best); falls back to the final metrics.
     trial.state = TrialState::kPruned;
     trial.epochs_done = std::max(epochs, trial.epochs_done);
     trial.value.reset();
-    if (!curve.values.empty()) trial.value = curve.values.rbegin()->second;
+    for (const auto& [epoch, value] : curve.values) {
+      if (!spec_.objective.best_epoch || !trial.value ||
+          Better(value, *trial.value, spec_.objective.maximize)) {
+        trial.value = value;
+      }
+    }
     const auto final_value = metrics.find(spec_.objective.metric);
     if (!trial.value && final_value != metrics.end()) trial.value = final_value->second;
     store_.MarkPruned(trial.id, trial.value, metrics, artifacts, trial.epochs_done);

@@ -55,7 +55,8 @@ class TrialBook {
   bool QueueEmpty() const { return pending_.empty(); }
 
   // Starts trial `number` (QUEUED or STALE) on `worker`: a STALE trial keeps its parameters and
-  // counts a retry; a queued one runs with `params`. Its past epochs are forgotten.
+  // counts a retry; a queued one runs with `params`. Its past epochs are forgotten: a trainer that
+  // resumes the trial from a saved state (worker/torch_trainer.h) reports them again.
   const TrialRecord& Start(int64_t number, const std::string& worker, const Json& params);
   // Creates the next trial, RUNNING on `worker` with `params`.
   const TrialRecord& StartNew(const std::string& worker, const Json& params);
@@ -63,7 +64,9 @@ class TrialBook {
   // `stopping`: a stop already sent).
   bool RecordEpoch(int64_t number, int epoch, const MetricMap& metrics, bool stopping);
   // The trial ended with `metrics` after `epochs`: PRUNED when `pruned` (its value the last
-  // reported objective, else the final one), COMPLETE, or FAILED when the objective is missing.
+  // reported objective, or under objective.scope best the best one; else the final one),
+  // COMPLETE (its value the final metrics' objective: the trainer's best or last epoch's), or
+  // FAILED when the objective is missing.
   void Finish(int64_t number, const MetricMap& metrics,
               const std::vector<ArtifactRecord>& artifacts, int epochs, bool pruned,
               double seconds);

@@ -25,7 +25,7 @@ LIBRARY_FOLDER = {
     "ensweep_core": "core", "ensweep_search": "search", "ensweep_objectives": "objectives",
     "ensweep_orchestrator": "orchestrator", "ensweep_mpi": "orchestrator",
     "ensweep_worker": "worker", "ensweep_torch": "worker", "ensweep_datagen": "datagen",
-    "ensweep_ensemble": "ensemble", "ensweep_cli": "apps", "ensweep_collective": "collective",
+    "ensweep_ensemble": "ensemble", "ensweep_audit": "audit", "ensweep_cli": "apps", "ensweep_collective": "collective",
     "ensweep_analysis": "analysis", "ensweep_dashboard": "dashboard",
     "ensweep_dashboard_assets": "dashboard",
 }

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <exception>
 
+#include "core/error.h"
 #include "core/log.h"
+#include "worker/inference.h"
 #include "worker/torch_trainer.h"
 
 #define ENSWEEP_PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -30,6 +32,30 @@ void KeepTrainingMemory() {
     return true;
   }();
   (void)once;
+}
+
+void CopyError(const char* what, char* error, std::size_t error_size) {
+  if (error && error_size > 0) {
+    std::strncpy(error, what, error_size - 1);
+    error[error_size - 1] = '\0';
+  }
+}
+
+// Runs `action`: 0, or 2 for a UserError and 1 for anything else with the text in `error`.
+template <typename Action>
+int Guarded(Action action, char* error, std::size_t error_size) {
+  try {
+    action();
+    return 0;
+  } catch (const ensweep::UserError& e) {
+    CopyError(e.what(), error, error_size);
+    return 2;
+  } catch (const std::exception& e) {
+    CopyError(e.what(), error, error_size);
+  } catch (...) {
+    CopyError("unknown error", error, error_size);
+  }
+  return 1;
 }
 
 }  // namespace
@@ -57,6 +83,18 @@ ENSWEEP_PLUGIN_EXPORT ensweep::Trainer* ensweep_torch_plugin_make_trainer(
     }
   }
   return nullptr;
+}
+
+ENSWEEP_PLUGIN_EXPORT int ensweep_torch_plugin_predict(const ensweep::InferenceJob* job,
+                                                       std::vector<ensweep::Matrix>* out,
+                                                       char* error, std::size_t error_size) {
+  return Guarded([&] { *out = ensweep::PredictMembers(*job); }, error, error_size);
+}
+
+ENSWEEP_PLUGIN_EXPORT int ensweep_torch_plugin_export(const ensweep::InferenceJob* job,
+                                                      const char* path, char* error,
+                                                      std::size_t error_size) {
+  return Guarded([&] { ensweep::ExportTorchScript(*job, path); }, error, error_size);
 }
 
 }  // extern "C"

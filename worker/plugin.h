@@ -5,7 +5,8 @@
 // built-in objectives) starts without loading it. A worker whose study trains
 // with torch (`trainer: {type: torch}`, the default) loads this module with
 // dlopen (apps/torch_plugin.h finds it) and calls the one factory below, which
-// wraps MakeTorchTrainer (worker/torch_trainer.h).
+// wraps MakeTorchTrainer (worker/torch_trainer.h). `ensweep predict` and `ensweep export` call the
+// two further functions (worker/inference.h).
 //
 // The module carries its own copy of the core code it uses, with every symbol
 // hidden except the two functions below; C++ objects (StudySpec, Trainer) cross
@@ -18,19 +19,23 @@
 
 #include "core/study.h"
 #include "core/trainer.h"
+#include "worker/inference.h"
 
 namespace ensweep {
 
 // Bump kTorchPluginAbiVersion when the factory's contract changes; the sizes
 // catch most layout changes of the types that cross the boundary.
-constexpr unsigned long kTorchPluginAbiVersion = 2;
+constexpr unsigned long kTorchPluginAbiVersion = 3;
 constexpr unsigned long kTorchPluginAbi =
     kTorchPluginAbiVersion * 1000003ul + sizeof(StudySpec) * 10007ul +
-    sizeof(TrialRequest) * 101ul + sizeof(TrialResult) * 11ul + sizeof(EpochReport);
+    sizeof(TrialRequest) * 101ul + sizeof(TrialResult) * 11ul + sizeof(EpochReport) +
+    sizeof(InferenceJob) * 7ul + sizeof(InferenceMember) * 3ul;
 
 constexpr const char* kTorchPluginFile = "libensweep_torch.so";
 constexpr const char* kTorchPluginAbiSymbol = "ensweep_torch_plugin_abi";
 constexpr const char* kTorchPluginFactorySymbol = "ensweep_torch_plugin_make_trainer";
+constexpr const char* kTorchPluginPredictSymbol = "ensweep_torch_plugin_predict";
+constexpr const char* kTorchPluginExportSymbol = "ensweep_torch_plugin_export";
 
 }  // namespace ensweep
 
@@ -51,4 +56,18 @@ using EnsweepTorchPluginFactoryFn = ensweep::Trainer* (*)(const ensweep::StudySp
 ensweep::Trainer* ensweep_torch_plugin_make_trainer(const ensweep::StudySpec* study, int threads,
                                                     int device_slot, const char* log_name,
                                                     char* error, std::size_t error_size);
+
+// PredictMembers(*job) into *out, or ExportTorchScript(*job, path). Return 0 on success, 2 when the
+// exception was a UserError (bad input: the caller exits with status 2), 1 for any other; the
+// exception's text is in `error` (NUL-terminated, truncated to `error_size`).
+using EnsweepTorchPluginPredictFn = int (*)(const ensweep::InferenceJob* job,
+                                            std::vector<ensweep::Matrix>* out, char* error,
+                                            std::size_t error_size);
+int ensweep_torch_plugin_predict(const ensweep::InferenceJob* job,
+                                 std::vector<ensweep::Matrix>* out, char* error,
+                                 std::size_t error_size);
+using EnsweepTorchPluginExportFn = int (*)(const ensweep::InferenceJob* job, const char* path,
+                                           char* error, std::size_t error_size);
+int ensweep_torch_plugin_export(const ensweep::InferenceJob* job, const char* path, char* error,
+                                std::size_t error_size);
 }

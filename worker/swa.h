@@ -8,6 +8,7 @@
 #include <torch/nn.h>
 
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace ensweep {
@@ -20,6 +21,13 @@ class SwaAverager {
   // Writes the mean into the model's parameters (same module tree as the snapshots). Buffers
   // (BatchNorm statistics) are untouched: call RecomputeBatchNorm next.
   void CopyTo(torch::nn::Module& model) const;
+  // The running mean (one tensor per parameter, on the model's device) and its count, to save a
+  // trial's state; Restore puts them back (a resumed trial averages on as if never stopped).
+  const std::vector<torch::Tensor>& mean() const { return mean_; }
+  void Restore(std::vector<torch::Tensor> mean, int count) {
+    mean_ = std::move(mean);
+    count_ = count;
+  }
 
  private:
   std::vector<torch::Tensor> mean_;

@@ -1,5 +1,6 @@
 #include "worker/torch_trainer.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/cuda.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,6 +29,7 @@
 #include "core/mask_layout.h"
 #include "core/npy.h"
 #include "core/rng.h"
+#include "worker/arithmetic.h"
 #include "worker/augment.h"
 #include "worker/dataset.h"
 #include "worker/evaluation.h"
@@ -44,107 +48,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// How a trial computes: autocast to a lower precision or not, channels-last
-// tensors or not, and dynamic loss scaling (fp16 only: its narrow range
-// underflows small gradients).
-struct Arithmetic {
-  bool autocast = false;
-  torch::ScalarType dtype = torch::kFloat32;
-  bool channels_last = false;
-  bool loss_scaling = false;
-};
-
-Arithmetic ResolveArithmetic(const TrialParams& params, const torch::Device& device) {
-  const bool cuda = device.is_cuda();
-  Arithmetic a;
-  const std::string precision =
-      params.precision == "auto" ? (cuda ? "bf16" : "fp32") : params.precision;
-  if (precision == "fp16" && !cuda) {
-    throw std::invalid_argument(
-        "trial parameter 'precision' = fp16 needs a "
-        "CUDA device (this worker runs on the CPU); "
-        "use bf16 or fp32");
-  }
-  a.autocast = precision != "fp32";
-  a.dtype =
-      precision == "fp16" ? torch::kFloat16 : (a.autocast ? torch::kBFloat16 : torch::kFloat32);
-  a.loss_scaling = precision == "fp16";
-  a.channels_last = params.memory_format == "auto" ? cuda : params.memory_format == "channels_last";
-  return a;
-}
-
-// Autocast on the trial's device for the lifetime of the scope (forward passes
-// and the loss).
-class AutocastScope {
- public:
-  AutocastScope(const Arithmetic& arithmetic, const torch::Device& device)
-      : active_(arithmetic.autocast), type_(device.type()) {
-    if (!active_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    was_enabled_ = at::autocast::is_autocast_enabled(type_);
-    was_dtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_dtype(type_, arithmetic.dtype);
-    at::autocast::set_autocast_enabled(type_, true);
-#else
-    if (type_ == torch::kCUDA) {
-      was_enabled_ = at::autocast::is_enabled();
-      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(arithmetic.dtype);
-      at::autocast::set_enabled(true);
-    } else {
-      was_enabled_ = at::autocast::is_cpu_enabled();
-      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(arithmetic.dtype);
-      at::autocast::set_cpu_enabled(true);
-    }
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!active_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(type_, was_enabled_);
-    at::autocast::set_autocast_dtype(type_, was_dtype_);
-#else
-    if (type_ == torch::kCUDA) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(was_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(was_dtype_);
-    }
-#endif
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool active_;
-  torch::DeviceType type_;
-  bool was_enabled_ = false;
-  torch::ScalarType was_dtype_ = torch::kFloat32;
-};
-
-// Moves a batch to the device in the trial's memory format.
-torch::Tensor ToDevice(const torch::Tensor& batch, const torch::Device& device,
-                       const Arithmetic& arithmetic) {
-  torch::Tensor moved = batch.to(device, /*non_blocking=*/true);
-  return arithmetic.channels_last ? moved.contiguous(torch::MemoryFormat::ChannelsLast) : moved;
-}
-
-// Every 4-d parameter and buffer (convolution weights) to channels-last, in
-// place.
-void ToChannelsLast(torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
-  for (torch::Tensor& p : model.parameters()) {
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
-  for (torch::Tensor& b : model.buffers()) {
-    if (b.dim() == 4) b.set_data(b.contiguous(torch::MemoryFormat::ChannelsLast));
-  }
-}
 
 // fp16 dynamic loss scaling: gradients of loss * scale are unscaled before the
 // step; a step whose gradients overflowed is skipped and the scale halved; 2000
@@ -172,6 +75,13 @@ class LossScaler {
       clean_steps_ = 0;
     }
     return finite;
+  }
+
+  // The scaler's state, saved with a resumable trial.
+  std::pair<double, int> state() const { return {scale_, clean_steps_}; }
+  void Restore(double scale, int clean_steps) {
+    scale_ = scale;
+    clean_steps_ = clean_steps;
   }
 
  private:
@@ -301,6 +211,68 @@ void WriteCheckpoint(const std::string& path, ClassifierImpl& model) {
   fs::rename(temporary, path);
 }
 
+// A model's parameters and then its buffers, in module order, copied to the CPU (a copy in host
+// memory, so that a GPU holds one model per fold whatever the trial keeps).
+std::vector<torch::Tensor> CopyState(ClassifierImpl& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> state;
+  const auto copy = [](const torch::Tensor& t) {
+    return t.device().is_cpu() ? t.detach().clone() : t.detach().to(torch::kCPU);
+  };
+  for (const torch::Tensor& p : model.parameters()) state.push_back(copy(p));
+  for (const torch::Tensor& b : model.buffers()) state.push_back(copy(b));
+  return state;
+}
+
+// Writes CopyState's tensors back into the same model (on its device, in its memory format).
+void RestoreState(ClassifierImpl& model, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  std::vector<torch::Tensor> targets = model.parameters();
+  for (const torch::Tensor& b : model.buffers()) targets.push_back(b);
+  if (targets.size() != state.size()) throw std::logic_error("model state of a different model");
+  for (torch::Tensor& target : targets) target.copy_(state[i++]);
+}
+
+// Vectors as 1-d CPU tensors and back (a resumable trial's state).
+torch::Tensor FloatTensor(const std::vector<float>& values) {
+  torch::Tensor t = torch::empty({static_cast<int64_t>(values.size())}, torch::kFloat32);
+  std::copy(values.begin(), values.end(), t.data_ptr<float>());
+  return t;
+}
+std::vector<float> FloatVector(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.to(torch::kCPU).contiguous();
+  return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+}
+torch::Tensor Int64Tensor(const std::vector<int64_t>& values) {
+  torch::Tensor t = torch::empty({static_cast<int64_t>(values.size())}, torch::kInt64);
+  std::copy(values.begin(), values.end(), t.data_ptr<int64_t>());
+  return t;
+}
+std::vector<int64_t> Int64Vector(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.to(torch::kCPU).contiguous();
+  return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+}
+// Rng is its four words of state (core/rng.h), so its bytes are the state.
+static_assert(std::is_trivially_copyable_v<Rng> && sizeof(Rng) == 4 * sizeof(uint64_t));
+torch::Tensor RngTensor(const Rng& rng) {
+  torch::Tensor t = torch::empty({4}, torch::kInt64);
+  std::memcpy(t.data_ptr<int64_t>(), static_cast<const void*>(&rng), sizeof(Rng));
+  return t;
+}
+Rng RngFromTensor(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.to(torch::kCPU).contiguous();
+  if (t.numel() != 4) throw std::runtime_error("trial state: bad generator state");
+  Rng rng(0);
+  std::memcpy(static_cast<void*>(&rng), t.data_ptr<int64_t>(), sizeof(Rng));
+  return rng;
+}
+
+// A trial's resumable state, in its artifact folder (not an artifact: removed when it ends).
+fs::path StatePath(const TrialRequest& request) {
+  return fs::path(request.artifact_dir) / "resume.pt";
+}
+
 // The device once per worker: CUDA device `slot % count` when LibTorch sees GPUs, else the CPU.
 torch::Device ChooseDevice(int slot) {
   const int64_t count = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
@@ -374,6 +346,10 @@ class TorchTrainer : public Trainer {
     std::shared_ptr<BatchNormSync> bn_sync;  // gang trials only
     std::vector<float> val_probs;            // latest predictions on split->val (the trial's tta)
     std::vector<float> val_flipped;          // the mirrored view alone, when computed
+    // objective.scope best: the best epoch's validation predictions, and its weights (CopyState)
+    // once training has moved past it (empty while the model still holds them).
+    std::vector<float> best_val_probs, best_val_flipped;
+    std::vector<torch::Tensor> best_state;
   };
 
   // One trial between the steps of Run: its models and where their validation rows go.
@@ -400,6 +376,13 @@ class TorchTrainer : public Trainer {
     std::vector<int64_t> row_of;    // training image -> validation row, -1 if none
     std::vector<int> val_truth;     // one label per validation row
     std::vector<FoldModel> folds;
+    // objective.scope best: the best epoch so far (0: none yet) and its report. With k folds the
+    // folds train epoch by epoch side by side, so the epoch is chosen once on the out-of-fold
+    // metric and every fold keeps that epoch's weights and predictions.
+    int best_epoch = 0;
+    MetricMap best_metrics;
+    bool best_is_current = false;      // the models still hold the best epoch's weights
+    std::vector<EpochReport> reports;  // every epoch's, in order (saved with the trial's state)
 
     bool k_fold() const { return !data.folds.empty(); }
     int classes() const { return data.num_classes; }
@@ -433,6 +416,21 @@ class TorchTrainer : public Trainer {
   // once the last epoch has evaluated the SWA average.
   EpochReport TrainAndValidate(Trial& t, int epoch, bool& swa_done,
                                std::vector<float>& val_probs) const;
+  // objective.scope best: keeps `report` (and every fold's predictions) when its objective beats
+  // the best epoch's so far; the weights are copied only once training moves on (KeepBestWeights).
+  void NoteEpoch(Trial& t, const EpochReport& report) const;
+  static void KeepBestWeights(Trial& t);
+  // Puts the best epoch's weights and predictions back and makes its report the result's metrics
+  // (with best_epoch); returns its validation probabilities.
+  std::vector<float> RestoreBest(Trial& t, TrialResult& result) const;
+  // The resumable state (StatePath): SaveState after every epoch but the last (rank 0 writes);
+  // Resume loads a state of this very trial if every member finds one of the same epoch, replays
+  // its reports and returns false when an answer to them stops the trial.
+  std::string StateIdentity(const Trial& t) const;
+  void SaveState(Trial& t, bool swa_done) const;
+  int ReadState(Trial& t, torch::serialize::InputArchive& archive) const;
+  void ApplyState(Trial& t, torch::serialize::InputArchive& archive, bool& swa_done) const;
+  bool Resume(Trial& t, TrialResult& result, bool& swa_done, std::vector<float>& val_probs) const;
   // Every epoch, reporting each; returns the final validation probabilities.
   std::vector<float> TrainEpochs(Trial& t, TrialResult& result) const;
   // The eval images' predictions (the mean of the fold models'), plain and mirrored.
@@ -735,10 +733,16 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial& t, TrialResult& result) cons
   const TrialParams& params = t.params;
   std::vector<float> val_probs;
   bool swa_done = false;
-  for (int epoch = 1; epoch <= params.epochs; ++epoch) {
+  const bool go_on = Resume(t, result, swa_done, val_probs);
+  if (!go_on) result.stopped_early = true;
+  for (int epoch = result.epochs_completed + 1; go_on && epoch <= params.epochs; ++epoch) {
+    KeepBestWeights(t);
     const EpochReport report = TrainAndValidate(t, epoch, swa_done, val_probs);
     result.metrics = report.metrics;
     result.epochs_completed = epoch;
+    NoteEpoch(t, report);
+    t.reports.push_back(report);
+    if (epoch < params.epochs) SaveState(t, swa_done);  // before the report: a kill loses nothing
     if (!t.context.ReportEpoch(report)) {
       result.stopped_early = true;
       break;
@@ -746,6 +750,7 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial& t, TrialResult& result) cons
   }
   if (params.swa && !swa_done && t.folds.front().swa.count() > 0) {
     // Stopped early: the saved model is still the average.
+    KeepBestWeights(t);
     for (FoldModel& fold : t.folds) {
       FinishSwa(t, fold);
       PredictValidation(t, fold);
@@ -755,10 +760,233 @@ std::vector<float> TorchTrainer::TrainEpochs(Trial& t, TrialResult& result) cons
     result.metrics = ValidationMetrics(val_probs, t.val_truth, t.classes(),
                                        study_.data.format == DataFormat::kMask);
     result.metrics["train_loss"] = train_loss;
+    // The average, at the epoch where it ended, is kept if it beats the best epoch.
+    NoteEpoch(t, EpochReport{result.epochs_completed, result.metrics});
   }
+  if (study_.objective.best_epoch && t.best_epoch > 0) val_probs = RestoreBest(t, result);
   if (params.swa) result.metrics["swa_snapshots"] = t.folds.front().swa.count();
   if (t.k_fold()) result.metrics["folds"] = static_cast<double>(t.folds.size());
   return val_probs;
+}
+
+void TorchTrainer::NoteEpoch(Trial& t, const EpochReport& report) const {
+  if (!study_.objective.best_epoch) return;
+  const auto it = report.metrics.find(study_.objective.metric);
+  if (it == report.metrics.end() || !std::isfinite(it->second)) return;
+  if (t.best_epoch > 0) {
+    const double best = t.best_metrics.at(study_.objective.metric);
+    if (study_.objective.maximize ? it->second <= best : it->second >= best) return;
+  }
+  t.best_epoch = report.epoch;
+  t.best_metrics = report.metrics;
+  t.best_is_current = true;
+  for (FoldModel& fold : t.folds) {
+    fold.best_val_probs = fold.val_probs;
+    fold.best_val_flipped = fold.val_flipped;
+    fold.best_state.clear();
+  }
+}
+
+void TorchTrainer::KeepBestWeights(Trial& t) {
+  if (!t.best_is_current) return;
+  const auto start = Clock::now();
+  for (FoldModel& fold : t.folds) fold.best_state = CopyState(*fold.model);
+  t.best_is_current = false;
+  Log(LogLevel::kDebug, "trial ", t.request.trial_number, ": epoch ", t.best_epoch,
+      "'s weights kept in ", Seconds(Clock::now() - start), " s");
+}
+
+std::vector<float> TorchTrainer::RestoreBest(Trial& t, TrialResult& result) const {
+  for (FoldModel& fold : t.folds) {
+    if (!t.best_is_current) RestoreState(*fold.model, fold.best_state);
+    fold.best_state.clear();
+    fold.val_probs = std::move(fold.best_val_probs);
+    fold.val_flipped = std::move(fold.best_val_flipped);
+  }
+  t.best_is_current = true;
+  result.metrics = t.best_metrics;
+  result.metrics["best_epoch"] = t.best_epoch;
+  return t.Gather(&FoldModel::val_probs);
+}
+
+std::string TorchTrainer::StateIdentity(const Trial& t) const {
+  return nlohmann::json{{"trial", t.request.trial_number},
+                        {"seed", std::to_string(t.request.seed)},
+                        {"params", t.request.params},
+                        {"epochs", t.params.epochs},
+                        {"folds", t.folds.size()},
+                        {"gang", t.gang.size()},
+                        {"objective", study_.objective.metric},
+                        {"maximize", study_.objective.maximize},
+                        {"best_epoch", study_.objective.best_epoch}}
+      .dump();
+}
+
+// Written after every epoch but the last: each fold's weights, optimiser, batch-order generator
+// and order, SWA mean, loss scale, latest and best predictions and best weights; the epochs'
+// reports; torch's generators (dropout). The learning rate and the augmentation are functions of
+// (seed, epoch, batch, image) and need no state.
+void TorchTrainer::SaveState(Trial& t, bool swa_done) const {
+  if (t.gang.rank() != 0) return;
+  const auto start = Clock::now();
+  torch::serialize::OutputArchive archive;
+  archive.write("identity", c10::IValue(StateIdentity(t)));
+  archive.write("epoch", c10::IValue(static_cast<int64_t>(t.reports.size())));
+  nlohmann::json reports = nlohmann::json::array();
+  for (const EpochReport& r : t.reports)
+    reports.push_back({{"epoch", r.epoch}, {"metrics", r.metrics}});
+  archive.write("reports", c10::IValue(reports.dump()));
+  const nlohmann::json best = {{"epoch", t.best_epoch},
+                               {"metrics", t.best_metrics},
+                               {"current", t.best_is_current},
+                               {"swa_done", swa_done}};
+  archive.write("best", c10::IValue(best.dump()));
+  archive.write("generator", at::globalContext().defaultGenerator(torch::kCPU).get_state());
+  if (device_.is_cuda()) {
+    archive.write("device_generator", at::globalContext().defaultGenerator(device_).get_state());
+  }
+  const auto tensors = [&archive](const std::string& key, const std::vector<torch::Tensor>& list) {
+    archive.write(key + "_n", c10::IValue(static_cast<int64_t>(list.size())));
+    for (size_t i = 0; i < list.size(); ++i) archive.write(key + "_" + std::to_string(i), list[i]);
+  };
+  for (size_t f = 0; f < t.folds.size(); ++f) {
+    FoldModel& fold = t.folds[f];
+    const std::string p = "fold" + std::to_string(f) + "_";
+    tensors(p + "model", CopyState(*fold.model));
+    torch::serialize::OutputArchive optimizer;
+    fold.optimizer->save(optimizer);
+    archive.write(p + "optimizer", optimizer);
+    archive.write(p + "rng", RngTensor(fold.rng));
+    archive.write(p + "order", Int64Tensor(fold.order));
+    archive.write(p + "swa_count", c10::IValue(static_cast<int64_t>(fold.swa.count())));
+    tensors(p + "swa", fold.swa.mean());
+    const auto [scale, clean_steps] = fold.scaler.state();
+    archive.write(p + "scaler", torch::tensor({scale, static_cast<double>(clean_steps)},
+                                              torch::TensorOptions(torch::kFloat64)));
+    archive.write(p + "val_probs", FloatTensor(fold.val_probs));
+    archive.write(p + "val_flipped", FloatTensor(fold.val_flipped));
+    archive.write(p + "best_val_probs", FloatTensor(fold.best_val_probs));
+    archive.write(p + "best_val_flipped", FloatTensor(fold.best_val_flipped));
+    tensors(p + "best_state", fold.best_state);
+  }
+  const fs::path path = StatePath(t.request);
+  fs::create_directories(path.parent_path());
+  const std::string temporary = path.string() + ".tmp";
+  archive.save_to(temporary);
+  fs::rename(temporary, path);
+  Log(LogLevel::kDebug, "trial ", t.request.trial_number, ": state after epoch ", t.reports.size(),
+      " saved in ", Seconds(Clock::now() - start), " s (", fs::file_size(path), " bytes)");
+}
+
+int TorchTrainer::ReadState(Trial& t, torch::serialize::InputArchive& archive) const {
+  const fs::path path = StatePath(t.request);
+  std::error_code error;
+  if (!fs::exists(path, error)) return 0;
+  try {
+    archive.load_from(path.string());
+    c10::IValue identity, epoch;
+    archive.read("identity", identity);
+    if (identity.toStringRef() != StateIdentity(t)) {
+      Log(LogLevel::kInfo, "trial ", t.request.trial_number, ": ", path.string(),
+          " is another trial's state; starting from epoch 1");
+      return 0;
+    }
+    archive.read("epoch", epoch);
+    const int64_t e = epoch.toInt();
+    return e >= 1 && e < t.params.epochs ? static_cast<int>(e) : 0;
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarn, "trial ", t.request.trial_number, ": cannot read ", path.string(), " (",
+        e.what(), "); starting from epoch 1");
+    return 0;
+  }
+}
+
+void TorchTrainer::ApplyState(Trial& t, torch::serialize::InputArchive& archive,
+                              bool& swa_done) const {
+  const auto text = [&archive](const std::string& key) {
+    c10::IValue value;
+    archive.read(key, value);
+    return nlohmann::json::parse(value.toStringRef());
+  };
+  const auto integer = [&archive](const std::string& key) {
+    c10::IValue value;
+    archive.read(key, value);
+    return value.toInt();
+  };
+  const auto tensor = [&archive](const std::string& key) {
+    torch::Tensor value;
+    archive.read(key, value);
+    return value;
+  };
+  const auto tensors = [&](const std::string& key) {
+    std::vector<torch::Tensor> list(static_cast<size_t>(integer(key + "_n")));
+    for (size_t i = 0; i < list.size(); ++i) list[i] = tensor(key + "_" + std::to_string(i));
+    return list;
+  };
+  t.reports.clear();
+  for (const nlohmann::json& r : text("reports")) {
+    t.reports.push_back({r.at("epoch").get<int>(), r.at("metrics").get<MetricMap>()});
+  }
+  const nlohmann::json best = text("best");
+  t.best_epoch = best.at("epoch").get<int>();
+  t.best_metrics = best.at("metrics").get<MetricMap>();
+  t.best_is_current = best.at("current").get<bool>();
+  swa_done = best.at("swa_done").get<bool>();
+  at::Generator generator = at::globalContext().defaultGenerator(torch::kCPU);  // a handle
+  generator.set_state(tensor("generator"));
+  if (device_.is_cuda()) {
+    at::Generator device_generator = at::globalContext().defaultGenerator(device_);
+    device_generator.set_state(tensor("device_generator"));
+  }
+  for (size_t f = 0; f < t.folds.size(); ++f) {
+    FoldModel& fold = t.folds[f];
+    const std::string p = "fold" + std::to_string(f) + "_";
+    RestoreState(*fold.model, tensors(p + "model"));
+    torch::serialize::InputArchive optimizer;
+    archive.read(p + "optimizer", optimizer);
+    fold.optimizer->load(optimizer);
+    fold.rng = RngFromTensor(tensor(p + "rng"));
+    fold.order = Int64Vector(tensor(p + "order"));
+    std::vector<torch::Tensor> mean = tensors(p + "swa");
+    for (torch::Tensor& m : mean) m = m.to(device_);
+    fold.swa.Restore(std::move(mean), static_cast<int>(integer(p + "swa_count")));
+    const torch::Tensor scaler = tensor(p + "scaler");
+    fold.scaler.Restore(scaler[0].item<double>(), static_cast<int>(scaler[1].item<double>()));
+    fold.val_probs = FloatVector(tensor(p + "val_probs"));
+    fold.val_flipped = FloatVector(tensor(p + "val_flipped"));
+    fold.best_val_probs = FloatVector(tensor(p + "best_val_probs"));
+    fold.best_val_flipped = FloatVector(tensor(p + "best_val_flipped"));
+    fold.best_state = tensors(p + "best_state");
+  }
+}
+
+bool TorchTrainer::Resume(Trial& t, TrialResult& result, bool& swa_done,
+                          std::vector<float>& val_probs) const {
+  torch::serialize::InputArchive archive;
+  int epoch = ReadState(t, archive);
+  if (t.gang.active()) {
+    // Every member must resume from the same epoch (rank 0's state, read by all from the shared
+    // artifact folder): the sums of e and e^2 over n members are n*e and n*e^2 only if all agree.
+    const auto n = static_cast<float>(t.gang.size());
+    std::vector<float> sums = {static_cast<float>(epoch), static_cast<float>(epoch * epoch)};
+    t.gang.SumRows(sums);
+    if (sums[0] != n * static_cast<float>(epoch) ||
+        sums[1] != n * static_cast<float>(epoch * epoch)) {
+      Log(LogLevel::kInfo, "trial ", t.request.trial_number,
+          ": the gang's members found different states; starting from epoch 1");
+      epoch = 0;
+    }
+  }
+  if (epoch == 0) return true;
+  ApplyState(t, archive, swa_done);
+  val_probs = t.Gather(&FoldModel::val_probs);
+  Log(LogLevel::kInfo, "trial ", t.request.trial_number, ": resumed after epoch ", epoch);
+  for (const EpochReport& report : t.reports) {  // the coordinator forgot them: record them again
+    result.metrics = report.metrics;
+    result.epochs_completed = report.epoch;
+    if (!t.context.ReportEpoch(report)) return false;
+  }
+  return true;
 }
 
 void TorchTrainer::PredictEval(Trial& t, std::vector<float>& plain,
@@ -843,6 +1071,10 @@ TrialResult TorchTrainer::Run(const TrialRequest& request, TrialContext& context
   TrialResult result;
   std::vector<float> val_probs = TrainEpochs(t, result);
   WriteArtifacts(t, std::move(val_probs), result);
+  if (gang->rank() == 0) {
+    std::error_code ignored;  // the trial is over: its resumable state has served
+    fs::remove(StatePath(request), ignored);
+  }
   if (gang->active()) {
     const CommStats stats = gang->stats();
     Log(LogLevel::kDebug, "trial ", request.trial_number, " gang ", gang->Describe(), ": ",

@@ -31,6 +31,17 @@
 //     the last epoch (or after a STOP) the average replaces the weights and BatchNorm statistics
 //     are recomputed over the training images, so the last report, the result's metrics, the
 //     predictions and the checkpoint are the averaged model's (metric swa_snapshots: how many).
+//   - objective.scope best (the study's default): after every epoch whose objective (the
+//     study's metric and direction; non-finite values never count) beats every earlier epoch's,
+//     the trainer keeps that epoch's report and validation predictions, and copies its weights to
+//     the CPU (host memory, one copy per fold) before the next epoch trains, so a copy is paid
+//     only by an improving epoch that is not the last. At the end (after the last epoch or a
+//     STOP) the models get those weights back: the result's metrics are that epoch's report plus
+//     best_epoch, and every artifact below (predictions, checkpoints, eval predictions) is that
+//     epoch's. With k folds the folds train side by side epoch by epoch, so one epoch is chosen on
+//     the out-of-fold metric and every fold keeps its weights of that epoch. With SWA, an average
+//     finished after a STOP competes as the epoch it ended at. scope last: the last model.
+//     Every epoch is reported either way.
 //   - Artifacts in request.artifact_dir: model.pt (checkpoint; torch::load into the same backbone
 //     and head), val_probs.npy (18-class probabilities, one row per validation image in ascending
 //     listing order, float32), val_index.csv (row,path,person,label for those rows),
@@ -41,16 +52,16 @@
 //     (`communicators`, or ConnectGang) and every member trains the same model data-parallel.
 //     `batch_size` is the GLOBAL batch (at least N): every member shuffles the same order, each
 //     batch is split into N contiguous slices (uneven allowed; a lone last image, and with N > 2 a
-//     last batch of fewer than N images, is folded into the one before), each member's loss is its slice's share of the
-//     batch's mean loss (worker/heads.h HeadLossShare), and the gradients are summed over the gang
-//     after backward, so every member takes the single worker's step (up to float summation
-//     order). Rank 0's parameters and buffers are broadcast after the model is built, and its
-//     buffers after every epoch. BatchNorm normalises per member's slice unless `sync_bn`
-//     (worker/batch_norm.h: statistics over the global batch). Validation and eval images are
-//     split over the members and the predictions summed into every member's full matrix, so every
-//     member reports the single worker's metrics; SWA's BatchNorm recompute always synchronises.
-//     Every member calls ReportEpoch after every epoch and stops on a false answer; only rank 0
-//     writes artifacts (the others return no artifacts). A communicator failure throws
+//     last batch of fewer than N images, is folded into the one before), each member's loss is its
+//     slice's share of the batch's mean loss (worker/heads.h HeadLossShare), and the gradients are
+//     summed over the gang after backward, so every member takes the single worker's step (up to
+//     float summation order). Rank 0's parameters and buffers are broadcast after the model is
+//     built, and its buffers after every epoch. BatchNorm normalises per member's slice unless
+//     `sync_bn` (worker/batch_norm.h: statistics over the global batch). Validation and eval images
+//     are split over the members and the predictions summed into every member's full matrix, so
+//     every member reports the single worker's metrics; SWA's BatchNorm recompute always
+//     synchronises. Every member calls ReportEpoch after every epoch and stops on a false answer;
+//     only rank 0 writes artifacts (the others return no artifacts). A communicator failure throws
 //     std::runtime_error naming the gang, the member and the operation.
 //
 // Not thread-safe: one Run at a time (a worker runs one trial at a time).

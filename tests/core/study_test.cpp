@@ -272,3 +272,40 @@ TEST_CASE("durations accept h, m and s", "[core][study]") {
   CHECK(ParseDurationSeconds(12, "t") == Approx(12));
   CHECK_THROWS_AS(ParseDurationSeconds("soon", "t"), UserError);
 }
+
+TEST_CASE("objective.scope defaults to best, reads last, and rejects anything else",
+          "[core][study]") {
+  CHECK(LoadStudyFile(WriteStudy(kMinimal)).objective.best_epoch);
+  const StudySpec last = LoadStudyFile(
+      WriteStudy(std::string(kMinimal) + "objective: {metric: val_loss, direction: minimize, "
+                                         "scope: last}\n"));
+  CHECK_FALSE(last.objective.best_epoch);
+  CHECK_FALSE(StudyFromJson(last.ToJson()).objective.best_epoch);  // as workers receive it
+  const std::string message =
+      LoadError(std::string(kMinimal) + "objective: {metric: val_loss, scope: first}\n");
+  CHECK_THAT(message, Catch::Contains("study.yaml:5"));
+  CHECK_THAT(message, Catch::Contains("'objective.scope'"));
+  CHECK_THAT(message, Catch::Contains("best") && Catch::Contains("last"));
+}
+
+TEST_CASE("checkpoints.keep takes a number of trials, all or none", "[core][study]") {
+  CHECK(LoadStudyFile(WriteStudy(kMinimal)).checkpoints.keep == CheckpointSpec::kAll);
+  const auto keep = [](const std::string& value) {
+    const StudySpec spec =
+        LoadStudyFile(WriteStudy(std::string(kMinimal) + "checkpoints: {keep: " + value + "}\n"));
+    CHECK(StudyFromJson(spec.ToJson()).checkpoints.keep == spec.checkpoints.keep);
+    return spec.checkpoints.keep;
+  };
+  CHECK(keep("10") == 10);
+  CHECK(keep("0") == 0);
+  CHECK(keep("none") == 0);
+  CHECK(keep("all") == CheckpointSpec::kAll);
+  CHECK_THAT(LoadError(std::string(kMinimal) + "checkpoints: {keep: some}\n"),
+             Catch::Contains("'checkpoints.keep'") && Catch::Contains("all"));
+  CHECK_THAT(LoadError(std::string(kMinimal) + "checkpoints: {keep: -2}\n"),
+             Catch::Contains("'checkpoints.keep'"));
+  CHECK_THAT(LoadError(std::string(kMinimal) + "checkpoints: {keep: 1.5}\n"),
+             Catch::Contains("'checkpoints.keep'"));
+  CHECK_THAT(LoadError(std::string(kMinimal) + "checkpoints: {kept: 3}\n"),
+             Catch::Contains("'checkpoints.kept'"));
+}

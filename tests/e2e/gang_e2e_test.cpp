@@ -14,7 +14,9 @@ namespace {
 
 // One trial of a custom CNN without batch norm (a gang's members would otherwise normalise over
 // their own shards and differ from one worker by design), 3 epochs, the same sampler seed and so
-// the same trial seed in every study written here.
+// the same trial seed in every study written here. Scope last: the final metrics compared are
+// the last epoch's (under scope best, two epochs within float rounding of each other could be
+// chosen differently by the two sides).
 fs::path WriteStudy(const fs::path& dir, const std::string& name, int slots, int trials = 1) {
   const fs::path study = dir / (name + ".yaml");
   std::ofstream(study) << "study: " << name << R"(
@@ -24,6 +26,7 @@ data: {train: data/train, eval: data/eval, image_size: [32, 40], split: {seed: 1
 budget: {trials: )" << trials
                        << R"(, epochs: 3}
 sampler: {type: random, seed: 4}
+objective: {scope: last}
 resources: {slots_per_trial: )"
                        << slots << R"(}
 space:

@@ -128,3 +128,33 @@ TEST_CASE("objective studies need no data block and round-trip through the store
   bad["sampler"]["gamma"] = 1.5;
   CHECK_THROWS_WITH(ParseStudy(bad, "f.yaml", "/"), Catch::Contains("'sampler.gamma'"));
 }
+
+TEST_CASE(
+    "an objective trainer's result is its best epoch's under scope best, its last's under "
+    "scope last",
+    "[objectives]") {
+  StudySpec spec = CurveStudy();
+  spec.trainer.noise = 0.2;  // noisy enough that the curve's best epoch is not its last
+  TrialRequest request;
+  request.params = {{"lr", 1e-3}, {"opt", "sgd"}};
+  request.epochs = 12;
+  request.seed = 3;
+  RecordingContext best_context(100), last_context(100);
+  const TrialResult best = MakeObjectiveTrainer(spec)->Run(request, best_context);
+  spec.objective.best_epoch = false;
+  const TrialResult last = MakeObjectiveTrainer(spec)->Run(request, last_context);
+  REQUIRE(best_context.reports.size() == 12);
+  size_t peak = 0;
+  for (size_t e = 1; e < 12; ++e) {
+    if (best_context.reports[e].metrics.at("val_accuracy") >
+        best_context.reports[peak].metrics.at("val_accuracy")) {
+      peak = e;
+    }
+  }
+  REQUIRE(peak + 1 < 12);  // the scenario: the objective peaks before the last epoch
+  CHECK(best.metrics.at("best_epoch") == static_cast<double>(peak + 1));
+  CHECK(best.metrics.at("val_accuracy") == best_context.reports[peak].metrics.at("val_accuracy"));
+  CHECK(best.metrics.at("noiseless") == best_context.reports[peak].metrics.at("noiseless"));
+  CHECK(last.metrics == last_context.reports.back().metrics);
+  CHECK(last.metrics.count("best_epoch") == 0);
+}

@@ -112,7 +112,17 @@ TrialResult RunAndCheckTrial(const std::string& backbone, int epochs) {
     CHECK(report.metrics.at("val_accuracy") >= 0.0);
     CHECK(report.metrics.at("val_accuracy") <= 1.0);
   }
-  CHECK(result.metrics == context.reports.back().metrics);
+  // objective.scope best (the default): the result is the best epoch's report.
+  REQUIRE(result.metrics.count("best_epoch") == 1);
+  const int best_epoch = static_cast<int>(result.metrics.at("best_epoch"));
+  REQUIRE(best_epoch >= 1);
+  REQUIRE(best_epoch <= epochs);
+  MetricMap reported = result.metrics;
+  reported.erase("best_epoch");
+  CHECK(reported == context.reports[static_cast<size_t>(best_epoch - 1)].metrics);
+  for (const EpochReport& report : context.reports) {
+    CHECK(report.metrics.at("val_macro_f1") <= result.metrics.at("val_macro_f1"));
+  }
   CHECK(result.epochs_completed == epochs);
   CHECK_FALSE(result.stopped_early);
   CHECK(context.keep_alives > epochs * 5);  // at least once per batch (126 / 16 -> 8 a epoch)

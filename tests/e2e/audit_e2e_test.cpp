@@ -1,0 +1,109 @@
+// `ensweep audit` through the real binary: its refusals, and on generated data with 10% of the
+// persons mislabelled, a k-fold sweep whose suspects, excluded with data.exclude, raise the eval
+// macro F1 of the same recipe retrained.
+#include <nlohmann/json.hpp>
+
+#include "core/data_edits.h"
+#include "tests/e2e/e2e_util.h"
+
+namespace fs = std::filesystem;
+using namespace ensweep;
+using namespace ensweep::testing;
+
+namespace {
+
+void WriteText(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+// A torch study on dir/data: one trial of a fixed custom_cnn recipe, `folds` folds, `extra` lines
+// appended to the data block.
+std::string TorchStudy(const std::string& name, int folds, const std::string& extra = "") {
+  return "study: " + name + "\nstorage: runs/" + name + ".sqlite\nartifacts: runs/" + name +
+         "\ndata:\n  train: data/train\n  eval: data/eval\n  image_size: [32, 40]\n"
+         "  split: {by: person, folds: " +
+         std::to_string(folds) + ", seed: 0}\n" + extra +
+         "budget: {trials: 1, epochs: 6}\n"
+         "space: {backbone: custom_cnn, head: multitask, optimizer: sgd, momentum: 0.9, "
+         "lr: 0.05, weight_decay: 0.0005, flip_p: 0.5, batch_size: 32}\n";
+}
+
+// Runs the study and scores its one trial's eval predictions against the hidden labels.
+double EvalMacroF1(const fs::path& dir, const std::string& name) {
+  const fs::path study = dir / (name + ".yaml");
+  const auto run = RunCommand(Ensweep() + " run " + study.string() + " --workers 1");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const fs::path submission = dir / (name + "_submission.csv");
+  const auto ensemble = RunCommand(Ensweep() + " ensemble " + study.string() +
+                                   " -m uniform -k 1 --out " + submission.string());
+  INFO(ensemble.output);
+  REQUIRE(ensemble.status == 0);
+  const auto score = RunCommand(Ensweep() + " score " + submission.string() + " --labels " +
+                                (dir / "data" / "eval_labels.csv").string() + " -f json");
+  INFO(score.output);
+  REQUIRE(score.status == 0);
+  return nlohmann::json::parse(score.output)["macro_f1"].get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("audit refuses a missing study file, a study never run and a hold-out split, status 2",
+          "[e2e][audit]") {
+  const fs::path dir = FreshDir("audit_refusals");
+  const auto missing = RunCommand(Ensweep() + " audit " + (dir / "none.yaml").string() + " -o " +
+                                  (dir / "out").string());
+  CHECK(missing.status == 2);
+  fs::create_directories(dir / "data" / "train");
+  WriteText(dir / "holdout.yaml",
+            "study: holdout\nstorage: runs/h.sqlite\ntrainer: {type: curve}\n"
+            "data: {train: data/train, split: {folds: 1}}\n"
+            "budget: {trials: 1, epochs: 1}\nspace: {x: {uniform: [0, 1]}}\n");
+  const auto never = RunCommand(Ensweep() + " audit " + (dir / "holdout.yaml").string() + " -o " +
+                                (dir / "out").string());
+  CHECK(never.status == 2);
+  CHECK_THAT(never.output, Catch::Contains("no store yet"));
+  const auto run = RunCommand(Ensweep() + " run " + (dir / "holdout.yaml").string());
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const auto holdout = RunCommand(Ensweep() + " audit " + (dir / "holdout.yaml").string() + " -o " +
+                                  (dir / "out").string());
+  CHECK(holdout.status == 2);
+  CHECK_THAT(holdout.output, Catch::Contains("hold-out split") && Catch::Contains("folds >= 2"));
+  CHECK_FALSE(fs::exists(dir / "out" / "suspects.csv"));
+}
+
+// Hidden ([.]): on the shared 2-core build machine one run of it took over 20 minutes, and it has
+// not yet been seen to pass; run it by name (audit_e2e_test "excluding*").
+TEST_CASE("excluding the audit's suspects raises the eval macro F1 on data with 10% wrong labels",
+          "[.][e2e][audit][torch]") {
+  const fs::path dir = FreshDir("audit_exclude");
+  const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
+                              " --people 100 --eval-people 60 --image-size 32x40 "
+                              "--label-noise 0.1 --seed 3");
+  INFO(gen.output);
+  REQUIRE(gen.status == 0);
+  WriteText(dir / "noisy.yaml", TorchStudy("noisy", 3));
+  const double before = EvalMacroF1(dir, "noisy");
+
+  const auto audit = RunCommand(Ensweep() + " audit " + (dir / "noisy.yaml").string() + " -o " +
+                                (dir / "audit").string());
+  INFO(audit.output);
+  REQUIRE(audit.status == 0);
+  const std::vector<LabelEdit> suspects = ReadLabelEdits((dir / "audit" / "suspects.csv").string());
+  REQUIRE_FALSE(suspects.empty());
+  CHECK_THAT(ReadFile(dir / "audit" / "index.html"), Catch::Contains("base64,"));
+
+  // The person-level suspects (gender, age): the fields the noise model corrupts, judged on all 7
+  // photos of a person. A weak model also flags many single mask labels; dropping those photos
+  // would cost more data than it cleans.
+  std::vector<LabelEdit> persons;
+  for (const LabelEdit& edit : suspects) {
+    if (edit.person_level) persons.push_back(edit);
+  }
+  REQUIRE_FALSE(persons.empty());
+  WriteLabelEdits((dir / "exclude.csv").string(), persons);
+  WriteText(dir / "clean.yaml", TorchStudy("clean", 3, "  exclude: exclude.csv\n"));
+  const double after = EvalMacroF1(dir, "clean");
+  INFO("eval macro F1 " << before << " with every label, " << after << " without the "
+                        << persons.size() << " suspect persons");
+  CHECK(after > before);
+}
