@@ -1117,7 +1117,10 @@ Store::StudyActivity Store::Activity(int64_t study_id) const {
                         "MAX(MAX(COALESCE(started_at, 0)), MAX(COALESCE(finished_at, 0)), "
                         "MAX(queued_at)), SUM(finished_at - started_at), "
                         "COUNT(finished_at - started_at) FROM trials WHERE study_id = ? "
-                        "GROUP BY state");
+                        // +state: read the study's rows through the (study_id, number) index,
+                        // in table order, rather than through the (study_id, state, value) one,
+                        // whose order costs a random lookup per trial (3x slower at 100,000).
+                        "GROUP BY +state");
     q.bind(1, study_id);
     while (q.executeStep()) {
       a.counts[q.getColumn(0).getString()] = q.getColumn(1).getInt64();

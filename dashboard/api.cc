@@ -1,15 +1,20 @@
 #include "dashboard/api.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -301,14 +306,39 @@ Json TrialDetailJson(const Store& store, const StudyRecord& study, const std::st
   return j;
 }
 
-Json HistoryJson(const Store& store, const StudyRecord& study, const Request& request) {
-  CheckQueryKeys(request, {});
-  Json rows = Json::array();
-  for (const auto& b : store.TrialBriefs(study.id)) {
-    rows.push_back(Json::array({b.number, TrialStateName(b.state), OptionalValue(b.value),
-                                Nullable(b.finished_at, b.finished_at > 0)}));
+// A number as JSON (17 significant digits: it reads back the same), or null.
+void AppendNumber(std::string& out, double value, bool present) {
+  if (!present || !std::isfinite(value)) {
+    out += "null";
+    return;
   }
-  return Json{{"trials", rows}};
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  out += buffer;
+}
+
+// The history's JSON text, written directly: one short array per trial.
+std::shared_ptr<const std::string> HistoryText(const Store& store, const StudyRecord& study,
+                                               const Request& request) {
+  CheckQueryKeys(request, {});
+  const auto briefs = store.TrialBriefs(study.id);
+  auto out = std::make_shared<std::string>();
+  out->reserve(briefs.size() * 48 + 16);
+  *out += "{\"trials\":[";
+  for (size_t i = 0; i < briefs.size(); ++i) {
+    const auto& b = briefs[i];
+    *out += i == 0 ? "[" : ",[";
+    *out += std::to_string(b.number);
+    *out += ",\"";
+    *out += TrialStateName(b.state);  // upper-case letters only: nothing to escape
+    *out += "\",";
+    AppendNumber(*out, b.value.value_or(0), b.value.has_value());
+    *out += ',';
+    AppendNumber(*out, b.finished_at, b.finished_at > 0);
+    *out += ']';
+  }
+  *out += "]}";
+  return out;
 }
 
 std::vector<int64_t> ParseNumbers(const std::string& text) {
@@ -414,10 +444,115 @@ struct DashboardApi::Caches {
   // Importance by store path and study name: the key it was computed for (spec hash and count of
   // COMPLETE trials; a COMPLETE trial never changes again) and the answer.
   std::map<std::string, std::pair<std::string, Json>> importance;
+  // Importance computations under way (background mode), by the same key as `importance`.
+  std::set<std::string> computing;
+  std::condition_variable idle;  // notified as each computation's thread exits
 };
 
-DashboardApi::DashboardApi() : caches_(std::make_unique<Caches>()) {}
-DashboardApi::~DashboardApi() = default;
+DashboardApi::DashboardApi(bool background_importance)
+    : background_importance_(background_importance), caches_(std::make_unique<Caches>()) {}
+
+DashboardApi::~DashboardApi() {
+  std::unique_lock<std::mutex> lock(caches_->mutex);
+  caches_->idle.wait(lock, [&] { return caches_->computing.empty(); });
+}
+
+namespace {
+
+// The importance key of a study: a COMPLETE trial never changes again, so the spec and the count
+// of COMPLETE trials say which trials the importance is computed from.
+std::string ImportanceKey(const StudyRecord& study) {
+  return study.spec_hash + ":" + std::to_string(study.complete_count);
+}
+
+Json ComputeImportanceJson(const Store& store, const StudyRecord& study) {
+  Json result = Json{{"method", "fanova"}, {"trials_used", 0}, {"importances", Json::array()}};
+  if (const auto spec = SpecOf(study); spec && study.complete_count >= 2) {
+    result = ImportanceToJson(ComputeImportance(*spec, store.TopTrials(study.id, true, 0)));
+  }
+  return result;
+}
+
+}  // namespace
+
+Json DashboardApi::Importance(const Store& store, const StudyRecord& study) {
+  const std::string cache_key = store.path() + '\n' + study.name;
+  const std::string key = ImportanceKey(study);
+  {
+    const std::lock_guard<std::mutex> lock(caches_->mutex);
+    const auto it = caches_->importance.find(cache_key);
+    const bool cached = it != caches_->importance.end();
+    if (cached && it->second.first == key) return it->second.second;
+    if (background_importance_) {
+      if (caches_->computing.insert(cache_key).second) {
+        // The thread reads the store through a connection of its own and the study as it is
+        // then; a later request starts again when more trials have completed since.
+        const std::string path = store.path(), name = study.name;
+        std::thread([this, path, name, cache_key] {
+          // Below the requests' threads: the pages answer first on a busy machine.
+          ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+          std::pair<std::string, Json> done;
+          try {
+            const auto own = Store::OpenReadOnly(path);
+            const auto fresh = own->FindStudy(name);
+            if (fresh) done = {ImportanceKey(*fresh), ComputeImportanceJson(*own, *fresh)};
+          } catch (const std::exception& e) {
+            done = {"", Json{{"method", "fanova"},
+                             {"trials_used", 0},
+                             {"importances", Json::array()},
+                             {"error", e.what()}}};
+          }
+          std::unique_lock<std::mutex> lock(caches_->mutex);
+          if (!done.second.is_null()) caches_->importance[cache_key] = done;
+          caches_->computing.erase(cache_key);
+          // The destructor waits for `computing` to empty; it wakes once this thread is gone.
+          std::notify_all_at_thread_exit(caches_->idle, std::move(lock));
+        }).detach();
+      }
+      Json pending =
+          cached ? it->second.second
+                 : Json{{"method", "fanova"}, {"trials_used", 0}, {"importances", Json::array()}};
+      pending["pending"] = true;
+      return pending;
+    }
+  }
+  Json result = ComputeImportanceJson(store, study);
+  const std::lock_guard<std::mutex> lock(caches_->mutex);
+  caches_->importance[cache_key] = {key, result};
+  return result;
+}
+
+void DashboardApi::Warm(const Store& store) {
+  if (!background_importance_) return;
+  const auto studies = store.ListStudies();
+  for (const auto& study : studies) Importance(store, study);
+  // The other answers of a study page's first paint, as app.js asks for them (studies, study,
+  // history, the leaderboard's first page, the parallel coordinates' trials), kept as text.
+  std::vector<std::string> paths = {"/api/studies"};
+  for (const auto& study : studies) {
+    const std::string base = "/api/studies/" + UrlEncode(study.name);
+    for (const char* tail : {"", "/history", "/trials?sort=value&offset=0&limit=50",
+                             "/trials?state=COMPLETE&sort=value&offset=0&limit=1000"}) {
+      paths.push_back(base + tail);
+    }
+  }
+  const std::string warming = "\nwarming";  // in `computing`, so that the destructor waits
+  {
+    const std::lock_guard<std::mutex> lock(caches_->mutex);
+    if (!caches_->computing.insert(warming).second) return;
+  }
+  std::thread([this, path = store.path(), paths, warming] {
+    try {
+      const auto own = Store::OpenReadOnly(path);
+      for (const auto& target : paths) HandleText(*own, "GET", target);
+    } catch (const std::exception&) {
+      // Only a head start: the requests compute what is missing.
+    }
+    std::unique_lock<std::mutex> lock(caches_->mutex);
+    caches_->computing.erase(warming);
+    std::notify_all_at_thread_exit(caches_->idle, std::move(lock));
+  }).detach();
+}
 
 Json DashboardApi::StudySummary(const Store& store, const StudyRecord& study, double now) const {
   const Store::StudyActivity a = store.Activity(study.id);
@@ -501,13 +636,24 @@ StudyRecord DashboardApi::FindStudyCached(const Store& store, const std::string&
   }
   const StudyRecord study = FindStudyOr404(store, name);
   const std::lock_guard<std::mutex> lock(caches_->mutex);
-  if (caches_->stamp == stamp) caches_->studies[name] = study;
+  if (caches_->stamp != stamp) {  // the store changed (or Handle's first call): a fresh cache
+    caches_->stamp = stamp;
+    caches_->texts.clear();
+    caches_->studies.clear();
+    caches_->text_bytes = 0;
+  }
+  caches_->studies[name] = study;
   return study;
 }
 
 ApiResponse DashboardApi::Handle(const Store& store, const std::string& method,
                                  const std::string& target) {
-  return Answer(store, method, target);
+  ApiResponse answer = Answer(store, method, target);
+  if (answer.text) {
+    answer.body = Json::parse(*answer.text);
+    answer.text.reset();
+  }
+  return answer;
 }
 
 DashboardApi::Text DashboardApi::HandleText(const Store& store, const std::string& method,
@@ -525,9 +671,11 @@ DashboardApi::Text DashboardApi::HandleText(const Store& store, const std::strin
     if (it != caches_->texts.end() && (method == "GET" || method == "HEAD")) return it->second;
   }
   const ApiResponse answer = Answer(store, method, target);
-  const bool keep = answer.status != 500 && (method == "GET" || method == "HEAD");
-  Text text{answer.status, std::make_shared<const std::string>(
-                               answer.body.dump(-1, ' ', false, Json::error_handler_t::replace))};
+  const bool keep = answer.status != 500 && (method == "GET" || method == "HEAD") &&
+                    !(answer.body.is_object() && answer.body.contains("pending"));
+  Text text{answer.status, answer.text ? answer.text
+                                       : std::make_shared<const std::string>(answer.body.dump(
+                                             -1, ' ', false, Json::error_handler_t::replace))};
   if (!keep) return text;  // a failure is not kept: the next request tries again
   const std::lock_guard<std::mutex> lock(caches_->mutex);
   if (caches_->stamp == stamp && caches_->text_bytes + text.body->size() <= kMaxCachedBytes) {
@@ -566,27 +714,12 @@ ApiResponse DashboardApi::Answer(const Store& store, const std::string& method,
     }
     if (s.size() != 3) throw NotFound("no such path: " + target);
     if (what == "trials") return {200, TrialsJson(store, study, request)};
-    if (what == "history") return {200, HistoryJson(store, study, request)};
+    if (what == "history") return {200, nullptr, HistoryText(store, study, request)};
     if (what == "curves") return {200, CurvesJson(store, study, request)};
     if (what == "ensembles") return {200, EnsemblesJson(store, study, request)};
     if (what == "importance") {
       CheckQueryKeys(request, {});
-      const std::string cache_key = store.path() + '\n' + study.name;
-      const std::string key = study.spec_hash + ":" + std::to_string(study.complete_count);
-      {
-        const std::lock_guard<std::mutex> lock(caches_->mutex);
-        const auto it = caches_->importance.find(cache_key);
-        if (it != caches_->importance.end() && it->second.first == key) {
-          return {200, it->second.second};
-        }
-      }
-      Json result = Json{{"method", "fanova"}, {"trials_used", 0}, {"importances", Json::array()}};
-      if (const auto spec = SpecOf(study); spec && study.complete_count >= 2) {
-        result = ImportanceToJson(ComputeImportance(*spec, store.TopTrials(study.id, true, 0)));
-      }
-      const std::lock_guard<std::mutex> lock(caches_->mutex);
-      caches_->importance[cache_key] = {key, result};
-      return {200, result};
+      return {200, Importance(store, study)};
     }
     throw NotFound("no such path: " + target);
   } catch (const HttpError& e) {

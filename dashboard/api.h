@@ -14,14 +14,21 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "core/store.h"
 
 namespace ensweep {
 
 struct ApiResponse {
+  ApiResponse() = default;
+  ApiResponse(int status, nlohmann::json body, std::shared_ptr<const std::string> text = nullptr)
+      : status(status), body(std::move(body)), text(std::move(text)) {}
   int status = 200;
   nlohmann::json body;
+  // Set instead of `body` by the answers written as text directly (the history of 100,000 trials:
+  // nlohmann::json's objects would cost more than the query). Handle parses it into `body`.
+  std::shared_ptr<const std::string> text;
 };
 
 // Answers API requests. Thread-safe: threads may share one DashboardApi, each calling Handle with
@@ -29,8 +36,18 @@ struct ApiResponse {
 // revision) that make repeated calls cheap.
 class DashboardApi {
  public:
-  DashboardApi();
+  // With `background_importance` (the server), a study's importance is computed in a thread of its
+  // own: until it is done the answer is {"method": "fanova", "pending": true, "trials_used": 0,
+  // "importances": []} (or, when trials completed since, the previous answer with "pending": true
+  // added), and pending answers are not kept as text. Without (the report), the request computes
+  // it. The destructor waits for the computations under way.
+  explicit DashboardApi(bool background_importance = false);
   ~DashboardApi();
+
+  // With background_importance only: starts the importance of every study of the store, and in
+  // another thread the other answers of each study page's first paint (kept as text while the
+  // store stays as it is), so that the first page of a study does not wait for them.
+  void Warm(const Store& store);
   DashboardApi(const DashboardApi&) = delete;
   DashboardApi& operator=(const DashboardApi&) = delete;
 
@@ -56,6 +73,9 @@ class DashboardApi {
   ApiResponse Answer(const Store& store, const std::string& method, const std::string& target);
   // FindStudy, kept while the store's files stay as they were (a lookup counts every state).
   StudyRecord FindStudyCached(const Store& store, const std::string& name);
+  // The importance answer of `study`, from the cache, computed here, or pending (see above).
+  nlohmann::json Importance(const Store& store, const StudyRecord& study);
+  bool background_importance_ = false;
   struct Caches;
   std::unique_ptr<Caches> caches_;
 };

@@ -93,7 +93,7 @@ struct ServerState {
   ServerOptions options;
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  DashboardApi api;
+  DashboardApi api{true};  // importance computed in the background
   std::vector<std::thread> threads;
   std::mutex mutex;
 
@@ -246,7 +246,9 @@ bool IsLoopbackHost(const std::string& host) {
 DashboardServer::DashboardServer(const ServerOptions& options) : impl_(std::make_unique<Impl>()) {
   impl_->options = options;
   if (impl_->options.threads < 1) impl_->options.threads = 1;
-  Store::OpenReadOnly(options.store_path);  // fails now, not on the first request
+  // Fails now, not on the first request; and starts every study's importance and first-paint
+  // answers, so that the first page of a study does not wait for them.
+  impl_->api.Warm(*Store::OpenReadOnly(options.store_path));
   beast::error_code ec;
   const std::string host = options.host == "localhost" ? "127.0.0.1" : options.host;
   const auto address = asio::ip::make_address(host, ec);

@@ -14,6 +14,7 @@
   const DATA = window.ENSWEEP_DATA;
   const EMBEDDED = typeof DATA === 'object' && DATA !== null;
   const POLL_MS = 1000;
+  const IMPORTANCE_RETRY_MS = 1000;
   const PAGE_SIZE = 50;
   const PARALLEL_MAX = 1000;
   const STATES = ['COMPLETE', 'PRUNED', 'FAILED', 'RUNNING', 'QUEUED', 'STALE'];
@@ -57,6 +58,33 @@
     return body;
   }
 
+  // A report's trials?limit=all: the API's answer ({trials: [...]}) or the report's compact form
+  // ({columns: {field: [...], params: {name: [...]}, metrics: {name: [...]}}}, docs/dashboard.md),
+  // read once into the API's trial objects.
+  const reportRows = new Map();
+  function reportTrials(s) {
+    if (reportRows.has(s)) return reportRows.get(s);
+    const answer = embedded(studyPath(s) + '/trials?limit=all');
+    let rows = answer.trials;
+    if (!rows && answer.columns) {
+      const c = answer.columns;
+      const fields = Object.keys(c).filter((f) => f !== 'params' && f !== 'metrics');
+      rows = c.number.map((_, i) => {
+        const t = {params: {}, metrics: {}};
+        for (const f of fields) t[f] = c[f][i];
+        for (const group of ['params', 'metrics']) {
+          for (const name of Object.keys(c[group] || {})) {
+            const v = c[group][name][i];
+            if (v !== null && v !== undefined) t[group][name] = v;
+          }
+        }
+        return t;
+      });
+    }
+    reportRows.set(s, rows || []);
+    return reportRows.get(s);
+  }
+
   // The leaderboard's trials: the API pages, sorts and filters in server mode; here in a report.
   async function queryTrials(s, q) {
     if (!EMBEDDED) {
@@ -71,7 +99,7 @@
       }
       return api(studyPath(s) + '/trials?' + params.toString());
     }
-    const all = embedded(studyPath(s) + '/trials?limit=all').trials;
+    const all = reportTrials(s);
     const study = embedded(studyPath(s));
     let rows = all.filter((t) => !q.states || !q.states.length || q.states.includes(t.state));
     if (q.param && q.param.name && q.param.value !== '') {
@@ -384,10 +412,12 @@
       h('div.row', {},
         card('Optimization history', hist.box, {cls: 'grow2', id: 'history-card'}),
         card('Parameter importance', importance.importances.length ? imp.box
-          : h('p.muted', {}, 'Needs at least 2 complete trials.'),
+          : h('p.muted', {}, importance.pending ? 'Computing…'
+            : 'Needs at least 2 complete trials.'),
         {cls: 'grow1', id: 'importance-card',
-         tools: h('span.sub', {}, importance.method + ', ' + fmt(importance.trials_used) +
-           ' trial' + (importance.trials_used === 1 ? '' : 's'))})),
+         tools: h('span.sub', {}, importance.method + ', ' + (importance.pending
+           ? 'computing' : fmt(importance.trials_used) + ' trial' +
+             (importance.trials_used === 1 ? '' : 's')))})),
       card('Parallel coordinates', top.trials.length ? par.box
         : h('p.muted', {}, 'No complete trial yet.'),
       {id: 'parallel-card', tools: h('span.sub', {}, top.trials.length < top.total
@@ -395,7 +425,16 @@
         : top.trials.length + ' complete trial' + (top.trials.length === 1 ? '' : 's'))}),
       leaderboardCard(s, study, lb, page),
     ];
+    // The server computes the importance in the background: until it is done, ask again every
+    // second (the study's revision may not change meanwhile).
+    clearTimeout(ui.importanceTimer);
+    if (importance.pending) {
+      ui.importanceTimer = setTimeout(() => {
+        if (parseRoute().view === 'study' && parseRoute().study === s) refresh();
+      }, IMPORTANCE_RETRY_MS);
+    }
     return {nodes: out, after: () => {
+      document.body.dataset.importance = importance.pending ? 'pending' : 'ready';
       historyChart(hist.canvas, study, history.trials);
       if (importance.importances.length) importanceChart(imp.canvas, importance.importances);
       if (top.trials.length) parallelChart(par.canvas, study, top.trials);
@@ -797,10 +836,15 @@
       note = 'the ' + numbers.length + ' best complete trials (pick others below or in the ' +
         'leaderboard)';
     }
+    const reported = EMBEDDED ? embedded(studyPath(s) + '/curves') : null;
     const curves = EMBEDDED
-      ? embedded(studyPath(s) + '/curves').curves.filter((c) => numbers.includes(c.number))
+      ? reported.curves.filter((c) => numbers.includes(c.number))
       : numbers.length ? (await api(studyPath(s) + '/curves?trials=' + numbers.join(','))).curves
         : [];
+    if (reported && reported.best_trials_only) {
+      note += '; this report holds the curves of the ' + reported.best_trials_only +
+        ' best trials only';
+    }
     const chart = chartBox('curves');
     const picker = h('div.picker', {}, candidates.trials.map((t) => h('label.check', {},
       h('input', {type: 'checkbox', checked: numbers.includes(t.number),

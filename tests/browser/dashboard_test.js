@@ -247,7 +247,12 @@ async function serverChecks(browser, dir) {
     const drawn = await chartCounts(page, 'history');
     assert.strictEqual(drawn.complete.drawn + drawn.pruned.drawn,
                        history.trials.filter((t) => t[2] !== null).length);
+    // The server computes the importance in the background: the page shows "computing" and asks
+    // again until it comes.
+    await page.waitForFunction(() => document.body.dataset.importance === 'ready',
+                               null, {timeout: 60000});
     const importance = await getJson(api + '/importance');
+    assert.strictEqual(importance.pending, undefined);
     assert.strictEqual(importance.importances.length, 3, 'importance of each parameter');
     assert.strictEqual((await chartCounts(page, 'importance')).importance.drawn, 3);
     const complete = top.filter((t) => t.state === 'COMPLETE').length;

@@ -1,6 +1,8 @@
 // The dashboard's JSON API over real HTTP on loopback (docs/dashboard.md).
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "dashboard/api.h"
 #include "dashboard/server.h"
@@ -21,6 +23,17 @@ struct Served : DashboardFixture {
     options.token = token;
     server = std::make_unique<DashboardServer>(options);
     server->Start();
+  }
+  // The importance once the server's background computation is done (bounded wait).
+  Json ReadyImportance(const std::string& study) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    Json answer = Get("/api/studies/" + study + "/importance");
+    while (answer.contains("pending") && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      answer = Get("/api/studies/" + study + "/importance");
+    }
+    REQUIRE_FALSE(answer.contains("pending"));
+    return answer;
   }
   Json Get(const std::string& target, int expected = 200) const {
     const HttpAnswer answer = HttpGet(server->port(), target);
@@ -164,7 +177,7 @@ TEST_CASE("history, curves and ensembles answer in the documented shapes", "[das
 
 TEST_CASE("importance ranks the searched parameters and sums to one", "[dashboard]") {
   Served served;
-  const Json importance = served.Get("/api/studies/dash/importance");
+  const Json importance = served.ReadyImportance("dash");
   CHECK(importance.at("method") == "fanova");
   CHECK(importance.at("trials_used") == 20);
   double sum = 0;
@@ -178,6 +191,29 @@ TEST_CASE("importance ranks the searched parameters and sums to one", "[dashboar
   // The value rises with n, as lr does: lr explains it.
   CHECK(importance.at("importances")[0].at("param") == "lr");
   CHECK(served.Get("/api/studies/dash/importance") == importance);  // cached, the same
+}
+
+TEST_CASE("an importance computed in the background is pending first, then the computed answer",
+          "[dashboard]") {
+  DashboardFixture fixture;
+  const auto store = Store::OpenReadOnly(fixture.store_path);
+  const Json computed = HandleApi(*store, "GET", "/api/studies/dash/importance").body;
+  REQUIRE(computed.at("trials_used") == 20);
+  DashboardApi api(true);
+  const ApiResponse first = api.Handle(*store, "GET", "/api/studies/dash/importance");
+  CHECK(first.status == 200);
+  CHECK(first.body.at("pending") == true);
+  CHECK(first.body.at("method") == "fanova");
+  CHECK(first.body.at("importances").empty());
+  // Not kept as text: the answer after the computation is the computed one.
+  CHECK(api.HandleText(*store, "GET", "/api/studies/dash/importance").status == 200);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  Json answer = first.body;
+  while (answer.contains("pending") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    answer = Json::parse(*api.HandleText(*store, "GET", "/api/studies/dash/importance").body);
+  }
+  CHECK(answer == computed);
 }
 
 TEST_CASE("unknown paths, studies and trials are 404 and malformed queries 400", "[dashboard]") {

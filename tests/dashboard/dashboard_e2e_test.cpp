@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "dashboard/api.h"
 #include "dashboard/server.h"
 #include "orchestrator/auth.h"
 #include "tests/dashboard/dashboard_fixture.h"
@@ -130,12 +131,16 @@ TEST_CASE("the dashboard answers while a sweep writes the store, and the sweep f
   options.port = 0;
   DashboardServer server(options);
   server.Start();
-  // The coordinator records the study once it has started listening.
+  // The coordinator records the study once it has started listening: until then the store may
+  // lack the study (404) or, before its schema is written, answer otherwise. Wait, bounded, for
+  // the study to be there.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (HttpGet(server.port(), "/api/studies/live").status == 404 &&
-         std::chrono::steady_clock::now() < deadline) {
+  int study_status = HttpGet(server.port(), "/api/studies/live").status;
+  while (study_status != 200 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    study_status = HttpGet(server.port(), "/api/studies/live").status;
   }
+  REQUIRE(study_status == 200);
   int answers_during_run = 0;
   std::set<std::string> revisions;
   int status = -2;
@@ -185,7 +190,23 @@ TEST_CASE("ensweep report embeds every listed path and refers to no external URL
   expected.insert("/api/studies/dash/trials/24");
   expected.insert("/api/studies/dash/trials/25");
   CHECK(keys == expected);
-  CHECK(data.at("/api/studies/dash/trials?limit=all").at("trials").size() == 30);
+  // The trials in the compact form: one array per field, parameter and metric, best first.
+  const Json& columns = data.at("/api/studies/dash/trials?limit=all").at("columns");
+  CHECK(columns.at("number").size() == 30);
+  // In the API's order (by value, best first), with the API's values.
+  const auto store = Store::OpenReadOnly(fixture.store_path);
+  const Json api = HandleApi(*store, "GET", "/api/studies/dash/trials?limit=all").body;
+  REQUIRE(api.at("trials").size() == 30);
+  for (size_t i = 0; i < 30; ++i) {
+    const Json& t = api.at("trials")[i];
+    CHECK(columns.at("number")[i] == t.at("number"));
+    CHECK(columns.at("state")[i] == t.at("state"));
+    CHECK(columns.at("value")[i] == t.at("value"));
+    CHECK(columns.at("params").at("lr")[i] == t.at("params").at("lr"));
+  }
+  CHECK(columns.at("params").at("lr").size() == 30);
+  CHECK(columns.at("metrics").at("val_accuracy").size() == 30);
+  CHECK(data.at("/api/studies/dash/curves").at("best_trials_only") == 1000);
   CHECK(data.at("/api/studies/dash/trials/19").at("confusion").at("matrix").size() == 3);
   CHECK_FALSE(std::regex_search(
       html, std::regex(R"((src|href)\s*=\s*["']?\s*(https?:)?//)", std::regex::icase)));
