@@ -1072,7 +1072,11 @@ Store::TrialPage Store::QueryTrials(int64_t study_id, const TrialQuery& query) c
     where += " AND json_extract(params, ?) = ?";
     JsonKeyPath(query.param_equals[i].first);  // checks the name
   }
-  const auto [expression, sort_path] = SortExpression(query.sort);
+  // Not a structured binding: the lambda below uses sort_path, and C++17 lambdas cannot capture
+  // structured bindings.
+  const std::pair<std::string, std::string> sort = SortExpression(query.sort);
+  const std::string& expression = sort.first;
+  const std::string& sort_path = sort.second;
   const std::string direction = query.descending ? " DESC" : " ASC";
   const std::string order =
       " ORDER BY (" + expression + ") IS NULL, " + expression + direction + ", number ASC";
