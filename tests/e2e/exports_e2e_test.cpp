@@ -74,13 +74,15 @@ TEST_CASE("top's CSV and JSON carry every final metric and the objective at full
   const CsvTable table = ParseCsv(csv.output, "top");
   CHECK(table.header == std::vector<std::string>{"rank", "trial", "state", "val_acc", "epochs",
                                                  "duration_s", "worker", "act", "depth", "drop",
-                                                 "lr", "noiseless", "metric.val_acc", "error"});
+                                                 "lr", "best_epoch", "noiseless", "metric.val_acc",
+                                                 "error"});
   REQUIRE(table.rows.size() == 6);
   for (const auto& row : table.rows) {
     const TrialRecord& t = trials.at(std::stoll(row[table.Column("trial")]));
     REQUIRE(t.value);
     CHECK(std::stod(row[table.Column("val_acc")]) == *t.value);  // exact: it reads back the same
     CHECK(std::stod(row[table.Column("noiseless")]) == t.metrics["noiseless"].get<double>());
+    CHECK(std::stod(row[table.Column("best_epoch")]) == t.metrics["best_epoch"].get<double>());
     CHECK(std::stod(row[table.Column("metric.val_acc")]) == t.metrics["val_acc"].get<double>());
     CHECK(std::stod(row[table.Column("lr")]) == t.params["lr"].get<double>());
     CHECK(row[table.Column("drop")].empty() == !t.params.contains("drop"));
