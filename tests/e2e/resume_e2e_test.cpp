@@ -40,7 +40,7 @@ space:
   return study;
 }
 
-// `ensweep run study --workers 1 --threads 1` in a process group of its own, output to `output`.
+// `ensweep run study --workers 1 --threads 1 --verbose` (epoch lines) in a process group of its own, output to `output`.
 pid_t StartOneThreadRun(const fs::path& study, const fs::path& output) {
   const pid_t pid = fork();
   if (pid == 0) {
@@ -51,7 +51,7 @@ pid_t StartOneThreadRun(const fs::path& study, const fs::path& output) {
     dup2(fd, 2);
     const std::string binary = Ensweep();
     execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", "1", "--threads", "1",
-          static_cast<char*>(nullptr));
+          "--verbose", static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
