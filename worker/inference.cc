@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -21,6 +22,7 @@
 #include "worker/image_cache.h"
 #include "worker/member_models.h"
 #include "worker/models.h"
+#include "worker/trial_model.h"
 #include "worker/trial_params.h"
 
 namespace ensweep {
@@ -38,35 +40,6 @@ torch::Device ChooseDevice(const std::string& wanted) {
   return torch::Device(torch::kCUDA, 0);
 }
 
-// Probabilities (rows of `classes`) of every image of `cache` under one model and one view, as the
-// trainer's PredictView computes them.
-std::vector<float> PredictView(ClassifierImpl& model, const LoadedMember& member,
-                               const ImageCache& cache, int batch_size, int classes, bool flipped,
-                               const torch::Device& device) {
-  torch::NoGradGuard no_grad;
-  const int64_t total = cache.size();
-  const int w = cache.width(), h = cache.height();
-  const ImagePlan plan = EvalPlan(member.params, w, h, flipped);
-  std::vector<float> probs(static_cast<size_t>(total * classes));
-  for (int64_t start = 0; start < total; start += batch_size) {
-    const int64_t n = std::min<int64_t>(batch_size, total - start);
-    torch::Tensor batch = torch::empty({n, 3, h, w}, torch::kFloat32);
-    float* out = batch.data_ptr<float>();
-    for (int64_t b = 0; b < n; ++b)
-      FillImage(cache.image(start + b), w, h, plan, out + b * 3 * w * h);
-    batch = ToDevice(batch, device, member.arithmetic);
-    torch::Tensor p;
-    {
-      AutocastScope autocast(member.arithmetic, device);
-      p = HeadProbabilities(model.forward(batch).to(torch::kFloat32), member.params.head);
-    }
-    p = p.to(torch::kCPU).contiguous();
-    std::copy(p.data_ptr<float>(), p.data_ptr<float>() + n * classes,
-              probs.begin() + start * classes);
-  }
-  return probs;
-}
-
 // One view (plain or mirrored) of a member on the images of `cache`: the mean of its fold models'
 // probabilities, each fold's share 1/k summed in fold order, as the trainer's PredictEval.
 std::vector<float> FoldMean(const LoadedMember& member, const InferenceJob& job,
@@ -75,10 +48,13 @@ std::vector<float> FoldMean(const LoadedMember& member, const InferenceJob& job,
   const int batch_size =
       job.batch_size > 0 ? job.batch_size : std::max(member.params.batch_size, 64);
   const float share = 1.0f / static_cast<float>(member.folds.size());
+  std::vector<int64_t> all(static_cast<size_t>(cache.size()));
+  std::iota(all.begin(), all.end(), int64_t{0});
   std::vector<float> sum(static_cast<size_t>(cache.size() * classes), 0.0f);
+  std::vector<float> p(sum.size());
   for (const auto& model : member.folds) {
-    const std::vector<float> p =
-        PredictView(*model, member, cache, batch_size, classes, flipped, device);
+    PredictRows(*model, cache, all.data(), cache.size(), member.params, batch_size, classes,
+                flipped, device, member.arithmetic, p.data());
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += share * p[i];
   }
   return sum;
@@ -119,13 +95,6 @@ std::string MemberName(const InferenceMember& member) {
   return "trial " + std::to_string(member.trial);
 }
 
-static std::shared_ptr<ClassifierImpl> BuildModel(const InferenceJob& job,
-                                                  const TrialParams& params) {
-  const int outputs = HeadOutputs(params.head, OptionName(job.data.format), job.num_classes);
-  if (params.norm == "none") return std::make_shared<CustomCnnImpl>(outputs, false);
-  return MakeClassifier(params.backbone, outputs, job.study_dir, job.data.width, job.data.height);
-}
-
 LoadedMember LoadMember(const InferenceJob& job, const InferenceMember& member,
                         const torch::Device& device) {
   LoadedMember loaded;
@@ -141,7 +110,8 @@ LoadedMember LoadMember(const InferenceJob& job, const InferenceMember& member,
   for (const std::string& path : member.checkpoints) {
     std::shared_ptr<ClassifierImpl> model;
     try {
-      model = BuildModel(job, loaded.params);
+      model = MakeTrialModel(loaded.params, job.data.format, job.num_classes, job.study_dir,
+                             job.data.width, job.data.height);
       torch::serialize::InputArchive archive;
       archive.load_from(path, torch::Device(torch::kCPU));
       model->load(archive);

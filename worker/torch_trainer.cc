@@ -38,6 +38,7 @@
 #include "worker/models.h"
 #include "worker/schedule.h"
 #include "worker/swa.h"
+#include "worker/trial_model.h"
 #include "worker/trial_params.h"
 #include "worker/weights.h"
 
@@ -89,20 +90,6 @@ class LossScaler {
   int clean_steps_ = 0;
 };
 
-// Builds an (n, 3, H, W) float batch straight from the cached HWC bytes, one
-// plan per image (worker/augment.h): one allocation per batch, none per image.
-torch::Tensor MakeBatch(const ImageCache& cache, const int64_t* indices, int64_t n,
-                        const std::vector<ImagePlan>& plans) {
-  const int w = cache.width(), h = cache.height();
-  const int64_t image_floats = 3 * static_cast<int64_t>(w) * h;
-  torch::Tensor batch = torch::empty({n, 3, h, w}, torch::kFloat32);
-  float* out = batch.data_ptr<float>();
-  for (int64_t b = 0; b < n; ++b) {
-    FillImage(cache.image(indices[b]), w, h, plans[static_cast<size_t>(b)], out + b * image_floats);
-  }
-  return batch;
-}
-
 // Class probabilities (row-major, num_classes columns) for the given images, in
 // the given order, of one view: the evaluation crop, mirrored when `flipped`.
 // In a gang each member predicts its slice of the images and the rows are summed over the gang
@@ -111,27 +98,11 @@ std::vector<float> PredictView(ClassifierImpl& model, const ImageCache& cache,
                                const std::vector<int64_t>& indices, const TrialParams& params,
                                int num_classes, bool flipped, const torch::Device& device,
                                const Arithmetic& arithmetic, TrialContext& context, Gang& gang) {
-  torch::NoGradGuard no_grad;
-  model.eval();
-  const int batch_size = std::max(params.batch_size, 64);
   std::vector<float> probs(indices.size() * static_cast<size_t>(num_classes), 0.0f);
   const auto [first, total] = gang.Shard(static_cast<int64_t>(indices.size()));
-  const std::vector<ImagePlan> plans(static_cast<size_t>(batch_size),
-                                     EvalPlan(params, cache.width(), cache.height(), flipped));
-  for (int64_t start = first; start < total; start += batch_size) {
-    const int64_t n = std::min<int64_t>(batch_size, total - start);
-    torch::Tensor batch =
-        ToDevice(MakeBatch(cache, indices.data() + start, n, plans), device, arithmetic);
-    torch::Tensor p;
-    {
-      AutocastScope autocast(arithmetic, device);
-      p = HeadProbabilities(model.forward(batch).to(torch::kFloat32), params.head);
-    }
-    p = p.to(torch::kCPU).contiguous();
-    std::copy(p.data_ptr<float>(), p.data_ptr<float>() + n * num_classes,
-              probs.begin() + start * num_classes);
-    context.KeepAlive();
-  }
+  PredictRows(model, cache, indices.data() + first, total - first, params,
+              std::max(params.batch_size, 64), num_classes, flipped, device, arithmetic,
+              probs.data() + first * num_classes, [&context] { context.KeepAlive(); });
   gang.SumRows(probs);
   return probs;
 }
@@ -585,19 +556,14 @@ void TorchTrainer::FinishSwa(Trial& t, FoldModel& f) const {
 std::shared_ptr<ClassifierImpl> TorchTrainer::BuildModel(const TrialParams& params,
                                                          uint64_t seed) const {
   const Dataset& data = *data_;
-  const int outputs = HeadOutputs(params.head, OptionName(study_.data.format), data.num_classes);
   std::shared_ptr<ClassifierImpl> model;
   {
     std::lock_guard<std::mutex> lock(InitialisationMutex());
     torch::manual_seed(seed);
-    if (params.norm == "none") {
-      model = std::make_shared<CustomCnnImpl>(outputs, /*batch_norm=*/false);
-    } else {
-      const std::string study_dir =
-          study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
-      model = MakeClassifier(params.backbone, outputs, study_dir, data.train_images.width(),
-                             data.train_images.height());
-    }
+    const std::string study_dir =
+        study_.source_path.empty() ? "" : fs::path(study_.source_path).parent_path().string();
+    model = MakeTrialModel(params, study_.data.format, data.num_classes, study_dir,
+                           data.train_images.width(), data.train_images.height());
   }
   if (params.pretrained) {
     // A relative `weights` is relative to the study file, like every path in
