@@ -6,15 +6,12 @@
 namespace ensweep {
 namespace {
 
-constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
-constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
-
 // uint8 -> normalised float per channel: one lookup per value.
 struct Normaliser {
   float table[3][256];
   Normaliser() {
     for (int c = 0; c < 3; ++c) {
-      for (int v = 0; v < 256; ++v) table[c][v] = (v / 255.0f - kMean[c]) / kStd[c];
+      for (int v = 0; v < 256; ++v) table[c][v] = (v / 255.0f - kImageNetMean[c]) / kImageNetStd[c];
     }
   }
 };
@@ -152,7 +149,7 @@ void FillImage(const uint8_t* src, int width, int height, const ImagePlan& plan,
   if (plan.Jitters()) Jitter(plan, plane, out);
   for (int c = 0; c < 3; ++c) {
     float* p = out + c * plane;
-    for (int64_t i = 0; i < plane; ++i) p[i] = (p[i] - kMean[c]) / kStd[c];
+    for (int64_t i = 0; i < plane; ++i) p[i] = (p[i] - kImageNetMean[c]) / kImageNetStd[c];
   }
 }
 

@@ -30,6 +30,10 @@ struct ImagePlan {
   bool Jitters() const { return brightness != 1 || contrast != 1 || saturation != 1; }
 };
 
+// The normalisation of every view, per RGB channel: (value / 255 - mean) / std.
+inline constexpr float kImageNetMean[3] = {0.485f, 0.456f, 0.406f};
+inline constexpr float kImageNetStd[3] = {0.229f, 0.224f, 0.225f};
+
 // The plan for one image of `width` x `height`. `train` false gives the evaluation plan (centre
 // crop only) and draws nothing from rng.
 ImagePlan DrawPlan(const TrialParams& params, int width, int height, bool train, Rng& rng);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "worker/augment.h"
 #include "worker/batch_norm.h"
 #include "worker/inference.h"
 #include "worker/member_models.h"
@@ -291,12 +292,11 @@ def multitask(self, logits: Tensor) -> Tensor:
 
 // FillImage's normalisation as a lookup (3 x 256, flattened): (v / 255 - mean) / std in float.
 torch::Tensor NormTable() {
-  const float mean[3] = {0.485f, 0.456f, 0.406f};
-  const float std[3] = {0.229f, 0.224f, 0.225f};
   torch::Tensor table = torch::empty({3 * 256}, torch::kFloat32);
   float* t = table.data_ptr<float>();
   for (int c = 0; c < 3; ++c) {
-    for (int v = 0; v < 256; ++v) t[c * 256 + v] = (v / 255.0f - mean[c]) / std[c];
+    for (int v = 0; v < 256; ++v)
+      t[c * 256 + v] = (v / 255.0f - kImageNetMean[c]) / kImageNetStd[c];
   }
   return table;
 }
@@ -401,8 +401,10 @@ void ExportTorchScript(const InferenceJob& job, const std::string& path) {
   out.register_attribute("height", c10::IntType::get(), static_cast<int64_t>(job.data.height));
   out.register_buffer("norm_table", NormTable());
   out.register_buffer("channel_offset", torch::tensor({0L, 256L, 512L}).view({1, 3, 1, 1}));
-  out.register_buffer("channel_mean", torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1}));
-  out.register_buffer("channel_std", torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1}));
+  out.register_buffer("channel_mean",
+                      torch::tensor(at::ArrayRef<float>(kImageNetMean)).view({1, 3, 1, 1}));
+  out.register_buffer("channel_std",
+                      torch::tensor(at::ArrayRef<float>(kImageNetStd)).view({1, 3, 1, 1}));
   out.register_buffer("c255", torch::tensor({255.0f}));
   std::string source = kPreprocess;
   double total = 0;
