@@ -268,12 +268,15 @@ def resize(self, images: Tensor) -> Tensor:
     if h == self.height and w == self.width:
         return images
     x = images.to(6)
+    device = images.device
     index, weight = self.axis_taps(w, self.width)
-    rows = torch.zeros([n, h, self.width, 3], dtype=6)
+    index, weight = index.to(device), weight.to(device)
+    rows = torch.zeros([n, h, self.width, 3], dtype=6, device=device)
     for t in range(index.size(1)):
         rows = rows + weight[:, t].view(1, 1, -1, 1) * x.index_select(2, index[:, t])
     index, weight = self.axis_taps(h, self.height)
-    out = torch.zeros([n, self.height, self.width, 3], dtype=6)
+    index, weight = index.to(device), weight.to(device)
+    out = torch.zeros([n, self.height, self.width, 3], dtype=6, device=device)
     for t in range(index.size(1)):
         out = out + weight[:, t].view(1, -1, 1, 1) * rows.index_select(1, index[:, t])
     return torch.clamp(out + 0.5, 0.0, 255.0).to(0)
