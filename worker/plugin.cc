@@ -67,22 +67,15 @@ ENSWEEP_PLUGIN_EXPORT unsigned long ensweep_torch_plugin_abi() { return ensweep:
 ENSWEEP_PLUGIN_EXPORT ensweep::Trainer* ensweep_torch_plugin_make_trainer(
     const ensweep::StudySpec* study, int threads, int device_slot, const char* log_name,
     char* error, std::size_t error_size) {
-  try {
-    if (log_name) ensweep::SetLogName(log_name);
-    KeepTrainingMemory();
-    return ensweep::MakeTorchTrainer(*study, threads, device_slot).release();
-  } catch (const std::exception& e) {
-    if (error && error_size > 0) {
-      std::strncpy(error, e.what(), error_size - 1);
-      error[error_size - 1] = '\0';
-    }
-  } catch (...) {
-    if (error && error_size > 0) {
-      std::strncpy(error, "unknown error", error_size - 1);
-      error[error_size - 1] = '\0';
-    }
-  }
-  return nullptr;
+  ensweep::Trainer* trainer = nullptr;
+  Guarded(
+      [&] {
+        if (log_name) ensweep::SetLogName(log_name);
+        KeepTrainingMemory();
+        trainer = ensweep::MakeTorchTrainer(*study, threads, device_slot).release();
+      },
+      error, error_size);
+  return trainer;
 }
 
 ENSWEEP_PLUGIN_EXPORT int ensweep_torch_plugin_predict(const ensweep::InferenceJob* job,
