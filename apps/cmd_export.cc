@@ -7,7 +7,6 @@
 #include "apps/commands.h"
 #include "apps/inference_job.h"
 #include "apps/torch_plugin.h"
-#include "core/artifact_lock.h"
 #include "core/error.h"
 
 namespace ensweep {
@@ -51,17 +50,13 @@ Json Description(const StudyLocator::Found& found, const InferenceJob& job,
 }
 
 int RunExport(const ExportOptions& o) {
-  const StudyLocator::Found found = o.locator.Open();
-  const StudySpec spec = StudyFromJson(found.study.spec);
-  // Held while the members' checkpoints are read: checkpoint retention waits
-  // (core/artifact_lock.h).
-  const ArtifactLock reading = ArtifactLock::Shared(spec.artifacts);
-  const AppliedModel model = o.model.Resolve(found);
-  const InferenceJob job = MakeInferenceJob(spec, model, o.locator.study_file);
+  const OpenedModel opened = OpenModel(o.locator, o.model);
+  const AppliedModel& model = opened.model;
+  const InferenceJob& job = opened.job;
   if (fs::path(o.out).has_parent_path()) fs::create_directories(fs::path(o.out).parent_path());
   ExportWithTorchPlugin(job, o.out);
   const std::string json = fs::path(o.out).replace_extension(".json").string();
-  std::ofstream(json) << Description(found, job, model).dump(2) << "\n";
+  std::ofstream(json) << Description(opened.found, job, model).dump(2) << "\n";
   std::cout << "wrote " << fs::absolute(o.out).string() << " (" << model.what << ", "
             << model.members.size() << (model.members.size() == 1 ? " model" : " members")
             << ") and " << fs::absolute(json).string() << "\n";

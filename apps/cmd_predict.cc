@@ -12,7 +12,6 @@
 #include "apps/inference_job.h"
 #include "apps/table.h"
 #include "apps/torch_plugin.h"
-#include "core/artifact_lock.h"
 #include "core/error.h"
 #include "core/listing.h"
 #include "core/npy.h"
@@ -47,20 +46,16 @@ std::function<void(int64_t, int64_t)> ProgressPrinter() {
 }
 
 int RunPredict(const PredictOptions& o) {
-  const StudyLocator::Found found = o.locator.Open();
-  const StudySpec spec = StudyFromJson(found.study.spec);
-  // Held while the members' checkpoints are read: checkpoint retention waits
-  // (core/artifact_lock.h).
-  const ArtifactLock reading = ArtifactLock::Shared(spec.artifacts);
-  const AppliedModel model = o.model.Resolve(found);
-  DataSpec data = spec.data;
+  OpenedModel opened = OpenModel(o.locator, o.model);
+  const AppliedModel& model = opened.model;
+  DataSpec data = opened.spec.data;
   if (!fs::exists(o.data)) throw UserError("--data: " + o.data + " does not exist");
   data.eval = fs::absolute(o.data).lexically_normal().string();
   const std::vector<EvalImage> images = ListEvalImages(data);
   if (images.empty()) throw UserError("--data: " + data.eval + " holds no images");
   const SubmissionTarget target = SubmissionTargetFor(data);
 
-  InferenceJob job = MakeInferenceJob(spec, model, o.locator.study_file);
+  InferenceJob& job = opened.job;
   for (const EvalImage& image : images) job.images.push_back(image.path);
   job.batch_size = o.batch_size;
   job.threads = o.threads > 0 ? o.threads
@@ -68,7 +63,7 @@ int RunPredict(const PredictOptions& o) {
   job.device = o.device;
   job.save_inputs = o.save_inputs;
   job.progress = ProgressPrinter();
-  std::cerr << "predict: " << model.what << " of study " << found.study.name << ", "
+  std::cerr << "predict: " << model.what << " of study " << opened.found.study.name << ", "
             << model.members.size() << (model.members.size() == 1 ? " model" : " members") << ", "
             << images.size() << " images in " << data.eval << " (" << job.threads << " threads)"
             << std::endl;

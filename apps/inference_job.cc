@@ -1,6 +1,7 @@
 #include "apps/inference_job.h"
 
 #include <filesystem>
+#include <utility>
 
 #include "apps/commands.h"
 #include "core/error.h"
@@ -41,6 +42,15 @@ InferenceJob MakeInferenceJob(const StudySpec& spec, const AppliedModel& model,
     job.members.push_back({m.trial, m.params, m.checkpoints, m.hflip, m.weight});
   }
   return job;
+}
+
+OpenedModel OpenModel(const StudyLocator& locator, const ModelChoice& choice) {
+  StudyLocator::Found found = locator.Open();
+  StudySpec spec = StudyFromJson(found.study.spec);
+  ArtifactLock reading = ArtifactLock::Shared(spec.artifacts);
+  AppliedModel model = choice.Resolve(found);
+  InferenceJob job = MakeInferenceJob(spec, model, locator.study_file);
+  return {std::move(found), std::move(spec), std::move(reading), std::move(model), std::move(job)};
 }
 
 }  // namespace ensweep

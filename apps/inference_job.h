@@ -7,6 +7,7 @@
 #include <string>
 
 #include "apps/study_locator.h"
+#include "core/artifact_lock.h"
 #include "core/study.h"
 #include "ensemble/applied_model.h"
 #include "worker/inference.h"
@@ -28,5 +29,20 @@ struct ModelChoice {
 // empty) anchors relative torchscript backbones. Images, threads and device are the caller's.
 InferenceJob MakeInferenceJob(const StudySpec& spec, const AppliedModel& model,
                               const std::string& study_file);
+
+// A study opened to apply one of its models: the model chosen and its job, with the artifact
+// folder's shared lock held while the members' checkpoints are read, so that checkpoint retention
+// waits (core/artifact_lock.h).
+struct OpenedModel {
+  StudyLocator::Found found;
+  StudySpec spec;
+  ArtifactLock reading;
+  AppliedModel model;
+  InferenceJob job;  // MakeInferenceJob's; images, threads and device are the caller's
+};
+
+// Opens the study `locator` names, takes the lock and resolves `choice`. Throws UserError as
+// StudyLocator::Open and ModelChoice::Resolve.
+OpenedModel OpenModel(const StudyLocator& locator, const ModelChoice& choice);
 
 }  // namespace ensweep
