@@ -1,8 +1,8 @@
 #include "ensemble/applied_model.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "core/error.h"
 
@@ -70,15 +70,12 @@ AppliedMember Member(const Store& store, const TrialRecord& trial, double weight
 AppliedModel EnsembleModel(const Store& store, const StudyRecord& study, int64_t id) {
   for (const EnsembleRecord& r : store.Ensembles(study.id)) {
     if (r.id != id) continue;
-    const std::vector<TrialRecord> trials = store.Trials(study.id);
     const bool hflip = r.settings.contains("tta") && r.settings["tta"] == "hflip";
     AppliedModel model;
     model.what = "ensemble " + std::to_string(id) + " (" + r.method + ")";
     for (size_t i = 0; i < r.member_numbers.size(); ++i) {
-      const auto trial = std::find_if(trials.begin(), trials.end(), [&](const TrialRecord& t) {
-        return t.number == r.member_numbers[i];
-      });
-      if (trial == trials.end()) {
+      const std::optional<TrialRecord> trial = store.FindTrial(study.id, r.member_numbers[i]);
+      if (!trial) {
         throw UserError("ensemble " + std::to_string(id) + ": its member trial " +
                         std::to_string(r.member_numbers[i]) + " is not in study " + study.name);
       }
@@ -93,11 +90,11 @@ AppliedModel EnsembleModel(const Store& store, const StudyRecord& study, int64_t
 }
 
 AppliedModel TrialModel(const Store& store, const StudyRecord& study, int64_t number) {
-  for (const TrialRecord& trial : store.Trials(study.id)) {
-    if (trial.number != number) continue;
+  const std::optional<TrialRecord> trial = store.FindTrial(study.id, number);
+  if (trial) {
     AppliedModel model;
     model.what = "trial " + std::to_string(number);
-    model.members.push_back(Member(store, trial, 1.0, false));
+    model.members.push_back(Member(store, *trial, 1.0, false));
     model.description = {{"kind", "trial"}, {"trial", number}};
     return model;
   }
