@@ -124,6 +124,20 @@ inline void GenerateMaskData(const std::filesystem::path& dir, int people, int e
   REQUIRE(gen.status == 0);
 }
 
+// A fresh folder `name` with generated data (GenerateMaskData), `yaml` written as its study.yaml,
+// and `ensweep run` of that study with 2 workers of 1 thread, required to succeed.
+inline std::filesystem::path RunGeneratedStudy(const std::string& name, int people, int eval_people,
+                                               int seed, const std::string& yaml) {
+  const std::filesystem::path dir = FreshDir(name);
+  GenerateMaskData(dir, people, eval_people, seed);
+  std::ofstream(dir / "study.yaml") << yaml;
+  const auto run =
+      RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " --workers 2 --threads 1");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  return dir;
+}
+
 // A study as a run left it in dir/runs/store.sqlite (the store the e2e study files name).
 struct StoredStudy {
   std::unique_ptr<Store> store;

@@ -21,10 +21,7 @@ namespace {
 // 16 persons at 32x40, fed to the models at 24x30 (a resize on decode); 4 one-epoch trials that
 // mix backbones and the trial's own hflip TTA.
 fs::path SweptStudy() {
-  static const fs::path dir = [] {
-    const fs::path d = FreshDir("predict");
-    GenerateMaskData(d, 16, 5, 11);
-    std::ofstream(d / "study.yaml") << R"(study: pred
+  static const fs::path dir = RunGeneratedStudy("predict", 16, 5, 11, R"(study: pred
 storage: runs/store.sqlite
 artifacts: runs/artifacts
 data: {train: data/train, eval: data/eval, image_size: [24, 30], split: {seed: 1}}
@@ -36,13 +33,7 @@ space:
   lr: {log_uniform: [1.0e-3, 1.0e-1]}
   batch_size: 16
 ensemble: {method: weights, candidates: 4}
-)";
-    const auto run =
-        RunCommand(Ensweep() + " run " + (d / "study.yaml").string() + " --workers 2 --threads 1");
-    INFO(run.output);
-    REQUIRE(run.status == 0);
-    return d;
-  }();
+)");
   return dir;
 }
 
@@ -212,11 +203,9 @@ TEST_CASE(
     "k-fold trials of every backbone family and head are predicted and exported as they "
     "predicted their eval images",
     "[e2e][predict][export][torch]") {
-  const fs::path dir = FreshDir("predict_folds");
-  GenerateMaskData(dir, 12, 4, 13);
   // Two folds each: a bottleneck ResNet with the multitask head and a centre crop, EfficientNet
   // (squeeze-and-excitation) with hflip, and the custom CNN without BatchNorm.
-  std::ofstream(dir / "study.yaml") << R"(study: folds
+  const fs::path dir = RunGeneratedStudy("predict_folds", 12, 4, 13, R"(study: folds
 storage: runs/store.sqlite
 artifacts: runs/artifacts
 data: {train: data/train, eval: data/eval, image_size: [24, 30], split: {folds: 2, seed: 4}}
@@ -235,11 +224,8 @@ space:
   lr: 0.01
   batch_size: 16
 ensemble: {method: weights, candidates: 3}
-)";
+)");
   const std::string study = (dir / "study.yaml").string();
-  const auto run = RunCommand(Ensweep() + " run " + study + " --workers 2 --threads 1");
-  INFO(run.output);
-  REQUIRE(run.status == 0);
   const auto store = Store::OpenReadOnly((dir / "runs/store.sqlite").string());
   const auto trials = store->Trials(store->FindStudy("folds")->id);
   REQUIRE(trials.size() == 3);
