@@ -56,12 +56,17 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   return text.str();
 }
 
-// Starts `ensweep run study --workers N` in the background, in a process group of its own (so
-// a test can signal the whole group), with `env` ("NAME=value" entries) added to its
-// environment and ENSWEEP_TOKEN removed from it; stdout and stderr go to the file `output`.
+// Starts `ensweep run study --workers N --verbose` in the background, in a process group of its
+// own (so a test can signal the whole group), with `env` ("NAME=value" entries) added to its
+// environment and ENSWEEP_TOKEN removed from it, and `args` appended to its command line; stdout
+// and stderr go to the file `output`.
 inline pid_t StartRun(const std::filesystem::path& study, int workers,
-                      const std::filesystem::path& output,
-                      const std::vector<std::string>& env = {}) {
+                      const std::filesystem::path& output, const std::vector<std::string>& env = {},
+                      const std::vector<std::string>& args = {}) {
+  const std::string binary = Ensweep(), count = std::to_string(workers);
+  // --verbose: the tests wait for epoch lines ("epoch 1/4") to act mid-trial.
+  std::vector<std::string> words = {binary, "run", study.string(), "--workers", count, "--verbose"};
+  words.insert(words.end(), args.begin(), args.end());
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
@@ -70,10 +75,10 @@ inline pid_t StartRun(const std::filesystem::path& study, int workers,
     const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    const std::string binary = Ensweep(), count = std::to_string(workers);
-    // --verbose: the tests wait for epoch lines ("epoch 1/4") to act mid-trial.
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", count.c_str(),
-          "--verbose", static_cast<char*>(nullptr));
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
   return pid;

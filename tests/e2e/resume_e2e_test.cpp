@@ -1,9 +1,6 @@
 // End to end: a torch trial stopped by SIGTERM after its second epoch resumes from that epoch
 // when the study runs again, and ends with the metrics and predictions of a run never stopped.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -40,23 +37,6 @@ space:
   return study;
 }
 
-// `ensweep run study --workers 1 --threads 1 --verbose` (epoch lines) in a process group of its own, output to `output`.
-pid_t StartOneThreadRun(const fs::path& study, const fs::path& output) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    unsetenv("ENSWEEP_TOKEN");
-    const int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    const std::string binary = Ensweep();
-    execl(binary.c_str(), binary.c_str(), "run", study.c_str(), "--workers", "1", "--threads", "1",
-          "--verbose", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 std::map<std::string, std::string> Checksums(const StoredStudy& stored, const TrialRecord& t) {
   std::map<std::string, std::string> sums;
   for (const ArtifactRecord& a : stored.store->Artifacts(t.id)) sums[a.kind] = a.checksum;
@@ -80,7 +60,7 @@ TEST_CASE("a trial stopped by SIGTERM after epoch 2 resumes there and ends as if
   REQUIRE(whole_run.status == 0);
 
   const fs::path study = WriteStudy(cut_dir, dir / "data");
-  const pid_t run = StartOneThreadRun(study, cut_dir / "run.txt");
+  const pid_t run = StartRun(study, 1, cut_dir / "run.txt", {}, {"--threads", "1"});
   REQUIRE(WaitFor(cut_dir / "run.txt", "trial 0 epoch 2/4"));
   kill(-run, SIGTERM);  // epoch 2's state is on disk before its report is printed
   const int status = WaitExit(run);
