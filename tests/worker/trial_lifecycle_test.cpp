@@ -1,6 +1,7 @@
 // The trainer's model lifecycle: the best epoch kept under objective.scope best, and trials
 // resumed from their last completed epoch.
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -53,8 +54,10 @@ class RecordingContext : public TrialContext {
     reports.push_back(report);
     return true;
   }
-  void KeepAlive() override {}
+  // Called after every training and prediction batch: fewer calls, fewer batches run.
+  void KeepAlive() override { ++keep_alives; }
   std::vector<EpochReport> reports;
+  int64_t keep_alives = 0;
 };
 
 // Stops the trial at epoch `stop_at`'s report the way a worker stopped by SIGTERM or lost
@@ -217,6 +220,9 @@ TEST_CASE("a trial stopped after epoch 2 of 4 resumes there and ends as if never
     CHECK(again.reports[e].epoch == whole_context.reports[e].epoch);
     CHECK(again.reports[e].metrics == whole_context.reports[e].metrics);
   }
+  // Resumed, not trained again from epoch 1 (which would end the same): epochs 1 and 2 are not
+  // trained again.
+  CHECK(again.keep_alives < whole_context.keep_alives);
   CHECK(resumed.metrics == whole.metrics);
   CHECK(resumed.epochs_completed == 4);
   const auto whole_kinds = ByKind(whole);
@@ -244,6 +250,7 @@ TEST_CASE("a saved state of other parameters is not resumed", "[worker][trainer]
   trainer->Run(Request(3, "other", other), in_place);
   trainer->Run(Request(3, "other-fresh", other), fresh);
   REQUIRE(in_place.reports.size() == 3);
+  CHECK(in_place.keep_alives == fresh.keep_alives);  // every epoch trained
   for (size_t e = 0; e < 3; ++e) {
     CHECK(in_place.reports[e].metrics == fresh.reports[e].metrics);
   }
