@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "apps/leaderboard.h"
 #include "tests/e2e/e2e_util.h"
@@ -100,6 +101,33 @@ TEST_CASE("top's CSV and JSON carry every final metric and the objective at full
     CHECK(entry["metrics"].contains("noiseless"));
     CHECK(entry["error"] == "");
   }
+}
+
+TEST_CASE("top's table and show name the epoch each trial's value and model are from",
+          "[e2e][exports]") {
+  const fs::path dir = CurveStudy();
+  const auto trials = ByNumber(ReadStudy(dir, "curve-exports").trials);
+
+  const auto table = RunCommand(Ensweep() + " top " + Study(dir) + " -k 0");
+  INFO(table.output);
+  REQUIRE(table.status == 0);
+  const auto lines = Lines(table.output);
+  REQUIRE(lines.size() == 2 + trials.size());  // the study line, the header
+  CHECK_THAT(lines[1], Catch::Contains("  epochs  best_epoch  time_s  "));
+  for (size_t i = 2; i < lines.size(); ++i) {
+    std::istringstream row(lines[i]);  // rank trial state value epochs best_epoch ...
+    std::string rank, state, value, epochs;
+    int64_t number = 0, best = 0;
+    row >> rank >> number >> state >> value >> epochs >> best;
+    CHECK(best == trials.at(number).metrics["best_epoch"].get<int64_t>());
+  }
+
+  const TrialRecord& first = trials.at(0);
+  const auto show = RunCommand(Ensweep() + " show " + Study(dir) + " 0");
+  REQUIRE(show.status == 0);
+  CHECK_THAT(show.output, Catch::Contains("(best epoch " +
+                                          std::to_string(first.metrics["best_epoch"].get<int>()) +
+                                          " of " + std::to_string(first.epochs_done) + ")"));
 }
 
 TEST_CASE("top lists failed trials with their error: whole in CSV and JSON, shortened in a table",
