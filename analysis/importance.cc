@@ -16,11 +16,10 @@ constexpr double kFeatureThreshold = 1e-7;  // values closer than this are not s
 constexpr double kImpurityEpsilon = 1e-12;  // a node this pure (standardised target) is a leaf
 constexpr size_t kMaxChoiceColumns = 32;
 
-// One parameter: its columns in the encoded matrix and how a trial's value maps onto them.
+// One parameter and its columns in the encoded matrix.
 struct Group {
   const ParamSpec* spec = nullptr;
   std::vector<int> columns;  // empty for a parameter whose domain is a single value
-  double lo = 0, hi = 0;     // numeric: the encoded domain
 };
 
 // The trials used: the COMPLETE ones with a finite value, at most kMaxImportanceTrials of them.
@@ -41,10 +40,6 @@ std::vector<const TrialRecord*> SelectTrials(const std::vector<TrialRecord>& tri
   return out;
 }
 
-bool IsNumeric(const ParamSpec& p) {
-  return p.kind == ParamKind::kUniform || p.kind == ParamKind::kLogUniform ||
-         p.kind == ParamKind::kInt;
-}
 bool IsLog(const ParamSpec& p) {
   return p.kind == ParamKind::kLogUniform || (p.kind == ParamKind::kInt && p.log);
 }
@@ -100,6 +95,32 @@ bool EncodeChoice(const ParamSpec& p, const std::vector<const TrialRecord*>& use
   return true;
 }
 
+// Appends the column of numeric parameter `p`, scaled from its domain (widened to the trials'
+// values) to [0, 1]; no column when that domain is a single value. False when no trial has the
+// parameter.
+bool EncodeNumber(const ParamSpec& p, const std::vector<const TrialRecord*>& used, Rng& impute,
+                  Group* g, std::vector<std::vector<double>>* columns) {
+  const size_t n = used.size();
+  std::vector<double> v(n);
+  bool present = false;
+  double lo = IsLog(p) ? std::log(p.low) : p.low;  // the encoded domain
+  double hi = IsLog(p) ? std::log(p.high) : p.high;
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = NumericValue(p, used[i]->params);
+    if (std::isnan(v[i])) continue;
+    present = true;
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  if (!present) return false;
+  if (hi > lo) {  // absent: a value drawn uniformly over the domain
+    for (double& x : v) x = std::isnan(x) ? impute.Uniform() : (x - lo) / (hi - lo);
+    g->columns.push_back(static_cast<int>(columns->size()));
+    columns->push_back(std::move(v));
+  }
+  return true;
+}
+
 struct Encoded {
   std::vector<Group> groups;
   std::vector<std::vector<double>> columns;  // column-major, each value in [0, 1]
@@ -109,38 +130,17 @@ struct Encoded {
 // The matrix the forest is fitted to (the header's encoding), in the unit cube.
 Encoded Encode(const StudySpec& spec, const std::vector<const TrialRecord*>& used, uint64_t seed) {
   Encoded e;
-  const size_t n = used.size();
   Rng impute(DeriveSeed(seed, StableHash("importance.impute")));
   for (const ParamSpec& p : spec.space.params) {
     if (p.kind == ParamKind::kConstant) continue;
     Group g;
     g.spec = &p;
-    if (p.kind == ParamKind::kChoice) {
-      if (EncodeChoice(p, used, impute, &g, &e.columns)) e.groups.push_back(std::move(g));
-      continue;
-    }
-    if (!IsNumeric(p)) continue;
-    std::vector<double> v(n);
-    bool present = false;
-    g.lo = IsLog(p) ? std::log(p.low) : p.low;
-    g.hi = IsLog(p) ? std::log(p.high) : p.high;
-    for (size_t i = 0; i < n; ++i) {
-      v[i] = NumericValue(p, used[i]->params);
-      if (std::isnan(v[i])) continue;
-      present = true;
-      g.lo = std::min(g.lo, v[i]);
-      g.hi = std::max(g.hi, v[i]);
-    }
-    if (!present) continue;
-    if (g.hi > g.lo) {
-      for (double& x : v) x = std::isnan(x) ? impute.Uniform() : (x - g.lo) / (g.hi - g.lo);
-      g.columns.push_back(static_cast<int>(e.columns.size()));
-      e.columns.push_back(std::move(v));
-    }
-    e.groups.push_back(std::move(g));
+    const bool present = p.kind == ParamKind::kChoice
+                             ? EncodeChoice(p, used, impute, &g, &e.columns)
+                             : EncodeNumber(p, used, impute, &g, &e.columns);
+    if (present) e.groups.push_back(std::move(g));
   }
-  e.y.resize(n);
-  for (size_t i = 0; i < n; ++i) e.y[i] = *used[i]->value;
+  for (const TrialRecord* t : used) e.y.push_back(*t->value);
   return e;
 }
 

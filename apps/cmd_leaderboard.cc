@@ -141,11 +141,8 @@ void PrintTrial(const StudyRecord& study, const TrialRecord& trial,
             << TrialStateName(trial.state);
   if (trial.value) std::cout << ", " << study.metric << " = " << FormatFixed(*trial.value, 4);
   // objective.scope best: the epoch whose model, predictions and value the trial kept.
-  if (trial.metrics.is_object() && trial.metrics.contains("best_epoch") &&
-      trial.metrics["best_epoch"].is_number()) {
-    std::cout << " (best epoch " << trial.metrics["best_epoch"].get<long long>() << " of "
-              << trial.epochs_done << ")";
-  }
+  if (const auto best = BestEpoch(trial))
+    std::cout << " (best epoch " << *best << " of " << trial.epochs_done << ")";
   // A gang trial's worker column lists its members by rank, joined with ", ".
   const int slots = SlotsOf(study, trial);
   std::cout << "\n  seed      " << trial.seed

@@ -58,6 +58,13 @@ std::string TrialStateCounts(const StudyRecord& study) {
   return text;
 }
 
+std::optional<int64_t> BestEpoch(const TrialRecord& trial) {
+  if (!trial.metrics.is_object()) return std::nullopt;
+  const auto it = trial.metrics.find("best_epoch");
+  if (it == trial.metrics.end() || !it->is_number()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
 std::string ShortError(const std::string& error) {
   constexpr size_t kErrorWidth = 60;
   std::string line = error.substr(0, error.find('\n'));
@@ -146,29 +153,25 @@ void WriteTable(std::ostream& out, const StudyRecord& study, const std::vector<T
     out << "\n";
     return;
   }
-  std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs", "time_s"};
+  std::vector<std::string> header = {"rank", "trial", "state", study.metric, "epochs"};
   // objective.scope best: the epoch each trial's value and model are from.
-  const bool best_epochs = std::any_of(rows.begin(), rows.end(), [](const TrialRecord& t) {
-    return t.metrics.is_object() && t.metrics.contains("best_epoch");
-  });
-  if (best_epochs) header.insert(header.begin() + 5, "best_epoch");
+  const bool best_epochs = std::any_of(
+      rows.begin(), rows.end(), [](const TrialRecord& t) { return BestEpoch(t).has_value(); });
+  if (best_epochs) header.push_back("best_epoch");
+  header.push_back("time_s");
   header.insert(header.end(), param_names.begin(), param_names.end());
   if (all_states) header.push_back("error");
   TextTable table(header);
   int rank = 0;
   for (const auto& t : rows) {
-    std::vector<std::string> row = {Ranked(t) ? std::to_string(++rank) : "-",
-                                    std::to_string(t.number),
-                                    TrialStateName(t.state),
-                                    t.value ? FormatFixed(*t.value, 4) : "",
-                                    std::to_string(t.epochs_done),
-                                    FormatFixed(Duration(t), 1)};
+    std::vector<std::string> row = {
+        Ranked(t) ? std::to_string(++rank) : "-", std::to_string(t.number), TrialStateName(t.state),
+        t.value ? FormatFixed(*t.value, 4) : "", std::to_string(t.epochs_done)};
     if (best_epochs) {
-      const bool has = t.metrics.is_object() && t.metrics.contains("best_epoch") &&
-                       t.metrics["best_epoch"].is_number();
-      row.insert(row.begin() + 5,
-                 has ? std::to_string(t.metrics["best_epoch"].get<long long>()) : "");
+      const auto best = BestEpoch(t);
+      row.push_back(best ? std::to_string(*best) : "");
     }
+    row.push_back(FormatFixed(Duration(t), 1));
     for (const auto& name : param_names) {
       row.push_back(t.params.contains(name) ? ParamText(t.params[name]) : "");
     }

@@ -1,6 +1,7 @@
 // The leaderboard shared by `ensweep top` and the end of `ensweep run`.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -23,7 +24,8 @@ struct LeaderboardOptions {
 // (complete is always there).
 std::string TrialStateCounts(const StudyRecord& study);
 
-// Table: rank, trial, state, the objective, epochs, time, the parameters; with all_states also the
+// Table: rank, trial, state, the objective, epochs, best_epoch (when a listed trial has one, see
+// BestEpoch), time, the parameters; with all_states also the
 // error, cut to one short line. CSV: the same with the objective and parameters at full precision,
 // then every final metric of the listed trials (one column each, by name; one named like an
 // earlier column gets the prefix "metric."), then the whole error text. JSON: one object per
@@ -33,6 +35,10 @@ void PrintLeaderboard(std::ostream& out, const Store& store, const StudyRecord& 
 
 // One parameter value as a short string: 0.0123, 1.2e-05, 64, resnet18, true.
 std::string ParamText(const nlohmann::json& value);
+
+// Under objective.scope best, the epoch whose value and model a trial kept (its final metric
+// best_epoch); nullopt when it has none.
+std::optional<int64_t> BestEpoch(const TrialRecord& trial);
 
 // The first line of an error, cut to 60 characters ending in "..." (tables are for the eye;
 // `ensweep show` and the CSV give the whole text); never cuts a UTF-8 character in two.

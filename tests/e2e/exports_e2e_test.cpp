@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "apps/leaderboard.h"
 #include "tests/e2e/e2e_util.h"
@@ -13,45 +14,45 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A curve study (two metrics per epoch: val_acc and noiseless) with a log-scale, a categorical,
-// an integer and a conditional parameter, run to the end.
-fs::path CurveStudy() {
-  const fs::path dir = FreshDir("exports_curve");
-  std::ofstream(dir / "study.yaml")
-      << "study: curve-exports\nstorage: runs/store.sqlite\ntrainer: {type: curve}\n"
-         "objective: {metric: val_acc, direction: maximize}\n"
-         "budget: {trials: 6, epochs: 3}\n"
-         "sampler: {type: random, seed: 4}\n"
-         "space:\n"
-         "  lr: {log_uniform: [1.0e-4, 1.0e-1]}\n"
-         "  act: {choice: [relu, gelu]}\n"
-         "  depth: {int: [1, 8]}\n"
-         "  drop: {uniform: [0, 0.5], when: {act: gelu}}\n";
-  const auto run = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " -q");
+std::string Study(const fs::path& dir) { return (dir / "study.yaml").string(); }
+
+// Writes `yaml` as study.yaml in a fresh folder `name`, runs it to the end and returns the folder.
+fs::path RunStudy(const std::string& name, const std::string& yaml) {
+  const fs::path dir = FreshDir(name);
+  std::ofstream(Study(dir)) << yaml;
+  const auto run = RunCommand(Ensweep() + " run " + Study(dir) + " -q");
   INFO(run.output);
   REQUIRE(run.status == 0);
   return dir;
+}
+
+// A curve study (two metrics per epoch: val_acc and noiseless) with a log-scale, a categorical,
+// an integer and a conditional parameter, run to the end.
+fs::path CurveStudy() {
+  return RunStudy("exports_curve",
+                  "study: curve-exports\nstorage: runs/store.sqlite\ntrainer: {type: curve}\n"
+                  "objective: {metric: val_acc, direction: maximize}\n"
+                  "budget: {trials: 6, epochs: 3}\n"
+                  "sampler: {type: random, seed: 4}\n"
+                  "space:\n"
+                  "  lr: {log_uniform: [1.0e-4, 1.0e-1]}\n"
+                  "  act: {choice: [relu, gelu]}\n"
+                  "  depth: {int: [1, 8]}\n"
+                  "  drop: {uniform: [0, 0.5], when: {act: gelu}}\n");
 }
 
 // A Branin study whose trials fail when they draw x2 = "oops" (the objective needs a number); the
 // enqueued first trial does.
 fs::path FailingStudy() {
-  const fs::path dir = FreshDir("exports_failing");
-  std::ofstream(dir / "study.yaml")
-      << "study: failing\nstorage: runs/store.sqlite\ntrainer: {type: branin}\n"
-         "objective: {metric: value, direction: minimize}\n"
-         "budget: {trials: 4, epochs: 2}\n"
-         "sampler: {type: random, seed: 1}\n"
-         "enqueue:\n  - {x1: 1.5, x2: oops}\n"
-         "space:\n  x1: {uniform: [-5, 10]}\n"
-         "  x2: {choice: [1.0, 2.5, oops]}\n";
-  const auto run = RunCommand(Ensweep() + " run " + (dir / "study.yaml").string() + " -q");
-  INFO(run.output);
-  REQUIRE(run.status == 0);
-  return dir;
+  return RunStudy("exports_failing",
+                  "study: failing\nstorage: runs/store.sqlite\ntrainer: {type: branin}\n"
+                  "objective: {metric: value, direction: minimize}\n"
+                  "budget: {trials: 4, epochs: 2}\n"
+                  "sampler: {type: random, seed: 1}\n"
+                  "enqueue:\n  - {x1: 1.5, x2: oops}\n"
+                  "space:\n  x1: {uniform: [-5, 10]}\n"
+                  "  x2: {choice: [1.0, 2.5, oops]}\n");
 }
-
-std::string Study(const fs::path& dir) { return (dir / "study.yaml").string(); }
 
 std::map<int64_t, TrialRecord> ByNumber(const std::vector<TrialRecord>& trials) {
   std::map<int64_t, TrialRecord> out;
@@ -100,6 +101,33 @@ TEST_CASE("top's CSV and JSON carry every final metric and the objective at full
     CHECK(entry["metrics"].contains("noiseless"));
     CHECK(entry["error"] == "");
   }
+}
+
+TEST_CASE("top's table and show name the epoch each trial's value and model are from",
+          "[e2e][exports]") {
+  const fs::path dir = CurveStudy();
+  const auto trials = ByNumber(ReadStudy(dir, "curve-exports").trials);
+
+  const auto table = RunCommand(Ensweep() + " top " + Study(dir) + " -k 0");
+  INFO(table.output);
+  REQUIRE(table.status == 0);
+  const auto lines = Lines(table.output);
+  REQUIRE(lines.size() == 2 + trials.size());  // the study line, the header
+  CHECK_THAT(lines[1], Catch::Contains("  epochs  best_epoch  time_s  "));
+  for (size_t i = 2; i < lines.size(); ++i) {
+    std::istringstream row(lines[i]);  // rank trial state value epochs best_epoch ...
+    std::string rank, state, value, epochs;
+    int64_t number = 0, best = 0;
+    row >> rank >> number >> state >> value >> epochs >> best;
+    CHECK(best == trials.at(number).metrics["best_epoch"].get<int64_t>());
+  }
+
+  const TrialRecord& first = trials.at(0);
+  const auto show = RunCommand(Ensweep() + " show " + Study(dir) + " 0");
+  REQUIRE(show.status == 0);
+  CHECK_THAT(show.output, Catch::Contains("(best epoch " +
+                                          std::to_string(first.metrics["best_epoch"].get<int>()) +
+                                          " of " + std::to_string(first.epochs_done) + ")"));
 }
 
 TEST_CASE("top lists failed trials with their error: whole in CSV and JSON, shortened in a table",
