@@ -153,7 +153,23 @@ std::vector<DuplicatePair> FindDuplicates(const std::vector<ImageFacts>& images,
   return pairs;
 }
 
+// Whether `s` is a whole number of at most 18 digits (so that it fits an int64 exactly).
+bool IsWholeNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
+
+bool ValueNameLess::operator()(const std::string& a, const std::string& b) const {
+  const bool a_number = IsWholeNumber(a), b_number = IsWholeNumber(b);
+  if (a_number && b_number) {
+    const long long x = std::stoll(a), y = std::stoll(b);
+    return x != y ? x < y : a < b;  // "07" and "7": both kept, in text order
+  }
+  if (a_number != b_number) return a_number;
+  return a < b;
+}
 
 uint64_t DifferenceHash(const std::string& path, int* width, int* height, std::string* format) {
   const std::string bytes = ReadBytes(path);

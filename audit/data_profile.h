@@ -35,11 +35,17 @@ struct DuplicatePair {
   size_t a = 0, b = 0;  // indices into DataProfile::images, a < b
 };
 
+// Orders value names as a reader expects: whole numbers by their value ("2" before "10", as mask
+// data's classes 0..17 are named), before any other name; other names as text.
+struct ValueNameLess {
+  bool operator()(const std::string& a, const std::string& b) const;
+};
+
 struct DataProfile {
   std::vector<ImageFacts> images;  // train first, then eval
   // counts[set][field][value]: field "class" (class names), and for mask data mask/gender/age
   // (train: per image from the labels; eval: from `eval_labels` when given).
-  std::map<std::string, std::map<std::string, std::map<std::string, int>>> counts;
+  std::map<std::string, std::map<std::string, std::map<std::string, int, ValueNameLess>>> counts;
   std::vector<DuplicatePair> duplicates;
   std::vector<std::string> persons_in_both;
   std::string eval_counts_source;  // where the eval counts come from, or why there are none
