@@ -1,8 +1,8 @@
 // A profile of a study's training and eval images without training: per class and per field
 // counts, image sizes and formats, exact duplicates (same bytes) and near duplicates (a 64-bit
 // difference hash of a 9x8 grey thumbnail within `near_bits` bits), within and across the sets,
-// persons in both sets, and files that cannot be decoded. Images are decoded with libjpeg-turbo
-// and libpng, no torch.
+// persons in both sets, and files that cannot be decoded. Images are decoded as training decodes
+// them (datagen/image_decode.h, no torch), so a file the profile reads is one a trial can read.
 #pragma once
 
 #include <cstdint>
@@ -51,8 +51,8 @@ struct DataProfile {
   std::string eval_counts_source;  // where the eval counts come from, or why there are none
 };
 
-// Perceptual hash: 64 bits, bit i set when pixel i of a 9x8 grey thumbnail is brighter than its
-// right neighbour. Throws on an unreadable image (the message says why).
+// Perceptual hash: 64 bits, bit i set when pixel i of a 9x8 grey thumbnail (area-averaged) is
+// brighter than its right neighbour. Throws on an unreadable image (the message says why).
 uint64_t DifferenceHash(const std::string& path, int* width, int* height, std::string* format);
 
 // Profiles `train` and `eval`. `eval_labels` (one class per eval image, e.g. the newest ensemble's
