@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <set>
 #include <stdexcept>
 
 #include "core/data_edits.h"
@@ -123,21 +122,11 @@ bool ValueNameLess::operator()(const std::string& a, const std::string& b) const
   return a < b;
 }
 
-uint64_t DifferenceHash(const std::string& path, int* width, int* height, std::string* format) {
-  const std::vector<uint8_t> bytes = ReadBytes(path);
-  const RgbImage image = DecodeImageBytes(bytes, path);
-  if (width != nullptr) *width = image.width;
-  if (height != nullptr) *height = image.height;
-  if (format != nullptr) *format = FormatOf(bytes);
-  return HashOf(image);
-}
-
 // Long: one pass over the two sets in order (counting, examining, reporting progress) reads
 // better whole than split into helpers that share every local.
 DataProfile ProfileData(const std::vector<LabeledImage>& train, const std::vector<EvalImage>& eval,
                         const std::vector<std::string>& class_names, bool mask_fields,
-                        const std::optional<std::vector<int>>& eval_labels,
-                        const std::vector<std::string>& eval_persons, int near_bits,
+                        const std::optional<std::vector<int>>& eval_labels, int near_bits,
                         const std::function<void(size_t, size_t)>& progress) {
   DataProfile p;
   const size_t total = train.size() + eval.size();
@@ -152,20 +141,13 @@ DataProfile ProfileData(const std::vector<LabeledImage>& train, const std::vecto
     step();
   }
   for (size_t i = 0; i < eval.size(); ++i) {
-    const std::string person = i < eval_persons.size() ? eval_persons[i] : "";
     if (eval_labels && i < eval_labels->size()) {
       Count(p, "eval", (*eval_labels)[i], class_names, mask_fields);
     }
-    p.images.push_back(Examine("eval", eval[i].path, person));
+    p.images.push_back(Examine("eval", eval[i].path, ""));
     step();
   }
   p.duplicates = FindDuplicates(p.images, near_bits);
-  std::set<std::string> train_persons, both;
-  for (const LabeledImage& image : train) train_persons.insert(image.person);
-  for (const std::string& person : eval_persons) {
-    if (!person.empty() && train_persons.count(person) > 0) both.insert(person);
-  }
-  p.persons_in_both.assign(both.begin(), both.end());
   return p;
 }
 
