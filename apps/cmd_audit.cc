@@ -84,7 +84,7 @@ int RunDataProfile(const AuditOptions& o) {
             << CountOf(static_cast<long long>(listing.train.size()), "training image") << " and "
             << CountOf(static_cast<long long>(listing.eval.size()), "eval image") << std::endl;
   DataProfile profile = ProfileData(listing.train, listing.eval, listing.class_names, mask,
-                                    eval_labels, {}, o.near_bits, [](size_t done, size_t total) {
+                                    eval_labels, o.near_bits, [](size_t done, size_t total) {
                                       std::cerr << "audit: read " << done << "/" << total
                                                 << " images" << std::endl;
                                     });
@@ -94,9 +94,7 @@ int RunDataProfile(const AuditOptions& o) {
   for (const ImageFacts& f : profile.images) unreadable += f.readable ? 0 : 1;
   for (const DuplicatePair& d : profile.duplicates) (d.exact ? exact : near) += 1;
   std::cout << profile.images.size() << " images: " << unreadable << " unreadable, " << exact
-            << " exact and " << near << " near duplicate pairs, "
-            << CountOf(static_cast<long long>(profile.persons_in_both.size()), "person")
-            << " in both sets\npage: "
+            << " exact and " << near << " near duplicate pairs\npage: "
             << (std::filesystem::path(o.out) / "data_profile.html").string() << "\n";
   return 0;
 }

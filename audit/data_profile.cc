@@ -1,109 +1,58 @@
 #include "audit/data_profile.h"
 
-#include <png.h>
-#include <turbojpeg.h>
-
 #include <algorithm>
 #include <bitset>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <set>
-#include <sstream>
+#include <iterator>
 #include <stdexcept>
 
-#include "audit/audit_report.h"
-#include "core/csv.h"
 #include "core/data_edits.h"
+#include "datagen/image_decode.h"
 
 namespace fs = std::filesystem;
 
 namespace ensweep {
 namespace {
 
-std::string ReadBytes(const std::string& path) {
+std::vector<uint8_t> ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::string FormatOf(const std::string& bytes) {
-  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
-      static_cast<unsigned char>(bytes[1]) == 0xD8)
-    return "jpeg";
-  if (bytes.size() >= 8 && bytes.compare(0, 4, "\x89PNG") == 0) return "png";
+std::string FormatOf(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) return "jpeg";
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), "\x89PNG", 4) == 0) return "png";
   return "unknown";
 }
 
-uint64_t Fnv1a(const std::string& bytes) {
+uint64_t Fnv1a(const std::vector<uint8_t>& bytes) {
   uint64_t h = 1469598103934665603ULL;
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
+  for (const uint8_t b : bytes) {
+    h ^= b;
     h *= 1099511628211ULL;
   }
   return h;
 }
 
-// Grey pixels of the whole image, row-major.
-std::vector<uint8_t> DecodeGrey(const std::string& bytes, const std::string& format, int& width,
-                                int& height) {
-  if (format == "jpeg") {
-    std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
-    int subsamp = 0, colorspace = 0;
-    auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-    if (tjDecompressHeader3(tj.get(), data, bytes.size(), &width, &height, &subsamp, &colorspace) !=
-            0 ||
-        width <= 0 || height <= 0 || static_cast<int64_t>(width) * height > (int64_t{1} << 26)) {
-      throw std::runtime_error(std::string("bad JPEG header: ") + tjGetErrorStr2(tj.get()));
-    }
-    std::vector<uint8_t> grey(static_cast<size_t>(width) * height);
-    if (tjDecompress2(tj.get(), data, bytes.size(), grey.data(), width, 0, height, TJPF_GRAY, 0) !=
-        0) {
-      throw std::runtime_error(std::string("JPEG decode failed: ") + tjGetErrorStr2(tj.get()));
-    }
-    return grey;
-  }
-  if (format == "png") {
-    png_image image{};
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
-      throw std::runtime_error(std::string("bad PNG: ") + image.message);
-    }
-    image.format = PNG_FORMAT_GRAY;
-    width = static_cast<int>(image.width);
-    height = static_cast<int>(image.height);
-    if (static_cast<int64_t>(width) * height > (int64_t{1} << 26)) {
-      png_image_free(&image);
-      throw std::runtime_error("PNG too large");
-    }
-    std::vector<uint8_t> grey(PNG_IMAGE_SIZE(image));
-    if (!png_image_finish_read(&image, nullptr, grey.data(), 0, nullptr)) {
-      throw std::runtime_error(std::string("PNG decode failed: ") + image.message);
-    }
-    return grey;
-  }
-  throw std::runtime_error("not a JPEG or PNG file");
-}
-
-uint64_t HashOfGrey(const std::vector<uint8_t>& grey, int width, int height) {
+// The difference hash of an image decoded as training decodes it (datagen/image_decode.h): its 9x8
+// area-averaged thumbnail in grey (ITU-R BT.601 luma), bit set where a cell is brighter than its
+// right neighbour.
+uint64_t HashOf(const RgbImage& image) {
   constexpr int kW = 9, kH = 8;
-  double cell[kH][kW] = {};
-  for (int y = 0; y < kH; ++y) {
-    const int y0 = y * height / kH, y1 = std::max(y0 + 1, (y + 1) * height / kH);
-    for (int x = 0; x < kW; ++x) {
-      const int x0 = x * width / kW, x1 = std::max(x0 + 1, (x + 1) * width / kW);
-      double sum = 0;
-      for (int yy = y0; yy < y1; ++yy) {
-        for (int xx = x0; xx < x1; ++xx) sum += grey[static_cast<size_t>(yy) * width + xx];
-      }
-      cell[y][x] = sum / ((y1 - y0) * (x1 - x0));
-    }
+  uint8_t thumb[kW * kH * 3];
+  ResizeRgb(image.pixels.data(), image.width, image.height, thumb, kW, kH);
+  double grey[kW * kH];
+  for (int i = 0; i < kW * kH; ++i) {
+    grey[i] = 0.299 * thumb[i * 3] + 0.587 * thumb[i * 3 + 1] + 0.114 * thumb[i * 3 + 2];
   }
   uint64_t hash = 0;
   for (int y = 0; y < kH; ++y) {
-    for (int x = 0; x + 1 < kW; ++x) hash = (hash << 1) | (cell[y][x] > cell[y][x + 1] ? 1 : 0);
+    for (int x = 0; x + 1 < kW; ++x) {
+      hash = (hash << 1) | (grey[y * kW + x] > grey[y * kW + x + 1] ? 1 : 0);
+    }
   }
   return hash;
 }
@@ -114,12 +63,14 @@ ImageFacts Examine(const std::string& set, const std::string& path, const std::s
   f.path = path;
   f.person = person;
   try {
-    const std::string bytes = ReadBytes(path);
+    const std::vector<uint8_t> bytes = ReadBytes(path);
     f.bytes = bytes.size();
     f.content_hash = Fnv1a(bytes);
     f.format = FormatOf(bytes);
-    const std::vector<uint8_t> grey = DecodeGrey(bytes, f.format, f.width, f.height);
-    f.dhash = HashOfGrey(grey, f.width, f.height);
+    const RgbImage image = DecodeImageBytes(bytes, path);
+    f.width = image.width;
+    f.height = image.height;
+    f.dhash = HashOf(image);
     f.readable = true;
   } catch (const std::exception& e) {
     f.error = e.what();
@@ -153,25 +104,29 @@ std::vector<DuplicatePair> FindDuplicates(const std::vector<ImageFacts>& images,
   return pairs;
 }
 
+// Whether `s` is a whole number of at most 18 digits (so that it fits an int64 exactly).
+bool IsWholeNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 18 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
-uint64_t DifferenceHash(const std::string& path, int* width, int* height, std::string* format) {
-  const std::string bytes = ReadBytes(path);
-  const std::string f = FormatOf(bytes);
-  int w = 0, h = 0;
-  const uint64_t hash = HashOfGrey(DecodeGrey(bytes, f, w, h), w, h);
-  if (width != nullptr) *width = w;
-  if (height != nullptr) *height = h;
-  if (format != nullptr) *format = f;
-  return hash;
+bool ValueNameLess::operator()(const std::string& a, const std::string& b) const {
+  const bool a_number = IsWholeNumber(a), b_number = IsWholeNumber(b);
+  if (a_number && b_number) {
+    const long long x = std::stoll(a), y = std::stoll(b);
+    return x != y ? x < y : a < b;  // "07" and "7": both kept, in text order
+  }
+  if (a_number != b_number) return a_number;
+  return a < b;
 }
 
 // Long: one pass over the two sets in order (counting, examining, reporting progress) reads
 // better whole than split into helpers that share every local.
 DataProfile ProfileData(const std::vector<LabeledImage>& train, const std::vector<EvalImage>& eval,
                         const std::vector<std::string>& class_names, bool mask_fields,
-                        const std::optional<std::vector<int>>& eval_labels,
-                        const std::vector<std::string>& eval_persons, int near_bits,
+                        const std::optional<std::vector<int>>& eval_labels, int near_bits,
                         const std::function<void(size_t, size_t)>& progress) {
   DataProfile p;
   const size_t total = train.size() + eval.size();
@@ -186,20 +141,13 @@ DataProfile ProfileData(const std::vector<LabeledImage>& train, const std::vecto
     step();
   }
   for (size_t i = 0; i < eval.size(); ++i) {
-    const std::string person = i < eval_persons.size() ? eval_persons[i] : "";
     if (eval_labels && i < eval_labels->size()) {
       Count(p, "eval", (*eval_labels)[i], class_names, mask_fields);
     }
-    p.images.push_back(Examine("eval", eval[i].path, person));
+    p.images.push_back(Examine("eval", eval[i].path, ""));
     step();
   }
   p.duplicates = FindDuplicates(p.images, near_bits);
-  std::set<std::string> train_persons, both;
-  for (const LabeledImage& image : train) train_persons.insert(image.person);
-  for (const std::string& person : eval_persons) {
-    if (!person.empty() && train_persons.count(person) > 0) both.insert(person);
-  }
-  p.persons_in_both.assign(both.begin(), both.end());
   return p;
 }
 

@@ -109,12 +109,7 @@ void WriteDuplicates(std::ofstream& out, const DataProfile& p) {
         << HtmlEscape(a.path) << "</small></td><td>" << InlineImage(b.path, 64) << "<br><small>"
         << b.set << ": " << HtmlEscape(b.path) << "</small></td></tr>\n";
   }
-  out << "</table>\n<h2>Persons in both train and eval: " << p.persons_in_both.size()
-      << "</h2>\n<ul>\n";
-  for (const std::string& person : p.persons_in_both) {
-    out << "<li>" << HtmlEscape(person) << "</li>\n";
-  }
-  out << "</ul>\n";
+  out << "</table>\n";
 }
 
 }  // namespace

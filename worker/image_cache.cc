@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/parallel_for.h"
-#include "worker/image_decode.h"
+#include "datagen/image_decode.h"
 
 namespace ensweep {
 namespace {

@@ -6,7 +6,7 @@
 //
 // A member's probabilities are made exactly as its trial made its eval predictions
 // (worker/torch_trainer.h): each image decoded and resized to the study's image size
-// (worker/image_decode.h), the evaluation view (centre crop, ImageNet normalisation;
+// (datagen/image_decode.h), the evaluation view (centre crop, ImageNet normalisation;
 // worker/augment.h), the model in evaluation mode with the trial's arithmetic on the device
 // (worker/arithmetic.h), probabilities from its head (worker/heads.h); with k folds the mean of
 // the fold models' probabilities (each fold's share 1/k summed in fold order), and with `hflip`

@@ -225,8 +225,7 @@ TEST_CASE("the data profile finds exact and near duplicates across the sets and 
                                        {"z", (dir / "c.png").string()}};
   std::vector<std::string> classes;
   for (int c = 0; c < kNumClasses; ++c) classes.push_back(std::to_string(c));
-  const DataProfile p =
-      ProfileData(train, eval, classes, true, std::vector<int>{0, 0, 5}, {"", "p2", ""}, 2);
+  const DataProfile p = ProfileData(train, eval, classes, true, std::vector<int>{0, 0, 5}, 2);
   int exact = 0, near = 0;
   for (const DuplicatePair& d : p.duplicates) {
     const std::string a = fs::path(p.images[d.a].path).filename().string();
@@ -248,5 +247,39 @@ TEST_CASE("the data profile finds exact and near duplicates across the sets and 
   CHECK(p.counts.at("train").at("gender").at("male") == 1);
   CHECK(p.counts.at("train").at("gender").at("female") == 2);
   CHECK(p.counts.at("eval").at("class").at("5") == 1);
-  CHECK(p.persons_in_both == std::vector<std::string>{"p2"});
+}
+
+TEST_CASE("the data profile lists classes named by numbers in numeric order, 2 before 10",
+          "[audit]") {
+  const fs::path dir = test::FreshDir("ensweep_audit", "profile_order");
+  std::vector<LabeledImage> train;
+  for (const int label : {10, 2, 1, 10}) {
+    const fs::path path = dir / ("i" + std::to_string(train.size()) + ".jpg");
+    std::ofstream(path) << "not an image";  // counted from the label; unreadable is fine here
+    train.push_back({path.string(), "p", label});
+  }
+  std::vector<std::string> classes;
+  for (int c = 0; c < kNumClasses; ++c) classes.push_back(std::to_string(c));
+  const DataProfile p = ProfileData(train, {}, classes, false, std::nullopt, 2);
+  std::vector<std::string> order;
+  for (const auto& [value, count] : p.counts.at("train").at("class")) order.push_back(value);
+  CHECK(order == std::vector<std::string>{"1", "2", "10"});
+  CHECK(p.counts.at("train").at("class").at("10") == 2);
+
+  WriteDataProfile((dir / "out").string(), p, "t");
+  const CsvTable counts = ReadCsv((dir / "out" / "counts.csv").string());
+  std::vector<std::string> written;
+  for (const auto& row : counts.rows) written.push_back(row[counts.Column("value")]);
+  CHECK(written == order);
+}
+
+TEST_CASE("value names order whole numbers by value, before other names in text order", "[audit]") {
+  const ValueNameLess less;
+  CHECK(less("2", "10"));
+  CHECK_FALSE(less("10", "2"));
+  CHECK(less("9", "cat"));
+  CHECK_FALSE(less("cat", "9"));
+  CHECK(less("ant", "bee"));
+  CHECK(less("60+", "age"));  // not a whole number: text order
+  CHECK_FALSE(less("7", "7"));
 }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/listing.h"
 #include "core/study.h"
+#include "tests/core/listing_util.h"
 #include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -36,27 +37,12 @@ fs::path WriteEdits(const fs::path& dir, const std::string& name, const std::str
   return path;
 }
 
-DataSpec Data(const fs::path& train) {
-  DataSpec data;
-  data.train = train.string();
-  return data;
-}
-
-std::string ListError(const DataSpec& data) {
-  try {
-    ListData(data);
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("exclude drops every photo of a person row and the one photo of an image row",
           "[core][edits]") {
   const fs::path train = MaskData("exclude");
-  DataSpec data = Data(train);
+  DataSpec data = test::DataSpecOf("mask", train);
   data.exclude = WriteEdits(train.parent_path(), "x.csv",
                             "person,000001_male_Asian_25,,gender,male,female,0.9\n"
                             "image,000002_female_Asian_45,images/000002_female_Asian_45/normal.jpg,"
@@ -73,7 +59,7 @@ TEST_CASE("exclude drops every photo of a person row and the one photo of an ima
 TEST_CASE("relabel sets a person's field on all their photos and keeps the other fields",
           "[core][edits]") {
   const fs::path train = MaskData("relabel");
-  DataSpec data = Data(train);
+  DataSpec data = test::DataSpecOf("mask", train);
   data.relabel =
       WriteEdits(train.parent_path(), "r.csv", "person,000002_female_Asian_45,,age,30-59,60+,0.8\n")
           .string();
@@ -92,18 +78,20 @@ TEST_CASE(
     "file and line",
     "[core][edits]") {
   const fs::path train = MaskData("refused");
-  DataSpec data = Data(train);
+  DataSpec data = test::DataSpecOf("mask", train);
   data.exclude = WriteEdits(train.parent_path(), "x.csv",
                             "person,000009_male_Asian_25,,gender,male,female,1\n")
                      .string();
-  CHECK_THAT(ListError(data), Catch::Contains("x.csv:2") &&
-                                  Catch::Contains("'000009_male_Asian_25' is not in the training"));
+  CHECK_THAT(test::ListingError(data),
+             Catch::Contains("x.csv:2") &&
+                 Catch::Contains("'000009_male_Asian_25' is not in the training"));
   data.exclude.clear();
   data.relabel = WriteEdits(train.parent_path(), "r.csv",
                             "person,000001_male_Asian_25,,gender,male,female,1\n"
                             "person,000001_male_Asian_25,,gender,male,female,1\n")
                      .string();
-  CHECK_THAT(ListError(data), Catch::Contains("r.csv:3") && Catch::Contains("given gender 'male'"));
+  CHECK_THAT(test::ListingError(data),
+             Catch::Contains("r.csv:3") && Catch::Contains("given gender 'male'"));
 }
 
 TEST_CASE("a malformed edits file is reported under its study key with the file's line",

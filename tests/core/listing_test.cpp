@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/split.h"
 #include "core/study.h"
+#include "tests/core/listing_util.h"
 #include "tests/scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -19,23 +20,6 @@ namespace {
 fs::path FreshDir(const std::string& name) { return test::FreshDir("ensweep_listing", name); }
 
 using test::Touch;
-
-DataSpec Spec(const std::string& format, const fs::path& train, const fs::path& eval = {}) {
-  DataSpec data;
-  data.format = *ParseOption<DataFormat>(format);
-  data.train = train.string();
-  data.eval = eval.string();
-  return data;
-}
-
-std::string ErrorOf(const DataSpec& data) {
-  try {
-    ListData(data);
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -60,7 +44,7 @@ TEST_CASE("imagefolder: classes sorted by name, non-images skipped, images in su
   Touch(eval / "._a.png");
   Touch(eval / "skip.gif");
 
-  const DataListing listing = ListData(Spec("imagefolder", root, eval));
+  const DataListing listing = ListData(test::DataSpecOf("imagefolder", root, eval));
   CHECK(listing.class_names == std::vector<std::string>{"Bee", "ant", "zebra"});
   CHECK(listing.num_classes() == 3);
   REQUIRE(listing.train.size() == 5);
@@ -83,7 +67,7 @@ TEST_CASE("imagefolder: classes sorted by name, non-images skipped, images in su
   CHECK(listing.eval[1].image_id == "b/1.jpeg");
   CHECK(listing.eval[2].image_id == "b/2.jpg");
   CHECK(fs::path(listing.eval[2].path) == eval / "b" / "2.jpg");
-  CHECK(ListClassNames(Spec("imagefolder", root)) == listing.class_names);
+  CHECK(ListClassNames(test::DataSpecOf("imagefolder", root)) == listing.class_names);
 }
 
 TEST_CASE("imagefolder: a class folder without images and a root without classes are named",
@@ -91,11 +75,12 @@ TEST_CASE("imagefolder: a class folder without images and a root without classes
   const fs::path root = FreshDir("imagefolder_bad") / "train";
   Touch(root / "cat" / "1.jpg");
   Touch(root / "dog" / "notes.txt");
-  CHECK_THAT(ErrorOf(Spec("imagefolder", root)),
+  CHECK_THAT(test::ListingError(test::DataSpecOf("imagefolder", root)),
              Catch::Contains((root / "dog").string()) && Catch::Contains("has no images"));
   const fs::path empty = FreshDir("imagefolder_empty");
   Touch(empty / "1.jpg");
-  CHECK_THAT(ErrorOf(Spec("imagefolder", empty)), Catch::Contains("no class folders"));
+  CHECK_THAT(test::ListingError(test::DataSpecOf("imagefolder", empty)),
+             Catch::Contains("no class folders"));
 }
 
 TEST_CASE("csv: labels are class names sorted, paths relative to the CSV, file order kept",
@@ -116,7 +101,8 @@ TEST_CASE("csv: labels are class names sorted, paths relative to the CSV, file o
                                    << abs.string() << ",dog,p3\n";
   std::ofstream(dir / "eval.csv") << "id,path\n1,img/d.jpg\n2,img/a.jpg\n";
 
-  const DataListing listing = ListData(Spec("csv", dir / "train.csv", dir / "eval.csv"));
+  const DataListing listing =
+      ListData(test::DataSpecOf("csv", dir / "train.csv", dir / "eval.csv"));
   CHECK(listing.class_names == std::vector<std::string>{"bird", "cat", "dog"});
   REQUIRE(listing.train.size() == 5);
   CHECK(fs::path(listing.train[0].path) == dir / "img" / "c.jpg");
@@ -130,11 +116,11 @@ TEST_CASE("csv: labels are class names sorted, paths relative to the CSV, file o
   REQUIRE(listing.eval.size() == 2);
   CHECK(listing.eval[0].image_id == "img/d.jpg");
   CHECK(fs::path(listing.eval[0].path) == dir / "img" / "d.jpg");
-  CHECK(ListClassNames(Spec("csv", dir / "train.csv")) == listing.class_names);
+  CHECK(ListClassNames(test::DataSpecOf("csv", dir / "train.csv")) == listing.class_names);
 
   // Without a group column every image is its own group.
   std::ofstream(dir / "nogroup.csv") << "label,path\ncat,img/a.jpg\ncat,img/b.png\n";
-  const DataListing ungrouped = ListData(Spec("csv", dir / "nogroup.csv"));
+  const DataListing ungrouped = ListData(test::DataSpecOf("csv", dir / "nogroup.csv"));
   REQUIRE(ungrouped.train.size() == 2);
   CHECK(ungrouped.train[0].person != ungrouped.train[1].person);
   CHECK(ungrouped.class_names == std::vector<std::string>{"cat"});
@@ -147,7 +133,7 @@ TEST_CASE("csv: a bad line is named by file and line with what was expected", "[
   const std::string file = (dir / "t.csv").string();
   const auto error = [&](const std::string& text) {
     std::ofstream(file, std::ios::trunc) << text;
-    return ErrorOf(Spec("csv", file));
+    return test::ListingError(test::DataSpecOf("csv", file));
   };
   CHECK_THAT(error("path,class\na.jpg,cat\n"),
              Catch::Contains(file + ":1:") && Catch::Contains("'label'"));
@@ -165,7 +151,8 @@ TEST_CASE("csv: a bad line is named by file and line with what was expected", "[
   CHECK_THAT(error("path,label\na.jpg,cat,extra\n"), Catch::Contains(file + ":2: expected 2"));
   CHECK_THAT(error("path,label\n"), Catch::Contains("no rows"));
   // A folder where the CSV file was expected.
-  CHECK_THAT(ErrorOf(Spec("csv", dir)), Catch::Contains("expects a CSV file"));
+  CHECK_THAT(test::ListingError(test::DataSpecOf("csv", dir)),
+             Catch::Contains("expects a CSV file"));
 }
 
 TEST_CASE("csv: group splits and folds never share a group", "[core][listing][split]") {
@@ -182,7 +169,7 @@ TEST_CASE("csv: group splits and folds never share a group", "[core][listing][sp
     }
   }
   csv.close();
-  const DataListing listing = ListData(Spec("csv", dir / "train.csv"));
+  const DataListing listing = ListData(test::DataSpecOf("csv", dir / "train.csv"));
   REQUIRE(listing.train.size() == 120);
   std::vector<std::string> groups;
   std::vector<int> strata;
@@ -212,15 +199,17 @@ TEST_CASE("data paths: a run needs the format's folder or file", "[core][listing
   const fs::path dir = FreshDir("paths");
   Touch(dir / "train.csv");
   fs::create_directories(dir / "folder");
-  CHECK_NOTHROW(CheckDataPaths(Spec("csv", dir / "train.csv"), "s.yaml"));
-  CHECK_NOTHROW(CheckDataPaths(Spec("imagefolder", dir / "folder", dir / "folder"), "s.yaml"));
-  CHECK_THROWS_WITH(CheckDataPaths(Spec("csv", dir / "folder"), "s.yaml"),
+  CHECK_NOTHROW(CheckDataPaths(test::DataSpecOf("csv", dir / "train.csv"), "s.yaml"));
+  CHECK_NOTHROW(
+      CheckDataPaths(test::DataSpecOf("imagefolder", dir / "folder", dir / "folder"), "s.yaml"));
+  CHECK_THROWS_WITH(CheckDataPaths(test::DataSpecOf("csv", dir / "folder"), "s.yaml"),
                     Catch::StartsWith("s.yaml: 'data.train'") && Catch::Contains("is a folder"));
-  CHECK_THROWS_WITH(CheckDataPaths(Spec("csv", dir / "train.csv", dir / "none.csv"), "s.yaml"),
-                    Catch::StartsWith("s.yaml: 'data.eval'") && Catch::Contains("does not exist"));
-  CHECK_THROWS_WITH(CheckDataPaths(Spec("imagefolder", dir / "train.csv"), "s.yaml"),
+  CHECK_THROWS_WITH(
+      CheckDataPaths(test::DataSpecOf("csv", dir / "train.csv", dir / "none.csv"), "s.yaml"),
+      Catch::StartsWith("s.yaml: 'data.eval'") && Catch::Contains("does not exist"));
+  CHECK_THROWS_WITH(CheckDataPaths(test::DataSpecOf("imagefolder", dir / "train.csv"), "s.yaml"),
                     Catch::Contains("does not exist"));
-  CHECK_THROWS_WITH(CheckDataPaths(Spec("mask", dir / "folder"), "s.yaml"),
+  CHECK_THROWS_WITH(CheckDataPaths(test::DataSpecOf("mask", dir / "folder"), "s.yaml"),
                     Catch::Contains("has no train.csv"));
 }
 

@@ -1,4 +1,4 @@
-#include "worker/image_decode.h"
+#include "datagen/image_decode.h"
 
 #include <sys/resource.h>
 

@@ -1,4 +1,4 @@
-#include "worker/image_decode.h"
+#include "datagen/image_decode.h"
 
 #include <png.h>
 #include <turbojpeg.h>
@@ -165,8 +165,8 @@ RgbImage DecodePng(const std::vector<uint8_t>& bytes, const std::string& path) {
   return image;
 }
 
-RgbImage Decode(const std::string& path, int target_width, int target_height) {
-  const std::vector<uint8_t> bytes = ReadFileBytes(path);
+RgbImage Decode(const std::vector<uint8_t>& bytes, const std::string& path, int target_width,
+                int target_height) {
   if (IsJpeg(bytes)) return DecodeJpeg(bytes, path, target_width, target_height);
   if (IsPng(bytes)) return DecodePng(bytes, path);
   throw UserError("not a JPEG or PNG image (by its first bytes): " + path);
@@ -257,14 +257,20 @@ void ResizeRgb(const uint8_t* src, int src_width, int src_height, uint8_t* dst, 
   }
 }
 
-RgbImage DecodeImageFile(const std::string& path) { return Decode(path, 0, 0); }
+RgbImage DecodeImageFile(const std::string& path) {
+  return Decode(ReadFileBytes(path), path, 0, 0);
+}
+
+RgbImage DecodeImageBytes(const std::vector<uint8_t>& bytes, const std::string& path) {
+  return Decode(bytes, path, 0, 0);
+}
 
 void DecodeImageFileResized(const std::string& path, int width, int height, uint8_t* out) {
   if (width <= 0 || height <= 0) {
     throw std::invalid_argument("image size must be positive, got " + std::to_string(width) + "x" +
                                 std::to_string(height));
   }
-  const RgbImage image = Decode(path, width, height);
+  const RgbImage image = Decode(ReadFileBytes(path), path, width, height);
   ResizeRgb(image.pixels.data(), image.width, image.height, out, width, height);
 }
 

@@ -1,5 +1,6 @@
 // Decoding JPEG and PNG files to 8-bit RGB at a fixed size, the form in which the worker keeps
-// every image in memory.
+// every image in memory; torch-free, so that the audit's data profile (audit/data_profile.h) reads
+// images exactly as training does.
 //
 // The format comes from the file's first bytes, not its extension: competition data mixes .jpg,
 // .jpeg and .png, and a renamed file is common. JPEGs use TurboJPEG's scaled decoding (the smallest
@@ -45,6 +46,9 @@ int64_t MaxImagePixels();
 // height of 0 or more than MaxImagePixels() pixels (the message gives the declared size and the
 // limit).
 RgbImage DecodeImageFile(const std::string& path);
+
+// DecodeImageFile on a file's bytes already in memory; `path` only names the file in messages.
+RgbImage DecodeImageBytes(const std::vector<uint8_t>& bytes, const std::string& path);
 
 // Decodes `path` and resizes it to exactly width x height (both > 0) into `out`, which must hold
 // width * height * 3 bytes. Throws like DecodeImageFile.
