@@ -91,7 +91,7 @@ struct RunSummary {
   int64_t study_id = 0;
   int64_t trials = 0;  // trials in the study after the run
   int64_t complete = 0, failed = 0, pruned = 0, stale = 0, queued = 0;
-  int64_t finished_this_run = 0;
+  int64_t finished_this_run = 0;  // ended for good in this run (TrialBook::finished_this_run)
   bool interrupted = false;
   std::string stop_reason;
   double seconds = 0;

@@ -31,14 +31,19 @@ std::set<int64_t> CheckpointRetention::Kept(const std::vector<TrialRecord>& tria
     }
   }
   const bool maximize = spec_.objective.maximize;
-  std::sort(ranked.begin(), ranked.end(), [maximize](const TrialRecord* a, const TrialRecord* b) {
-    if (*a->value != *b->value) return maximize ? *a->value > *b->value : *a->value < *b->value;
-    return a->number < b->number;  // ties: the earlier trial
-  });
+  // Only the best `keep` need an order (the sweep runs after every round in which a trial ended).
+  const auto top =
+      ranked.begin() + static_cast<std::ptrdiff_t>(std::min<int64_t>(
+                           spec_.checkpoints.keep, static_cast<int64_t>(ranked.size())));
+  std::partial_sort(ranked.begin(), top, ranked.end(),
+                    [maximize](const TrialRecord* a, const TrialRecord* b) {
+                      if (*a->value != *b->value) {
+                        return maximize ? *a->value > *b->value : *a->value < *b->value;
+                      }
+                      return a->number < b->number;  // ties: the earlier trial
+                    });
   std::set<int64_t> kept;
-  for (size_t i = 0; i < ranked.size() && static_cast<int64_t>(i) < spec_.checkpoints.keep; ++i) {
-    kept.insert(ranked[i]->number);
-  }
+  for (auto it = ranked.begin(); it != top; ++it) kept.insert((*it)->number);
   return kept;
 }
 
@@ -63,16 +68,18 @@ bool CheckpointRetention::Sweep(const std::vector<TrialRecord>& trials,
     return false;
   }
   if (!lock) return false;  // a reader holds the folder: the next sweep does it
-  for (const TrialRecord* t : due) Delete(*t, notes);
-  return true;
-}
-
-void CheckpointRetention::Delete(const TrialRecord& trial, std::vector<std::string>& notes) {
+  // Every due trial's checkpoint rows go in one transaction, before any of their files.
   std::vector<ArtifactRecord> checkpoints;
-  for (const ArtifactRecord& a : store_.Artifacts(trial.id)) {
-    if (a.kind.compare(0, kCheckpointKind.size(), kCheckpointKind) == 0) checkpoints.push_back(a);
+  Store::Batch batch(store_);
+  for (const TrialRecord* t : due) {
+    const size_t before = checkpoints.size();
+    for (const ArtifactRecord& a : store_.Artifacts(t->id)) {
+      if (a.kind.compare(0, kCheckpointKind.size(), kCheckpointKind) == 0) checkpoints.push_back(a);
+    }
+    if (checkpoints.size() > before) store_.ForgetArtifacts(t->id, kCheckpointKind);
   }
-  if (!checkpoints.empty()) store_.ForgetArtifacts(trial.id, kCheckpointKind);
+  batch.Commit();
+  for (const TrialRecord* t : due) swept_.insert(t->number);
   for (const ArtifactRecord& a : checkpoints) {
     std::error_code error;
     if (std::filesystem::remove(a.path, error)) {
@@ -81,7 +88,7 @@ void CheckpointRetention::Delete(const TrialRecord& trial, std::vector<std::stri
       notes.push_back("cannot delete " + a.path + ": " + error.message());
     }
   }
-  swept_.insert(trial.number);
+  return true;
 }
 
 }  // namespace ensweep

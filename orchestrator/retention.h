@@ -8,9 +8,11 @@
 // its checkpoint then.
 //
 // The coordinator sweeps after every round in which a trial ended (after the round's commit) and
-// once when the run ends. Each deletion forgets the artifact rows first (Store::ForgetArtifacts,
-// so no reader is ever pointed at a missing file), then removes the files. A sweep takes the
-// artifact folder's lock exclusively without waiting (core/artifact_lock.h): while a reader
+// once when the run ends. A sweep forgets the artifact rows first, all in one store transaction
+// (Store::ForgetArtifacts, so no reader is ever pointed at a missing file), then removes the
+// files. Each trial's artifacts are looked up once: a trial swept is not looked at again. A sweep
+// takes the artifact folder's lock exclusively without waiting (core/artifact_lock.h): while a
+// reader
 // (`ensweep ensemble`, `ensweep predict`) holds it, the sweep is postponed and Sweep returns
 // false; the next sweep does the work. A file that cannot be removed is left (its row is gone)
 // and named in the returned notes.
@@ -43,7 +45,6 @@ class CheckpointRetention {
  private:
   // Trial numbers whose checkpoints are kept now: the best `keep` COMPLETE trials.
   std::set<int64_t> Kept(const std::vector<TrialRecord>& trials) const;
-  void Delete(const TrialRecord& trial, std::vector<std::string>& notes);
 
   const StudySpec& spec_;
   Store& store_;

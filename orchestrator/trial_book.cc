@@ -307,7 +307,11 @@ void TrialBook::Stale(int64_t number, const std::string& reason) {
   store_.MarkStale(trial.id, trial.error);
   curves_[number].state = trial.state;
   const bool retry = Retryable(trial);
-  if (retry) pending_.push_front(number);
+  if (retry) {
+    pending_.push_front(number);
+  } else {
+    ++finished_this_run_;  // it has ended for good, as finished_before_ counts it
+  }
   observer_.TrialStale(trial, retry);
 }
 

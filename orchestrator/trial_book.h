@@ -83,6 +83,8 @@ class TrialBook {
   bool Retryable(const TrialRecord& trial) const;
   int64_t next_number() const { return next_number_; }
   const TrialRecord* best() const { return best_ ? &Get(*best_) : nullptr; }
+  // Trials that ended for good in this run: COMPLETE, PRUNED, FAILED, or STALE without retries
+  // left (their count is also the position TrialEnded reports, after those of earlier runs).
   int64_t finished_this_run() const { return finished_this_run_; }
   // Where trial `number`'s artifacts go: <artifacts>/trial-NNNNN.
   std::string ArtifactDir(int64_t number) const;

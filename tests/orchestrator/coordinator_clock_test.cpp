@@ -246,6 +246,24 @@ TEST_CASE("a lost worker's trial becomes STALE and is retried elsewhere",
   CHECK(retried == 1);
 }
 
+TEST_CASE("a trial STALE with no retries left counts once among the ended trials",
+          "[orchestrator][coordinator][clock]") {
+  StudySpec spec = ClockStudy(3, 30);
+  spec.resources.max_retries = 0;
+  Behaviour crashes;
+  crashes.lost_at = milliseconds(500);  // mid-way through trial 0
+  SimulatedWorkers workers({crashes, Behaviour{}});
+  const ClockRun run = RunSimulated(spec, workers);
+  INFO(run.progress);
+  CHECK_THAT(run.progress, Catch::Contains("trial 0 is STALE; no retries left"));
+  // Trial 0 ended first, for good: the two trials that complete after it are the 2nd and 3rd.
+  CHECK_THAT(run.progress, Catch::Contains("[   2/3] trial 1 COMPLETE"));
+  CHECK_THAT(run.progress, Catch::Contains("[   3/3] trial 2 COMPLETE"));
+  CHECK(run.summary.finished_this_run == 3);
+  CHECK(run.summary.stale == 1);
+  CHECK(run.summary.complete == 2);
+}
+
 TEST_CASE("a grid study's progress counts the trials the grid holds, not the budget",
           "[orchestrator][coordinator][clock]") {
   StudySpec spec = ClockStudy(100, 30);
