@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 
+#include "apps/audit_leak.h"
 #include "apps/commands.h"
 #include "apps/study_locator.h"
 #include "apps/table.h"
@@ -30,6 +31,8 @@ struct AuditOptions {
   bool holdout = false;
   bool data = false;
   int near_bits = 2;
+  bool leak = false;
+  LeakOptions leak_options;
 };
 
 // The eval images' classes as the newest recorded ensemble predicted them (its submission), and
@@ -212,7 +215,28 @@ Command AddAuditCommand(CLI::App& root) {
   app->add_option("--near-bits", o->near_bits,
                   "--data: near duplicates differ in at most this many of 64 dHash bits (2)")
       ->check(Between(0, 32));
-  return {app, [o] { return o->data ? RunDataProfile(*o) : RunLabelAudit(*o); }};
+  app->add_flag("--leak", o->leak,
+                "Train the best trial's recipe twice, with an image-level and a person-level "
+                "validation split (same data, same seed), and print both validation scores "
+                "beside the eval score: how much an image split overstates. The two one-trial "
+                "studies go under -o DIR (default <artifacts>/audit-leak); a rerun resumes them");
+  app->add_option("--labels", o->leak_options.labels,
+                  "--leak: eval labels to score against (default eval_labels.csv beside "
+                  "data.eval, as ensweep datagen writes)");
+  app->add_option("--threads", o->leak_options.threads,
+                  "--leak: LibTorch threads of the training worker (default: every core)")
+      ->check(Between(1, 1024));
+  return {app, [o] {
+            if (o->data + o->leak + (o->method != "cl" || o->holdout) > 1) {
+              throw UserError("audit: --data, --leak and a label audit (--method, --holdout) "
+                              "are different audits; choose one");
+            }
+            if (o->leak) {
+              o->leak_options.out = o->out;
+              return RunLeakAudit(o->locator, o->leak_options);
+            }
+            return o->data ? RunDataProfile(*o) : RunLabelAudit(*o);
+          }};
 }
 
 }  // namespace ensweep

@@ -111,3 +111,53 @@ TEST_CASE(
                         << persons.size() << " suspect persons");
   CHECK(after > before);
 }
+
+// Generated data has 7 photos a person: an image-level split puts photos of a validation person in
+// training too, so its validation score runs ahead of the eval score (new persons) by more than a
+// person-level split's does. Seeded data, split and trial, one LibTorch thread.
+TEST_CASE(
+    "audit --leak trains the best recipe with an image and a person split and the image split's "
+    "validation score overstates the eval score by more",
+    "[e2e][audit][torch]") {
+  const fs::path dir = RunGeneratedStudy(
+      "audit_leak", 60, 30, 3,
+      "study: leak\nstorage: runs/store.sqlite\nartifacts: runs/artifacts\n"
+      "data:\n  train: data/train\n  eval: data/eval\n  image_size: [24, 32]\n"
+      "  split: {by: person, val_fraction: 0.3, seed: 0}\n"
+      "budget: {trials: 1, epochs: 6}\n"
+      "space: {backbone: custom_cnn, head: multitask, optimizer: sgd, lr: 0.05, "
+      "weight_decay: 0.0005, schedule: cosine}\n");
+  const std::string study = (dir / "study.yaml").string();
+  const auto leak = RunCommand(Ensweep() + " audit --leak " + study + " --threads 1 -o " +
+                               (dir / "leak").string());
+  INFO(leak.output);
+  REQUIRE(leak.status == 0);
+  CHECK_THAT(leak.output, Catch::Contains("by image") && Catch::Contains("by person") &&
+                              Catch::Contains("The image split overstates by"));
+  const auto scores = nlohmann::json::parse(ReadFile(dir / "leak" / "leak.json"));
+  REQUIRE(scores["splits"].size() == 2);
+  const auto gap = [&](int i) {
+    const auto& s = scores["splits"][i];
+    return s["val_macro_f1"].get<double>() - s["eval_macro_f1"].get<double>();
+  };
+  CHECK(scores["splits"][0]["split"] == "image");
+  CHECK(scores["splits"][1]["split"] == "person");
+  INFO("validation minus eval macro F1: image split " << gap(0) << ", person split " << gap(1));
+  CHECK(gap(0) > gap(1));
+  // The person split with the study's own split seed trains trial 0 again: its validation score
+  // is the study's.
+  const StoredStudy original = ReadStudy(dir, "leak");
+  REQUIRE(original.trials.size() == 1);
+  CHECK(scores["splits"][1]["val_macro_f1"].get<double>() ==
+        Approx(*original.trials[0].value).margin(1e-9));
+
+  // A rerun reuses both trainings (same study files) and prints the same figures.
+  const auto again = RunCommand(Ensweep() + " audit --leak " + study + " --threads 1 -o " +
+                                (dir / "leak").string());
+  REQUIRE(again.status == 0);
+  CHECK(nlohmann::json::parse(ReadFile(dir / "leak" / "leak.json")) == scores);
+
+  const auto both = RunCommand(Ensweep() + " audit --leak --data " + study);
+  CHECK(both.status == 2);
+  CHECK_THAT(both.output, Catch::Contains("choose one"));
+}
