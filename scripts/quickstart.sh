@@ -9,7 +9,7 @@ scripts/build.sh
 ensweep=build/apps/ensweep
 
 # Synthetic data in the competition layout (deterministic for the seed).
-$ensweep datagen --out data/quickstart --people 160 --image-size 96x128 --seed 0
+$ensweep datagen --out data/quickstart --people 240 --image-size 96x128 --seed 0
 
 # A fresh sweep each time this script runs (run it by hand to resume instead).
 rm -rf runs/quickstart
