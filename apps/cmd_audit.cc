@@ -196,7 +196,9 @@ Command AddAuditCommand(CLI::App& root) {
       "Find training labels that look wrong from the out-of-fold predictions of a k-fold study's\n"
       "best trials (confident learning, per field: mask per image, gender and age per person).\n"
       "Writes DIR/suspects.csv (level,person,image,field,given,suggested,score; the format that\n"
-      "data.exclude and data.relabel read) and DIR/index.html (thumbnails of every suspect).");
+      "data.exclude and data.relabel read) and DIR/index.html (thumbnails of every suspect).\n"
+      "--data profiles the training and eval sets instead; --leak measures how much an\n"
+      "image-level validation split overstates against a person-level one.");
   o->locator.AddOptions(app);
   app->add_option("-o,--out", o->out, "Output folder for suspects.csv and index.html");
   app->add_option("-t,--trials", o->trials,
