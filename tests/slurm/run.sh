@@ -158,10 +158,9 @@ STUDY=$(study requeue 20 0.3s)
 job=$(STUDY=$STUDY sbatch --parsable --output=requeue.out "$EXAMPLES/requeue.sbatch")
 if wait_until 90 complete_at_least requeue 4; then
   scancel --batch --signal=TERM "$job"  # what --signal=B:TERM@120 sends before the limit
-  # Requeued, it waits for Slurm's requeue delay (BeginTime, 2 minutes), cut short here; then it
-  # runs again and ends for good once the study is finished.
-  wait_until 60 bash -c "scontrol show job $job | grep -q JobState=PENDING" &&
-    scontrol update JobId="$job" StartTime=now
+  # Requeued, it waits for Slurm's requeue delay (BeginTime: the credential lifetime, cut to 10 s
+  # by cluster.sh's cred_expire; starting it sooner by hand races the node's revoked credential,
+  # "Job credential revoked"); then it runs again and ends for good once the study is finished.
   if wait_until 240 bash -c "[[ \$(scontrol show job $job | grep -o 'Restarts=[0-9]*') != Restarts=0 ]] && \
       scontrol show job $job | grep -q JobState=COMPLETED"; then
     pass "requeue.sbatch stopped, requeued itself and finished"
