@@ -16,8 +16,8 @@
 
 #include "apps/table.h"
 #include "core/error.h"
-#include "core/metrics.h"
 #include "core/study.h"
+#include "ensemble/pipeline.h"
 #include "ensemble/predictions.h"
 #include "ensemble/submission.h"
 #include "orchestrator/local_workers.h"
@@ -124,13 +124,8 @@ int RunChild(const fs::path& file, int threads) {
 }
 
 std::string EvalLabels(const DataSpec& data, const std::string& given) {
-  if (!given.empty()) {
-    if (!fs::exists(given)) throw UserError("--labels: no such file: " + given);
-    return given;
-  }
-  if (data.eval.empty()) return "";
-  const fs::path beside = fs::path(data.eval).parent_path() / "eval_labels.csv";
-  return fs::exists(beside) ? beside.string() : "";
+  if (!given.empty() && !fs::exists(given)) throw UserError("--labels: no such file: " + given);
+  return FindEvalLabels(given, data.eval);
 }
 
 LeakScore ScoreLeakTrial(const fs::path& file, const std::string& split, const std::string& labels) {
@@ -143,21 +138,12 @@ LeakScore ScoreLeakTrial(const fs::path& file, const std::string& split, const s
     throw UserError("the " + split + "-split training in " + file.parent_path().string() +
                     " did not complete" + (trial && !trial->error.empty() ? ": " + trial->error : ""));
   }
+  // The trial's final metrics are those of the epoch whose predictions are stored.
   const TrialPredictions p = LoadTrialPredictions(*store, *trial);
-  std::vector<int> predicted;
-  for (int64_t r = 0; r < p.val_probs.rows; ++r) {
-    int arg = 0;
-    for (int64_t c = 1; c < p.val_probs.cols; ++c) {
-      if (p.val_probs.at(r, c) > p.val_probs.at(r, arg)) arg = static_cast<int>(c);
-    }
-    predicted.push_back(arg);
-  }
-  const ConfusionMatrix confusion =
-      Confusion(p.val_labels, predicted, static_cast<int>(p.val_probs.cols));
   LeakScore score;
   score.split = split;
-  score.val_macro_f1 = confusion.MacroF1();
-  score.val_accuracy = confusion.Accuracy();
+  score.val_macro_f1 = trial->metrics.value("val_macro_f1", 0.0);
+  score.val_accuracy = trial->metrics.value("val_accuracy", 0.0);
   score.val_images = p.val_probs.rows;
   if (!labels.empty() && p.eval_probs) {
     score.eval = ScorePredictions(SubmissionTargetFor(spec.data), *p.eval_probs, labels);

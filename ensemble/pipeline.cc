@@ -43,15 +43,6 @@ std::vector<double> OneHot(size_t size, size_t index) {
   return w;
 }
 
-// Hidden eval labels for local scoring: the given file, else eval_labels.csv beside the eval
-// folder (where `ensweep datagen` writes it).
-std::string FindLabels(const std::string& given, const std::string& eval_dir) {
-  if (!given.empty()) return given;
-  if (eval_dir.empty()) return "";
-  const fs::path beside = fs::path(eval_dir).parent_path() / "eval_labels.csv";
-  return fs::exists(beside) ? beside.string() : "";
-}
-
 std::string BackboneOf(const TrialRecord& trial) {
   const auto it = trial.params.find("backbone");
   return it == trial.params.end() ? "-" : it->is_string() ? it->get<std::string>() : it->dump();
@@ -227,7 +218,7 @@ void WriteSubmissionAndScore(const Inputs& in, const Store& store, const StudyRe
     out.record.settings["probs"] = {out.probs_stem + ".eval_probs.npy",
                                     out.probs_stem + ".val_probs.npy"};
   }
-  const std::string labels = FindLabels(request.labels, in.spec.data.eval);
+  const std::string labels = FindEvalLabels(request.labels, in.spec.data.eval);
   if (labels.empty()) return;
   EnsembleEvalScore score;
   score.labels = labels;
@@ -270,6 +261,13 @@ EnsembleOutcome BuildEnsemble(Store& store, const StudyRecord& study,
   out.record.metrics["seconds"] = NowSeconds() - started;
   out.record.id = store.AddEnsemble(out.record);
   return out;
+}
+
+std::string FindEvalLabels(const std::string& given, const std::string& eval_dir) {
+  if (!given.empty()) return given;
+  if (eval_dir.empty()) return "";
+  const fs::path beside = fs::path(eval_dir).parent_path() / "eval_labels.csv";
+  return fs::exists(beside) ? beside.string() : "";
 }
 
 }  // namespace ensweep

@@ -54,6 +54,10 @@ struct EnsembleOutcome {
   EnsembleRecord record;                  // as recorded; record.id is its id in the store
 };
 
+// Hidden eval labels for local scoring: `given` when set, else eval_labels.csv beside the eval
+// folder (where `ensweep datagen` writes it) when it exists, else "".
+std::string FindEvalLabels(const std::string& given, const std::string& eval_dir);
+
 // Builds and records one ensemble of `study` in `store`. Throws UserError for what the user can
 // fix (an unknown one_per parameter, no COMPLETE trial, unloadable predictions without
 // skip_missing, bad labels).
