@@ -458,9 +458,12 @@
       cols.push({key: 'param.' + p.name, label: p.name, cell: (t) => fmt(t.params[p.name]),
                  num: p.type !== 'categorical', cls: 'param'});
     }
+    // A metric named like a parameter (the per-epoch `lr` beside a searched `lr`) says so.
+    const paramNames = new Set(study.params.map((p) => p.name));
     for (const m of study.metrics) {
       if (m === study.metric) continue;
-      cols.push({key: m, label: m, cell: (t) => fmt(t.metrics[m]), num: true, cls: 'metric'});
+      cols.push({key: m, label: paramNames.has(m) ? m + ' (metric)' : m,
+                 cell: (t) => fmt(t.metrics[m]), num: true, cls: 'metric'});
     }
     cols.push({key: null, label: 'Epochs', num: true,
                cell: (t) => t.epochs_done + (t.best_epoch ? ' (best ' + t.best_epoch + ')' : '')});

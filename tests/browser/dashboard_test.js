@@ -123,6 +123,10 @@ async function fixtureChecks(browser) {
   assert.strictEqual(lines(await chartCounts(page, 'parallel')), complete);
   const importance = await chartCounts(page, 'importance');
   assert.strictEqual(importance.importance.drawn, 3);
+  // The per-epoch metric `lr` beside the searched parameter `lr` is told apart.
+  const headers = await page.$$eval('#leaderboard th', (ths) => ths.map((th) => th.textContent));
+  assert.strictEqual(headers.filter((t) => t.startsWith('lr')).length, 2, headers.join('|'));
+  assert(headers.some((t) => t.startsWith('lr (metric)')), headers.join('|'));
   ok('fixture: leaderboard page, history, parallel coordinates and importance drew the data');
   await shot(page, 'fixture-study');
 

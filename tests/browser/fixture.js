@@ -43,7 +43,7 @@ function makeStudy(name, trials, seed) {
       number: n, state: failed ? 'FAILED' : pruned ? 'PRUNED' : 'COMPLETE', value,
       params: {lr, depth, model},
       metrics: value === null ? {} : {val_macro_f1: value, val_accuracy: value + 0.03,
-                                       val_loss: 2.5 * (1 - value)},
+                                       val_loss: 2.5 * (1 - value), lr: lr * 0.5},
       epochs_done: epochs, best_epoch: epochs || null, worker: 'local-' + (1 + (n % 2)),
       queued_at: t0, started_at: started, finished_at: started + 5 + epochs * 3,
       duration_seconds: 5 + epochs * 3,
@@ -81,7 +81,7 @@ function apiData(study) {
              {name: 'depth', type: 'int', log: false, low: 2, high: 8},
              {name: 'model', type: 'categorical', log: false,
               choices: ['custom_cnn', 'resnet18', 'efficientnet_b0']}],
-    metrics: ['val_accuracy', 'val_loss', 'val_macro_f1'], rungs: study.rungs,
+    metrics: ['lr', 'val_accuracy', 'val_loss', 'val_macro_f1'], rungs: study.rungs,
     artifacts_bytes: 123456789});
   const rows = ranked.concat(study.trials.filter((t) => t.value === null)).map(plain);
   data[base + '/trials?limit=all'] = {total: rows.length, offset: 0, limit: 'all', trials: rows};
