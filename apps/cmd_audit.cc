@@ -28,6 +28,7 @@ struct AuditOptions {
   std::string out;
   int trials = 3;
   std::string method = "cl";
+  std::vector<std::string> fields;
   bool holdout = false;
   bool data = false;
   int near_bits = 2;
@@ -161,9 +162,15 @@ int RunLabelAudit(const AuditOptions& o) {
   std::cerr << "audit: " << CountOf(static_cast<long long>(images.size()), "image")
             << (k_fold ? "" : " (validation only)") << ", " << OptionName(spec.data.format)
             << " data" << std::endl;
-  const AuditResult result = AuditLabels(
-      images, spec.data, class_names, mask,
-      o.method == "cl" ? AuditMethod::kConfidentLearning : AuditMethod::kGivenProbability);
+  AuditResult result;
+  try {
+    result = AuditLabels(
+        images, spec.data, class_names, mask,
+        o.method == "cl" ? AuditMethod::kConfidentLearning : AuditMethod::kGivenProbability,
+        o.fields);
+  } catch (const std::invalid_argument& e) {
+    throw UserError(std::string("audit --fields: ") + e.what());
+  }
   AuditPageInfo info;
   info.title = found.study.name;
   info.notes.push_back("Out-of-" + std::string(k_fold ? "fold" : "sample (validation only)") +
@@ -176,8 +183,15 @@ int RunLabelAudit(const AuditOptions& o) {
                            : "Baseline: every example, score = 1 - p(given value).");
   for (const FieldSummary& f : result.fields) {
     std::cerr << "audit: " << f.field << ": " << f.flagged << " of "
-              << CountOf(f.examples, f.person_level ? "person" : "image") << " flagged"
+              << CountOf(f.examples, f.person_level ? "person" : "image")
+              << " flagged; the models' accuracy on the given values " << FormatFixed(f.accuracy, 3)
               << std::endl;
+    if (o.method == "cl" && f.flagged > 0 && f.accuracy < 0.8) {
+      std::cerr << "audit: " << f.field << ": the models get " << FormatFixed(1.0 - f.accuracy, 3)
+                << " of its given values wrong, so most of these flags may be their own mistakes;"
+                   " judge them on the page before excluding them"
+                << std::endl;
+    }
   }
   WriteAuditReport(o.out, result, info);
   const std::filesystem::path dir(o.out);
@@ -208,6 +222,10 @@ Command AddAuditCommand(CLI::App& root) {
                   "cl: confident learning (default); given-prob: the baseline, every example "
                   "ranked by its given value's probability, lowest first")
       ->check(CLI::IsMember({"cl", "given-prob"}));
+  app->add_option("--fields", o->fields,
+                  "Audit only these fields (mask data: mask, gender, age; other data: label), "
+                  "e.g. --fields gender to write a suspects.csv of the fields to act on")
+      ->delimiter(',');
   app->add_flag("--holdout", o->holdout,
                 "With a hold-out split (folds 1): audit the validation images only");
   app->add_flag("--data", o->data,
@@ -229,9 +247,10 @@ Command AddAuditCommand(CLI::App& root) {
                   "--leak: LibTorch threads of the training worker (default: every core)")
       ->check(Between(1, 1024));
   return {app, [o] {
-            if (o->data + o->leak + (o->method != "cl" || o->holdout) > 1) {
-              throw UserError("audit: --data, --leak and a label audit (--method, --holdout) "
-                              "are different audits; choose one");
+            if (o->data + o->leak + (o->method != "cl" || o->holdout || !o->fields.empty()) > 1) {
+              throw UserError(
+                  "audit: --data, --leak and a label audit (--method, --holdout, --fields) "
+                  "are different audits; choose one");
             }
             if (o->leak) {
               o->leak_options.out = o->out;

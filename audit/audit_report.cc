@@ -57,12 +57,17 @@ void WritePage(const fs::path& path, const AuditResult& result, const AuditPageI
       << "font-weight:bold}.imgs{max-width:620px}</style></head><body>\n<h1>Label audit: "
       << HtmlEscape(info.title) << "</h1>\n";
   for (const std::string& note : info.notes) out << "<p>" << HtmlEscape(note) << "</p>\n";
-  out << "<table><tr><th>field</th><th>level</th><th>audited</th><th>flagged</th></tr>\n";
+  out << "<table><tr><th>field</th><th>level</th><th>audited</th><th>flagged</th>"
+      << "<th>models' accuracy on the given values</th></tr>\n";
   for (const FieldSummary& f : result.fields) {
     out << "<tr><td>" << HtmlEscape(f.field) << "</td><td>" << (f.person_level ? "person" : "image")
-        << "</td><td>" << f.examples << "</td><td>" << f.flagged << "</td></tr>\n";
+        << "</td><td>" << f.examples << "</td><td>" << f.flagged << "</td><td>"
+        << Fixed(f.accuracy, 3) << "</td></tr>\n";
   }
-  out << "</table>\n<h2>Suspects, most likely wrong first</h2>\n";
+  out << "</table>\n<p>Where the models' accuracy on a field is low, most of its flags are the "
+         "models' own mistakes rather than wrong labels: judge them on the thumbnails before "
+         "excluding or relabelling them (<code>ensweep audit --fields</code> writes one field's "
+         "suspects).</p>\n<h2>Suspects, most likely wrong first</h2>\n";
   const size_t shown = std::min(result.suspects.size(), static_cast<size_t>(info.max_rows));
   if (shown < result.suspects.size()) {
     out << "<p>The first " << shown << " of " << result.suspects.size()

@@ -88,11 +88,17 @@ Suspect MakeSuspect(const FieldExamples& ex, size_t e, int suggested, double sco
 FieldSummary AuditField(const FieldExamples& ex, AuditMethod method,
                         const std::vector<AuditImage>& images, const DataSpec& data,
                         std::vector<Suspect>& out) {
-  FieldSummary summary{ex.field, ex.person_level, static_cast<int>(ex.given.size()), 0, {}};
+  FieldSummary summary{ex.field, ex.person_level, static_cast<int>(ex.given.size()), 0, 0, {}};
   const ConfidentLearning cl =
       FindLabelIssues(ex.probs, ex.given, static_cast<int>(ex.values.size()));
   summary.thresholds = cl.thresholds;
   const size_t k = ex.values.size();
+  int agree = 0;
+  for (size_t e = 0; e < ex.given.size(); ++e) {
+    const auto row = ex.probs.begin() + static_cast<std::ptrdiff_t>(e * k);
+    agree += std::max_element(row, row + static_cast<std::ptrdiff_t>(k)) - row == ex.given[e];
+  }
+  if (!ex.given.empty()) summary.accuracy = static_cast<double>(agree) / ex.given.size();
   if (method == AuditMethod::kConfidentLearning) {
     for (const int64_t issue : cl.issues) {
       const size_t e = static_cast<size_t>(issue);
@@ -113,15 +119,28 @@ FieldSummary AuditField(const FieldExamples& ex, AuditMethod method,
 
 AuditResult AuditLabels(const std::vector<AuditImage>& images, const DataSpec& data,
                         const std::vector<std::string>& class_names, bool mask_fields,
-                        AuditMethod method) {
+                        AuditMethod method, const std::vector<std::string>& only) {
   if (mask_fields && class_names.size() != static_cast<size_t>(kNumClasses)) {
     throw std::invalid_argument("mask fields need the 18 mask classes");
   }
+  const std::vector<std::string> names = mask_fields
+                                             ? std::vector<std::string>{"mask", "gender", "age"}
+                                             : std::vector<std::string>{"label"};
+  for (const std::string& f : only) {
+    if (std::find(names.begin(), names.end(), f) == names.end()) {
+      std::string known;
+      for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw std::invalid_argument("no field '" + f + "' in this data (its fields: " + known + ")");
+    }
+  }
+  const auto wanted = [&](const std::string& f) {
+    return only.empty() || std::find(only.begin(), only.end(), f) != only.end();
+  };
   std::vector<FieldExamples> fields;
   if (mask_fields) {
-    fields.push_back(PerImage(images, "mask", MaskFieldValues("mask")));
-    fields.push_back(PerPerson(images, "gender"));
-    fields.push_back(PerPerson(images, "age"));
+    if (wanted("mask")) fields.push_back(PerImage(images, "mask", MaskFieldValues("mask")));
+    if (wanted("gender")) fields.push_back(PerPerson(images, "gender"));
+    if (wanted("age")) fields.push_back(PerPerson(images, "age"));
   } else {
     fields.push_back(PerImage(images, "label", class_names));
   }

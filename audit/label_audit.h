@@ -45,6 +45,9 @@ struct FieldSummary {
   bool person_level = false;
   int examples = 0;  // persons or images audited
   int flagged = 0;
+  // Share of the examples whose most probable value is the given one: how well the models
+  // predict the field. Where it is low, most flags are the models' own mistakes, not wrong labels.
+  double accuracy = 0;
   std::vector<double> thresholds;  // per value (confident learning)
 };
 
@@ -54,9 +57,11 @@ struct AuditResult {
 };
 
 // `mask_fields`: audit the mask data's fields (requires 18 classes); otherwise one `label` field
-// over `class_names`. Image paths in the edits are relative to the training folder of `data`.
+// over `class_names`. `only`: the fields to audit (mask, gender, age, or label); empty = all,
+// std::invalid_argument for a field the data does not have. Image paths in the edits are
+// relative to the training folder of `data`.
 AuditResult AuditLabels(const std::vector<AuditImage>& images, const DataSpec& data,
                         const std::vector<std::string>& class_names, bool mask_fields,
-                        AuditMethod method);
+                        AuditMethod method, const std::vector<std::string>& only = {});
 
 }  // namespace ensweep

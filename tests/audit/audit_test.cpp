@@ -143,6 +143,33 @@ TEST_CASE("the mask audit judges gender per person and the mask state per image"
   CHECK(result.fields[0].examples == 84);  // mask: images
 }
 
+TEST_CASE(
+    "the audit reports the models' accuracy on each field and audits only the fields asked for",
+    "[audit]") {
+  const fs::path root = test::FreshDir("ensweep_audit", "only") / "train";
+  DataSpec data;
+  data.train = root.string();
+  std::vector<std::string> classes;
+  for (int c = 0; c < kNumClasses; ++c) classes.push_back(std::to_string(c));
+  const std::vector<AuditImage> images = MaskImages(root);
+  const AuditResult all = AuditLabels(images, data, classes, true, AuditMethod::kConfidentLearning);
+  REQUIRE(all.fields.size() == 3);
+  // The models predict every true value; the given values they miss are the two wrong labels.
+  CHECK(all.fields[0].accuracy == Approx(83.0 / 84));  // mask, per image
+  CHECK(all.fields[1].accuracy == Approx(11.0 / 12));  // gender, per person
+  CHECK(all.fields[2].accuracy == Approx(1.0));        // age
+
+  const AuditResult gender =
+      AuditLabels(images, data, classes, true, AuditMethod::kConfidentLearning, {"gender"});
+  REQUIRE(gender.fields.size() == 1);
+  CHECK(gender.fields[0].field == "gender");
+  REQUIRE(gender.suspects.size() == 1);
+  CHECK(gender.suspects[0].edit.person == "000005");
+  CHECK_THROWS_AS(
+      AuditLabels(images, data, classes, true, AuditMethod::kConfidentLearning, {"label"}),
+      std::invalid_argument);
+}
+
 TEST_CASE("the baseline lists every example, lowest given-value probability first", "[audit]") {
   const fs::path root = test::FreshDir("ensweep_audit", "baseline") / "train";
   DataSpec data;
