@@ -1,12 +1,10 @@
 #include "apps/audit_leak.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,8 +19,6 @@
 #include "ensemble/predictions.h"
 #include "ensemble/submission.h"
 #include "orchestrator/local_workers.h"
-
-extern char** environ;
 
 namespace ensweep {
 namespace {
@@ -90,25 +86,26 @@ void NoteSignal(int signal) { g_leak_signal = signal; }
 // it stops cleanly; this process only waits), its standard output sent to standard error so that
 // ours carries the comparison alone. Returns its exit status.
 int RunChild(const fs::path& file, int threads) {
-  std::vector<std::string> args = {SelfExecutable(), "run", file.string(), "--workers", "1"};
+  std::vector<std::string> args = {"run", file.string(), "--workers", "1"};
   if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
-  struct sigaction note {}, old_int {}, old_term {}, old_hup {};
+  SpawnOptions options;
+  options.dups.emplace_back(STDERR_FILENO, STDOUT_FILENO);
+  struct sigaction note = {};
+  struct sigaction old_int = {}, old_term = {}, old_hup = {};
   note.sa_handler = NoteSignal;  // handled, not ignored: the child's signals reset on exec
   sigemptyset(&note.sa_mask);
   sigaction(SIGINT, &note, &old_int);
   sigaction(SIGTERM, &note, &old_term);
   sigaction(SIGHUP, &note, &old_hup);
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  pid_t pid = -1;
+  std::string failure;
+  try {
+    pid = SpawnProcess(SelfExecutable(), args, options);
+  } catch (const std::runtime_error& e) {
+    failure = e.what();
+  }
   int status = 0;
-  if (spawned == 0) {
+  if (pid > 0) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       // A signal for a terminal or a scheduler's whole job reached the child too; if only this
       // process got it, pass it on.
@@ -118,7 +115,7 @@ int RunChild(const fs::path& file, int threads) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   sigaction(SIGHUP, &old_hup, nullptr);
-  if (spawned != 0) throw UserError("cannot start " + args[0] + ": " + std::strerror(spawned));
+  if (pid <= 0) throw UserError(failure);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
@@ -128,7 +125,8 @@ std::string EvalLabels(const DataSpec& data, const std::string& given) {
   return FindEvalLabels(given, data.eval);
 }
 
-LeakScore ScoreLeakTrial(const fs::path& file, const std::string& split, const std::string& labels) {
+LeakScore ScoreLeakTrial(const fs::path& file, const std::string& split,
+                         const std::string& labels) {
   const StudySpec spec = LoadStudyFile(file.string());
   std::unique_ptr<Store> store = Store::OpenReadOnly(spec.storage);
   const std::optional<StudyRecord> study = store->FindStudy(spec.name);
@@ -136,7 +134,8 @@ LeakScore ScoreLeakTrial(const fs::path& file, const std::string& split, const s
       study ? store->FindTrial(study->id, 0) : std::optional<TrialRecord>();
   if (!trial || trial->state != TrialState::kComplete) {
     throw UserError("the " + split + "-split training in " + file.parent_path().string() +
-                    " did not complete" + (trial && !trial->error.empty() ? ": " + trial->error : ""));
+                    " did not complete" +
+                    (trial && !trial->error.empty() ? ": " + trial->error : ""));
   }
   // The trial's final metrics are those of the epoch whose predictions are stored.
   const TrialPredictions p = LoadTrialPredictions(*store, *trial);
@@ -208,10 +207,12 @@ int RunLeakAudit(const StudyLocator& locator, const LeakOptions& options) {
   const StudyLocator::Found found = locator.Open(/*writable=*/false);
   const StudySpec spec = StudyFromJson(found.study.spec);
   const std::string who = "study '" + found.study.name + "'";
-  if (spec.trainer.type != TrainerType::kTorch) throw UserError(who + " trains no images (trainer.type)");
+  if (spec.trainer.type != TrainerType::kTorch)
+    throw UserError(who + " trains no images (trainer.type)");
   if (spec.data.format == DataFormat::kImageFolder) {
-    throw UserError(who + " has imagefolder data, whose images belong to no person or group: an "
-                          "image split and a group split are the same there");
+    throw UserError(who +
+                    " has imagefolder data, whose images belong to no person or group: an "
+                    "image split and a group split are the same there");
   }
   const std::vector<TrialRecord> top =
       found.store->TopTrials(found.study.id, found.study.maximize, 1);
@@ -223,8 +224,9 @@ int RunLeakAudit(const StudyLocator& locator, const LeakOptions& options) {
   for (const std::string split : kSplits) {
     const fs::path folder = out / ("by-" + split);
     const fs::path file = WriteLeakStudy(LeakStudy(found.study, top[0], split, folder), folder);
-    std::cerr << "audit --leak: trial " << top[0].number << "'s recipe with " << (split == "image" ? "an " : "a ") << split
-              << "-level split (" << file.string() << ")" << std::endl;
+    std::cerr << "audit --leak: trial " << top[0].number << "'s recipe with "
+              << (split == "image" ? "an " : "a ") << split << "-level split (" << file.string()
+              << ")" << std::endl;
     const int status = RunChild(file, options.threads);
     if (status == 129 || status == 130) {
       std::cerr << "audit --leak: interrupted; run it again to resume" << std::endl;

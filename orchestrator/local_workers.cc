@@ -19,8 +19,8 @@ namespace ensweep {
 
 LocalWorkers::~LocalWorkers() { Stop(3000); }
 
-void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments,
-                         const std::vector<std::string>& environment, int stderr_fd) {
+pid_t SpawnProcess(const std::string& executable, const std::vector<std::string>& arguments,
+                   const SpawnOptions& options) {
   std::vector<std::string> storage;
   storage.push_back(executable);
   storage.insert(storage.end(), arguments.begin(), arguments.end());
@@ -28,6 +28,7 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   for (auto& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
   // This process's environment without the variables `environment` sets, then those.
+  const std::vector<std::string>& environment = options.environment;
   std::vector<char*> envp;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view variable(*entry);
@@ -41,25 +42,36 @@ void LocalWorkers::Start(const std::string& executable, const std::vector<std::s
   std::vector<std::string> added(environment);
   for (auto& entry : added) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  pid_t pid = 0;
-  // A process group of its own: a signal for the coordinator's group (the terminal's Ctrl-C,
-  // `kill -- -PGID`) reaches only the coordinator, which puts the workers' trials back in the
-  // queue and then stops them (Stop).
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attributes, 0);
+  if (options.own_group) {
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+  for (const auto& [from, to] : options.dups) posix_spawn_file_actions_adddup2(&actions, from, to);
+  pid_t pid = 0;
   const int status =
       posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (status != 0) {
-    throw std::runtime_error("cannot start worker " + executable + ": " + std::strerror(status));
+    throw std::runtime_error("cannot start " + executable + ": " + std::strerror(status));
   }
-  pids_.push_back(pid);
+  return pid;
+}
+
+void LocalWorkers::Start(const std::string& executable, const std::vector<std::string>& arguments,
+                         const std::vector<std::string>& environment, int stderr_fd) {
+  SpawnOptions options;
+  options.environment = environment;
+  // A process group of its own: a signal for the coordinator's group (the terminal's Ctrl-C,
+  // `kill -- -PGID`) reaches only the coordinator, which puts the workers' trials back in the
+  // queue and then stops them (Stop).
+  options.own_group = true;
+  if (stderr_fd >= 0) options.dups.emplace_back(stderr_fd, STDERR_FILENO);
+  pids_.push_back(SpawnProcess(executable, arguments, options));
 }
 
 int LocalWorkers::Running() {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ensweep {
@@ -38,5 +39,22 @@ class LocalWorkers {
 
 // The path of the running executable (/proc/self/exe).
 std::string SelfExecutable();
+
+// How SpawnProcess starts a child.
+struct SpawnOptions {
+  // "NAME=value" entries added to this process's environment for the child only, replacing
+  // variables of the same names.
+  std::vector<std::string> environment;
+  // In a process group of its own (signals for this process's group do not reach it), or in
+  // this process's group (a terminal's Ctrl-C reaches both).
+  bool own_group = false;
+  // dup2(from, to) in the child before it starts, in this order.
+  std::vector<std::pair<int, int>> dups;
+};
+
+// Starts `executable` with `arguments` (argv[1..]) and returns its pid; the caller reaps it.
+// Throws std::runtime_error naming the executable when it cannot start.
+pid_t SpawnProcess(const std::string& executable, const std::vector<std::string>& arguments,
+                   const SpawnOptions& options);
 
 }  // namespace ensweep
