@@ -225,7 +225,8 @@ Command AddAuditCommand(CLI::App& root) {
   app->add_option("--fields", o->fields,
                   "Audit only these fields (mask data: mask, gender, age; other data: label), "
                   "e.g. --fields gender to write a suspects.csv of the fields to act on")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   app->add_flag("--holdout", o->holdout,
                 "With a hold-out split (folds 1): audit the validation images only");
   app->add_flag("--data", o->data,
