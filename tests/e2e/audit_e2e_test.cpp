@@ -1,9 +1,11 @@
-// `ensweep audit` through the real binary: its refusals, and (hidden, run by name) on generated
-// data with 10% of the persons mislabelled, a k-fold sweep whose suspect persons, excluded with
-// data.exclude, raise the eval macro F1 of the same recipe retrained.
+// `ensweep audit` through the real binary: its refusals; on generated data with 10% of the persons
+// mislabelled, the suspects of a k-fold sweep, excluded with data.exclude in a rerun; and --leak.
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "core/csv.h"
 #include "core/data_edits.h"
+#include "core/mask_layout.h"
 #include "tests/e2e/e2e_util.h"
 
 namespace fs = std::filesystem;
@@ -18,12 +20,12 @@ void WriteText(const fs::path& path, const std::string& text) { std::ofstream(pa
 // appended to the data block.
 std::string TorchStudy(const std::string& name, int folds, const std::string& extra = "") {
   return "study: " + name + "\nstorage: runs/" + name + ".sqlite\nartifacts: runs/" + name +
-         "\ndata:\n  train: data/train\n  eval: data/eval\n  image_size: [32, 40]\n"
+         "\ndata:\n  train: data/train\n  eval: data/eval\n  image_size: [40, 48]\n"
          "  split: {by: person, folds: " +
          std::to_string(folds) + ", seed: 0}\n" + extra +
-         "budget: {trials: 1, epochs: 6}\n"
+         "budget: {trials: 1, epochs: 10}\n"
          "space: {backbone: custom_cnn, head: multitask, optimizer: sgd, momentum: 0.9, "
-         "lr: 0.05, weight_decay: 0.0005, flip_p: 0.5, batch_size: 32}\n";
+         "lr: 0.03, schedule: cosine, weight_decay: 0.0005, flip_p: 0.5, batch_size: 32}\n";
 }
 
 // Runs the study and scores its one trial's eval predictions against the hidden labels.
@@ -71,22 +73,34 @@ TEST_CASE("audit refuses a missing study file, a study never run and a hold-out 
   CHECK_FALSE(fs::exists(dir / "out" / "suspects.csv"));
 }
 
-// Hidden ([.]): it fails; it states the goal (cleaning raises the eval score), not what is reached.
-// On a quiet 2-core machine it runs in 25 s; its 6-epoch model (eval macro F1 0.14) flags 52 of
-// the 100 persons, and training without them lowered the eval macro F1 to 0.11. At the scale of
-// bench/audit (200 persons, 12 epochs) excluding only the gender suspects gained 0.010 and
-// excluding every person suspect lost 0.027 (bench/audit/README.md). Run it by name
-// (audit_e2e_test "excluding*"). It excludes only the person-level suspects (gender, age), not
-// the per-image mask suspects, and compares one training run with every label against one without
-// those persons.
+// The persons datagen gave a wrong value of `field` (its train_label_noise.csv).
+std::set<std::string> InjectedErrors(const fs::path& data, const std::string& field) {
+  const CsvTable noise = ReadCsv((data / "train_label_noise.csv").string());
+  std::set<std::string> persons;
+  for (const auto& row : noise.rows) {
+    const int given = std::stoi(row[noise.Column("given_label")]);
+    const int truth = std::stoi(row[noise.Column("true_label")]);
+    if (MaskFieldOf(given, field) == MaskFieldOf(truth, field)) continue;
+    const fs::path path = row[noise.Column("path")];
+    persons.insert(path.parent_path().filename().string());
+  }
+  return persons;
+}
+
+// The user's loop of README "Finding wrong labels" on generated data with 10% of the persons
+// mislabelled (half of them a wrong gender, half an age in a wrong band): a k-fold run, the audit,
+// the gender suspects (the field the models predict well) written with --fields, excluded, and the
+// recipe run again. Asserted: the suspects are mostly the injected errors and the rerun trains
+// without them. Not asserted: the direction of the eval score's change, which at this scale is
+// within the spread of reruns even with every injected error removed (bench/audit/README.md
+// measures it at a larger scale over three seeds).
 TEST_CASE(
-    "excluding the persons the audit suspects raises the eval macro F1 on data with 10% "
-    "wrong labels",
-    "[.][e2e][audit][torch]") {
+    "the audit's gender suspects on data with 10% wrong labels are mostly the injected errors, "
+    "and a rerun with data.exclude trains without them",
+    "[e2e][audit][torch]") {
   const fs::path dir = FreshDir("audit_exclude");
   const auto gen = RunCommand(Ensweep() + " datagen --out " + (dir / "data").string() +
-                              " --people 100 --eval-people 60 --image-size 32x40 "
-                              "--label-noise 0.1 --seed 3");
+                              " --people 120 --image-size 40x48 --label-noise 0.1 --seed 1");
   INFO(gen.output);
   REQUIRE(gen.status == 0);
   WriteText(dir / "noisy.yaml", TorchStudy("noisy", 3));
@@ -96,24 +110,45 @@ TEST_CASE(
                                 (dir / "audit").string());
   INFO(audit.output);
   REQUIRE(audit.status == 0);
-  const std::vector<LabelEdit> suspects = ReadLabelEdits((dir / "audit" / "suspects.csv").string());
-  REQUIRE_FALSE(suspects.empty());
+  // Every field's line gives the models' accuracy on the given values.
+  CHECK_THAT(audit.output, Catch::Contains("gender: ") &&
+                               Catch::Contains("the models' accuracy on the given values"));
   CHECK_THAT(ReadFile(dir / "audit" / "index.html"), Catch::Contains("base64,"));
 
-  // The person-level suspects (gender, age): the fields the noise model corrupts, judged on all 7
-  // photos of a person. A weak model also flags many single mask labels; dropping those photos
-  // would cost more data than it cleans.
-  std::vector<LabelEdit> persons;
+  const auto gender =
+      RunCommand(Ensweep() + " audit --fields gender " + (dir / "noisy.yaml").string() + " -o " +
+                 (dir / "gender").string());
+  INFO(gender.output);
+  REQUIRE(gender.status == 0);
+  const std::vector<LabelEdit> suspects =
+      ReadLabelEdits((dir / "gender" / "suspects.csv").string());
+  REQUIRE_FALSE(suspects.empty());
+  const std::set<std::string> injected = InjectedErrors(dir / "data", "gender");
+  std::set<std::string> flagged;
+  int right = 0;
   for (const LabelEdit& edit : suspects) {
-    if (edit.person_level) persons.push_back(edit);
+    CHECK(edit.field == "gender");
+    CHECK(edit.person_level);
+    flagged.insert(edit.person);
+    right += injected.count(edit.person) ? 1 : 0;
   }
-  REQUIRE_FALSE(persons.empty());
-  WriteLabelEdits((dir / "exclude.csv").string(), persons);
-  WriteText(dir / "clean.yaml", TorchStudy("clean", 3, "  exclude: exclude.csv\n"));
+  INFO(right << " of " << suspects.size() << " gender suspects are among the " << injected.size()
+             << " injected gender errors");
+  CHECK(right * 2 > static_cast<int>(suspects.size()));   // precision above one half
+  CHECK(right * 2 >= static_cast<int>(injected.size()));  // recall at least one half
+
+  WriteText(
+      dir / "clean.yaml",
+      TorchStudy("clean", 3, "  exclude: " + (dir / "gender" / "suspects.csv").string() + "\n"));
   const double after = EvalMacroF1(dir, "clean");
   INFO("eval macro F1 " << before << " with every label, " << after << " without the "
-                        << persons.size() << " suspect persons");
-  CHECK(after > before);
+                        << suspects.size() << " gender suspects");
+  // The rerun's out-of-fold rows are its training images: none of a suspect's.
+  const CsvTable index =
+      ReadCsv((dir / "runs" / "clean" / "trial-00000" / "val_index.csv").string());
+  const CsvTable all = ReadCsv((dir / "runs" / "noisy" / "trial-00000" / "val_index.csv").string());
+  CHECK(all.rows.size() - index.rows.size() == 7 * suspects.size());
+  for (const auto& row : index.rows) CHECK(flagged.count(row[index.Column("person")]) == 0);
 }
 
 // Generated data has 7 photos a person: an image-level split puts photos of a validation person in
@@ -123,14 +158,14 @@ TEST_CASE(
     "audit --leak trains the best recipe with an image and a person split and the image split's "
     "validation score overstates the eval score by more",
     "[e2e][audit][torch]") {
-  const fs::path dir = RunGeneratedStudy(
-      "audit_leak", 60, 30, 3,
-      "study: leak\nstorage: runs/store.sqlite\nartifacts: runs/artifacts\n"
-      "data:\n  train: data/train\n  eval: data/eval\n  image_size: [24, 32]\n"
-      "  split: {by: person, val_fraction: 0.3, seed: 0}\n"
-      "budget: {trials: 1, epochs: 6}\n"
-      "space: {backbone: custom_cnn, head: multitask, optimizer: sgd, lr: 0.05, "
-      "weight_decay: 0.0005, schedule: cosine}\n");
+  const fs::path dir =
+      RunGeneratedStudy("audit_leak", 60, 30, 3,
+                        "study: leak\nstorage: runs/store.sqlite\nartifacts: runs/artifacts\n"
+                        "data:\n  train: data/train\n  eval: data/eval\n  image_size: [24, 32]\n"
+                        "  split: {by: person, val_fraction: 0.3, seed: 0}\n"
+                        "budget: {trials: 1, epochs: 6}\n"
+                        "space: {backbone: custom_cnn, head: multitask, optimizer: sgd, lr: 0.05, "
+                        "weight_decay: 0.0005, schedule: cosine}\n");
   const std::string study = (dir / "study.yaml").string();
   const auto leak = RunCommand(Ensweep() + " audit --leak " + study + " --threads 1 -o " +
                                (dir / "leak").string());
