@@ -6,8 +6,13 @@
 #   suspects   without the audit's gender suspects (ensweep audit --fields gender)
 #   injected   without every person datagen mislabelled (what a perfect audit would find)
 #   random     without as many rightly labelled persons as there are gender suspects
-# and each is scored on the eval set with `ensweep ensemble STUDY -k 1`. Runs from the repository
-# root:  bench/audit/exclude.sh [path/to/ensweep]   (SEEDS="1 2 3", THREADS=2 by default)
+#   suspects_relabel  with the gender suspects' values replaced by the suggested ones
+#   injected_relabel  with every injected error's value replaced by the true one
+# and each is scored on the eval set with `ensweep ensemble STUDY -k 1`. The relabelled variants
+# train on the same images in the same order as `none`, only some labels differ. Runs from the
+# repository root:  bench/audit/exclude.sh [path/to/ensweep]
+# (SEEDS="1 2 3", THREADS=2, VARIANTS="none suspects injected random suspects_relabel
+# injected_relabel" by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ensweep=${1:-build/apps/ensweep}
@@ -22,23 +27,26 @@ for seed in ${SEEDS:-1 2 3}; do
   suspects=$(( $(wc -l < "$out/audit_gender/suspects.csv") - 1 ))
   /usr/bin/python3 bench/audit/edits.py random "$data/train_label_noise.csv" \
       "$dir/noise10/artifacts/trial-00000/val_index.csv" "$suspects" "$seed" "$out/random.csv"
-  for variant in none suspects injected random; do
+  for variant in ${VARIANTS:-none suspects injected random suspects_relabel injected_relabel}; do
+    key=exclude
     case $variant in
-      none) exclude= ;;
-      suspects) exclude=audit_gender/suspects.csv ;;
-      *) exclude=$variant.csv ;;
+      none) edits= ;;
+      suspects) edits=audit_gender/suspects.csv ;;
+      suspects_relabel) edits=audit_gender/suspects.csv key=relabel ;;
+      injected_relabel) edits=injected.csv key=relabel ;;
+      *) edits=$variant.csv ;;
     esac
     sed -e "s|^study: .*|study: $variant|" -e "s|^storage: .*|storage: $variant/ensweep.sqlite|" \
         -e "s|^artifacts: .*|artifacts: $variant/artifacts|" -e "s|\.\./\.\./\.\./data/|../../../../data/|" \
         -e "s|^budget: .*|budget: {trials: 1, epochs: 12}|" -e "s|^  lr: .*|  lr: 0.03|" \
         "$kfold" > "$out/$variant.yaml"
-    [ -n "$exclude" ] && sed -i "s|^  split:|  exclude: $exclude\n  split:|" "$out/$variant.yaml"
+    [ -n "$edits" ] && sed -i "s|^  split:|  $key: $edits\n  split:|" "$out/$variant.yaml"
     rm -rf "${out:?}/$variant"
     "$ensweep" run "$out/$variant.yaml" --workers 1 --threads "${THREADS:-2}" > "$out/$variant.log" 2>&1
     "$ensweep" ensemble "$out/$variant.yaml" -k 1 > "$out/$variant.ensemble.txt" 2>&1
-    left_out=0
-    [ -n "$exclude" ] && left_out=$(( $(wc -l < "$out/$exclude") - 1 ))
-    echo "seed $seed $variant (persons left out: $left_out):" \
+    persons=0
+    [ -n "$edits" ] && persons=$(( $(wc -l < "$out/$edits") - 1 ))
+    echo "seed $seed $variant (persons in data.$key: $persons):" \
         "$(grep -A2 'eval score' "$out/$variant.ensemble.txt" | tail -1)" \
         | tee -a runs/bench_audit/exclude.txt
   done
