@@ -92,13 +92,10 @@ FieldSummary AuditField(const FieldExamples& ex, AuditMethod method,
   const ConfidentLearning cl =
       FindLabelIssues(ex.probs, ex.given, static_cast<int>(ex.values.size()));
   summary.thresholds = cl.thresholds;
-  const size_t k = ex.values.size();
-  int agree = 0;
-  for (size_t e = 0; e < ex.given.size(); ++e) {
-    const auto row = ex.probs.begin() + static_cast<std::ptrdiff_t>(e * k);
-    agree += std::max_element(row, row + static_cast<std::ptrdiff_t>(k)) - row == ex.given[e];
-  }
-  if (!ex.given.empty()) summary.accuracy = static_cast<double>(agree) / ex.given.size();
+  // The given value is the most probable one where it beats every other: a positive margin.
+  const auto agree =
+      std::count_if(cl.margin.begin(), cl.margin.end(), [](double m) { return m > 0; });
+  if (!cl.margin.empty()) summary.accuracy = static_cast<double>(agree) / cl.margin.size();
   if (method == AuditMethod::kConfidentLearning) {
     for (const int64_t issue : cl.issues) {
       const size_t e = static_cast<size_t>(issue);
@@ -108,8 +105,7 @@ FieldSummary AuditField(const FieldExamples& ex, AuditMethod method,
     return summary;
   }
   for (size_t e = 0; e < ex.given.size(); ++e) {
-    const double p_given = ex.probs[e * k + static_cast<size_t>(ex.given[e])];
-    out.push_back(MakeSuspect(ex, e, cl.best_other[e], 1.0 - p_given, images, data));
+    out.push_back(MakeSuspect(ex, e, cl.best_other[e], 1.0 - cl.self_confidence[e], images, data));
   }
   summary.flagged = static_cast<int>(ex.given.size());
   return summary;
