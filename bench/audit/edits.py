@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Exclusion lists for bench/audit/exclude.sh, in the format data.exclude reads (suspects.csv).
+"""Edit lists for bench/audit/exclude.sh, in the format data.exclude and data.relabel read
+(suspects.csv).
 
   edits.py injected NOISE_CSV OUT_CSV
-      every person datagen gave a wrong label (the best an audit could find)
+      every person datagen gave a wrong label, with the given and the true value (the best an
+      audit could find; to exclude, or to relabel to the truth)
   edits.py random NOISE_CSV VAL_INDEX_CSV N SEED OUT_CSV
       N persons drawn (seeded) from the rightly labelled ones: how much leaving out N persons
       moves the score when none of them is wrong
@@ -10,6 +12,8 @@
 import csv
 import random
 import sys
+
+from evaluate import field_values
 
 HEADER = ["level", "person", "image", "field", "given", "suggested", "score"]
 GENDER = ["male", "female"]
@@ -22,11 +26,11 @@ def wrong_persons(noise_csv):
     with open(noise_csv, newline="") as f:
         for row in csv.DictReader(f):
             person = row["path"].split("/")[-2]
-            given, true = int(row["given_label"]), int(row["true_label"])
-            if (given // 3) % 2 != (true // 3) % 2:
-                wrong[person] = ("gender", GENDER[(given // 3) % 2], GENDER[(true // 3) % 2])
-            elif given % 3 != true % 3:
-                wrong[person] = ("age", AGE[given % 3], AGE[true % 3])
+            given = field_values(int(row["given_label"]))
+            true = field_values(int(row["true_label"]))
+            for field, names in (("gender", GENDER), ("age", AGE)):
+                if given[field] != true[field]:
+                    wrong[person] = (field, names[given[field]], names[true[field]])
     return wrong
 
 
