@@ -44,7 +44,7 @@ study() {  # study NAME DATA [EXCLUDE_CSV]
 : > "$out/scores.txt"
 variants=" ${VARIANTS:-clean suspects injected random} "
 study noisy data_noise0.1
-[[ $variants == *" clean "* ]] && study clean data_noise0
+if [[ $variants == *" clean "* ]]; then study clean data_noise0; fi
 "$ensweep" audit "$out/noisy.yaml" --fields gender -o "$out/audit_gender" > "$out/audit.log" 2>&1
 suspects=$(( $(wc -l < "$out/audit_gender/suspects.csv") - 1 ))
 /usr/bin/python3 bench/audit/evaluate.py "$out/data_noise0.1/train_label_noise.csv" \
@@ -56,6 +56,5 @@ suspects=$(( $(wc -l < "$out/audit_gender/suspects.csv") - 1 ))
 for variant in suspects injected random; do
   edits=$variant.csv
   [ "$variant" = suspects ] && edits=audit_gender/suspects.csv
-  [[ $variants == *" $variant "* ]] && study "$variant" data_noise0.1 "$edits"
+  if [[ $variants == *" $variant "* ]]; then study "$variant" data_noise0.1 "$edits"; fi
 done
-exit 0
