@@ -63,13 +63,13 @@ EvalScores RunAndScore(const fs::path& dir, const std::string& name, int trials)
     truth[row[labels.Column("ImageID")]] = std::stoi(row[labels.Column("ans")]);
   }
   const CsvTable predicted = ReadCsv(submission.string());
+  REQUIRE(predicted.rows.size() == truth.size());
   int right = 0;
   for (const auto& row : predicted.rows) {
     const int label = std::stoi(row[predicted.Column("ans")]);
     right += MaskFieldOf(label, "gender") ==
              MaskFieldOf(truth.at(row[predicted.Column("ImageID")]), "gender");
   }
-  REQUIRE(predicted.rows.size() == truth.size());
   scores.gender_accuracy = static_cast<double>(right) / predicted.rows.size();
   return scores;
 }
@@ -125,7 +125,7 @@ std::set<std::string> InjectedErrors(const fs::path& data, const std::string& fi
 // are higher. Seeded data, splits and trials, one LibTorch thread each. This is
 // bench/audit/cleaning.sh with SEED=1, where every one of the four trials scores higher on gender
 // without the suspects. The rise depends on the audit being right: on data seed 2 (2 of 3
-// suspects wrong) it rose too, on seed 3 (6 of 12) the macro F1 fell by 0.048; and with two
+// suspects mislabelled) it rose too, on seed 3 (6 of 12) the macro F1 fell by 0.048; and with two
 // trials instead of four, this audit flags 3 injected errors of 5 instead of 4 and the macro F1
 // falls by 0.002 (bench/audit/README.md).
 TEST_CASE(
